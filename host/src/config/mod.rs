@@ -1,0 +1,1092 @@
+//! The config file (`master.toml`): typed, validated, with errors that point at file, line and key.
+//!
+//! [`load`] reads the file, [`parse`] does the work: the TOML is deserialized with serde into
+//! "raw" structs that reject unknown keys, then each value is checked and resolved (paths
+//! against the base directory, secrets from the environment or files, defaults filled in).
+//! Every failure becomes a [`ConfigError`] naming the file, line, column and key.
+//! `docs/configuration.md` is the user's reference for every key.
+
+mod auth;
+mod error;
+mod forcesched;
+mod port;
+mod secret;
+
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+pub use auth::{
+    AllowRule, Auth, Authz, AvatarGitHub, AvatarMethod, BitbucketAuth, ConfigRegex, CustomAuth,
+    EndpointMatcher, GitHubAuth, GitLabAuth, GoogleAuth, HtPasswdAuth, LdapUserInfo,
+    RemoteUserAuth, RoleMatcher, StringsMatcher, UserInfoProvider, UserPasswordAuth,
+};
+pub use error::ConfigError;
+pub use forcesched::{ForceCodebase, ForceSchedulerSpec, DEFAULT_REASON_STRING};
+pub use port::Port;
+pub use secret::{Secret, SecretSource};
+
+use error::{rewrite_serde_message, Fail, KeyPath, Locator, Target};
+
+/// The config file read when none is named.
+pub const DEFAULT_CONFIG_FILE: &str = "master.toml";
+
+/// `theme`: the CSS variables the UI lets the config set, with their default values, in order.
+pub const THEME_DEFAULTS: [(&str, &str); 12] = [
+    ("bb-sidebar-background-color", "#30426a"),
+    ("bb-sidebar-header-background-color", "#273759"),
+    ("bb-sidebar-header-text-color", "#fff"),
+    ("bb-sidebar-title-text-color", "#627cb7"),
+    ("bb-sidebar-footer-background-color", "#273759"),
+    ("bb-sidebar-button-text-color", "#b2bfdc"),
+    ("bb-sidebar-button-hover-background-color", "#1b263d"),
+    ("bb-sidebar-button-hover-text-color", "#fff"),
+    ("bb-sidebar-button-current-background-color", "#273759"),
+    ("bb-sidebar-button-current-text-color", "#b2bfdc"),
+    ("bb-sidebar-stripe-hover-color", "#e99d1a"),
+    ("bb-sidebar-stripe-current-color", "#8c5e10"),
+];
+
+/// `change_hook_dialects`: the dialect names Buildbot ships.
+pub const CHANGE_HOOK_DIALECTS: &[&str] = &[
+    "base",
+    "bitbucket",
+    "bitbucketcloud",
+    "bitbucketserver",
+    "github",
+    "gitlab",
+    "gitorious",
+    "poller",
+];
+
+/// Change hook options whose values are secrets even when written as plain strings.
+const SECRET_HOOK_OPTIONS: &[&str] = &["secret", "token", "client_secret", "password"];
+
+/// `cookie_expiration_time` when not given: one week.
+pub const DEFAULT_COOKIE_EXPIRATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A loaded, validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file.
+    pub path: PathBuf,
+    /// The folder of the config file: relative paths are resolved against it.
+    pub base_dir: PathBuf,
+    /// `buildbotURL`: the server's public URL, always ending with `/`
+    /// (default `http://localhost:8010/`).
+    pub buildbot_url: String,
+    /// `title`: the name shown in the UI (default `Buildbot`).
+    pub title: String,
+    /// `titleURL`: where the title links to (default `http://buildbot.net/`).
+    pub title_url: String,
+    /// `[db]`.
+    pub db: DbConfig,
+    /// `[www]`.
+    pub www: WwwConfig,
+    /// `[[forceschedulers]]`, as the JSON objects `/api/v2/forceschedulers` returns, in file
+    /// order, with keys sorted.
+    pub forceschedulers: Vec<Value>,
+    /// `[[forceschedulers]]`: what the force action needs beyond the JSON (same order).
+    pub forcescheduler_specs: Vec<ForceSchedulerSpec>,
+}
+
+impl Config {
+    /// The config every key at its default, as if `path` were an empty file.
+    pub fn defaults(path: &Path) -> Config {
+        match parse("", path) {
+            Ok(config) => config,
+            Err(err) => unreachable!("an empty config is valid: {err}"),
+        }
+    }
+
+    /// The HTTP access log (`logfileName` in the base directory), or `None` for the main log.
+    pub fn http_log_path(&self) -> Option<PathBuf> {
+        self.www
+            .logfile_name
+            .as_ref()
+            .map(|name| self.base_dir.join(name))
+    }
+}
+
+/// `[db]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbConfig {
+    /// `db_url`, in Buildbot's syntax (default `sqlite:///state.sqlite`: `state.sqlite` in the
+    /// base directory).
+    pub db_url: String,
+}
+
+impl Default for DbConfig {
+    fn default() -> Self {
+        DbConfig {
+            db_url: "sqlite:///state.sqlite".to_owned(),
+        }
+    }
+}
+
+/// `[www]`: the web server.
+#[derive(Debug, Clone)]
+pub struct WwwConfig {
+    /// `port`: where to listen; `None` when absent (the server then refuses to start).
+    pub port: Option<Port>,
+    /// `json_cache_seconds`: how long REST answers may be cached (`Expires`); 0 = off.
+    pub json_cache_seconds: u64,
+    /// `rest_minimum_version`: the oldest REST API version served (default 0).
+    pub rest_minimum_version: u32,
+    /// `rest_default_limit`: the `limit` applied to REST lists when the request gives none
+    /// (default 1000).
+    pub rest_default_limit: u64,
+    /// `debug`: show debugging information in the browser.
+    pub debug: bool,
+    /// `allowed_origins`: CORS origins allowed to use the API, as globs (`*`, `?`).
+    pub allowed_origins: Option<Vec<String>>,
+    /// `logfileName`: the HTTP access log, relative to the base directory (default
+    /// `http.log`); `None` = the main log (written `""` in the config).
+    pub logfile_name: Option<String>,
+    /// `logRotateLength`: rotate the access log after this many bytes (default 10 000 000).
+    pub log_rotate_length: u64,
+    /// `maxRotatedFiles`: rotated access logs to keep (default 10).
+    pub max_rotated_files: usize,
+    /// `versions`: extra `[name, version]` pairs for the About page.
+    pub versions: Vec<(String, String)>,
+    /// `plugins`: enabled plugins only, in file order, with their config (`true` = `{}`).
+    pub plugins: Vec<(String, Value)>,
+    /// `plugin_dirs`: folders to look for plugins in, resolved against the base directory;
+    /// empty = the runtime's default.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// `default_page`: the landing page, e.g. `console`.
+    pub default_page: Option<String>,
+    /// `auth`: how users log in (default `NoAuth`).
+    pub auth: Auth,
+    /// `authz`: who may do what (default: no rules, everything allowed).
+    pub authz: Authz,
+    /// `avatar_methods`: where avatars come from, in order (default `[AvatarGravatar]`).
+    pub avatar_methods: Vec<AvatarMethod>,
+    /// `custom_templates_dir`: templates overriding the UI's, resolved against the base
+    /// directory.
+    pub custom_templates_dir: Option<PathBuf>,
+    /// `change_hook_dialects`: enabled change hooks, in file order.
+    pub change_hook_dialects: Vec<ChangeHookDialect>,
+    /// `cookie_expiration_time`: session lifetime (default one week).
+    pub cookie_expiration_time: Duration,
+    /// `ui_default_config`: default UI settings for every user.
+    pub ui_default_config: Map<String, Value>,
+    /// `ws_ping_interval`: seconds between websocket pings; 0 = off.
+    pub ws_ping_interval: u64,
+    /// `theme`: all 12 CSS variables of [`THEME_DEFAULTS`], in that order, with the config's
+    /// values applied.
+    pub theme: Vec<(String, String)>,
+}
+
+impl Default for WwwConfig {
+    fn default() -> Self {
+        WwwConfig {
+            port: None,
+            json_cache_seconds: 0,
+            rest_minimum_version: 0,
+            rest_default_limit: 1000,
+            debug: false,
+            allowed_origins: None,
+            logfile_name: Some("http.log".to_owned()),
+            log_rotate_length: 10_000_000,
+            max_rotated_files: 10,
+            versions: Vec::new(),
+            plugins: Vec::new(),
+            plugin_dirs: Vec::new(),
+            default_page: None,
+            auth: Auth::default(),
+            authz: Authz::default(),
+            avatar_methods: vec![AvatarMethod::AvatarGravatar {}],
+            custom_templates_dir: None,
+            change_hook_dialects: Vec::new(),
+            cookie_expiration_time: DEFAULT_COOKIE_EXPIRATION,
+            ui_default_config: Map::new(),
+            ws_ping_interval: 0,
+            theme: THEME_DEFAULTS
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl WwwConfig {
+    /// The config of an enabled plugin, or `None` when it is not enabled.
+    pub fn plugin(&self, name: &str) -> Option<&Value> {
+        self.plugins.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// An enabled change hook dialect.
+    pub fn change_hook_dialect(&self, name: &str) -> Option<&ChangeHookDialect> {
+        self.change_hook_dialects.iter().find(|d| d.name == name)
+    }
+}
+
+/// One of `change_hook_dialects`.
+#[derive(Debug, Clone)]
+pub struct ChangeHookDialect {
+    /// The dialect name (`github`, `gitlab`, `base`...).
+    pub name: String,
+    /// Its options, except secrets.
+    pub options: Map<String, Value>,
+    /// Its secret options (`secret`, `token`, `client_secret`, `password`, and any option
+    /// written as `{ env = ... }` or `{ file = ... }`), resolved.
+    pub secrets: Vec<(String, Secret)>,
+}
+
+impl ChangeHookDialect {
+    /// A secret option by name.
+    pub fn secret(&self, key: &str) -> Option<&Secret> {
+        self.secrets.iter().find(|(k, _)| k == key).map(|(_, s)| s)
+    }
+}
+
+/// Loads and validates a config file. Its folder is the base directory.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        ConfigError::whole_file(
+            path,
+            format!("cannot read the config file: {}", secret::io_reason(&err)),
+        )
+    })?;
+    let base_dir = base_dir_of(path);
+    let base_dir = std::path::absolute(&base_dir).unwrap_or(base_dir);
+    parse_in(&text, path, base_dir)
+}
+
+/// Validates config text as if it were the file `path` (used in messages; its folder is the
+/// base directory for relative paths and secret files).
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    parse_in(text, path, base_dir_of(path))
+}
+
+fn base_dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn parse_in(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, ConfigError> {
+    let doc = toml_edit::ImDocument::parse(text.to_owned()).map_err(|err| {
+        let message = err
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        ConfigError::at_span(
+            path,
+            text,
+            err.span(),
+            format!("invalid TOML: {}", error::lower_first(&message)),
+        )
+    })?;
+    let locator = Locator::new(doc.clone());
+    let render = |fail: Fail, fallback: Option<std::ops::Range<usize>>| {
+        let span = locator.span_of(&fail.path, fail.target).or(fallback);
+        let message = if fail.bare {
+            fail.message
+        } else {
+            format!("{}: {}", fail.path.describe(), fail.message)
+        };
+        ConfigError::at_span(path, text, span, message)
+    };
+    let raw: RawConfig = toml_edit::de::from_document(doc).map_err(|err| {
+        let span = err.span();
+        let (at, target) = match &span {
+            Some(span) => locator.path_of(span),
+            None => (KeyPath::default(), Target::Value),
+        };
+        let mut fail = rewrite_serde_message(err.message(), &at, target, &locator);
+        misplaced_www_key(&mut fail);
+        render(fail, span)
+    })?;
+    build(raw, path, base_dir).map_err(|fail| render(fail, None))
+}
+
+/// `port = 8010` at the top level: say it belongs in `[www]`.
+fn misplaced_www_key(fail: &mut Fail) {
+    if let [error::Seg::Key(key)] = fail.path.0.as_slice() {
+        if fail.bare && WWW_KEYS.contains(&key.as_str()) {
+            fail.message = format!("unknown top-level key '{key}'; it belongs in the [www] table");
+        }
+    }
+}
+
+/// The keys of `[www]`, for hints.
+const WWW_KEYS: &[&str] = &[
+    "port",
+    "json_cache_seconds",
+    "rest_minimum_version",
+    "rest_default_limit",
+    "plugins",
+    "plugin_dirs",
+    "default_page",
+    "debug",
+    "allowed_origins",
+    "auth",
+    "authz",
+    "avatar_methods",
+    "logfileName",
+    "logRotateLength",
+    "maxRotatedFiles",
+    "versions",
+    "custom_templates_dir",
+    "change_hook_dialects",
+    "cookie_expiration_time",
+    "ui_default_config",
+    "ws_ping_interval",
+    "theme",
+];
+
+/// The file as written (top level).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(rename = "buildbotURL", default)]
+    buildbot_url: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(rename = "titleURL", default)]
+    title_url: Option<String>,
+    #[serde(default)]
+    db: RawDb,
+    #[serde(default)]
+    www: RawWww,
+    #[serde(default)]
+    forceschedulers: Vec<forcesched::RawForceScheduler>,
+}
+
+/// `[db]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDb {
+    #[serde(default)]
+    db_url: Option<String>,
+}
+
+/// `[www]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWww {
+    #[serde(default)]
+    port: Option<port::RawPort>,
+    #[serde(default)]
+    json_cache_seconds: Option<u64>,
+    #[serde(default)]
+    rest_minimum_version: Option<u32>,
+    #[serde(default)]
+    rest_default_limit: Option<u64>,
+    #[serde(default, deserialize_with = "ordered_map")]
+    plugins: Vec<(String, Value)>,
+    #[serde(default)]
+    plugin_dirs: Option<Vec<String>>,
+    #[serde(default)]
+    default_page: Option<String>,
+    #[serde(default)]
+    debug: Option<bool>,
+    #[serde(default)]
+    allowed_origins: Option<Vec<String>>,
+    #[serde(default)]
+    auth: Option<Auth>,
+    #[serde(default)]
+    authz: Option<auth::RawAuthz>,
+    #[serde(default)]
+    avatar_methods: Option<Vec<AvatarMethod>>,
+    #[serde(rename = "logfileName", default)]
+    logfile_name: Option<String>,
+    #[serde(rename = "logRotateLength", default)]
+    log_rotate_length: Option<u64>,
+    #[serde(rename = "maxRotatedFiles", default)]
+    max_rotated_files: Option<usize>,
+    #[serde(default)]
+    versions: Option<Vec<(String, String)>>,
+    #[serde(default)]
+    custom_templates_dir: Option<String>,
+    #[serde(default, deserialize_with = "ordered_map")]
+    change_hook_dialects: Vec<(String, Value)>,
+    #[serde(default)]
+    cookie_expiration_time: Option<RawDuration>,
+    #[serde(default)]
+    ui_default_config: Option<Map<String, Value>>,
+    #[serde(default)]
+    ws_ping_interval: Option<u64>,
+    #[serde(default, deserialize_with = "ordered_map")]
+    theme: Vec<(String, String)>,
+}
+
+fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail> {
+    let buildbot_url = match raw.buildbot_url {
+        Some(url) => {
+            check_http_url(&url).map_err(|m| Fail::at(KeyPath::of(&["buildbotURL"]), m))?;
+            if url.ends_with('/') {
+                url
+            } else {
+                url + "/"
+            }
+        }
+        None => "http://localhost:8010/".to_owned(),
+    };
+    let db = match raw.db.db_url {
+        Some(db_url) => {
+            let scheme_ok = db_url
+                .split_once("://")
+                .is_some_and(|(scheme, _)| !scheme.is_empty());
+            if !scheme_ok {
+                return Err(Fail::at(
+                    KeyPath::of(&["db", "db_url"]),
+                    format!("'{db_url}' is not a database URL such as sqlite:///state.sqlite"),
+                ));
+            }
+            DbConfig { db_url }
+        }
+        None => DbConfig::default(),
+    };
+    let www = build_www(raw.www, &base_dir)?;
+    let (forceschedulers, forcescheduler_specs) = forcesched::normalize_all(raw.forceschedulers)?;
+    Ok(Config {
+        path: path.to_path_buf(),
+        base_dir,
+        buildbot_url,
+        title: raw.title.unwrap_or_else(|| "Buildbot".to_owned()),
+        title_url: raw
+            .title_url
+            .unwrap_or_else(|| "http://buildbot.net/".to_owned()),
+        db,
+        www,
+        forceschedulers,
+        forcescheduler_specs,
+    })
+}
+
+fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
+    let www = KeyPath::of(&["www"]);
+    let mut out = WwwConfig::default();
+    if let Some(port) = raw.port {
+        out.port = Some(port.resolve().map_err(|m| Fail::at(www.key("port"), m))?);
+    }
+    if let Some(v) = raw.json_cache_seconds {
+        out.json_cache_seconds = v;
+    }
+    if let Some(v) = raw.rest_minimum_version {
+        out.rest_minimum_version = v;
+    }
+    if let Some(v) = raw.rest_default_limit {
+        if v == 0 {
+            return Err(Fail::at(
+                www.key("rest_default_limit"),
+                "must be at least 1: every list is bounded",
+            ));
+        }
+        out.rest_default_limit = v;
+    }
+    for (name, value) in raw.plugins {
+        let at = www.key("plugins").key(&name);
+        if !is_plugin_name(&name) {
+            return Err(Fail::at_key(
+                at,
+                format!("'{name}' is not a plugin name (letters, digits and '_', not starting with a digit)"),
+            ));
+        }
+        match value {
+            Value::Bool(false) => {}
+            Value::Bool(true) => out.plugins.push((name, Value::Object(Map::new()))),
+            Value::Object(mut map) => {
+                fix_datetimes(&mut map);
+                out.plugins.push((name, Value::Object(map)));
+            }
+            _ => {
+                return Err(Fail::at(
+                    at,
+                    "expected true, false or a table of plugin settings",
+                ))
+            }
+        }
+    }
+    if let Some(dirs) = raw.plugin_dirs {
+        for (i, dir) in dirs.into_iter().enumerate() {
+            out.plugin_dirs.push(existing_dir(
+                base_dir,
+                &dir,
+                www.key("plugin_dirs").index(i),
+            )?);
+        }
+    }
+    if let Some(page) = raw.default_page {
+        if page.trim().is_empty() {
+            return Err(Fail::at(www.key("default_page"), "must not be empty"));
+        }
+        out.default_page = Some(page);
+    }
+    if let Some(v) = raw.debug {
+        out.debug = v;
+    }
+    if let Some(origins) = raw.allowed_origins {
+        for (i, origin) in origins.iter().enumerate() {
+            let at = www.key("allowed_origins").index(i);
+            if origin.trim().is_empty() {
+                return Err(Fail::at(at, "an origin must not be empty"));
+            }
+            globset::Glob::new(origin)
+                .map_err(|e| Fail::at(at, format!("invalid pattern '{origin}': {}", e.kind())))?;
+        }
+        out.allowed_origins = Some(origins);
+    }
+    if let Some(mut auth) = raw.auth {
+        auth.validate(&www.key("auth"), base_dir)?;
+        out.auth = auth;
+    }
+    if let Some(authz) = raw.authz {
+        out.authz = authz.validate(&www.key("authz"))?;
+    }
+    if let Some(mut methods) = raw.avatar_methods {
+        for (i, method) in methods.iter_mut().enumerate() {
+            method.validate(&www.key("avatar_methods").index(i), base_dir)?;
+        }
+        out.avatar_methods = methods;
+    }
+    if let Some(name) = raw.logfile_name {
+        out.logfile_name = if name.is_empty() { None } else { Some(name) };
+    }
+    if let Some(v) = raw.log_rotate_length {
+        out.log_rotate_length = v;
+    }
+    if let Some(v) = raw.max_rotated_files {
+        out.max_rotated_files = v;
+    }
+    if let Some(versions) = raw.versions {
+        for (i, (name, _)) in versions.iter().enumerate() {
+            if name.trim().is_empty() {
+                return Err(Fail::at(
+                    www.key("versions").index(i),
+                    "a component name must not be empty",
+                ));
+            }
+        }
+        out.versions = versions;
+    }
+    if let Some(dir) = raw.custom_templates_dir {
+        out.custom_templates_dir = Some(existing_dir(
+            base_dir,
+            &dir,
+            www.key("custom_templates_dir"),
+        )?);
+    }
+    for (name, value) in raw.change_hook_dialects {
+        let at = www.key("change_hook_dialects").key(&name);
+        if !CHANGE_HOOK_DIALECTS.contains(&name.as_str()) {
+            let mut fail =
+                Fail::unknown_name(at, "change hook dialect", &name, CHANGE_HOOK_DIALECTS);
+            fail.target = Target::Key;
+            return Err(fail);
+        }
+        let options = match value {
+            Value::Bool(false) => continue,
+            Value::Bool(true) => Map::new(),
+            Value::Object(map) => map,
+            _ => {
+                return Err(Fail::at(
+                    at,
+                    "expected true, false or a table of dialect options",
+                ))
+            }
+        };
+        out.change_hook_dialects
+            .push(build_dialect(name, options, &at, base_dir)?);
+    }
+    if let Some(duration) = raw.cookie_expiration_time {
+        out.cookie_expiration_time = duration
+            .resolve()
+            .map_err(|m| Fail::at(www.key("cookie_expiration_time"), m))?;
+    }
+    if let Some(mut map) = raw.ui_default_config {
+        fix_datetimes(&mut map);
+        out.ui_default_config = map;
+    }
+    if let Some(v) = raw.ws_ping_interval {
+        out.ws_ping_interval = v;
+    }
+    let known: Vec<&str> = THEME_DEFAULTS.iter().map(|(k, _)| *k).collect();
+    for (key, value) in raw.theme {
+        let at = www.key("theme").key(&key);
+        let Some(slot) = out.theme.iter_mut().find(|(k, _)| *k == key) else {
+            return Err(Fail::unknown_key(at, &known));
+        };
+        if value.trim().is_empty() {
+            return Err(Fail::at(at, "a CSS value must not be empty"));
+        }
+        if let Some(bad) = value
+            .chars()
+            .find(|c| matches!(c, ';' | '{' | '}' | '<' | '>' | '\n' | '\r'))
+        {
+            return Err(Fail::at(
+                at,
+                format!("{bad:?} cannot appear in a CSS value"),
+            ));
+        }
+        slot.1 = value;
+    }
+    Ok(out)
+}
+
+fn build_dialect(
+    name: String,
+    options: Map<String, Value>,
+    path: &KeyPath,
+    base_dir: &Path,
+) -> Result<ChangeHookDialect, Fail> {
+    let mut dialect = ChangeHookDialect {
+        name,
+        options: Map::new(),
+        secrets: Vec::new(),
+    };
+    for (key, value) in options {
+        let at = path.key(&key);
+        let source = match &value {
+            Value::Object(map) if map.len() == 1 => match map.iter().next() {
+                Some((k, Value::String(v))) if k == "env" => Some(SecretSource::Env(v.clone())),
+                Some((k, Value::String(v))) if k == "file" => {
+                    Some(SecretSource::File(PathBuf::from(v)))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let secret = match (source, &value) {
+            (Some(source), _) => Some(Secret::unresolved(source)),
+            (None, Value::String(s)) if SECRET_HOOK_OPTIONS.contains(&key.as_str()) => {
+                Some(Secret::new(s.clone()))
+            }
+            (None, _) if SECRET_HOOK_OPTIONS.contains(&key.as_str()) => {
+                return Err(Fail::at(
+                    at,
+                    "expected a string, { env = \"NAME\" } or { file = \"path\" }",
+                ))
+            }
+            _ => None,
+        };
+        match secret {
+            Some(mut secret) => {
+                secret.resolve(&at, base_dir)?;
+                dialect.secrets.push((key, secret));
+            }
+            None => {
+                let mut value = value;
+                fix_datetimes_value(&mut value);
+                dialect.options.insert(key, value);
+            }
+        }
+    }
+    Ok(dialect)
+}
+
+/// Plugin names: letters, digits and `_`, not starting with a digit.
+fn is_plugin_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn existing_dir(base_dir: &Path, dir: &str, at: KeyPath) -> Result<PathBuf, Fail> {
+    if dir.trim().is_empty() {
+        return Err(Fail::at(at, "must not be empty"));
+    }
+    let full = base_dir.join(dir);
+    if !full.is_dir() {
+        return Err(Fail::at(at, format!("'{dir}' is not a directory")));
+    }
+    Ok(full)
+}
+
+/// A quick check that `url` is an absolute http(s) URL with a host.
+pub(crate) fn check_http_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("'{url}' is not an http:// or https:// URL"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("'{url}' has no host"));
+    }
+    if url.chars().any(char::is_whitespace) {
+        return Err(format!("'{url}' contains spaces"));
+    }
+    Ok(())
+}
+
+/// `cookie_expiration_time` as written: seconds, or a string such as `"2w"` or `"1d12h"`.
+#[derive(Debug, Clone)]
+enum RawDuration {
+    Seconds(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+
+        impl Visitor<'_> for DurationVisitor {
+            type Value = RawDuration;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number of seconds or a duration such as \"2w\", \"7d\" or \"12h\"")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Seconds(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Seconds(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration::Text(v.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+impl RawDuration {
+    fn resolve(&self) -> Result<Duration, String> {
+        let seconds = match self {
+            RawDuration::Seconds(n) if *n < 0 => {
+                return Err(format!("must not be negative, found {n}"))
+            }
+            RawDuration::Seconds(n) => n.unsigned_abs(),
+            RawDuration::Text(text) => parse_duration(text)?,
+        };
+        if seconds == 0 {
+            return Err("must be longer than 0 seconds".to_owned());
+        }
+        Ok(Duration::from_secs(seconds))
+    }
+}
+
+/// Parses `"2w"`, `"7d"`, `"12h"`, `"30m"`, `"45s"`, sums such as `"1d12h"`, or plain seconds.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let bad = || {
+        format!(
+            "'{text}' is not a duration; write seconds (3600) or a number with a unit: w, d, h, m, s (\"2w\", \"1d12h\")"
+        )
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(n) = trimmed.parse::<u64>() {
+        return Ok(n);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in trimmed.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        if c == ' ' && number.is_empty() {
+            continue;
+        }
+        let unit = match c {
+            'w' => 7 * 24 * 3600,
+            'd' => 24 * 3600,
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("'{text}' is too long"))?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+/// Deserializes a TOML table into `(key, value)` pairs in file order.
+pub(crate) fn ordered_map<'de, D, V>(deserializer: D) -> Result<Vec<(String, V)>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct OrderedVisitor<V>(PhantomData<V>);
+
+    impl<'de, V: Deserialize<'de>> Visitor<'de> for OrderedVisitor<V> {
+        type Value = Vec<(String, V)>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a table")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some((key, value)) = map.next_entry::<String, V>()? {
+                out.push((key, value));
+            }
+            Ok(out)
+        }
+    }
+
+    deserializer.deserialize_map(OrderedVisitor(PhantomData))
+}
+
+/// The key under which `toml` hands a datetime to serde.
+const TOML_DATETIME_KEY: &str = "$__toml_private_datetime";
+
+/// Replaces TOML datetimes (which reach JSON as one-key objects) with their text.
+pub(crate) fn fix_datetimes(map: &mut Map<String, Value>) {
+    for value in map.values_mut() {
+        fix_datetimes_value(value);
+    }
+}
+
+fn fix_datetimes_value(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.len() == 1 {
+                if let Some(Value::String(text)) = map.get(TOML_DATETIME_KEY) {
+                    *value = Value::String(text.clone());
+                    return;
+                }
+            }
+            fix_datetimes(map);
+        }
+        Value::Array(items) => items.iter_mut().for_each(fix_datetimes_value),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Config {
+        match parse(text, Path::new("master.toml")) {
+            Ok(config) => config,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    fn err(text: &str) -> String {
+        match parse(text, Path::new("master.toml")) {
+            Ok(_) => panic!("config was accepted:\n{text}"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn empty_config_has_the_defaults() {
+        let c = ok("");
+        assert_eq!(c.buildbot_url, "http://localhost:8010/");
+        assert_eq!(c.title, "Buildbot");
+        assert_eq!(c.title_url, "http://buildbot.net/");
+        assert_eq!(c.db.db_url, "sqlite:///state.sqlite");
+        assert_eq!(c.base_dir, PathBuf::from("."));
+        let w = &c.www;
+        assert!(w.port.is_none());
+        assert_eq!(w.rest_default_limit, 1000);
+        assert_eq!(w.logfile_name.as_deref(), Some("http.log"));
+        assert_eq!(w.log_rotate_length, 10_000_000);
+        assert_eq!(w.max_rotated_files, 10);
+        assert_eq!(w.cookie_expiration_time, Duration::from_secs(604_800));
+        assert_eq!(w.theme.len(), 12);
+        assert_eq!(w.theme[0].0, "bb-sidebar-background-color");
+        assert!(matches!(w.auth, Auth::NoAuth {}));
+        assert_eq!(w.avatar_methods.len(), 1);
+        assert!(c.forceschedulers.is_empty());
+        assert_eq!(c.http_log_path(), Some(PathBuf::from("./http.log")));
+    }
+
+    #[test]
+    fn reads_the_www_keys() {
+        let c = ok(r##"
+buildbotURL = "https://ci.example.com/bb"
+[www]
+port = "tcp:8010:interface=127.0.0.1"
+json_cache_seconds = 30
+logfileName = ""
+cookie_expiration_time = "1d12h"
+versions = [["master.cfg", "0.1"], ["OS", "Ubuntu"]]
+theme = { bb-sidebar-stripe-current-color = "#123456" }
+[www.plugins]
+waterfall_view = true
+console_view = false
+badges = { left_color = "#222" }
+grid_view = {}
+[www.change_hook_dialects]
+base = true
+github = { secret = "s3cret", strict = true }
+"##);
+        assert_eq!(c.buildbot_url, "https://ci.example.com/bb/");
+        let w = &c.www;
+        let port = w.port.as_ref().unwrap();
+        assert_eq!((port.host.as_str(), port.port), ("127.0.0.1", 8010));
+        assert_eq!(w.json_cache_seconds, 30);
+        assert_eq!(w.logfile_name, None);
+        assert_eq!(w.cookie_expiration_time, Duration::from_secs(36 * 3600));
+        assert_eq!(w.versions[1], ("OS".to_owned(), "Ubuntu".to_owned()));
+        assert_eq!(w.theme[11].1, "#123456");
+        let names: Vec<&str> = w.plugins.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["waterfall_view", "badges", "grid_view"]);
+        assert_eq!(w.plugin("badges").unwrap()["left_color"], "#222");
+        assert_eq!(w.plugin("waterfall_view").unwrap(), &serde_json::json!({}));
+        let github = w.change_hook_dialect("github").unwrap();
+        assert_eq!(github.secret("secret").unwrap().expose(), "s3cret");
+        assert_eq!(github.options["strict"], true);
+        assert!(!github.options.contains_key("secret"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2w"), Ok(14 * 24 * 3600));
+        assert_eq!(parse_duration("45s"), Ok(45));
+        assert_eq!(parse_duration("1h30m"), Ok(5400));
+        assert_eq!(parse_duration("3600"), Ok(3600));
+        assert!(parse_duration("2 weeks").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("12").is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_get_suggestions() {
+        let e = err("[www]\njsn_cache_seconds = 3\n");
+        assert!(
+            e.starts_with("master.toml:2:1: error: unknown key 'jsn_cache_seconds' in [www]; did you mean 'json_cache_seconds'?"),
+            "{e}"
+        );
+        let e = err("port = 8010\n");
+        assert!(e.contains("it belongs in the [www] table"), "{e}");
+        let e = err("[www.auth]\ntype = \"GitHubAuth\"\nclientId = \"x\"\nclientSecret = \"y\"\nserverUrl = \"https://x\"\n");
+        assert!(
+            e.starts_with("master.toml:5:1: error: unknown key 'serverUrl' in [www.auth]; did you mean 'serverURL'?"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let e = err("[www]\njson_cache_seconds = \"x\"\n");
+        assert!(
+            e.starts_with("master.toml:2:22: error: [www] json_cache_seconds: expected a non-negative integer, found string \"x\""),
+            "{e}"
+        );
+        let e = err("[www]\nws_ping_interval = -5\n");
+        assert!(
+            e.contains("[www] ws_ping_interval: must not be negative, found integer -5"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn tagged_enums_point_at_the_tag() {
+        let e = err("[www.auth]\ntype = \"GitHubAuht\"\n");
+        assert!(
+            e.starts_with("master.toml:2:8: error: [www.auth] type: unknown type 'GitHubAuht'; did you mean 'GitHubAuth'?"),
+            "{e}"
+        );
+        let e =
+            err("[www.authz]\nallowRules = [{ matcher = \"AnyEndpoint\", role = \"admins\" }]\n");
+        assert!(e.contains("[www.authz] allowRules[0].matcher: unknown matcher 'AnyEndpoint'; did you mean 'AnyEndpointMatcher'?"), "{e}");
+    }
+
+    #[test]
+    fn checks_cross_values() {
+        assert!(err("buildbotURL = \"ftp://x/\"\n")
+            .contains("buildbotURL: 'ftp://x/' is not an http:// or https:// URL"));
+        assert!(err("[www]\nallowed_origins = [\"\"]\n")
+            .contains("[www] allowed_origins[0]: an origin must not be empty"));
+        assert!(err("[www]\nrest_default_limit = 0\n").contains("must be at least 1"));
+        assert!(err("[www.plugins]\n\"my-view\" = true\n").contains("is not a plugin name"));
+        assert!(err("[www.plugins]\nbadges = 3\n").contains("expected true, false or a table"));
+        assert!(
+            err("[www.theme]\nbb-sidebar-title-text-color = \"red;}\"\n")
+                .contains("cannot appear in a CSS value")
+        );
+        assert!(err("[www.change_hook_dialects]\ngithbu = {}\n")
+            .contains("unknown change hook dialect 'githbu'; did you mean 'github'?"));
+        assert!(err("[www]\ncookie_expiration_time = 0\n").contains("longer than 0"));
+    }
+
+    #[test]
+    fn auth_forms() {
+        let c = ok(r#"
+[www.auth]
+type = "UserPasswordAuth"
+users = { homer = "doh!", marge = "hmm" }
+[www.authz]
+allowRules = [
+  { matcher = "StopBuildEndpointMatcher", role = "owner" },
+  { matcher = "ForceBuildEndpointMatcher", role = "users", builder = "linux-*" },
+  { matcher = "AnyControlEndpointMatcher", role = "admins", defaultDeny = false },
+]
+roleMatchers = [
+  { type = "RolesFromOwner", role = "owner" },
+  { type = "RolesFromUsername", roles = ["admins"], usernames = ["homer"] },
+  { type = "RolesFromEmails", roles = { admins = ["homer@example.com"] } },
+]
+"#);
+        let Auth::UserPasswordAuth(up) = &c.www.auth else {
+            panic!("{:?}", c.www.auth)
+        };
+        assert_eq!(up.users[0].0, "homer");
+        assert!(up.users[0].1.matches(b"doh!"));
+        let rules = &c.www.authz.allow_rules;
+        assert_eq!(
+            rules[1].matcher,
+            EndpointMatcher::ForceBuild {
+                builder: Some("linux-*".into())
+            }
+        );
+        assert!(rules[0].default_deny);
+        assert!(!rules[2].default_deny);
+        assert_eq!(c.www.authz.role_matchers.len(), 3);
+        assert!(format!("{:?}", c.www.auth).contains("***"));
+        assert!(!format!("{:?}", c.www.auth).contains("doh!"));
+    }
+
+    #[test]
+    fn remote_user_regex_is_checked() {
+        let c = ok("[www.auth]\ntype = \"RemoteUserAuth\"\n");
+        let Auth::RemoteUserAuth(r) = &c.www.auth else {
+            panic!()
+        };
+        assert_eq!(r.header, "REMOTE_USER");
+        let caps = r
+            .header_regex
+            .regex()
+            .captures("homer@EXAMPLE.COM")
+            .unwrap();
+        assert_eq!(&caps["username"], "homer");
+        let e = err("[www.auth]\ntype = \"RemoteUserAuth\"\nheaderRegex = \"(?P<user>.*)\"\n");
+        assert!(
+            e.contains(
+                "[www.auth] headerRegex: the regular expression needs a group named 'username'"
+            ),
+            "{e}"
+        );
+        let e = err("[www.auth]\ntype = \"RemoteUserAuth\"\nheaderRegex = \"(\"\n");
+        assert!(
+            e.contains("[www.auth] headerRegex: invalid regular expression"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_a_location() {
+        let e = err("[www\nport = 1\n");
+        assert!(e.starts_with("master.toml:1:5: error: invalid TOML"), "{e}");
+    }
+}

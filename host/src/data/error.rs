@@ -1,0 +1,59 @@
+//! The one error type of the Data API; the HTTP layer renders it as Buildbot's `{"error": ...}`.
+
+/// A Data API failure: an HTTP status and Buildbot's message for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct ApiError {
+    /// HTTP status code.
+    pub status: u16,
+    /// The message Buildbot would put in `{"error": ...}`.
+    pub message: String,
+    /// Whether the message describes an internal failure (hidden unless `debug` is on).
+    pub internal: bool,
+}
+
+impl ApiError {
+    /// 400 with a message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: 400,
+            message: message.into(),
+            internal: false,
+        }
+    }
+
+    /// 404 with a message.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError {
+            status: 404,
+            message: message.into(),
+            internal: false,
+        }
+    }
+
+    /// 404 `Invalid path: <path>`.
+    pub fn invalid_path(path: &str) -> Self {
+        Self::not_found(format!("Invalid path: {path}"))
+    }
+
+    /// 500 for a failure inside the server (database errors, corrupt data).
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        ApiError {
+            status: 500,
+            message: detail.to_string(),
+            internal: true,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        ApiError::internal(format!("database error: {err}"))
+    }
+}
+
+impl From<crate::db::logchunks::ChunkError> for ApiError {
+    fn from(err: crate::db::logchunks::ChunkError) -> Self {
+        ApiError::internal(err)
+    }
+}

@@ -1,0 +1,385 @@
+//! Turning a `ResultSpec` into SQL on Buildbot's tables: filters, order and paging are pushed
+//! into the query whenever every field involved is a column, so a request costs what it returns.
+//!
+//! Queries use `$N` placeholders and portable SQL; the one engine-specific function (substring
+//! test) is marked.
+
+use serde_json::{Map, Value};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::error::ApiError;
+use super::query::{Op, ResultSpec};
+use crate::db::Pool;
+
+/// A bound parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Text(String),
+}
+
+/// SQL text with its parameters.
+#[derive(Debug, Clone, Default)]
+pub struct Sql {
+    text: String,
+    binds: Vec<Bind>,
+}
+
+impl Sql {
+    /// Starts from a fragment without parameters.
+    pub fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_string(),
+            binds: Vec::new(),
+        }
+    }
+
+    /// A condition with one parameter, written with `?` where the parameter goes.
+    pub fn cond(text: &str, bind: Bind) -> Self {
+        let mut sql = Sql::default();
+        let mut parts = text.split('?');
+        sql.text.push_str(parts.next().unwrap_or(""));
+        for part in parts {
+            sql.push_bind(bind.clone());
+            sql.text.push_str(part);
+        }
+        sql
+    }
+
+    /// Appends text.
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a parameter placeholder.
+    pub fn push_bind(&mut self, bind: Bind) -> &mut Self {
+        self.binds.push(bind);
+        self.text.push_str(&format!("${}", self.binds.len()));
+        self
+    }
+
+    /// Appends another fragment, renumbering its placeholders.
+    pub fn append(&mut self, other: &Sql) -> &mut Self {
+        let offset = self.binds.len();
+        let mut rest = other.text.as_str();
+        while let Some(pos) = rest.find('$') {
+            self.text.push_str(&rest[..pos]);
+            let digits: String = rest[pos + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            if digits.is_empty() {
+                self.text.push('$');
+                rest = &rest[pos + 1..];
+                continue;
+            }
+            let n: usize = digits.parse().unwrap_or(0);
+            self.text.push_str(&format!("${}", n + offset));
+            rest = &rest[pos + 1 + digits.len()..];
+        }
+        self.text.push_str(rest);
+        self.binds.extend(other.binds.iter().cloned());
+        self
+    }
+
+    /// The SQL text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Runs the query and returns its rows.
+    pub async fn fetch_all(&self, pool: &Pool) -> Result<Vec<SqliteRow>, ApiError> {
+        let mut query = sqlx::query(&self.text);
+        for bind in &self.binds {
+            query = match bind {
+                Bind::Int(i) => query.bind(*i),
+                Bind::Text(s) => query.bind(s.clone()),
+            };
+        }
+        Ok(query.fetch_all(pool).await?)
+    }
+}
+
+/// How a column's value becomes JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Col {
+    /// Integer or null.
+    Int,
+    /// Text or null.
+    Text,
+    /// 0/1 (null = false) as a boolean.
+    Bool,
+    /// Text holding JSON (null or invalid = null).
+    Json,
+}
+
+/// A field backed by an SQL expression.
+#[derive(Debug)]
+pub struct Column {
+    /// The field name (names starting with `_` are internal and never returned).
+    pub field: &'static str,
+    /// The SQL expression.
+    pub expr: &'static str,
+    /// How to decode it.
+    pub col: Col,
+}
+
+/// A resource's table: what to select from, its columns and its key.
+#[derive(Debug)]
+pub struct Table {
+    /// The `FROM` clause.
+    pub from: &'static str,
+    /// Columns, each a field of the resource (or an internal `_` field).
+    pub columns: &'static [Column],
+    /// Unique key expression, the last sort key so paging is stable.
+    pub key: &'static str,
+    /// Sort order when the request gives none.
+    pub default_order: &'static [&'static str],
+}
+
+/// Rows read for a collection, and how much of the spec the database already applied.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// The rows as JSON objects (columns only; callers add computed fields).
+    pub rows: Vec<Map<String, Value>>,
+    /// Filters, order and paging were applied in SQL.
+    pub pushed: bool,
+    /// Count before paging, when asked for and computed in SQL.
+    pub total: Option<usize>,
+}
+
+impl Table {
+    fn column(&self, field: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.field == field)
+    }
+
+    fn select_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| format!("{} AS \"{}\"", c.expr, c.field))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Reads rows matching `conds` (ANDed) and as much of `spec` as SQL can express.
+    pub async fn fetch(
+        &self,
+        pool: &Pool,
+        conds: &[Sql],
+        spec: &ResultSpec,
+        limit: Option<usize>,
+        offset: usize,
+        want_total: bool,
+    ) -> Result<Fetched, ApiError> {
+        let order: Vec<&str> = match &spec.order {
+            Some(order) => order.iter().map(String::as_str).collect(),
+            None => self.default_order.to_vec(),
+        };
+        let order_pushable = order
+            .iter()
+            .all(|k| self.column(k.trim_start_matches('-')).is_some());
+        let mut where_sql = Sql::default();
+        let mut all_pushed = order_pushable;
+        let mut first = true;
+        let mut and = |w: &mut Sql, part: &Sql| {
+            w.push(if first { " WHERE " } else { " AND " });
+            first = false;
+            w.push("(").append(part).push(")");
+        };
+        for cond in conds {
+            and(&mut where_sql, cond);
+        }
+        for filter in &spec.filters {
+            match self
+                .column(&filter.field)
+                .and_then(|c| filter_sql(c, filter.op, &filter.values))
+            {
+                Some(cond) => and(&mut where_sql, &cond),
+                None => all_pushed = false,
+            }
+        }
+        let mut sql = Sql::new(&format!("SELECT {} FROM {}", self.select_list(), self.from));
+        sql.append(&where_sql);
+        if all_pushed {
+            let mut keys: Vec<String> = order
+                .iter()
+                .map(|k| match k.strip_prefix('-') {
+                    Some(f) => format!("{} DESC", self.column(f).map_or(f, |c| c.expr)),
+                    None => format!("{} ASC", self.column(k).map_or(*k, |c| c.expr)),
+                })
+                .collect();
+            keys.push(format!("{} ASC", self.key));
+            sql.push(" ORDER BY ").push(&keys.join(", "));
+            if let Some(limit) = limit {
+                sql.push(" LIMIT ").push_bind(Bind::Int(limit as i64));
+            } else if offset > 0 {
+                sql.push(" LIMIT ").push_bind(Bind::Int(-1));
+            }
+            if offset > 0 {
+                sql.push(" OFFSET ").push_bind(Bind::Int(offset as i64));
+            }
+        }
+        let rows = sql.fetch_all(pool).await?;
+        let rows = rows
+            .iter()
+            .map(|row| self.decode(row))
+            .collect::<Result<Vec<_>, _>>()?;
+        let total = if all_pushed && want_total {
+            let mut count = Sql::new(&format!("SELECT count(*) FROM {}", self.from));
+            count.append(&where_sql);
+            let row = count.fetch_all(pool).await?;
+            Some(
+                row.first()
+                    .map(|r| r.try_get::<i64, _>(0))
+                    .transpose()?
+                    .unwrap_or(0) as usize,
+            )
+        } else {
+            None
+        };
+        Ok(Fetched {
+            rows,
+            pushed: all_pushed,
+            total,
+        })
+    }
+
+    /// Reads rows matching `conds`, in default order, without any spec.
+    pub async fn fetch_where(
+        &self,
+        pool: &Pool,
+        conds: &[Sql],
+    ) -> Result<Vec<Map<String, Value>>, ApiError> {
+        Ok(self
+            .fetch(pool, conds, &ResultSpec::default(), None, 0, false)
+            .await?
+            .rows)
+    }
+
+    /// Turns one row into a JSON object.
+    pub fn decode(&self, row: &SqliteRow) -> Result<Map<String, Value>, ApiError> {
+        let mut map = Map::with_capacity(self.columns.len());
+        for (i, column) in self.columns.iter().enumerate() {
+            map.insert(column.field.to_string(), decode_column(row, i, column.col)?);
+        }
+        Ok(map)
+    }
+}
+
+/// Decodes one column of a row.
+pub fn decode_column(row: &SqliteRow, i: usize, col: Col) -> Result<Value, ApiError> {
+    Ok(match col {
+        Col::Int => row
+            .try_get::<Option<i64>, _>(i)?
+            .map_or(Value::Null, Value::from),
+        Col::Text => match row.try_get::<Option<String>, _>(i) {
+            Ok(v) => v.map_or(Value::Null, Value::String),
+            // A BLOB column (Buildbot stores some text as bytes).
+            Err(_) => row
+                .try_get::<Option<Vec<u8>>, _>(i)?
+                .map_or(Value::Null, |b| {
+                    Value::String(String::from_utf8_lossy(&b).into_owned())
+                }),
+        },
+        Col::Bool => Value::Bool(row.try_get::<Option<i64>, _>(i)?.unwrap_or(0) != 0),
+        Col::Json => row
+            .try_get::<Option<String>, _>(i)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(Value::Null),
+    })
+}
+
+fn bind_of(value: &Value) -> Option<Bind> {
+    match value {
+        Value::Number(n) => n.as_i64().map(Bind::Int),
+        Value::Bool(b) => Some(Bind::Int(i64::from(*b))),
+        Value::String(s) => Some(Bind::Text(s.clone())),
+        _ => None,
+    }
+}
+
+/// The SQL condition for a filter on a column, if SQL can express it with Python's meaning.
+fn filter_sql(column: &Column, op: Op, values: &[Value]) -> Option<Sql> {
+    if column.col == Col::Json {
+        return None;
+    }
+    let binds: Vec<Bind> = values.iter().map(bind_of).collect::<Option<_>>()?;
+    let expr = column.expr;
+    let mut sql = Sql::default();
+    let list = |sql: &mut Sql, binds: &[Bind]| {
+        sql.push("(");
+        for (i, b) in binds.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push_bind(b.clone());
+        }
+        sql.push(")");
+    };
+    match op {
+        Op::Eq | Op::In => {
+            if binds.is_empty() {
+                sql.push("1 = 0");
+            } else {
+                sql.push(&format!("{expr} IN "));
+                list(&mut sql, &binds);
+            }
+        }
+        Op::Ne | Op::NotIn => {
+            if binds.is_empty() {
+                sql.push("1 = 1");
+            } else {
+                // Python: None != value is true, unlike SQL's NULL <> value.
+                sql.push(&format!("({expr} IS NULL OR {expr} NOT IN "));
+                list(&mut sql, &binds);
+                sql.push(")");
+            }
+        }
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+            let symbol = match op {
+                Op::Lt => "<",
+                Op::Le => "<=",
+                Op::Gt => ">",
+                _ => ">=",
+            };
+            sql.push(&format!("{expr} {symbol} "));
+            sql.push_bind(binds.first()?.clone());
+        }
+        Op::Contains => {
+            if column.col != Col::Text || binds.is_empty() {
+                return None;
+            }
+            sql.push("(");
+            for (i, b) in binds.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                // Engine-specific: SQLite's instr (PostgreSQL: strpos).
+                sql.push(&format!("instr({expr}, "));
+                sql.push_bind(b.clone());
+                sql.push(") > 0");
+            }
+            sql.push(")");
+        }
+    }
+    Some(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragments_renumber_placeholders() {
+        let mut sql = Sql::new("SELECT 1 WHERE ");
+        sql.append(&Sql::cond("a = ?", Bind::Int(1)));
+        sql.push(" AND ");
+        sql.append(&Sql::cond("b = ? OR c = ?", Bind::Text("x".into())));
+        assert_eq!(sql.text(), "SELECT 1 WHERE a = $1 AND b = $2 OR c = $3");
+        assert_eq!(sql.binds.len(), 3);
+    }
+}

@@ -1,0 +1,722 @@
+//! HTTP access log: Buildbot's `www` keys `logfileName`, `logRotateLength` and `maxRotatedFiles`.
+//!
+//! One line per request in the NCSA combined log format, as Twisted's `http.log` writes it:
+//!
+//! ```text
+//! 127.0.0.1 - - [28/Nov/2026:01:22:17 +0000] "GET /api/v2/builds?limit=2 HTTP/1.1" 200 770 "-" "curl/8.5.0"
+//! ```
+//!
+//! The lines go either to the main log (a `tracing` event with target `buildbot_www::access`,
+//! when `logfileName` is `None` or empty) or to a file rotated like Twisted's `LogFile`:
+//! when appending a line would make the file larger than `logRotateLength` bytes, the file
+//! is renamed `<name>.1`, the previous `<name>.1` becomes `<name>.2`, and so on; files
+//! numbered above `maxRotatedFiles` are deleted. The whole rotation happens under the same
+//! lock as the writes, so no line is lost or interleaved under concurrent load.
+//!
+//! Special values: `rotate_length == 0` disables rotation (the file grows forever);
+//! `max_rotated_files == 0` keeps no old file at all: the file is truncated instead of renamed.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::HttpBody;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, Version};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// The `tracing` target of access lines sent to the main log.
+pub const TRACING_TARGET: &str = "buildbot_www::access";
+
+/// Where access lines go. Cheap to clone: the state is shared behind an [`Arc`].
+#[derive(Clone)]
+pub struct AccessLog {
+    inner: Arc<Sink>,
+}
+
+impl std::fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &*self.inner {
+            Sink::MainLog => f.write_str("AccessLog(main log)"),
+            Sink::File(state) => {
+                let state = lock(state);
+                f.debug_struct("AccessLog")
+                    .field("path", &state.path)
+                    .field("size", &state.size)
+                    .field("rotate_length", &state.rotate_length)
+                    .field("max_rotated_files", &state.max_rotated_files)
+                    .finish()
+            }
+        }
+    }
+}
+
+enum Sink {
+    /// `logfileName` is `None` or empty: lines are `tracing` events.
+    MainLog,
+    File(Mutex<FileState>),
+}
+
+struct FileState {
+    path: PathBuf,
+    /// `None` after a failed rotation or reopen; the next write tries to reopen.
+    file: Option<File>,
+    /// Bytes in the current file.
+    size: u64,
+    rotate_length: u64,
+    max_rotated_files: usize,
+    /// An I/O error has been reported and no write succeeded since: don't flood the main log.
+    warned: bool,
+}
+
+/// Locks, ignoring poisoning: the state stays consistent whatever a panicking holder did
+/// (at worst `size` is off by a partial line), and logging must never panic.
+fn lock(state: &Mutex<FileState>) -> MutexGuard<'_, FileState> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl AccessLog {
+    /// Opens the access log.
+    ///
+    /// `file`: `None` = the main log (`tracing` events with target [`TRACING_TARGET`]);
+    /// `Some(path)`: an absolute path (the caller resolves `logfileName` against the master
+    /// directory; an empty name should be passed as `None`), opened for appending and
+    /// created if missing. Its directory must exist.
+    ///
+    /// `rotate_length`: the size in bytes the file does not exceed (unless a single line is
+    /// longer); 0 disables rotation. `max_rotated_files`: how many rotated files
+    /// (`<path>.1`, newest, … `<path>.N`) are kept; 0 truncates the file instead.
+    pub fn open(
+        file: Option<PathBuf>,
+        rotate_length: u64,
+        max_rotated_files: usize,
+    ) -> io::Result<AccessLog> {
+        let sink = match file {
+            None => Sink::MainLog,
+            Some(path) if path.as_os_str().is_empty() => Sink::MainLog,
+            Some(path) => {
+                let file = open_append(&path)?;
+                let size = file.metadata()?.len();
+                Sink::File(Mutex::new(FileState {
+                    path,
+                    file: Some(file),
+                    size,
+                    rotate_length,
+                    max_rotated_files,
+                    warned: false,
+                }))
+            }
+        };
+        Ok(AccessLog {
+            inner: Arc::new(sink),
+        })
+    }
+
+    /// Appends `line` and a newline, rotating first if the file would exceed the rotation
+    /// length. Never panics; an I/O error is reported once via `tracing::warn!` (until a
+    /// write succeeds again) and the line is dropped. A failed rotation keeps appending to
+    /// the current file rather than dropping lines.
+    pub fn write_line(&self, line: &str) {
+        match &*self.inner {
+            Sink::MainLog => tracing::info!(target: TRACING_TARGET, "{line}"),
+            Sink::File(state) => {
+                let mut buf = Vec::with_capacity(line.len() + 1);
+                buf.extend_from_slice(line.as_bytes());
+                buf.push(b'\n');
+                lock(state).write(&buf);
+            }
+        }
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// `<path>.<n>`, as Twisted's `LogFile` names rotated files.
+fn numbered(path: &Path, n: usize) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+impl FileState {
+    fn write(&mut self, buf: &[u8]) {
+        let len = buf.len() as u64;
+        if self.rotate_length > 0 && self.size > 0 && self.size + len > self.rotate_length {
+            if let Err(err) = self.rotate() {
+                self.warn("rotating", &err);
+            }
+        }
+        if self.file.is_none() {
+            match open_append(&self.path).and_then(|f| Ok((f.metadata()?.len(), f))) {
+                Ok((size, file)) => {
+                    self.size = size;
+                    self.file = Some(file);
+                }
+                Err(err) => {
+                    self.warn("opening", &err);
+                    return;
+                }
+            }
+        }
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        match file.write_all(buf) {
+            Ok(()) => {
+                self.size += len;
+                self.warned = false;
+            }
+            Err(err) => {
+                // Part of the line may have been written: resynchronise the size.
+                if let Ok(meta) = file.metadata() {
+                    self.size = meta.len();
+                }
+                self.warn("writing to", &err);
+            }
+        }
+    }
+
+    fn warn(&mut self, what: &str, err: &io::Error) {
+        if !self.warned {
+            self.warned = true;
+            tracing::warn!(
+                "access log: error {what} {}: {err}; dropping access lines until it works again",
+                self.path.display()
+            );
+        }
+    }
+
+    /// Shifts `<path>.N-1` → `<path>.N` … `<path>` → `<path>.1` and reopens `<path>`
+    /// (or truncates it when no rotated file is kept). On a rename failure the current file
+    /// is reopened for appending, so the following writes are not lost.
+    fn rotate(&mut self) -> io::Result<()> {
+        let max = self.max_rotated_files;
+        if max == 0 {
+            if let Some(file) = &self.file {
+                file.set_len(0)?;
+                self.size = 0;
+                return Ok(());
+            }
+            let file = open_append(&self.path)?;
+            file.set_len(0)?;
+            self.file = Some(file);
+            self.size = 0;
+            return Ok(());
+        }
+        // Close before renaming (required on Windows; harmless elsewhere).
+        self.file = None;
+        let result = self.shift_files(max);
+        // Whatever happened, `<path>` is reopened: a fresh file after a successful
+        // rename, the old one (appending) after a failure.
+        let file = open_append(&self.path)?;
+        self.size = file.metadata()?.len();
+        self.file = Some(file);
+        result
+    }
+
+    fn shift_files(&self, max: usize) -> io::Result<()> {
+        self.remove_beyond(max);
+        for n in (1..max).rev() {
+            match std::fs::rename(numbered(&self.path, n), numbered(&self.path, n + 1)) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+        }
+        std::fs::rename(&self.path, numbered(&self.path, 1))
+    }
+
+    /// Deletes `<path>.N` for every N >= `max` (`<path>.max` is about to be replaced; higher
+    /// numbers may be left over from a larger `maxRotatedFiles`). Errors are ignored: a
+    /// leftover file only costs disk space.
+    fn remove_beyond(&self, max: usize) {
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let Some(name) = name.to_str() else {
+            // Not UTF-8: only the file about to be overwritten is handled.
+            let _ = std::fs::remove_file(numbered(&self.path, max));
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(suffix) = file_name
+                .to_str()
+                .and_then(|f| f.strip_prefix(name))
+                .and_then(|f| f.strip_prefix('.'))
+            else {
+                continue;
+            };
+            if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            // Huge numbers do not fit a usize but are certainly beyond `max`.
+            if suffix.parse::<usize>().map_or(true, |n| n >= max) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Axum middleware writing one combined-log-format line per request, when the response
+/// headers are produced (streamed bodies are not waited for):
+/// `axum::middleware::from_fn_with_state(access_log.clone(), access_log::record)`.
+///
+/// Layer it on the outermost router so that the logged path is the one the client sent
+/// (`Router::nest` strips prefixes). The remote address comes from
+/// `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info`), `-` if
+/// absent; `X-Forwarded-For` is deliberately not trusted.
+pub async fn record(State(log): State<AccessLog>, req: Request, next: Next) -> Response {
+    let time = SystemTime::now();
+    let remote = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let request_line = request_line(&req);
+    let referer = header_field(req.headers(), header::REFERER);
+    let user_agent = header_field(req.headers(), header::USER_AGENT);
+
+    let response = next.run(req).await;
+
+    let size = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or_else(|| response.body().size_hint().exact());
+    let line = format_line(
+        remote.as_deref(),
+        time,
+        &request_line,
+        response.status().as_u16(),
+        size,
+        referer.as_deref(),
+        user_agent.as_deref(),
+    );
+    log.write_line(&line);
+    response
+}
+
+/// `GET /path?query HTTP/1.1`, escaped.
+fn request_line(req: &Request) -> String {
+    let uri = req.uri();
+    let target = match uri.path_and_query() {
+        Some(pq) => pq.as_str().to_owned(),
+        // Authority form (CONNECT) or an empty URI.
+        None => uri.to_string(),
+    };
+    let raw = format!(
+        "{} {} {}",
+        req.method().as_str(),
+        target,
+        version_str(req.version())
+    );
+    escape(raw.as_bytes())
+}
+
+fn version_str(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/?",
+    }
+}
+
+/// The escaped first value of a request header, `None` if absent.
+fn header_field(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers.get(name).map(|v| escape(v.as_bytes()))
+}
+
+/// Escapes what lets a client forge or break log lines: `"` → `\"`, `\` → `\\`, control
+/// characters and non-ASCII bytes → `\xNN`.
+fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
+}
+
+/// One combined-log-format line; `request_line`, `referer` and `user_agent` are already escaped.
+fn format_line(
+    remote: Option<&str>,
+    time: SystemTime,
+    request_line: &str,
+    status: u16,
+    size: Option<u64>,
+    referer: Option<&str>,
+    user_agent: Option<&str>,
+) -> String {
+    let size = size.map_or_else(|| "-".to_owned(), |s| s.to_string());
+    format!(
+        "{} - - [{}] \"{}\" {} {} \"{}\" \"{}\"",
+        remote.unwrap_or("-"),
+        format_clf_time(time),
+        request_line,
+        status,
+        size,
+        referer.unwrap_or("-"),
+        user_agent.unwrap_or("-"),
+    )
+}
+
+/// `28/Nov/2026:01:22:17 +0000` (always UTC). Times before the epoch print as the epoch.
+fn format_clf_time(time: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+        day,
+        MONTHS[(month - 1) as usize],
+        year,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month 1..=12, day 1..=31), proleptic Gregorian
+/// (Howard Hinnant's `civil_from_days`, for non-negative day counts).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097; // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use axum::Router;
+    use std::time::Duration;
+
+    /// All lines of `<dir>/http.log*`, oldest first (`.N` … `.1`, then the live file),
+    /// with the size of every file.
+    fn read_all(dir: &Path) -> (Vec<String>, Vec<(String, u64)>) {
+        let mut rotated: Vec<(usize, PathBuf)> = Vec::new();
+        let mut sizes = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            sizes.push((name.clone(), entry.metadata().unwrap().len()));
+            if let Some(n) = name.strip_prefix("http.log.") {
+                rotated.push((n.parse().unwrap(), entry.path()));
+            } else {
+                assert_eq!(name, "http.log", "unexpected file");
+            }
+        }
+        rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
+        let mut lines = Vec::new();
+        for path in rotated
+            .into_iter()
+            .map(|(_, p)| p)
+            .chain([dir.join("http.log")])
+        {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(text.is_empty() || text.ends_with('\n'), "{path:?}");
+            lines.extend(text.lines().map(str::to_owned));
+        }
+        (lines, sizes)
+    }
+
+    #[tokio::test]
+    async fn rotation_keeps_every_line_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AccessLog::open(Some(dir.path().join("http.log")), 200, 1000).unwrap();
+        let written: Vec<String> = (0..500)
+            .map(|i| format!("line {i} {}", "x".repeat(i % 37)))
+            .collect();
+        for line in &written {
+            log.write_line(line);
+        }
+        let (lines, sizes) = read_all(dir.path());
+        assert_eq!(lines, written);
+        let longest = written.iter().map(|l| l.len() as u64 + 1).max().unwrap();
+        assert!(sizes.len() > 50, "{sizes:?}");
+        for (name, size) in &sizes {
+            assert!(*size <= 200 + longest, "{name}: {size}");
+            assert!(
+                *size <= 200,
+                "rotation happens before exceeding: {name}: {size}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn rotation_keeps_at_most_max_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("http.log");
+        // Leftovers from a configuration with more rotated files.
+        std::fs::write(numbered(&path, 7), "old\n").unwrap();
+        std::fs::write(numbered(&path, 12), "old\n").unwrap();
+        std::fs::write(dir.path().join("http.log.bak"), "other\n").unwrap();
+        let log = AccessLog::open(Some(path.clone()), 200, 3).unwrap();
+        let written: Vec<String> = (0..300).map(|i| format!("line number {i:04}")).collect();
+        for line in &written {
+            log.write_line(line);
+        }
+        std::fs::remove_file(dir.path().join("http.log.bak")).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["http.log", "http.log.1", "http.log.2", "http.log.3"]
+        );
+        let (lines, _) = read_all(dir.path());
+        // The kept lines are the most recent ones, contiguous and in order.
+        assert!(lines.len() > 3 * 9, "{}", lines.len());
+        assert_eq!(lines[..], written[written.len() - lines.len()..]);
+    }
+
+    #[tokio::test]
+    async fn zero_max_rotated_files_truncates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("http.log");
+        let log = AccessLog::open(Some(path.clone()), 100, 0).unwrap();
+        for i in 0..100 {
+            log.write_line(&format!("line {i:03} ------------"));
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.len() <= 100);
+        assert!(text.ends_with("line 099 ------------\n"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn reopening_appends_and_counts_existing_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("http.log");
+        std::fs::write(&path, "a".repeat(150) + "\n").unwrap();
+        let log = AccessLog::open(Some(path.clone()), 200, 5).unwrap();
+        log.write_line(&"b".repeat(60));
+        assert_eq!(
+            std::fs::read_to_string(numbered(&path, 1)).unwrap().len(),
+            151
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap().len(), 61);
+    }
+
+    #[tokio::test]
+    async fn main_log_and_empty_name_do_not_touch_files() {
+        let log = AccessLog::open(None, 10, 1).unwrap();
+        log.write_line("to the main log");
+        let log = AccessLog::open(Some(PathBuf::new()), 10, 1).unwrap();
+        assert!(matches!(*log.inner, Sink::MainLog));
+        log.write_line("to the main log");
+    }
+
+    #[tokio::test]
+    async fn io_errors_drop_lines_without_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("http.log");
+        let log = AccessLog::open(Some(path.clone()), 50, 2).unwrap();
+        log.write_line("first line, long enough to rotate next");
+        // The directory disappears: rotation and reopening fail.
+        drop(dir);
+        for _ in 0..5 {
+            log.write_line("lost");
+        }
+    }
+
+    #[test]
+    fn clf_time() {
+        assert_eq!(format_clf_time(UNIX_EPOCH), "01/Jan/1970:00:00:00 +0000");
+        // 2026-11-28T01:22:17Z
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_828_937);
+        assert_eq!(format_clf_time(t), "28/Nov/2026:01:22:17 +0000");
+        // 2000-02-29T23:59:59Z (leap day of a century leap year)
+        let t = UNIX_EPOCH + Duration::from_secs(951_868_799);
+        assert_eq!(format_clf_time(t), "29/Feb/2000:23:59:59 +0000");
+        // 2024-12-31T12:00:00Z
+        let t = UNIX_EPOCH + Duration::from_secs(1_735_646_400);
+        assert_eq!(format_clf_time(t), "31/Dec/2024:12:00:00 +0000");
+        // Cross-check every day over 1970..2400 against a naive calendar walk.
+        let mut days = 0u64;
+        for year in 1970..2400u64 {
+            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+            let lengths = [
+                31,
+                if leap { 29 } else { 28 },
+                31,
+                30,
+                31,
+                30,
+                31,
+                31,
+                30,
+                31,
+                30,
+                31,
+            ];
+            for (m, len) in lengths.iter().enumerate() {
+                for d in 1..=*len {
+                    assert_eq!(civil_from_days(days), (year, m as u64 + 1, d));
+                    days += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_user_agent_is_escaped() {
+        let ua = escape(
+            b"evil\" 200 0 \"-\" \"x\n127.0.0.1 - - [01/Jan/1970:00:00:00 +0000] \\ \x1b\xff",
+        );
+        assert_eq!(
+            ua,
+            "evil\\\" 200 0 \\\"-\\\" \\\"x\\x0a127.0.0.1 - - [01/Jan/1970:00:00:00 +0000] \\\\ \\x1b\\xff"
+        );
+        assert!(!ua.contains('\n'));
+        let line = format_line(
+            Some("10.0.0.1"),
+            UNIX_EPOCH,
+            "GET / HTTP/1.1",
+            200,
+            Some(3),
+            None,
+            Some(&ua),
+        );
+        assert!(line.starts_with(
+            "10.0.0.1 - - [01/Jan/1970:00:00:00 +0000] \"GET / HTTP/1.1\" 200 3 \"-\" \"evil\\\""
+        ));
+        assert_eq!(line.lines().count(), 1);
+        // Unescaped quotes: only the six delimiting the three quoted fields.
+        let unescaped = line
+            .as_bytes()
+            .windows(2)
+            .filter(|w| w[1] == b'"' && w[0] != b'\\')
+            .count();
+        assert_eq!(unescaped, 6, "{line}");
+    }
+
+    #[tokio::test]
+    async fn middleware_escapes_headers_through_a_request() {
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log = AccessLog::open(Some(dir.path().join("http.log")), 0, 1).unwrap();
+        let app = Router::new()
+            .route("/x", get(|| async { "hello" }))
+            .layer(axum::middleware::from_fn_with_state(log.clone(), record));
+        let req = axum::http::Request::builder()
+            .uri("/x?a=1")
+            .header(
+                header::USER_AGENT,
+                axum::http::HeaderValue::from_bytes(b"a\"b\\c\xe9").unwrap(),
+            )
+            .header(header::REFERER, "http://example.org/")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let text = std::fs::read_to_string(dir.path().join("http.log")).unwrap();
+        let line = text.strip_suffix('\n').unwrap();
+        assert!(line.starts_with("- - - ["), "{line}");
+        assert!(
+            line.ends_with(
+                "] \"GET /x?a=1 HTTP/1.1\" 200 5 \"http://example.org/\" \"a\\\"b\\\\c\\xe9\""
+            ),
+            "{line}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_requests_lose_no_line_across_rotations() {
+        const TASKS: usize = 16;
+        const PER_TASK: usize = 125;
+        let dir = tempfile::tempdir().unwrap();
+        let log = AccessLog::open(Some(dir.path().join("http.log")), 2048, 1000).unwrap();
+        let app = Router::new()
+            .route("/ping", get(|| async { "pong" }))
+            .layer(axum::middleware::from_fn_with_state(log.clone(), record));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+
+        let client = reqwest::Client::new();
+        let mut tasks = Vec::new();
+        for t in 0..TASKS {
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..PER_TASK {
+                    let resp = client
+                        .get(format!("http://{addr}/ping?t={t}&i={i}"))
+                        .header("user-agent", "access-log-test")
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(resp.status(), 200);
+                    assert_eq!(resp.text().await.unwrap(), "pong");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        server.abort();
+
+        let (lines, sizes) = read_all(dir.path());
+        assert_eq!(lines.len(), TASKS * PER_TASK);
+        assert!(sizes.len() > 10, "expected rotations: {sizes:?}");
+        let mut seen = std::collections::HashSet::new();
+        for line in &lines {
+            assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+            assert!(line.contains("\"GET /ping?t="), "{line}");
+            assert!(
+                line.ends_with(" HTTP/1.1\" 200 4 \"-\" \"access-log-test\""),
+                "{line}"
+            );
+            let target = line.split(' ').nth(6).unwrap().to_owned();
+            assert!(seen.insert(target), "duplicate {line}");
+        }
+        for (name, size) in &sizes {
+            assert!(*size <= 2048, "{name}: {size}");
+        }
+    }
+}

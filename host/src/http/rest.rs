@@ -1,0 +1,292 @@
+//! The REST API (`/api/v2/...`): methods, formatting by `Accept`, caching headers, errors.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use serde_json::{json, Map, Value};
+
+use super::{twisted_not_found, AppState};
+use crate::data::{Answer, ApiError};
+use crate::identity::User;
+use crate::jsonfmt::{self, Layout};
+
+/// The only REST API version this server speaks.
+const API_VERSION: u32 = 2;
+
+/// `/api`: the available versions.
+pub(super) async fn api_versions(State(state): State<AppState>) -> Response<Body> {
+    let mut versions = Map::new();
+    if state.config.www.rest_minimum_version <= API_VERSION {
+        versions.insert(
+            "v2".into(),
+            json!(format!("{}api/v2", state.config.buildbot_url)),
+        );
+    }
+    let body = jsonfmt::to_string(&json!({ "api_versions": versions }), Layout::Spaced, true);
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+/// `/api/v2` itself: the root links.
+pub(super) async fn root(
+    state: State<AppState>,
+    Path(version): Path<String>,
+    query: RawQuery,
+    req: Request,
+) -> Response<Body> {
+    serve(state, version, String::new(), query, req).await
+}
+
+/// `/api/v2/`: Buildbot treats the empty path after the slash as an invalid path.
+pub(super) async fn trailing_slash(
+    state: State<AppState>,
+    Path(version): Path<String>,
+    query: RawQuery,
+    req: Request,
+) -> Response<Body> {
+    serve(state, version, "/".into(), query, req).await
+}
+
+/// `/api/v2/<path>`.
+pub(super) async fn handle(
+    state: State<AppState>,
+    Path((version, path)): Path<(String, String)>,
+    query: RawQuery,
+    req: Request,
+) -> Response<Body> {
+    serve(state, version, path, query, req).await
+}
+
+fn version_ok(state: &AppState, version: &str) -> bool {
+    let number = match version {
+        "latest" => API_VERSION,
+        v => match v.strip_prefix('v').and_then(|n| n.parse::<u32>().ok()) {
+            Some(n) => n,
+            None => return false,
+        },
+    };
+    number == API_VERSION && number >= state.config.www.rest_minimum_version
+}
+
+async fn serve(
+    State(state): State<AppState>,
+    version: String,
+    path: String,
+    RawQuery(query): RawQuery,
+    req: Request,
+) -> Response<Body> {
+    if !version_ok(&state, &version) {
+        return twisted_not_found("Sorry. No luck finding that resource.");
+    }
+    let headers = req.headers().clone();
+    let cors = match state.cors.check(req.method(), &headers) {
+        Ok(cors) => cors,
+        Err(message) => return error_response(&state, &ApiError::bad_request(message), None),
+    };
+    if let Some(preflight) = cors.preflight {
+        return preflight;
+    }
+    let mut response = match *req.method() {
+        Method::GET | Method::HEAD => {
+            let args = query_args(query.as_deref().unwrap_or(""));
+            let user = User::Anonymous;
+            let result = if path == "/" {
+                Err(ApiError::invalid_path(""))
+            } else {
+                state.data.get(&user, &path, &args).await
+            };
+            match result {
+                Ok(answer) => success(&state, answer, &headers),
+                Err(err) => error_response(&state, &err, None),
+            }
+        }
+        Method::POST => control(&headers),
+        _ => error_response(&state, &ApiError::bad_request("invalid HTTP method"), None),
+    };
+    cors.decorate(response.headers_mut());
+    response
+}
+
+/// Query arguments in request order, percent-decoded (`+` is a space).
+pub(crate) fn query_args(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.contains("application/json")))
+}
+
+fn success(state: &AppState, answer: Answer, headers: &HeaderMap) -> Response<Body> {
+    match answer {
+        Answer::Items {
+            plural,
+            items,
+            total,
+        } => {
+            let mut meta = Map::new();
+            if let Some(total) = total {
+                meta.insert("total".into(), json!(total));
+            }
+            let mut envelope = Map::new();
+            envelope.insert(
+                plural.into(),
+                Value::Array(items.into_iter().map(Value::Object).collect()),
+            );
+            envelope.insert("meta".into(), Value::Object(meta));
+            let envelope = Value::Object(envelope);
+            let (layout, content_type) = if wants_json(headers) {
+                (Layout::Compact, "application/json; charset=utf-8")
+            } else {
+                (Layout::Indented, "text/plain; charset=utf-8")
+            };
+            let body = jsonfmt::to_string(&envelope, layout, true);
+            let mut builder = Response::builder()
+                .header(header::CONTENT_TYPE, content_type)
+                .header(header::CONTENT_LENGTH, body.len());
+            if state.config.www.json_cache_seconds > 0 {
+                let expires = std::time::SystemTime::now()
+                    + std::time::Duration::from_secs(state.config.www.json_cache_seconds);
+                builder = builder
+                    .header(header::EXPIRES, httpdate::fmt_http_date(expires))
+                    .header(header::PRAGMA, "no-cache");
+            }
+            builder.body(Body::from(body)).unwrap_or_default()
+        }
+        Answer::Raw {
+            body,
+            content_type,
+            filename,
+        } => {
+            let content_type = if content_type.starts_with("text/") {
+                format!("{content_type}; charset=utf-8")
+            } else {
+                content_type.to_string()
+            };
+            let mut builder = Response::builder().header(header::CONTENT_TYPE, content_type);
+            if let Some(filename) = filename {
+                let value = format!(
+                    "attachment; filename={}",
+                    filename.replace(['"', '\r', '\n'], "_")
+                );
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    builder = builder.header(header::CONTENT_DISPOSITION, value);
+                }
+            }
+            builder.body(Body::from(body)).unwrap_or_default()
+        }
+    }
+}
+
+/// Buildbot's REST error: `{"error": "..."}` as `text/plain`.
+pub(crate) fn error_response(
+    state: &AppState,
+    err: &ApiError,
+    status: Option<StatusCode>,
+) -> Response<Body> {
+    let message = if err.internal && !state.config.www.debug {
+        tracing::error!("internal error: {}", err.message);
+        "internal error (set debug = true in [www] to see details)".to_string()
+    } else {
+        err.message.clone()
+    };
+    let body = jsonfmt::to_string(&json!({ "error": message }), Layout::Spaced, true);
+    let status = status
+        .unwrap_or(StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+/// POST: JSON-RPC 2.0 control. The actions themselves arrive with a later issue; until then a
+/// well-formed call is answered as an unsupported method.
+fn control(headers: &HeaderMap) -> Response<Body> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim() == "application/json")
+        });
+    let (status, code, message) = if json_type {
+        (
+            StatusCode::NOT_IMPLEMENTED,
+            -32601,
+            "control actions are not available in this version",
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            -32600,
+            "Invalid content-type (use application/json)",
+        )
+    };
+    let body = jsonfmt::to_string(
+        &json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}}),
+        Layout::Spaced,
+        false,
+    );
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode_in_order() {
+        assert_eq!(
+            query_args("a=1&b=x%20y&a=2&c&d=%zz+"),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y".into()),
+                ("a".into(), "2".into()),
+                ("c".into(), "".into()),
+                ("d".into(), "%zz ".into())
+            ]
+        );
+    }
+}

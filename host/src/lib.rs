@@ -1,0 +1,10 @@
+//! buildbot-www: Buildbot's web server (REST Data API, UI, plugins) as a library; `main.rs` is its CLI.
+
+pub mod config;
+pub mod data;
+pub mod db;
+pub mod fixtures;
+pub mod http;
+pub mod identity;
+pub mod jsonfmt;
+pub mod server;

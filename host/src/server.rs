@@ -1,0 +1,77 @@
+//! Starting the server: open the database, build the router, listen on `[www] port`.
+
+use anyhow::{bail, Context};
+
+use crate::config::Config;
+use crate::data::DataApi;
+use crate::http::{access_log, app, AppState};
+
+/// Builds the application state for a config (opens the database).
+pub async fn state(config: Config) -> anyhow::Result<AppState> {
+    let pool = crate::db::open(&config.db.db_url, &config.base_dir).await?;
+    let data = DataApi::new(
+        pool,
+        config.forceschedulers.clone(),
+        config.www.rest_default_limit,
+    );
+    AppState::new(config, data)
+}
+
+/// Serves until interrupted.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    init_tracing();
+    let Some(port) = config.www.port.clone() else {
+        bail!(
+            "{}: [www] has no `port`, so there is nothing to listen on; add e.g. port = 8010 \
+             or port = \"tcp:8010:interface=127.0.0.1\"",
+            config.path.display()
+        );
+    };
+    let log_file = config
+        .www
+        .logfile_name
+        .as_ref()
+        .map(|name| config.base_dir.join(name));
+    let access = access_log::AccessLog::open(
+        log_file,
+        config.www.log_rotate_length,
+        config.www.max_rotated_files,
+    )
+    .context("cannot open the access log")?;
+    let buildbot_url = config.buildbot_url.clone();
+    let state = state(config).await?;
+    let router = app(state).layer(axum::middleware::from_fn_with_state(
+        access,
+        access_log::record,
+    ));
+    let address = format!("{}:{}", port.host, port.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    tracing::info!(
+        "buildbot-www serving on http://{} (buildbotURL {buildbot_url})",
+        listener.local_addr()?
+    );
+    println!(
+        "buildbot-www: serving {buildbot_url} on http://{}/",
+        listener.local_addr()?
+    );
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

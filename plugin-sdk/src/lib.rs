@@ -1,0 +1,1 @@
+//! buildbot-plugin-sdk: what a buildbot-www UI plugin author depends on.

@@ -1,0 +1,2 @@
+//! Build orchestration: `cargo xtask <command>`.
+fn main() {}
