@@ -48,7 +48,10 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/api", any(rest::api_versions))
-        .route("/api/", any(|| async { twisted_not_found("Sorry. No luck finding that resource.") }))
+        .route(
+            "/api/",
+            any(|| async { twisted_not_found("Sorry. No luck finding that resource.") }),
+        )
         .route("/api/{version}", any(rest::root))
         .route("/api/{version}/", any(rest::trailing_slash))
         .route("/api/{version}/{*path}", any(rest::handle))
@@ -108,7 +111,7 @@ pub fn frontend_config_value(config: &Config, user: &User) -> Value {
         plugins.insert(name.clone(), options.clone());
     }
     let mut versions = vec![
-        json!(["Rust", env!("CARGO_PKG_RUST_VERSION")]),
+        json!(["Rust", env!("BUILDBOT_WWW_RUSTC_VERSION")]),
         json!(["buildbot-www", env!("CARGO_PKG_VERSION")]),
     ];
     versions.extend(

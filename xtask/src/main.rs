@@ -1,2 +1,120 @@
-//! Build orchestration: `cargo xtask <command>`.
-fn main() {}
+//! Build orchestration: `cargo xtask <command>` (run without a command for help).
+
+mod bench;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+commands:
+  demo                       build, create the demo database, serve http://127.0.0.1:8010/
+  test                       install what the tests need, run every test
+  gen-data --builders N --builds M --out FILE
+                             write a large synthetic Buildbot database
+  bench api                  load-test the REST API (numbers for docs/performance.md)
+";
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("xtask: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("test") => test(),
+        Some("gen-data") => {
+            let mut command = host_command(false)?;
+            command.arg("gen-data").args(&args[1..]);
+            run_command(&mut command)
+        }
+        Some("bench") => bench::run(&args[1..]),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command {other:?}\n\n{HELP}"),
+    }
+}
+
+/// The workspace root.
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+pub(crate) fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+pub(crate) fn run_command(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Builds the server and returns a command running it.
+pub(crate) fn host_command(release: bool) -> Result<Command> {
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--quiet",
+        "-p",
+        "buildbot-www",
+        "--bin",
+        "buildbot-www",
+    ]);
+    if release {
+        build.arg("--release");
+    }
+    run_command(&mut build)?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let binary = target
+        .join(if release { "release" } else { "debug" })
+        .join("buildbot-www");
+    let mut command = Command::new(binary);
+    command.current_dir(root());
+    Ok(command)
+}
+
+fn demo() -> Result<()> {
+    let config = root().join("fixtures/demo/master.toml");
+    let database = root().join("fixtures/demo/state.sqlite");
+    if !database.exists() {
+        println!("xtask: creating the demo database {}", database.display());
+        run_command(
+            host_command(false)?
+                .arg("load-fixtures")
+                .arg("--config")
+                .arg(&config),
+        )?;
+    }
+    println!("xtask: demo at http://127.0.0.1:8010/ (Ctrl-C stops it)");
+    run_command(
+        host_command(false)?
+            .arg("serve")
+            .arg("--config")
+            .arg(&config),
+    )
+}
+
+fn test() -> Result<()> {
+    run_command(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    run_command(cargo().args(["test", "--workspace", "--doc"]))
+}

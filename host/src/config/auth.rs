@@ -654,7 +654,8 @@ pub enum RoleMatcher {
     },
 }
 
-/// `allowRules` as written: the matcher tag plus its fields.
+/// `allowRules` as written: the matcher tag plus its fields (variants are Buildbot's names).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "matcher", deny_unknown_fields)]
 enum RawRule {

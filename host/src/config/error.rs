@@ -436,27 +436,56 @@ impl Locator {
         }
     }
 
+    /// Whether the node at `path` is a table or an array (errors raised after serde buffered a
+    /// tagged table land on its container).
+    pub(crate) fn is_container(&self, path: &KeyPath) -> bool {
+        match self.walk(path) {
+            Some(Walk::Table(_)) => true,
+            Some(Walk::Item(item)) => {
+                item.is_table_like() || item.is_array() || item.is_array_of_tables()
+            }
+            Some(Walk::Value(value)) => value.is_inline_table() || value.is_array(),
+            None => false,
+        }
+    }
+
+    /// The first table under `path` (itself, or elements of an array) that lacks `key`.
+    pub(crate) fn table_without(&self, path: &KeyPath, key: &str) -> Option<KeyPath> {
+        let at = self.walk(path)?;
+        if let Some(table) = at.table() {
+            return (!table.contains_key(key)).then(|| path.clone());
+        }
+        let mut i = 0;
+        while let Some((next, _)) = at.step(&Seg::Index(i)) {
+            if next.table().is_some_and(|t| !t.contains_key(key)) {
+                return Some(path.index(i));
+            }
+            i += 1;
+        }
+        None
+    }
+
     /// Whether something is at `path`.
     pub(crate) fn exists(&self, path: &KeyPath) -> bool {
         self.walk(path).is_some()
     }
 
-    /// The first key under `path` (depth first, in file order) for which `wanted(key, string
-    /// value)` holds.
+    /// The first key under `path` (depth first, in file order) for which `wanted(key, item)`
+    /// holds.
     pub(crate) fn find(
         &self,
         path: &KeyPath,
-        wanted: &dyn Fn(&str, Option<&str>) -> bool,
+        wanted: &dyn Fn(&str, &toml_edit::Item) -> bool,
     ) -> Option<KeyPath> {
         fn search(
             at: Walk<'_>,
             path: &KeyPath,
-            wanted: &dyn Fn(&str, Option<&str>) -> bool,
+            wanted: &dyn Fn(&str, &toml_edit::Item) -> bool,
         ) -> Option<KeyPath> {
             if let Some(table) = at.table() {
                 for (key, item) in table.iter() {
                     let child = path.key(key);
-                    if wanted(key, item.as_str()) {
+                    if wanted(key, item) {
                         return Some(child);
                     }
                     if let Some(found) = search(Walk::Item(item), &child, wanted) {
@@ -607,8 +636,8 @@ pub(crate) fn rewrite_serde_message(
             let mut at = path.clone();
             let mut what = path.last_key().unwrap_or("value").to_owned();
             if locator.str_at(path).as_deref() != Some(variant) {
-                let tag = locator.find(path, &|key, value| {
-                    matches!(key, "type" | "matcher") && value == Some(variant)
+                let tag = locator.find(path, &|key, item| {
+                    matches!(key, "type" | "matcher") && item.as_str() == Some(variant)
                 });
                 if let Some(tag) = tag {
                     what = tag.last_key().unwrap_or("value").to_owned();
@@ -620,12 +649,21 @@ pub(crate) fn rewrite_serde_message(
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or_default();
-        return Fail::missing_key(path.clone(), field);
+        let table = locator
+            .table_without(path, field)
+            .unwrap_or_else(|| path.clone());
+        return Fail::missing_key(table, field);
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
         if let Some((found, expected)) = rest.split_once(", expected ") {
+            let mut at = path.clone();
+            if locator.is_container(path) && !expected_container(expected) {
+                if let Some(leaf) = locator.find(path, &|_, item| scalar_matches(item, found)) {
+                    at = leaf;
+                }
+            }
             return Fail::at(
-                path.clone(),
+                at,
                 format!(
                     "expected {}, found {}",
                     friendly_expected(expected),
@@ -666,6 +704,34 @@ pub(crate) fn rewrite_serde_message(
         }
     }
     Fail::at(path.clone(), lower_first(message))
+}
+
+/// Whether serde expected a table or an array (then the container itself is the culprit).
+fn expected_container(expected: &str) -> bool {
+    matches!(expected, "a map" | "map" | "a sequence")
+        || expected.starts_with("struct ")
+        || expected.starts_with("tuple")
+        || expected.contains("tagged enum")
+        || expected.starts_with("a tuple")
+}
+
+/// Whether a TOML value is the one serde describes as `found` (`integer `1``, `string "x"`,
+/// `boolean `true``, `floating point `1.5``).
+fn scalar_matches(item: &toml_edit::Item, found: &str) -> bool {
+    let inner = |prefix: &str| found.strip_prefix(prefix).map(|r| r.trim_matches('`'));
+    if let Some(n) = inner("integer ") {
+        return item.as_integer().is_some_and(|v| v.to_string() == n);
+    }
+    if let Some(b) = inner("boolean ") {
+        return item.as_bool().is_some_and(|v| v.to_string() == b);
+    }
+    if let Some(f) = inner("floating point ") {
+        return item.as_float().is_some_and(|v| f.parse::<f64>() == Ok(v));
+    }
+    if let Some(text) = found.strip_prefix("string ") {
+        return item.as_str().is_some_and(|v| format!("{v:?}") == text);
+    }
+    false
 }
 
 /// The names listed in serde's "expected one of `a`, `b`" tail.

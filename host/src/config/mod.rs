@@ -406,7 +406,7 @@ struct RawWww {
     #[serde(rename = "maxRotatedFiles", default)]
     max_rotated_files: Option<usize>,
     #[serde(default)]
-    versions: Option<Vec<(String, String)>>,
+    versions: Option<Vec<Vec<String>>>,
     #[serde(default)]
     custom_templates_dir: Option<String>,
     #[serde(default, deserialize_with = "ordered_map")]
@@ -561,15 +561,22 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
         out.max_rotated_files = v;
     }
     if let Some(versions) = raw.versions {
-        for (i, (name, _)) in versions.iter().enumerate() {
+        for (i, pair) in versions.into_iter().enumerate() {
+            let at = www.key("versions").index(i);
+            let [name, version]: [String; 2] = pair.try_into().map_err(|pair: Vec<String>| {
+                Fail::at(
+                    at.clone(),
+                    format!(
+                        "expected a [name, version] pair, found {} strings",
+                        pair.len()
+                    ),
+                )
+            })?;
             if name.trim().is_empty() {
-                return Err(Fail::at(
-                    www.key("versions").index(i),
-                    "a component name must not be empty",
-                ));
+                return Err(Fail::at(at, "a component name must not be empty"));
             }
+            out.versions.push((name, version));
         }
-        out.versions = versions;
     }
     if let Some(dir) = raw.custom_templates_dir {
         out.custom_templates_dir = Some(existing_dir(
