@@ -63,7 +63,7 @@ impl KeyPath {
             Some(i) => i.saturating_sub(1),
         };
         let table = &segs[..split];
-        let rest = render_tail(&segs[split..]);
+        let rest = render_dotted(&segs[split..]);
         if table.is_empty() {
             rest
         } else {
@@ -110,10 +110,6 @@ fn render_dotted(segs: &[Seg]) -> String {
         }
     }
     out
-}
-
-fn render_tail(segs: &[Seg]) -> String {
-    render_dotted(segs)
 }
 
 /// What a located error points at: the key, or its value.
@@ -710,9 +706,8 @@ pub(crate) fn rewrite_serde_message(
 fn expected_container(expected: &str) -> bool {
     matches!(expected, "a map" | "map" | "a sequence")
         || expected.starts_with("struct ")
-        || expected.starts_with("tuple")
+        || expected.contains("tuple")
         || expected.contains("tagged enum")
-        || expected.starts_with("a tuple")
 }
 
 /// Whether a TOML value is the one serde describes as `found` (`integer `1``, `string "x"`,

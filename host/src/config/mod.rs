@@ -566,10 +566,10 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
             let [name, version]: [String; 2] = pair.try_into().map_err(|pair: Vec<String>| {
                 Fail::at(
                     at.clone(),
-                    format!(
-                        "expected a [name, version] pair, found {} strings",
-                        pair.len()
-                    ),
+                    match pair.len() {
+                        1 => "expected a [name, version] pair, found 1 string".to_owned(),
+                        n => format!("expected a [name, version] pair, found {n} strings"),
+                    },
                 )
             })?;
             if name.trim().is_empty() {

@@ -125,7 +125,7 @@ fn parse_endpoint(text: &str) -> Result<(String, u16, Option<u32>), String> {
         let why = match kind.to_ascii_lowercase().as_str() {
             "ssl" | "tls" => "; serve TLS from a reverse proxy in front of the server",
             "unix" => "; listen on TCP (a reverse proxy can bridge a unix socket)",
-            "tcp6" => "; use \"tcp:PORT:interface=\\\\:\\\\:\" for IPv6",
+            "tcp6" => "; use \"tcp:PORT:interface=::\" for IPv6",
             _ => "",
         };
         return Err(format!(
