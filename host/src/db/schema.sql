@@ -463,3 +463,9 @@ CREATE TABLE IF NOT EXISTS alembic_version (
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
 INSERT INTO alembic_version (version_num) SELECT '067' WHERE NOT EXISTS (SELECT 1 FROM alembic_version);
+-- buildbot-www additions (not in Buildbot's schema): indexes that keep ordered and filtered
+-- build lists cheap on large databases. Created only in files this server creates; an operator
+-- may add them to a Buildbot database too (see docs/performance.md).
+CREATE INDEX IF NOT EXISTS bbwww_builds_started_at ON builds (started_at);
+CREATE INDEX IF NOT EXISTS bbwww_builds_complete_at ON builds (complete_at);
+CREATE INDEX IF NOT EXISTS bbwww_builds_builderid_results ON builds (builderid, results);

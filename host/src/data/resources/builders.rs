@@ -91,22 +91,29 @@ async fn add_builder_lists(
     sql.append(&in_ids("bt.builderid", &ids))
         .push(" ORDER BY bt.id");
     let tags = tagged(ctx, sql).await?;
+    let mut masters_of = group(masters.into_iter().map(|(b, m)| (b, json!(m))));
+    let mut tags_of = group(tags.into_iter().map(|(b, t)| (b, json!(t))));
     for row in &mut rows {
-        let id = row.get("builderid").and_then(Value::as_i64);
-        let m: Vec<Value> = masters
-            .iter()
-            .filter(|(b, _)| Some(*b) == id)
-            .map(|(_, m)| json!(m))
-            .collect();
-        let t: Vec<Value> = tags
-            .iter()
-            .filter(|(b, _)| Some(*b) == id)
-            .map(|(_, t)| json!(t))
-            .collect();
-        row.insert("masterids".into(), Value::Array(m));
-        row.insert("tags".into(), Value::Array(t));
+        let id = row.get("builderid").and_then(Value::as_i64).unwrap_or(-1);
+        row.insert(
+            "masterids".into(),
+            Value::Array(masters_of.remove(&id).unwrap_or_default()),
+        );
+        row.insert(
+            "tags".into(),
+            Value::Array(tags_of.remove(&id).unwrap_or_default()),
+        );
     }
     Ok(rows)
+}
+
+/// Groups `(parent id, value)` pairs by parent, keeping their order.
+fn group(pairs: impl Iterator<Item = (i64, Value)>) -> std::collections::HashMap<i64, Vec<Value>> {
+    let mut groups: std::collections::HashMap<i64, Vec<Value>> = std::collections::HashMap::new();
+    for (id, value) in pairs {
+        groups.entry(id).or_default().push(value);
+    }
+    groups
 }
 
 async fn pairs(ctx: &Ctx<'_>, sql: Sql) -> Result<Vec<(i64, i64)>, ApiError> {
@@ -293,20 +300,26 @@ async fn add_worker_lists(
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
         .collect::<Result<_, ApiError>>()?;
+    let mut connected_to = group(
+        connected
+            .into_iter()
+            .map(|(w, m)| (w, json!({"masterid": m}))),
+    );
+    let mut configured_on = group(
+        configured
+            .into_iter()
+            .map(|(w, b, m)| (w, json!({"builderid": b, "masterid": m}))),
+    );
     for row in &mut rows {
-        let id = row.get("workerid").and_then(Value::as_i64);
-        let to: Vec<Value> = connected
-            .iter()
-            .filter(|(w, _)| Some(*w) == id)
-            .map(|(_, m)| json!({"masterid": m}))
-            .collect();
-        let on: Vec<Value> = configured
-            .iter()
-            .filter(|(w, _, _)| Some(*w) == id)
-            .map(|(_, b, m)| json!({"builderid": b, "masterid": m}))
-            .collect();
-        row.insert("connected_to".into(), Value::Array(to));
-        row.insert("configured_on".into(), Value::Array(on));
+        let id = row.get("workerid").and_then(Value::as_i64).unwrap_or(-1);
+        row.insert(
+            "connected_to".into(),
+            Value::Array(connected_to.remove(&id).unwrap_or_default()),
+        );
+        row.insert(
+            "configured_on".into(),
+            Value::Array(configured_on.remove(&id).unwrap_or_default()),
+        );
         if row.get("workerinfo").is_none_or(Value::is_null) {
             row.insert("workerinfo".into(), json!({}));
         }
