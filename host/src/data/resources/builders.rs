@@ -84,13 +84,13 @@ async fn add_builder_lists(
     let ids = ids_of(&rows, "builderid");
     let mut sql = Sql::new("SELECT builderid, masterid FROM builder_masters WHERE ");
     sql.append(&in_ids("builderid", &ids)).push(" ORDER BY id");
-    let masters = pairs(ctx, sql).await?;
+    let masters: Vec<(i64, i64)> = pairs(ctx, sql).await?;
     let mut sql = Sql::new(
         "SELECT bt.builderid, t.name FROM builders_tags bt JOIN tags t ON t.id = bt.tagid WHERE ",
     );
     sql.append(&in_ids("bt.builderid", &ids))
         .push(" ORDER BY bt.id");
-    let tags = tagged(ctx, sql).await?;
+    let tags: Vec<(i64, String)> = pairs(ctx, sql).await?;
     let mut masters_of = group(masters.into_iter().map(|(b, m)| (b, json!(m))));
     let mut tags_of = group(tags.into_iter().map(|(b, t)| (b, json!(t))));
     for row in &mut rows {
@@ -116,16 +116,11 @@ fn group(pairs: impl Iterator<Item = (i64, Value)>) -> std::collections::HashMap
     groups
 }
 
-async fn pairs(ctx: &Ctx<'_>, sql: Sql) -> Result<Vec<(i64, i64)>, ApiError> {
-    use sqlx::Row;
-    sql.fetch_all(ctx.pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect()
-}
-
-async fn tagged(ctx: &Ctx<'_>, sql: Sql) -> Result<Vec<(i64, String)>, ApiError> {
+/// Two-column rows (a parent id and a value) of a batch lookup.
+async fn pairs<T>(ctx: &Ctx<'_>, sql: Sql) -> Result<Vec<(i64, T)>, ApiError>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
     use sqlx::Row;
     sql.fetch_all(ctx.pool)
         .await?
@@ -281,7 +276,7 @@ async fn add_worker_lists(
         sql.push(" AND masterid = ").push_bind(Bind::Int(m));
     }
     sql.push(" ORDER BY id");
-    let connected = pairs(ctx, sql).await?;
+    let connected: Vec<(i64, i64)> = pairs(ctx, sql).await?;
     let mut sql = Sql::new(
         "SELECT cw.workerid, bm.builderid, bm.masterid FROM configured_workers cw \
          JOIN builder_masters bm ON bm.id = cw.buildermasterid WHERE ",
@@ -514,8 +509,7 @@ pub(super) async fn forceschedulers(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
     if ctx.args.has("builderid") {
         let builder = match ctx.args.int("builderid") {
             Some(id) => {
-                let mut sql = Sql::cond("SELECT name FROM builders WHERE id = ?", Bind::Int(id));
-                sql.push("");
+                let sql = Sql::cond("SELECT name FROM builders WHERE id = ?", Bind::Int(id));
                 use sqlx::Row;
                 let rows = sql.fetch_all(ctx.pool).await?;
                 rows.first()
