@@ -12,7 +12,7 @@ pub mod types;
 use serde_json::{Map, Value};
 
 pub use error::ApiError;
-pub use query::ResultSpec;
+pub use query::{query_args, ResultSpec};
 
 use crate::db::Pool;
 use crate::identity::User;
@@ -38,6 +38,21 @@ pub enum Answer {
         /// For `raw`: the download file name.
         filename: Option<String>,
     },
+}
+
+/// `{"<plural>": [...], "meta": {"total": N}}`: the REST envelope of a list of items.
+pub fn envelope(plural: &str, items: Vec<Map<String, Value>>, total: Option<usize>) -> Value {
+    let mut meta = Map::new();
+    if let Some(total) = total {
+        meta.insert("total".into(), Value::from(total));
+    }
+    let mut envelope = Map::new();
+    envelope.insert(
+        plural.into(),
+        Value::Array(items.into_iter().map(Value::Object).collect()),
+    );
+    envelope.insert("meta".into(), Value::Object(meta));
+    Value::Object(envelope)
 }
 
 /// Read access to Buildbot's data, shared by the REST API and the plugin runtime.

@@ -5,6 +5,7 @@
 
 pub mod access_log;
 mod cors;
+mod plugins;
 mod rest;
 
 use std::sync::Arc;
@@ -28,17 +29,24 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Read access to Buildbot's data.
     pub data: DataApi,
+    /// The enabled UI plugins, loaded.
+    pub plugins: crate::plugins::Registry,
     /// Allowed CORS origins, compiled.
     cors: Arc<cors::Origins>,
 }
 
 impl AppState {
-    /// State for a config and a Data API.
-    pub fn new(config: Config, data: DataApi) -> anyhow::Result<Self> {
+    /// State for a config, a Data API and the loaded plugins.
+    pub fn new(
+        config: Config,
+        data: DataApi,
+        plugins: crate::plugins::Registry,
+    ) -> anyhow::Result<Self> {
         let cors = cors::Origins::from_config(&config)?;
         Ok(AppState {
             config: Arc::new(config),
             data,
+            plugins,
             cors: Arc::new(cors),
         })
     }
@@ -65,6 +73,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route("/config", any(frontend_config))
+        .route("/plugins/{name}", any(plugins::mount))
+        .route("/plugins/{name}/", any(plugins::handle))
+        .route("/plugins/{name}/{*rest}", any(plugins::handle))
         .fallback(not_found)
         .with_state(state)
 }

@@ -7,4 +7,5 @@ pub mod fixtures;
 pub mod http;
 pub mod identity;
 pub mod jsonfmt;
+pub mod plugins;
 pub mod server;

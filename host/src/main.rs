@@ -39,6 +39,11 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Work with UI plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
     /// Write a large synthetic database for benchmarks.
     GenData {
         /// How many builders.
@@ -50,6 +55,16 @@ enum Command {
         /// The SQLite file to write (replaced if it exists).
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// The plugins found in the plugin folders: version, WIT version, enabled or not.
+    List {
+        /// The config file naming the plugin folders and the enabled plugins.
+        #[arg(long, default_value = "master.toml")]
+        config: PathBuf,
     },
 }
 
@@ -91,12 +106,89 @@ async fn run(command: Command) -> ExitCode {
             };
             report(buildbot_www::fixtures::load_demo(&config, force).await)
         }
+        Command::Plugins {
+            command: PluginsCommand::List { config },
+        } => {
+            let config = match load_config(&config) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            let result = tokio::task::spawn_blocking(move || list_plugins(&config)).await;
+            report(result.unwrap_or_else(|err| Err(err.into())))
+        }
         Command::GenData {
             builders,
             builds,
             out,
         } => report(buildbot_www::fixtures::generate(&out, builders, builds).await),
     }
+}
+
+/// `plugins list`: a table of what is on disk and what the config enables.
+fn list_plugins(config: &buildbot_www::config::Config) -> anyhow::Result<()> {
+    let listed = buildbot_www::plugins::list(config)?;
+    let enabled = |name: &str| config.www.plugins.iter().any(|(n, _)| n == name);
+    let mut rows = vec![[
+        "NAME".to_owned(),
+        "VERSION".to_owned(),
+        "WIT".to_owned(),
+        "ENABLED".to_owned(),
+        "FILE".to_owned(),
+    ]];
+    for plugin in &listed {
+        let (version, wit, file) = match &plugin.info {
+            Ok(info) => (
+                info.version.clone(),
+                info.wit_version.clone(),
+                plugin.found.path.display().to_string(),
+            ),
+            Err(err) => (
+                "-".into(),
+                "-".into(),
+                format!("{} (cannot load: {err})", plugin.found.path.display()),
+            ),
+        };
+        let on = if enabled(&plugin.found.name) {
+            "yes"
+        } else {
+            "no"
+        };
+        rows.push([plugin.found.name.clone(), version, wit, on.into(), file]);
+    }
+    for (name, _) in &config.www.plugins {
+        if !listed.iter().any(|p| &p.found.name == name) {
+            rows.push([
+                name.clone(),
+                "-".into(),
+                "-".into(),
+                "MISSING".into(),
+                "-".into(),
+            ]);
+        }
+    }
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        println!(
+            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
+        );
+    }
+    let folders: Vec<String> = buildbot_www::plugins::plugin_dirs(config)
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    println!("\nplugin folders: {}", folders.join(", "));
+    Ok(())
 }
 
 fn load_config(path: &std::path::Path) -> Result<buildbot_www::config::Config, ExitCode> {

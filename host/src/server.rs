@@ -6,15 +6,21 @@ use crate::config::Config;
 use crate::data::DataApi;
 use crate::http::{access_log, app, AppState};
 
-/// Builds the application state for a config (opens the database).
-pub async fn state(config: Config) -> anyhow::Result<AppState> {
+/// Opens the database named by the config and puts the Data API over it.
+pub async fn data_api(config: &Config) -> anyhow::Result<DataApi> {
     let pool = crate::db::open(&config.db.db_url, &config.base_dir).await?;
-    let data = DataApi::new(
+    Ok(DataApi::new(
         pool,
         config.forceschedulers.clone(),
         config.www.rest_default_limit,
-    );
-    AppState::new(config, data)
+    ))
+}
+
+/// Builds the application state for a config: opens the database, loads the plugins.
+pub async fn state(config: Config) -> anyhow::Result<AppState> {
+    let data = data_api(&config).await?;
+    let plugins = crate::plugins::Registry::load(&config, data.clone()).await?;
+    AppState::new(config, data, plugins)
 }
 
 /// Serves until interrupted.

@@ -1,1 +1,191 @@
 //! buildbot-plugin-sdk: what a buildbot-www UI plugin author depends on.
+//!
+//! A plugin is a Rust `cdylib` crate built for `wasm32-wasip2`. It implements [`Plugin`] for one
+//! type and registers that type with [`register_plugin!`]; the SDK takes care of the WebAssembly
+//! component contract (`wit/v0.1.0`, world `ui-plugin`).
+//!
+//! ```
+//! use buildbot_plugin_sdk::prelude::*;
+//!
+//! struct Hello {
+//!     greeting: String,
+//! }
+//!
+//! impl Plugin for Hello {
+//!     fn manifest() -> Manifest {
+//!         Manifest::new("hello", "1.0.0")
+//!             .description("Greets whoever is looking")
+//!             .menu(MenuEntry::new("Hello", "/").order(100))
+//!     }
+//!
+//!     fn init(config: Config) -> Result<Self, String> {
+//!         config.deny_unknown(&["greeting"])?;
+//!         let greeting = config.string_or("greeting", "Hello")?;
+//!         Ok(Hello { greeting })
+//!     }
+//!
+//!     fn handle(&self, request: &Request) -> Response {
+//!         match request.path.as_str() {
+//!             "/" => Response::html(format!(
+//!                 "<p>{}, {}!</p>",
+//!                 escape_html(&self.greeting),
+//!                 escape_html(request.user.display_name()),
+//!             )),
+//!             _ => Response::not_found(),
+//!         }
+//!     }
+//! }
+//!
+//! register_plugin!(Hello);
+//! # let hello = Hello::init(Config::empty("hello")).unwrap();
+//! # assert_eq!(hello.handle(&Request::get("/")).body_text(), Some("<p>Hello, anonymous!</p>"));
+//! ```
+//!
+//! Build it with `cargo build --target wasm32-wasip2 --release`, copy
+//! `target/wasm32-wasip2/release/<crate>.wasm` into the server's plugins folder and enable it in
+//! the config (`[www.plugins] hello = true`, or a table with its options).
+//!
+//! What the SDK offers besides the trait:
+//! - [`Request`] and [`Response`] with helpers for query parameters, headers, HTML, SVG, PNG,
+//!   JSON, text and redirects;
+//! - [`data`]: typed reads of Buildbot's Data API ([`data::list`], [`data::one`]) with a
+//!   [`Query`] builder for its query language, and [`models`] of Buildbot 4.3's resources;
+//! - [`escape_html`], [`results`] (names and Buildbot's colours), [`log`], [`now_ms`], [`font`];
+//! - on native targets only, [`testing`]: a stand-in for the Data API so plugin code can be unit
+//!   tested with plain `cargo test`.
+//!
+//! The SDK re-exports [`serde`] and [`serde_json`]; derive with
+//! `#[serde(crate = "buildbot_plugin_sdk::serde")]` when the plugin does not depend on `serde`
+//! itself.
+
+#![deny(missing_docs)]
+
+mod config;
+pub mod data;
+mod guest;
+mod html;
+mod http;
+pub mod log;
+mod manifest;
+pub mod models;
+pub mod results;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+
+pub use config::Config;
+pub use data::{DataError, Query};
+pub use html::escape_html;
+pub use http::{Request, Response, User};
+pub use manifest::{Manifest, MenuEntry};
+pub use results::BuildResult;
+pub use serde;
+pub use serde_json;
+
+/// A UI plugin: who it is, how it is configured, and how it answers requests.
+///
+/// Implement it for one type and register that type with [`register_plugin!`]. The server calls
+/// [`manifest`](Plugin::manifest) when it loads the plugin, [`init`](Plugin::init) once per
+/// instance with the plugin's config, and [`handle`](Plugin::handle) for every request below
+/// `/plugins/<name>/`.
+///
+/// An instance handles one request at a time, so `handle` takes `&self`; keep caches in a
+/// `Mutex` or `OnceLock`. A panic fails the request with a 5xx naming the plugin and the next
+/// request gets a fresh instance (and a fresh `init`).
+pub trait Plugin: Sized + Send + Sync + 'static {
+    /// Who the plugin is: its name (what operators enable it by), version, sidebar entries and
+    /// the event paths that should refresh its views.
+    fn manifest() -> Manifest;
+
+    /// Builds the plugin from its config (`[www.plugins.<name>]`, an empty table when enabled
+    /// with `true`). An error text stops the server's start-up with that message; say which
+    /// option is wrong, e.g. with [`Config::deny_unknown`].
+    fn init(config: Config) -> Result<Self, String>;
+
+    /// Answers one request; `request.path` is below the plugin's mount and starts with `/`.
+    ///
+    /// The default answers 404 to everything.
+    fn handle(&self, request: &Request) -> Response {
+        let _ = request;
+        Response::not_found()
+    }
+}
+
+/// Registers the type that implements [`Plugin`] as the plugin of this crate.
+///
+/// Write it once, at the top level of the plugin's `lib.rs`:
+///
+/// ```
+/// # use buildbot_plugin_sdk::prelude::*;
+/// struct Noop;
+///
+/// impl Plugin for Noop {
+///     fn manifest() -> Manifest {
+///         Manifest::new("noop", "0.1.0")
+///     }
+///     fn init(config: Config) -> Result<Self, String> {
+///         config.deny_unknown(&[])?;
+///         Ok(Noop)
+///     }
+/// }
+///
+/// register_plugin!(Noop);
+/// ```
+///
+/// It only records how to build the plugin: the component's exports (`manifest`, `init`,
+/// `handle`) live in the SDK and call the registered type through it. A crate has exactly one
+/// plugin; registering two is a duplicate-symbol link error, registering none leaves the
+/// component with an unresolved import.
+#[macro_export]
+macro_rules! register_plugin {
+    ($plugin:ty $(,)?) => {
+        #[doc(hidden)]
+        #[unsafe(no_mangle)]
+        pub fn __buildbot_www_plugin_v0_1_0() -> $crate::__private::Registration {
+            $crate::__private::Registration::of::<$plugin>()
+        }
+    };
+}
+
+/// Everything a plugin usually needs, for `use buildbot_plugin_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::data::{self, DataError, Op, Query};
+    pub use crate::models::{
+        Build, BuildRequest, BuildSet, Builder, Change, Log, LogChunk, Master, Project, Properties,
+        SourceStamp, Step, Worker,
+    };
+    pub use crate::results::BuildResult;
+    pub use crate::{
+        escape_html, font, log, now_ms, register_plugin, Config, Manifest, MenuEntry, Plugin,
+        Request, Response, User,
+    };
+}
+
+/// Milliseconds since the Unix epoch, from the server's clock.
+///
+/// ```
+/// let now = buildbot_plugin_sdk::now_ms();
+/// assert!(now > 1_600_000_000_000);
+/// ```
+pub fn now_ms() -> u64 {
+    guest::now_ms()
+}
+
+/// The bytes of a font file the server resolves by family name (e.g. `"DejaVu Sans"`), if it has
+/// one. Outside a server (native tests) there are none unless [`testing`] provides them.
+///
+/// Every call copies the whole file into the plugin; keep the bytes (in a `OnceLock`) rather
+/// than asking again for each request.
+///
+/// ```
+/// # #[cfg(not(target_arch = "wasm32"))]
+/// assert!(buildbot_plugin_sdk::font("No Such Family").is_none());
+/// ```
+pub fn font(family: &str) -> Option<Vec<u8>> {
+    guest::font(family)
+}
+
+/// Implementation details used by [`register_plugin!`]; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::guest::{handle, Registration};
+}

@@ -1,6 +1,7 @@
 //! Build orchestration: `cargo xtask <command>` (run without a command for help).
 
 mod bench;
+mod plugins;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,11 +12,20 @@ const HELP: &str = "\
 cargo xtask <command>
 
 commands:
-  demo                       build, create the demo database, serve http://127.0.0.1:8010/
-  test                       install what the tests need, run every test
+  demo                       build (plugins too), create the demo database, serve
+                             http://127.0.0.1:8010/
+  test                       build the plugins and test plugins, run every test
+  build-plugins              build the plugins under plugins/ to wasm32-wasip2 components in
+                             target/plugins/<name>.wasm (installs the target with rustup if needed)
+  build-test-plugins         the same for the runtime's test plugins under fixtures/plugins/, into
+                             target/test-plugins/<name>.wasm
+  new-plugin NAME --path DIR create a standalone plugin crate NAME (letters, digits, '_') in DIR,
+                             which must not exist or be empty; it builds with
+                             `cargo build --target wasm32-wasip2 --release`
   gen-data --builders N --builds M --out FILE
                              write a large synthetic Buildbot database
   bench api                  load-test the REST API (numbers for docs/performance.md)
+  bench plugins              plugin dispatch overhead, start-up time, idle memory
 ";
 
 fn main() {
@@ -30,6 +40,9 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(),
+        Some("build-plugins") => plugins::build_plugins(),
+        Some("build-test-plugins") => plugins::build_test_plugins(),
+        Some("new-plugin") => plugins::new_plugin(&args[1..]),
         Some("gen-data") => {
             let mut command = host_command(false)?;
             command.arg("gen-data").args(&args[1..]);
@@ -94,6 +107,7 @@ pub(crate) fn host_command(release: bool) -> Result<Command> {
 }
 
 fn demo() -> Result<()> {
+    plugins::build_plugins()?;
     let config = root().join("fixtures/demo/master.toml");
     let database = root().join("fixtures/demo/state.sqlite");
     if !database.exists() {
@@ -115,6 +129,9 @@ fn demo() -> Result<()> {
 }
 
 fn test() -> Result<()> {
+    plugins::build_plugins()?;
+    plugins::build_test_plugins()?;
+    plugins::scaffold_check()?;
     run_command(cargo().args(["test", "--workspace", "--all-targets"]))?;
     run_command(cargo().args(["test", "--workspace", "--doc"]))
 }

@@ -12,6 +12,7 @@ mod forcesched;
 mod port;
 mod secret;
 
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -158,6 +159,11 @@ pub struct WwwConfig {
     /// `plugin_dirs`: folders to look for plugins in, resolved against the base directory;
     /// empty = the runtime's default.
     pub plugin_dirs: Vec<PathBuf>,
+    /// `plugin_limits`: per plugin, what one call may use (buildbot-www's own key).
+    pub plugin_limits: BTreeMap<String, PluginLimits>,
+    /// `plugin_cache_dir`: where compiled plugins are cached, resolved against the base
+    /// directory (buildbot-www's own key; default: the user's cache folder).
+    pub plugin_cache_dir: Option<PathBuf>,
     /// `default_page`: the landing page, e.g. `console`.
     pub default_page: Option<String>,
     /// `auth`: how users log in (default `NoAuth`).
@@ -197,6 +203,8 @@ impl Default for WwwConfig {
             versions: Vec::new(),
             plugins: Vec::new(),
             plugin_dirs: Vec::new(),
+            plugin_limits: BTreeMap::new(),
+            plugin_cache_dir: None,
             default_page: None,
             auth: Auth::default(),
             authz: Authz::default(),
@@ -327,6 +335,8 @@ const WWW_KEYS: &[&str] = &[
     "rest_default_limit",
     "plugins",
     "plugin_dirs",
+    "plugin_limits",
+    "plugin_cache_dir",
     "default_page",
     "debug",
     "allowed_origins",
@@ -387,6 +397,10 @@ struct RawWww {
     plugins: Vec<(String, Value)>,
     #[serde(default)]
     plugin_dirs: Option<Vec<String>>,
+    #[serde(default)]
+    plugin_limits: BTreeMap<String, RawPluginLimits>,
+    #[serde(default)]
+    plugin_cache_dir: Option<String>,
     #[serde(default)]
     default_page: Option<String>,
     #[serde(default)]
@@ -517,6 +531,19 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
                 www.key("plugin_dirs").index(i),
             )?);
         }
+    }
+    for (name, limits) in raw.plugin_limits {
+        let at = www.key("plugin_limits").key(&name);
+        if !is_plugin_name(&name) {
+            return Err(Fail::at_key(at, format!("'{name}' is not a plugin name")));
+        }
+        out.plugin_limits.insert(name, limits.resolve(&at)?);
+    }
+    if let Some(dir) = raw.plugin_cache_dir {
+        if dir.trim().is_empty() {
+            return Err(Fail::at(www.key("plugin_cache_dir"), "must not be empty"));
+        }
+        out.plugin_cache_dir = Some(base_dir.join(dir));
     }
     if let Some(page) = raw.default_page {
         if page.trim().is_empty() {
@@ -691,6 +718,65 @@ fn build_dialect(
         }
     }
     Ok(dialect)
+}
+
+/// What one call into a plugin may use: `[www.plugin_limits.<name>]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginLimits {
+    /// `deadline_ms`: wall time one call may take (default 1000).
+    pub deadline: Duration,
+    /// `memory_mib`: the instance's linear memory cap (default 64).
+    pub memory_bytes: usize,
+    /// `response_mib`: the largest response body (default 16).
+    pub response_bytes: usize,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        PluginLimits {
+            deadline: Duration::from_secs(1),
+            memory_bytes: 64 << 20,
+            response_bytes: 16 << 20,
+        }
+    }
+}
+
+/// `[www.plugin_limits.<name>]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPluginLimits {
+    #[serde(default)]
+    deadline_ms: Option<u64>,
+    #[serde(default)]
+    memory_mib: Option<u64>,
+    #[serde(default)]
+    response_mib: Option<u64>,
+}
+
+impl RawPluginLimits {
+    fn resolve(self, at: &KeyPath) -> Result<PluginLimits, Fail> {
+        let mut limits = PluginLimits::default();
+        let check = |key: &str, v: u64, max: u64| {
+            if v == 0 || v > max {
+                Err(Fail::at(
+                    at.key(key),
+                    format!("must be between 1 and {max}, found {v}"),
+                ))
+            } else {
+                Ok(v)
+            }
+        };
+        if let Some(v) = self.deadline_ms {
+            limits.deadline = Duration::from_millis(check("deadline_ms", v, 600_000)?);
+        }
+        if let Some(v) = self.memory_mib {
+            limits.memory_bytes = (check("memory_mib", v, 4096)? as usize) << 20;
+        }
+        if let Some(v) = self.response_mib {
+            limits.response_bytes = (check("response_mib", v, 1024)? as usize) << 20;
+        }
+        Ok(limits)
+    }
 }
 
 /// Plugin names: letters, digits and `_`, not starting with a digit.

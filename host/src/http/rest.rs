@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use super::{twisted_not_found, AppState};
 use crate::data::{Answer, ApiError};
@@ -90,7 +90,7 @@ async fn serve(
     }
     let mut response = match *req.method() {
         Method::GET | Method::HEAD => {
-            let args = query_args(query.as_deref().unwrap_or(""));
+            let args = crate::data::query_args(query.as_deref().unwrap_or(""));
             let user = User::Anonymous;
             let result = if path == "/" {
                 Err(ApiError::invalid_path(""))
@@ -109,43 +109,6 @@ async fn serve(
     response
 }
 
-/// Query arguments in request order, percent-decoded (`+` is a space).
-pub(crate) fn query_args(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|s| !s.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
 fn wants_json(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
@@ -160,17 +123,7 @@ fn success(state: &AppState, answer: Answer, headers: &HeaderMap) -> Response<Bo
             items,
             total,
         } => {
-            let mut meta = Map::new();
-            if let Some(total) = total {
-                meta.insert("total".into(), json!(total));
-            }
-            let mut envelope = Map::new();
-            envelope.insert(
-                plural.into(),
-                Value::Array(items.into_iter().map(Value::Object).collect()),
-            );
-            envelope.insert("meta".into(), Value::Object(meta));
-            let envelope = Value::Object(envelope);
+            let envelope = crate::data::envelope(plural, items, total);
             let (layout, content_type) = if wants_json(headers) {
                 (Layout::Compact, "application/json; charset=utf-8")
             } else {
@@ -270,23 +223,4 @@ fn control(headers: &HeaderMap) -> Response<Body> {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_strings_decode_in_order() {
-        assert_eq!(
-            query_args("a=1&b=x%20y&a=2&c&d=%zz+"),
-            vec![
-                ("a".into(), "1".into()),
-                ("b".into(), "x y".into()),
-                ("a".into(), "2".into()),
-                ("c".into(), "".into()),
-                ("d".into(), "%zz ".into())
-            ]
-        );
-    }
 }

@@ -34,7 +34,14 @@ pub async fn serve_reference_with(www_extra: &str) -> Server {
     let config_path = dir.path().join("master.toml");
     std::fs::write(&config_path, text).unwrap();
     let config = buildbot_www::config::load(&config_path).expect("reference config loads");
-    let state = buildbot_www::server::state(config).await.expect("state");
+    // The reference config enables Buildbot's four UI plugins; these tests are about the REST
+    // API and `/config`, so the server runs without loading them.
+    let data = buildbot_www::server::data_api(&config)
+        .await
+        .expect("database");
+    let state =
+        buildbot_www::http::AppState::new(config, data, buildbot_www::plugins::Registry::default())
+            .expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {

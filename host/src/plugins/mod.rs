@@ -1,0 +1,331 @@
+//! The plugin registry: finds the UI plugins enabled in `[www.plugins]`, loads them as
+//! sandboxed WebAssembly components and answers `/plugins/<name>/...` with them.
+//!
+//! **Architecture Invariant:** this module and its children are the only code that knows about
+//! wasmtime; the rest of the host sees `Registry`, `Request`, `Response` and `Fault`.
+
+mod cache;
+mod discovery;
+mod engine;
+mod fonts;
+mod instance;
+mod stderr;
+mod v0_1_0;
+mod watch;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+pub use discovery::{plugin_dirs, Found};
+
+use crate::config::Config;
+use crate::data::DataApi;
+use crate::identity::User;
+use engine::Runtime;
+use instance::Loaded;
+
+/// The WIT package versions this host loads plugins of.
+pub const WIT_VERSIONS: &[&str] = &[v0_1_0::WIT_VERSION];
+
+/// A request for a path below `/plugins/<name>/`.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET`, `HEAD`, ...
+    pub method: String,
+    /// Path below the mount, starting with `/`, percent-decoded.
+    pub path: String,
+    /// Raw query string without `?`.
+    pub query: String,
+    /// Headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The request body.
+    pub body: Vec<u8>,
+    /// Who is asking; data reads are made with this user's rights.
+    pub user: User,
+    /// Relative URL of the server's root from the requested page (`../../`).
+    pub root: String,
+}
+
+/// A plugin's answer, checked by the host (status, header syntax, size).
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status, 100–599.
+    pub status: u16,
+    /// Headers as the plugin set them.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// A sidebar entry a plugin's manifest declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MenuEntry {
+    /// Text shown.
+    pub label: String,
+    /// Path below the plugin's mount.
+    pub path: String,
+    /// Position; smaller first.
+    pub order: i32,
+    /// Icon name, empty for none.
+    pub icon: String,
+}
+
+/// What a plugin says about itself, plus where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginInfo {
+    /// The name it is enabled by.
+    pub name: String,
+    /// The plugin's own version.
+    pub version: String,
+    /// One line about it.
+    pub description: String,
+    /// Sidebar entries.
+    pub menu: Vec<MenuEntry>,
+    /// Event paths that should refresh its views (`builds/*/*`).
+    pub events: Vec<String>,
+    /// The WIT package version it was built against (`0.1.0`).
+    pub wit_version: String,
+    /// The `.wasm` file.
+    pub path: PathBuf,
+}
+
+/// Why a plugin call did not produce a response. Every variant names the plugin.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Fault {
+    /// No enabled plugin has this name.
+    #[error("no plugin named '{0}' is enabled")]
+    NotFound(String),
+    /// The call ran past its deadline and was stopped.
+    #[error("plugin '{plugin}' did not answer within {} ms and was stopped", deadline.as_millis())]
+    Timeout {
+        /// The plugin.
+        plugin: String,
+        /// Its deadline.
+        deadline: Duration,
+    },
+    /// The plugin tried to grow its memory past its cap.
+    #[error("plugin '{plugin}' exceeded its memory cap of {} MiB", limit >> 20)]
+    Memory {
+        /// The plugin.
+        plugin: String,
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The plugin trapped (a panic, `unreachable`, an out-of-bounds access...).
+    #[error("plugin '{plugin}' crashed: {reason}")]
+    Crashed {
+        /// The plugin.
+        plugin: String,
+        /// The trap, one line.
+        reason: String,
+    },
+    /// The response broke the contract (status, header, size).
+    #[error("plugin '{plugin}' answered an invalid response: {reason}")]
+    BadResponse {
+        /// The plugin.
+        plugin: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl Fault {
+    /// The HTTP status the failed request is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Fault::NotFound(_) => 404,
+            Fault::Timeout { .. } => 504,
+            Fault::BadResponse { .. } => 502,
+            Fault::Memory { .. } | Fault::Crashed { .. } => 500,
+        }
+    }
+}
+
+/// One enabled plugin: its settings and the component currently serving it.
+struct Slot {
+    setup: Arc<instance::Setup>,
+    current: RwLock<Arc<Loaded>>,
+}
+
+impl Slot {
+    fn loaded(&self) -> Arc<Loaded> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// The enabled plugins, loaded and ready; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    runtime: Option<Arc<Runtime>>,
+    /// In `[www.plugins]` order.
+    slots: Vec<(String, Arc<Slot>)>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.inner.slots.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+impl Registry {
+    /// Loads every plugin enabled in the config: an unknown name, a file that is not a plugin
+    /// component, or an `init` that rejects its config stops here with a message saying so.
+    /// Starts watching the `.wasm` files so that a changed plugin is reloaded.
+    pub async fn load(config: &Config, data: DataApi) -> anyhow::Result<Registry> {
+        if config.www.plugins.is_empty() {
+            return Ok(Registry::default());
+        }
+        let dirs = plugin_dirs(config);
+        let found = discovery::discover(&dirs);
+        let runtime = Arc::new(Runtime::new(
+            cache::CompileCache::new(config.www.plugin_cache_dir.clone()),
+            Some(data),
+        )?);
+        let mut slots = Vec::new();
+        for (name, options) in &config.www.plugins {
+            let Some(plugin) = found.iter().find(|f| &f.name == name) else {
+                let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
+                bail!(
+                    "plugin '{name}' is enabled in [www.plugins] but no {name}.wasm was found in {}; \
+                     plugins found: {}",
+                    dirs.iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                );
+            };
+            let setup = Arc::new(instance::Setup {
+                name: name.clone(),
+                config_json: options.to_string(),
+                limits: config
+                    .www
+                    .plugin_limits
+                    .get(name)
+                    .copied()
+                    .unwrap_or_default(),
+                found: plugin.clone(),
+                templates: Some(config.base_dir.join("templates")).filter(|t| t.is_dir()),
+            });
+            let loaded = {
+                let runtime = runtime.clone();
+                let setup = setup.clone();
+                tokio::task::spawn_blocking(move || Loaded::from_file(&runtime, setup)).await??
+            };
+            tracing::info!(
+                "plugin {name} {} loaded from {}",
+                loaded.info.version,
+                plugin.path.display()
+            );
+            slots.push((
+                name.clone(),
+                Arc::new(Slot {
+                    setup,
+                    current: RwLock::new(Arc::new(loaded)),
+                }),
+            ));
+        }
+        let registry = Registry {
+            inner: Arc::new(Inner {
+                runtime: Some(runtime),
+                slots,
+            }),
+        };
+        watch::start(Arc::downgrade(&registry.inner));
+        Ok(registry)
+    }
+
+    /// The loaded plugins' manifests, in config order.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.inner
+            .slots
+            .iter()
+            .map(|(_, slot)| slot.loaded().info.clone())
+            .collect()
+    }
+
+    /// Every plugin's sidebar entries as `(plugin, entry)`, by `order` then label.
+    pub fn menu(&self) -> Vec<(String, MenuEntry)> {
+        let mut entries: Vec<(String, MenuEntry)> = self
+            .plugins()
+            .into_iter()
+            .flat_map(|info| {
+                let name = info.name;
+                info.menu.into_iter().map(move |e| (name.clone(), e))
+            })
+            .collect();
+        entries.sort_by(|a, b| (a.1.order, &a.1.label).cmp(&(b.1.order, &b.1.label)));
+        entries
+    }
+
+    /// Whether a plugin of this name is enabled.
+    pub fn has(&self, name: &str) -> bool {
+        self.slot(name).is_some()
+    }
+
+    /// Answers one request with the named plugin, on a blocking thread, within its limits.
+    pub async fn handle(&self, name: &str, request: Request) -> Result<Response, Fault> {
+        let (Some(slot), Some(runtime)) = (self.slot(name), self.inner.runtime.clone()) else {
+            return Err(Fault::NotFound(name.to_owned()));
+        };
+        let loaded = slot.loaded();
+        let plugin = name.to_owned();
+        tokio::task::spawn_blocking(move || loaded.call(&runtime, request))
+            .await
+            .unwrap_or_else(|err| {
+                Err(Fault::Crashed {
+                    plugin,
+                    reason: format!("the host thread calling it failed: {err}"),
+                })
+            })
+    }
+
+    fn slot(&self, name: &str) -> Option<Arc<Slot>> {
+        self.inner
+            .slots
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, slot)| slot.clone())
+    }
+}
+
+/// A plugin found on disk, as `buildbot-www plugins list` shows it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// Where it was found.
+    pub found: Found,
+    /// Its manifest, or why it could not be read.
+    pub info: Result<PluginInfo, String>,
+}
+
+/// Every plugin in the config's plugin folders, with its manifest (compiling what is not cached).
+pub fn list(config: &Config) -> anyhow::Result<Vec<Listed>> {
+    let dirs = plugin_dirs(config);
+    let runtime = Arc::new(
+        Runtime::new(
+            cache::CompileCache::new(config.www.plugin_cache_dir.clone()),
+            None,
+        )
+        .context("cannot start the plugin runtime")?,
+    );
+    Ok(discovery::discover(&dirs)
+        .into_iter()
+        .map(|found| {
+            let info = instance::manifest_of(&runtime, &found).map_err(|e| format!("{e:#}"));
+            Listed { found, info }
+        })
+        .collect())
+}

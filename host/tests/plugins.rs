@@ -1,0 +1,400 @@
+//! The plugin runtime with real compiled components (built by `cargo xtask test`, which runs
+//! `build-test-plugins` first): loading, config, data reads, hostile plugins, hot reload, the
+//! compile cache and `plugins list`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use buildbot_www::plugins::Registry;
+
+/// Where `cargo xtask build-test-plugins` puts the test components.
+fn test_plugin(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask build-test-plugins` (or `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
+
+/// Compiled components are shared by the tests (and by later runs) through this cache.
+fn cache_dir() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-plugin-cache")
+        .display()
+        .to_string()
+}
+
+/// A base directory with the reference database, a `plugins/` folder holding the given
+/// components (`(component, file name)`), and a config with `www_extra` in `[www]`.
+fn site(plugins: &[(&str, &str)], www_extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::reference_dir().join("state.sqlite"),
+        dir.path().join("state.sqlite"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    for (component, file) in plugins {
+        std::fs::copy(
+            test_plugin(component),
+            dir.path().join("plugins").join(format!("{file}.wasm")),
+        )
+        .unwrap();
+    }
+    let config = format!(
+        "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [\"plugins\"]\n\
+         plugin_cache_dir = {:?}\n{www_extra}\n",
+        cache_dir()
+    );
+    let path = dir.path().join("master.toml");
+    std::fs::write(&path, config).unwrap();
+    (dir, path)
+}
+
+async fn load(config: &Path) -> anyhow::Result<buildbot_www::http::AppState> {
+    let config = buildbot_www::config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    buildbot_www::server::state(config).await
+}
+
+async fn serve(config: &Path) -> String {
+    let state = load(config).await.expect("the server starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, buildbot_www::http::app(state))
+            .await
+            .unwrap();
+    });
+    base
+}
+
+async fn get(base: &str, path: &str) -> (u16, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client.get(format!("{base}{path}")).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hello_plugin_gets_its_config_and_reads_data() {
+    let (_dir, config) = site(
+        &[("hello", "hello")],
+        "[www.plugins.hello]\ngreeting = \"Howdy <b>\"\n",
+    );
+    let base = serve(&config).await;
+
+    let (status, page) = get(&base, "/plugins/hello/").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Howdy &lt;b&gt;"), "{page}");
+    assert!(page.contains("anonymous"), "{page}");
+
+    // The plugin reads builders through the Data API: the same names /api/v2 gives.
+    let (status, body) = get(&base, "/plugins/hello/builders").await;
+    assert_eq!(status, 200, "{body}");
+    let from_plugin: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (_, api) = get(&base, "/api/v2/builders?field=name").await;
+    let api: serde_json::Value = serde_json::from_str(&api).unwrap();
+    let names: Vec<serde_json::Value> = api["builders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].clone())
+        .collect();
+    assert!(!names.is_empty());
+    assert_eq!(from_plugin, serde_json::Value::Array(names));
+
+    // What the plugin sees of a request.
+    let (status, echo) = get(&base, "/plugins/hello/echo?x=1&y=%20").await;
+    assert_eq!(status, 200, "{echo}");
+    let echo: serde_json::Value = serde_json::from_str(&echo).unwrap();
+    assert_eq!(echo["method"], "GET");
+    assert_eq!(echo["path"], "/echo");
+    assert_eq!(echo["query"], "x=1&y=%20");
+    assert_eq!(echo["root"], "../../");
+    assert_eq!(echo["user"]["anonymous"], true);
+
+    // The mount point redirects to its slash; unknown plugins are 404s.
+    let (status, _) = get(&base, "/plugins/hello").await;
+    assert_eq!(status, 301);
+    let (status, body) = get(&base, "/plugins/nope/").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("nope"), "{body}");
+
+    // /config lists the enabled plugin with its config.
+    let (_, frontend) = get(&base, "/config").await;
+    let frontend: serde_json::Value = serde_json::from_str(&frontend).unwrap();
+    assert_eq!(frontend["plugins"]["hello"]["greeting"], "Howdy <b>");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_stops_on_bad_plugins() {
+    // init rejects the config: the plugin's own message.
+    let (_d1, config) = site(&[("hello", "hello")], "[www.plugins.hello]\ngreeting = 3\n");
+    let err = format!("{:#}", load(&config).await.unwrap_err());
+    assert!(err.contains("plugin 'hello' rejected its config"), "{err}");
+    assert!(err.contains("greeting"), "{err}");
+
+    // An unknown name lists what was found.
+    let (_d2, config) = site(&[("hello", "hello")], "[www.plugins]\nhelo = true\n");
+    let err = format!("{:#}", load(&config).await.unwrap_err());
+    assert!(err.contains("plugin 'helo' is enabled"), "{err}");
+    assert!(err.contains("plugins found: hello"), "{err}");
+
+    // A file that is not a component.
+    let (d3, config) = site(&[], "[www.plugins]\njunk = true\n");
+    std::fs::write(d3.path().join("plugins/junk.wasm"), b"\0asm not really").unwrap();
+    let err = format!("{:#}", load(&config).await.unwrap_err());
+    assert!(
+        err.contains("junk.wasm is not a WebAssembly component"),
+        "{err}"
+    );
+
+    // A component whose manifest names another plugin.
+    let (_d4, config) = site(&[("hello_next", "other")], "[www.plugins]\nother = true\n");
+    let err = format!("{:#}", load(&config).await.unwrap_err());
+    assert!(err.contains("declares the plugin name 'hello'"), "{err}");
+
+    // Limits out of range are config errors.
+    let (_d5, config) = site(
+        &[("hello", "hello")],
+        "[www.plugins]\nhello = true\n[www.plugin_limits.hello]\ndeadline_ms = 0\n",
+    );
+    let err = format!("{:#}", load(&config).await.unwrap_err());
+    assert!(
+        err.contains("deadline_ms: must be between 1 and 600000"),
+        "{err}"
+    );
+}
+
+/// Deadline used for the hostile plugin, and the margin allowed on top of it.
+const DEADLINE_MS: u64 = 500;
+const MARGIN: Duration = Duration::from_millis(1500);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_plugins_fail_alone_and_cleanly() {
+    let (dir, config) = site(
+        &[("hostile", "hostile"), ("hello", "hello")],
+        &format!(
+            "[www.plugins]\nhostile = true\nhello = true\n\
+             [www.plugin_limits.hostile]\ndeadline_ms = {DEADLINE_MS}\nmemory_mib = 32\nresponse_mib = 1\n"
+        ),
+    );
+    std::fs::create_dir(dir.path().join("plugins/hostile")).unwrap();
+    std::fs::write(dir.path().join("plugins/hostile/note.txt"), "an asset").unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(dir.path().join("templates/mine.svg.j2"), "a template").unwrap();
+    let base = serve(&config).await;
+
+    // (route, expected status, text the body must contain, text it must not contain)
+    let cases: &[(&str, u16, &str, &str)] = &[
+        ("/loop", 504, "did not answer within 500 ms", ""),
+        ("/alloc", 500, "exceeded its memory cap of 32 MiB", ""),
+        ("/panic", 500, "plugin 'hostile' crashed", ""),
+        ("/passwd", 500, "plugin 'hostile' crashed", "root:"),
+        ("/env", 500, "plugin 'hostile' crashed", "PATH="),
+        ("/big", 500, "plugin 'hostile'", ""),
+        ("/bytes?n=2000000", 502, "over the limit of 1 MiB", ""),
+        ("/badpath", 404, "Invalid path: no/such/path", ""),
+        ("/files?path=/etc/passwd", 404, "", "root:"),
+        ("/files?path=/assets/note.txt", 200, "an asset", ""),
+        ("/files?path=/templates/mine.svg.j2", 200, "a template", ""),
+        ("/files?path=/assets/../state.sqlite", 404, "", "SQLite"),
+        (
+            "/files?path=/templates/../master.toml",
+            404,
+            "",
+            "plugin_dirs",
+        ),
+    ];
+    for &(route, status, contains, lacks) in cases {
+        let started = Instant::now();
+        let url = format!("/plugins/hostile{route}");
+        let hostile = get(&base, &url);
+        let neighbour = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            get(&base, "/plugins/hello/").await
+        };
+        let other_route = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            get(&base, "/plugins/hostile/ok").await
+        };
+        let ((got, body), (n_status, _), (o_status, o_body)) =
+            tokio::join!(hostile, neighbour, other_route);
+        let took = started.elapsed();
+        assert_eq!(got, status, "{route}: {body}");
+        assert!(body.contains(contains), "{route}: {body}");
+        assert!(lacks.is_empty() || !body.contains(lacks), "{route}: {body}");
+        assert!(
+            took < Duration::from_millis(DEADLINE_MS) + MARGIN,
+            "{route} took {took:?}"
+        );
+        assert_eq!(n_status, 200, "another plugin during {route}");
+        assert_eq!(
+            (o_status, o_body.as_str()),
+            (200, "ok"),
+            "another route during {route}"
+        );
+        // The same plugin answers the next request.
+        let (after, body) = get(&base, "/plugins/hostile/ok").await;
+        assert_eq!((after, body.as_str()), (200, "ok"), "after {route}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_changed_wasm_file_is_reloaded_without_failing_requests_in_flight() {
+    let (dir, config) = site(&[("hello", "hello")], "[www.plugins]\nhello = true\n");
+    let base = serve(&config).await;
+    let (status, page) = get(&base, "/plugins/hello/").await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("hello v2"), "{page}");
+
+    let slow = tokio::spawn({
+        let base = base.clone();
+        async move { get(&base, "/plugins/hello/slow?ms=700").await }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Replace the file the way an installer would: write next to it, then rename.
+    let file = dir.path().join("plugins/hello.wasm");
+    let tmp = dir.path().join("plugins/hello.wasm.new");
+    std::fs::copy(test_plugin("hello_next"), &tmp).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, page) = get(&base, "/plugins/hello/").await;
+        assert_eq!(status, 200, "{page}");
+        if page.contains("hello v2") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new version was never loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(slow.await.unwrap(), (200, "slow done v1".to_owned()));
+
+    // A broken file keeps the running version.
+    std::fs::write(&file, b"garbage").unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, page) = get(&base, "/plugins/hello/").await;
+    assert_eq!((status, page.contains("hello v2")), (200, true), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiled_components_are_cached_and_a_corrupt_cache_entry_is_replaced() {
+    let cache = tempfile::tempdir().unwrap();
+    let (_dir, config) = site(&[("hello", "hello")], "[www.plugins]\nhello = true\n");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("{:?}", cache_dir()),
+        &format!("{:?}", cache.path().display().to_string()),
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let entries = || -> Vec<PathBuf> {
+        std::fs::read_dir(cache.path())
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let first = load(&config).await.unwrap();
+    drop(first);
+    let cached = entries();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert!(cached[0].extension().is_some_and(|e| e == "cwasm"));
+
+    // A second start uses it (no new entry), and a corrupt entry is recompiled over.
+    load(&config).await.unwrap();
+    assert_eq!(entries(), cached);
+    std::fs::write(&cached[0], b"not a compiled component").unwrap();
+    let state = load(&config).await.unwrap();
+    assert_eq!(entries(), cached);
+    assert!(std::fs::read(&cached[0]).unwrap().len() > 1000);
+    assert_eq!(state.plugins.plugins()[0].name, "hello");
+}
+
+#[test]
+fn plugins_list_shows_what_is_found_and_enabled() {
+    let (dir, config) = site(
+        &[("hello", "hello"), ("hostile", "hostile")],
+        "[www.plugins]\nhello = true\nmissing_one = true\n",
+    );
+    std::fs::write(dir.path().join("plugins/junk.wasm"), b"junk").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
+        .args(["plugins", "list", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no line for {name} in:\n{text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(line("hello")[..4], ["hello", "1.0.0", "0.1.0", "yes"]);
+    assert_eq!(line("hostile")[2..4], ["0.1.0", "no"]);
+    assert!(line("junk").join(" ").contains("cannot load"), "{text}");
+    assert_eq!(line("missing_one")[3], "MISSING");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scaffolded_plugin_builds_loads_and_says_hello() {
+    // `cargo xtask test` scaffolds it with `new-plugin` and builds it with plain cargo.
+    let (_dir, config) = site(
+        &[("scaffolded", "scaffolded")],
+        "[www.plugins]\nscaffolded = true\n",
+    );
+    let base = serve(&config).await;
+    let (status, page) = get(&base, "/plugins/scaffolded/").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Hello, anonymous!"), "{page}");
+    // It read the reference database's builders through the Data API.
+    let (_, api) = get(&base, "/api/v2/builders").await;
+    let api: serde_json::Value = serde_json::from_str(&api).unwrap();
+    let count = api["builders"].as_array().unwrap().len();
+    assert!(page.contains(&format!("Builders: {count}")), "{page}");
+    let state = load(&config).await.unwrap();
+    let menu = state.plugins.menu();
+    assert_eq!(menu.len(), 1);
+    assert_eq!(
+        (menu[0].0.as_str(), menu[0].1.path.as_str()),
+        ("scaffolded", "/")
+    );
+}
+
+#[tokio::test]
+async fn a_registry_without_plugins_answers_not_found() {
+    let registry = Registry::default();
+    assert!(registry.plugins().is_empty());
+    let err = registry
+        .handle(
+            "hello",
+            buildbot_www::plugins::Request {
+                method: "GET".into(),
+                path: "/".into(),
+                query: String::new(),
+                headers: Vec::new(),
+                body: Vec::new(),
+                user: Default::default(),
+                root: "../../".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 404);
+}

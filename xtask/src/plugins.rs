@@ -1,0 +1,539 @@
+//! Plugin builds: `build-plugins`, `build-test-plugins` (WebAssembly components from the
+//! `plugins/` and `fixtures/plugins/` workspaces) and `new-plugin` (a standalone plugin crate).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::{root, run_command};
+
+/// The target plugins are built for; it emits components directly.
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// `cargo xtask build-plugins`: the bundled plugins into `target/plugins/`.
+pub(crate) fn build_plugins() -> Result<()> {
+    build_components(&root().join("plugins"), &root().join("target/plugins"))
+}
+
+/// `cargo xtask build-test-plugins`: the runtime's test plugins into `target/test-plugins/`.
+pub(crate) fn build_test_plugins() -> Result<()> {
+    build_components(
+        &root().join("fixtures/plugins"),
+        &root().join("target/test-plugins"),
+    )
+}
+
+/// Builds every `cdylib` crate of the cargo workspace at `workspace` for [`WASM_TARGET`] and
+/// copies each component to `<out>/<crate name with '_' for '-'>.wasm`.
+///
+/// Cargo runs in `workspace` so its `.cargo/config.toml` (rustflags) applies, with the target
+/// directory `<CARGO_TARGET_DIR or target>/wasm` so builds are cached apart from the host's. The
+/// output folder is always under the checkout's `target/`, where the server looks.
+fn build_components(workspace: &Path, out: &Path) -> Result<()> {
+    let shown = workspace
+        .strip_prefix(root())
+        .unwrap_or(workspace)
+        .display();
+    if !workspace.join("Cargo.toml").is_file() {
+        println!("xtask: {shown}/Cargo.toml does not exist, no plugins to build");
+        return Ok(());
+    }
+    let names = component_names(workspace)?;
+    if names.is_empty() {
+        println!("xtask: no plugin crates in {shown}/, nothing to build");
+        return Ok(());
+    }
+    ensure_wasm_target()?;
+    let target_dir = cargo_target_dir()?.join("wasm");
+    run_command(
+        Command::new(cargo_binary())
+            .current_dir(workspace)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                WASM_TARGET,
+                "--target-dir",
+            ])
+            .arg(&target_dir),
+    )?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let built = target_dir.join(WASM_TARGET).join("release");
+    for name in &names {
+        let from = built.join(format!("{name}.wasm"));
+        let to = out.join(format!("{name}.wasm"));
+        let changed = copy_if_changed(&from, &to)?;
+        let size = std::fs::metadata(&to).map_or(0, |m| m.len());
+        println!(
+            "xtask: {} ({} KiB{})",
+            to.display(),
+            size.div_ceil(1024),
+            if changed { "" } else { ", unchanged" }
+        );
+    }
+    Ok(())
+}
+
+/// The artefact names (`<lib name>`, `-` as `_`) of the workspace's `cdylib` crates.
+fn component_names(workspace: &Path) -> Result<Vec<String>> {
+    let output = Command::new(cargo_binary())
+        .current_dir(workspace)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed in {}:\n{}",
+            workspace.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("cannot parse cargo metadata's output")?;
+    let mut names = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        for target in package["targets"].as_array().into_iter().flatten() {
+            let cdylib = target["crate_types"]
+                .as_array()
+                .is_some_and(|types| types.iter().any(|t| t == "cdylib"));
+            if let (true, Some(name)) = (cdylib, target["name"].as_str()) {
+                names.push(name.replace('-', "_"));
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Installs the wasm target with rustup unless it is there.
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .current_dir(root())
+        .args(["target", "list", "--installed"])
+        .output();
+    match installed {
+        Ok(output) if output.status.success() => {
+            let list = String::from_utf8_lossy(&output.stdout);
+            if list.lines().any(|line| line.trim() == WASM_TARGET) {
+                return Ok(());
+            }
+            println!("xtask: installing the {WASM_TARGET} target");
+            run_command(Command::new("rustup").current_dir(root()).args([
+                "target",
+                "add",
+                WASM_TARGET,
+            ]))
+        }
+        _ => {
+            eprintln!(
+                "xtask: rustup is not available; assuming the {WASM_TARGET} target is installed"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `$CARGO_TARGET_DIR` (relative to the current directory) or the checkout's `target/`.
+fn cargo_target_dir() -> Result<PathBuf> {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            Ok(if dir.is_absolute() {
+                dir
+            } else {
+                std::env::current_dir()?.join(dir)
+            })
+        }
+        _ => Ok(root().join("target")),
+    }
+}
+
+fn cargo_binary() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Copies `from` over `to` through a temporary file and a rename, so a server watching `to`
+/// never reads half a file; does nothing when the contents are equal. Returns whether it copied.
+fn copy_if_changed(from: &Path, to: &Path) -> Result<bool> {
+    let bytes = std::fs::read(from)
+        .with_context(|| format!("cannot read the built component {}", from.display()))?;
+    if std::fs::read(to).is_ok_and(|old| old == bytes) {
+        return Ok(false);
+    }
+    let tmp = to.with_extension("wasm.new");
+    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, to).with_context(|| format!("cannot replace {}", to.display()))?;
+    Ok(true)
+}
+
+/// What `cargo xtask test` checks of `new-plugin`: scaffolds `scaffolded` into
+/// `target/scaffold/`, builds it the way its README says (plain cargo, wasm32-wasip2, release)
+/// and puts the component with the test plugins, where the host's tests load it.
+pub(crate) fn scaffold_check() -> Result<()> {
+    let dir = root().join("target/scaffold/scaffolded");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    new_plugin(&[
+        "scaffolded".to_owned(),
+        "--path".to_owned(),
+        dir.display().to_string(),
+    ])?;
+    let target = cargo_target_dir()?.join("wasm-scaffold");
+    run_command(
+        Command::new(cargo_binary())
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .args(["build", "--quiet", "--release", "--target", WASM_TARGET]),
+    )?;
+    let out = root().join("target/test-plugins");
+    std::fs::create_dir_all(&out)?;
+    copy_if_changed(
+        &target.join(WASM_TARGET).join("release/scaffolded.wasm"),
+        &out.join("scaffolded.wasm"),
+    )?;
+    Ok(())
+}
+
+/// `cargo xtask new-plugin NAME --path DIR`.
+pub(crate) fn new_plugin(args: &[String]) -> Result<()> {
+    let usage = "usage: cargo xtask new-plugin NAME --path DIR";
+    let mut name = None;
+    let mut dir = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--path" => dir = Some(args.next().context(usage)?.clone()),
+            flag if flag.starts_with("--path=") => dir = Some(flag["--path=".len()..].to_owned()),
+            flag if flag.starts_with('-') => bail!("unknown option {flag:?}\n{usage}"),
+            _ if name.is_none() => name = Some(arg.clone()),
+            _ => bail!("unexpected argument {arg:?}\n{usage}"),
+        }
+    }
+    let (Some(name), Some(dir)) = (name, dir) else {
+        bail!(usage);
+    };
+    check_plugin_name(&name)?;
+    let dir = std::env::current_dir()?.join(dir);
+    if dir.exists() {
+        let mut entries =
+            std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        if entries.next().is_some() {
+            bail!("{} exists and is not empty", dir.display());
+        }
+    }
+    let sdk = root().join("plugin-sdk");
+    let sdk = sdk.canonicalize().unwrap_or(sdk);
+    let files = [
+        ("Cargo.toml", cargo_toml(&name, &sdk)),
+        (".cargo/config.toml", CARGO_CONFIG.to_owned()),
+        (".gitignore", "/target\n".to_owned()),
+        ("src/lib.rs", lib_rs(&name)),
+        ("README.md", readme(&name)),
+    ];
+    for (file, text) in files {
+        let path = dir.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!(
+        "xtask: created plugin {name} in {}\n\
+         build it with:  cd {} && cargo build --target {WASM_TARGET} --release",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Letters, digits and `_`, not starting with a digit, and usable as a crate name.
+fn check_plugin_name(name: &str) -> Result<()> {
+    const RESERVED: &[&str] = &[
+        "_",
+        "alloc",
+        "core",
+        "proc_macro",
+        "std",
+        "test",
+        "abstract",
+        "as",
+        "async",
+        "await",
+        "become",
+        "box",
+        "break",
+        "const",
+        "continue",
+        "crate",
+        "do",
+        "dyn",
+        "else",
+        "enum",
+        "extern",
+        "false",
+        "final",
+        "fn",
+        "for",
+        "gen",
+        "if",
+        "impl",
+        "in",
+        "let",
+        "loop",
+        "macro",
+        "match",
+        "mod",
+        "move",
+        "mut",
+        "override",
+        "priv",
+        "pub",
+        "ref",
+        "return",
+        "self",
+        "Self",
+        "static",
+        "struct",
+        "super",
+        "trait",
+        "true",
+        "try",
+        "type",
+        "typeof",
+        "unsafe",
+        "unsized",
+        "use",
+        "virtual",
+        "where",
+        "while",
+        "yield",
+    ];
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        bail!(
+            "invalid plugin name {name:?}: use letters, digits and '_', not starting with a digit"
+        );
+    }
+    if RESERVED.contains(&name) {
+        bail!("invalid plugin name {name:?}: it is reserved in Rust");
+    }
+    Ok(())
+}
+
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut out = String::from('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn cargo_toml(name: &str, sdk: &Path) -> String {
+    let sdk = toml_string(&sdk.to_string_lossy());
+    format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+buildbot-plugin-sdk = {{ path = {sdk} }}
+
+# A workspace of its own, so an enclosing workspace does not capture this crate.
+[workspace]
+
+# Small, fast components: full optimisation, one codegen unit and LTO; debug info stripped but
+# function names kept for readable traps.
+[profile.release]
+opt-level = 3
+lto = true
+codegen-units = 1
+panic = "abort"
+strip = "debuginfo"
+"#
+    )
+}
+
+const CARGO_CONFIG: &str = r#"# Build the plugin with `cargo build --target wasm32-wasip2 --release`; the output is a
+# WebAssembly component. The target is not made the default so that `cargo test` runs the unit
+# tests natively.
+[target.wasm32-wasip2]
+# WebAssembly SIMD: faster rendering with identical output; every runtime the server uses has it.
+rustflags = ["-C", "target-feature=+simd128"]
+"#;
+
+/// `demo_view` -> `Demo view`.
+fn label(name: &str) -> String {
+    let words = name.replace('_', " ");
+    let words = words.trim();
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => name.to_owned(),
+    }
+}
+
+/// `demo_view` -> `DemoViewPlugin` (the suffix keeps it apart from the SDK's prelude names).
+fn type_name(name: &str) -> String {
+    let mut out = String::new();
+    for part in name.split('_').filter(|p| !p.is_empty()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'P');
+    }
+    out.push_str("Plugin");
+    out
+}
+
+fn lib_rs(name: &str) -> String {
+    let label = label(name);
+    let ty = type_name(name);
+    format!(
+        r##"//! The `{name}` plugin for buildbot-www: a page at `/plugins/{name}/`.
+
+use buildbot_plugin_sdk::prelude::*;
+
+struct {ty} {{
+    greeting: String,
+}}
+
+impl Plugin for {ty} {{
+    fn manifest() -> Manifest {{
+        Manifest::new("{name}", env!("CARGO_PKG_VERSION"))
+            .description("{label}")
+            .menu(MenuEntry::new("{label}", "/").order(100))
+    }}
+
+    /// Options come from `[www.plugins.{name}]` in the server's config.
+    fn init(config: Config) -> Result<Self, String> {{
+        config.deny_unknown(&["greeting"])?;
+        Ok({ty} {{
+            greeting: config.string_or("greeting", "Hello")?,
+        }})
+    }}
+
+    fn handle(&self, request: &Request) -> Response {{
+        match request.path.as_str() {{
+            "/" => {{
+                let builders = data::list::<Builder>("builders", &Query::new().field("name"))
+                    .map(|builders| builders.len().to_string())
+                    .unwrap_or_else(|error| error.to_string());
+                Response::html(format!(
+                    "<h1>{{}}, {{}}!</h1>\n<p>Builders: {{}}</p>\n<p><a href=\"{{}}\">Home</a></p>\n",
+                    escape_html(&self.greeting),
+                    escape_html(request.user.display_name()),
+                    escape_html(&builders),
+                    escape_html(&request.root),
+                ))
+            }}
+            _ => Response::not_found(),
+        }}
+    }}
+}}
+
+register_plugin!({ty});
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {{
+    use super::*;
+    use buildbot_plugin_sdk::testing;
+
+    #[test]
+    fn greets_and_counts_builders() {{
+        testing::set_data(|_path, _query| {{
+            Ok(r#"{{"builders": [{{"name": "a"}}, {{"name": "b"}}], "meta": {{}}}}"#.into())
+        }});
+        let plugin = {ty}::init(Config::empty("{name}")).unwrap();
+        let page = plugin.handle(&Request::get("/"));
+        assert_eq!(page.status, 200);
+        let body = page.body_text().unwrap();
+        assert!(body.contains("Hello, anonymous!"), "{{body}}");
+        assert!(body.contains("Builders: 2"), "{{body}}");
+        assert_eq!(plugin.handle(&Request::get("/nope")).status, 404);
+    }}
+}}
+"##
+    )
+}
+
+fn readme(name: &str) -> String {
+    format!(
+        r#"# {name}
+
+A UI plugin for buildbot-www: a page at `/plugins/{name}/` with an entry in the sidebar.
+
+## Build
+
+```sh
+rustup target add {WASM_TARGET}     # once
+cargo build --target {WASM_TARGET} --release
+```
+
+The component is `target/{WASM_TARGET}/release/{name}.wasm`. `cargo test` runs the unit tests
+natively, with `buildbot_plugin_sdk::testing` standing in for the server.
+
+## Install and enable
+
+Copy `{name}.wasm` into the server's plugin folder (`plugins/` next to its config file, or a
+folder listed in `[www] plugin_dirs`), then enable it in the config and restart the server:
+
+```toml
+[www.plugins]
+{name} = true
+
+# or, with options:
+# [www.plugins.{name}]
+# greeting = "Howdy"
+```
+
+When it is already enabled, replacing the file is enough: the server reloads it. Copy it next
+to the old one and rename it over, so the server never reads a half-written file.
+
+The SDK's documentation: `cargo doc --open -p buildbot-plugin-sdk`.
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_names() {
+        for good in ["demo_view", "a", "_x", "Grid2"] {
+            assert!(check_plugin_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "2x", "a-b", "a b", "é", "fn", "test", "_"] {
+            assert!(check_plugin_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(label("demo_view"), "Demo view");
+        assert_eq!(type_name("demo_view"), "DemoViewPlugin");
+        assert_eq!(type_name("_x"), "XPlugin");
+        assert_eq!(type_name("_9"), "P9Plugin");
+        assert_eq!(toml_string(r#"C:\a "b""#), r#""C:\\a \"b\"""#);
+    }
+}
