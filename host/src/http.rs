@@ -1,4 +1,5 @@
-//! The HTTP server's routes: the REST API under `/api`, `/config`, and Twisted-style 404s.
+//! The HTTP server's routes: the REST API under `/api`, `/config`, `/ws`, `/sse`, and
+//! Twisted-style 404s.
 //!
 //! `app()` builds the router apart from serving it, so tests drive it with `oneshot` or a real
 //! listener alike.
@@ -7,6 +8,8 @@ pub mod access_log;
 mod cors;
 mod plugins;
 mod rest;
+mod sse;
+mod ws;
 
 use std::sync::Arc;
 
@@ -33,6 +36,10 @@ pub struct AppState {
     pub plugins: crate::plugins::Registry,
     /// Allowed CORS origins, compiled.
     cors: Arc<cors::Origins>,
+    /// Live updates for `/ws` and `/sse`: this process's events and the database watcher's.
+    pub events: crate::events::Events,
+    /// The web UI's compiled templates (built-in, or replaced from `custom_templates_dir`).
+    pub ui: Arc<crate::ui::Ui>,
 }
 
 impl AppState {
@@ -43,11 +50,15 @@ impl AppState {
         plugins: crate::plugins::Registry,
     ) -> anyhow::Result<Self> {
         let cors = cors::Origins::from_config(&config)?;
+        let ui = Arc::new(crate::ui::Ui::new(&config)?);
+        let events = crate::events::Events::watching(data.clone());
         Ok(AppState {
             config: Arc::new(config),
             data,
             plugins,
             cors: Arc::new(cors),
+            events,
+            ui,
         })
     }
 }
@@ -72,7 +83,13 @@ pub fn app(state: AppState) -> Router {
         );
     Router::new()
         .merge(api)
+        .merge(crate::ui::routes())
         .route("/config", any(frontend_config))
+        .route("/ws", any(ws::handle))
+        .route("/ws/", any(ws::handle))
+        .route("/sse", any(sse::handle))
+        .route("/sse/", any(sse::handle))
+        .route("/sse/{*path}", any(sse::handle))
         .route("/plugins/{name}", any(plugins::mount))
         .route("/plugins/{name}/", any(plugins::handle))
         .route("/plugins/{name}/{*rest}", any(plugins::handle))

@@ -3,9 +3,11 @@
 pub mod config;
 pub mod data;
 pub mod db;
+pub mod events;
 pub mod fixtures;
 pub mod http;
 pub mod identity;
 pub mod jsonfmt;
 pub mod plugins;
 pub mod server;
+pub mod ui;

@@ -23,6 +23,10 @@ enum Command {
         /// The config file; its folder is the base directory.
         #[arg(long, default_value = "master.toml")]
         config: PathBuf,
+        /// Keep demo builds starting, logging and finishing in the database (for the demo
+        /// database only: this writes to it).
+        #[arg(long)]
+        demo_activity: bool,
     },
     /// Validate a config file without serving.
     CheckConfig {
@@ -85,12 +89,15 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Serve { config } => {
+        Command::Serve {
+            config,
+            demo_activity,
+        } => {
             let config = match load_config(&config) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            report(buildbot_www::server::serve(config).await)
+            report(buildbot_www::server::serve_with(config, demo_activity).await)
         }
         Command::CheckConfig { path } => match load_config(&path) {
             Ok(_) => {

@@ -25,6 +25,12 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
 
 /// Serves until interrupted.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    serve_with(config, false).await
+}
+
+/// Serves until interrupted; with `demo_activity`, also keeps demo builds running in the
+/// database (`serve --demo-activity`, see `fixtures::activity`).
+pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<()> {
     init_tracing();
     let Some(port) = config.www.port.clone() else {
         bail!(
@@ -46,6 +52,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .context("cannot open the access log")?;
     let buildbot_url = config.buildbot_url.clone();
     let state = state(config).await?;
+    if demo_activity {
+        tokio::spawn(crate::fixtures::activity::run(
+            state.data.pool().clone(),
+            state.events.clone(),
+            std::time::Duration::from_millis(700),
+        ));
+    }
     let router = app(state).layer(axum::middleware::from_fn_with_state(
         access,
         access_log::record,

@@ -63,15 +63,7 @@ async fn load(config: &Path) -> anyhow::Result<buildbot_www::http::AppState> {
 }
 
 async fn serve(config: &Path) -> String {
-    let state = load(config).await.expect("the server starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, buildbot_www::http::app(state))
-            .await
-            .unwrap();
-    });
-    base
+    common::serve_state(load(config).await.expect("the server starts")).await
 }
 
 async fn get(base: &str, path: &str) -> (u16, String) {

@@ -12,9 +12,11 @@ const HELP: &str = "\
 cargo xtask <command>
 
 commands:
-  demo                       build (plugins too), create the demo database, serve
-                             http://127.0.0.1:8010/
-  test                       build the plugins and test plugins, run every test
+  demo                       build (plugins too), create the demo database, serve it on
+                             http://127.0.0.1:8010/ with demo builds running
+                             (serve --demo-activity)
+  test                       build the plugins and test plugins, run every test (installs
+                             chromium and chromium-driver for the UI's browser tests if missing)
   build-plugins              build the plugins under plugins/ to wasm32-wasip2 components in
                              target/plugins/<name>.wasm (installs the target with rustup if needed)
   build-test-plugins         the same for the runtime's test plugins under fixtures/plugins/, into
@@ -26,6 +28,11 @@ commands:
                              write a large synthetic Buildbot database
   bench api                  load-test the REST API (numbers for docs/performance.md)
   bench plugins              plugin dispatch overhead, start-up time, idle memory
+  bench ui                   UI pages: builders at 4,000 builders, a 200-step build, the
+                             first lines of a 10.7 MB log (time to first byte, full page)
+  bench events               event latency from a database write to a /ws client
+  bench badges               the badges plugin on a 1M-build database: SVG/PNG req/s and
+                             latency, 304s, uncached PNG renders
 ";
 
 fn main() {
@@ -124,7 +131,26 @@ fn demo() -> Result<()> {
         host_command(false)?
             .arg("serve")
             .arg("--config")
-            .arg(&config),
+            .arg(&config)
+            .arg("--demo-activity"),
+    )
+}
+
+/// The UI's browser tests (`host/tests/ui.rs`) drive Debian's headless Chromium through
+/// chromedriver: install both when missing.
+fn ensure_browser() -> Result<()> {
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| dir.join("chromedriver").is_file())
+    });
+    if found {
+        return Ok(());
+    }
+    println!("xtask: installing chromium and chromium-driver (Debian packages) for the UI tests");
+    let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+    run_command(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }
 
@@ -132,6 +158,11 @@ fn test() -> Result<()> {
     plugins::build_plugins()?;
     plugins::build_test_plugins()?;
     plugins::scaffold_check()?;
-    run_command(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    ensure_browser()?;
+    run_command(
+        cargo()
+            .args(["test", "--workspace", "--all-targets"])
+            .env("BUILDBOT_WWW_REQUIRE_BROWSER", "1"),
+    )?;
     run_command(cargo().args(["test", "--workspace", "--doc"]))
 }

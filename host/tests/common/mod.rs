@@ -42,6 +42,12 @@ pub async fn serve_reference_with(www_extra: &str) -> Server {
     let state =
         buildbot_www::http::AppState::new(config, data, buildbot_www::plugins::Registry::default())
             .expect("state");
+    let base = serve_state(state).await;
+    Server { base, dir }
+}
+
+/// Serves an application state on a free loopback port; returns `http://127.0.0.1:PORT`.
+pub async fn serve_state(state: buildbot_www::http::AppState) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -49,7 +55,7 @@ pub async fn serve_reference_with(www_extra: &str) -> Server {
             .await
             .unwrap();
     });
-    Server { base, dir }
+    base
 }
 
 /// The reference database served with the reference config.

@@ -1,0 +1,343 @@
+// buildbot-www UI: local times, per-browser settings, live updates over Buildbot's websocket
+// protocol, and the log viewer's paging and following. Every URL is relative to the page's root.
+(function () {
+  "use strict";
+
+  var pageData = {};
+  try {
+    pageData = JSON.parse(document.getElementById("bb-page").textContent);
+  } catch (e) {
+    pageData = {};
+  }
+  var root = pageData.root || "";
+  var SETTINGS_KEY = "buildbot-www.settings";
+
+  function absolute(relative) {
+    return new URL(root + relative, window.location.href);
+  }
+
+  // ---- times ---------------------------------------------------------------------------
+  function ago(seconds) {
+    var s = Math.max(0, Math.round(Date.now() / 1000 - seconds));
+    if (s < 60) return s + " s ago";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    if (s < 86400) return Math.floor(s / 3600) + " h ago";
+    return Math.floor(s / 86400) + " days ago";
+  }
+
+  function localizeTimes(scope) {
+    var times = scope.querySelectorAll("time[data-ts]");
+    for (var i = 0; i < times.length; i++) {
+      var ts = Number(times[i].getAttribute("data-ts"));
+      if (!ts) continue;
+      times[i].title = new Date(ts * 1000).toLocaleString();
+      times[i].textContent = ago(ts);
+    }
+  }
+
+  // ---- settings ------------------------------------------------------------------------
+  function loadSettings() {
+    try {
+      return JSON.parse(window.localStorage.getItem(SETTINGS_KEY) || "{}") || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function saveSettings(settings) {
+    var text = JSON.stringify(settings);
+    try {
+      window.localStorage.setItem(SETTINGS_KEY, text);
+    } catch (e) {
+      /* storage disabled: the cookie still carries them */
+    }
+    writeCookie(text);
+  }
+
+  // The server renders pages with the browser's settings: mirror them into a cookie scoped
+  // to the server's root path (which may sit under a proxy prefix).
+  function writeCookie(text) {
+    var path = absolute("").pathname;
+    var value = text === "{}" ? "" : encodeURIComponent(text);
+    var expiry = value ? "; max-age=31536000" : "; max-age=0";
+    document.cookie = "bb_settings=" + value + "; path=" + path + expiry + "; samesite=lax";
+  }
+
+  function tomlValue(value) {
+    if (typeof value === "string") return JSON.stringify(value);
+    return String(value);
+  }
+
+  function initSettingsPage() {
+    var form = document.getElementById("settings");
+    if (!form) return;
+    var defaults = JSON.parse(form.getAttribute("data-defaults") || "{}");
+    var settings = loadSettings();
+    var inputs = form.querySelectorAll("input[name]");
+
+    function render() {
+      var lines = ["[www.ui_default_config]"];
+      var merged = {};
+      Object.keys(defaults).forEach(function (k) { merged[k] = defaults[k]; });
+      Object.keys(settings).forEach(function (k) { merged[k] = settings[k]; });
+      Object.keys(merged).sort().forEach(function (key) {
+        lines.push(JSON.stringify(key) + " = " + tomlValue(merged[key]));
+      });
+      document.getElementById("settings-toml").textContent = lines.join("\n") + "\n";
+    }
+
+    for (var i = 0; i < inputs.length; i++) {
+      var input = inputs[i];
+      var key = input.name;
+      var value = key in settings ? settings[key] : defaults[key];
+      if (input.getAttribute("data-kind") === "bool") input.checked = !!value;
+      else input.value = value === undefined || value === null ? "" : value;
+      input.addEventListener("change", function (event) {
+        var target = event.target;
+        var kind = target.getAttribute("data-kind");
+        var v = kind === "bool" ? target.checked : kind === "int" ? Number(target.value) : target.value;
+        if (kind === "int" && !isFinite(v)) return;
+        if (v === defaults[target.name]) delete settings[target.name];
+        else settings[target.name] = v;
+        saveSettings(settings);
+        render();
+      });
+    }
+    document.getElementById("settings-reset").addEventListener("click", function () {
+      settings = {};
+      saveSettings(settings);
+      for (var j = 0; j < inputs.length; j++) {
+        var d = defaults[inputs[j].name];
+        if (inputs[j].getAttribute("data-kind") === "bool") inputs[j].checked = !!d;
+        else inputs[j].value = d;
+      }
+      render();
+    });
+    render();
+  }
+
+  // ---- live updates ---------------------------------------------------------------------
+  var conn = document.getElementById("bb-conn");
+  var onEvent = null; // set per page kind
+  var lastRefresh = 0;
+  var refreshTimer = null;
+  var refreshing = false;
+
+  function showConnection(text) {
+    if (!conn) return;
+    if (text) {
+      conn.textContent = text;
+      conn.hidden = false;
+    } else {
+      conn.hidden = true;
+    }
+  }
+
+  // Re-fetches this page and swaps its main area: at most one refresh per second, however
+  // many events arrive.
+  function scheduleRefresh() {
+    if (refreshTimer || refreshing) {
+      if (refreshing) refreshTimer = refreshTimer || setTimeout(runRefresh, 1000);
+      return;
+    }
+    var wait = Math.max(0, lastRefresh + 1000 - Date.now());
+    refreshTimer = setTimeout(runRefresh, wait);
+  }
+
+  function runRefresh() {
+    refreshTimer = null;
+    refreshing = true;
+    lastRefresh = Date.now();
+    fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (text) {
+        var doc = new DOMParser().parseFromString(text, "text/html");
+        var fresh = doc.getElementById("bb-main");
+        var main = document.getElementById("bb-main");
+        if (fresh && main) {
+          main.innerHTML = fresh.innerHTML;
+          localizeTimes(main);
+        }
+        var heading = doc.getElementById("bb-heading");
+        var current = document.getElementById("bb-heading");
+        if (heading && current) current.innerHTML = heading.innerHTML;
+        if (doc.title) document.title = doc.title;
+        document.documentElement.setAttribute("data-refreshed", String(Date.now()));
+      })
+      .catch(function () { /* the next event or reconnect refreshes again */ })
+      .then(function () { refreshing = false; });
+  }
+
+  function matchesFilter(message) {
+    var filter = pageData.live_filter;
+    if (!filter || !message || typeof message !== "object") return true;
+    return Object.keys(filter).every(function (key) {
+      return !(key in message) || message[key] === filter[key];
+    });
+  }
+
+  function connect(paths) {
+    var attempt = 0;
+    var socket = null;
+    var everOpened = false;
+
+    function open() {
+      var url = absolute("ws");
+      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      try {
+        socket = new WebSocket(url.href);
+      } catch (e) {
+        retry();
+        return;
+      }
+      socket.onopen = function () {
+        var wasLost = everOpened || attempt > 0;
+        attempt = 0;
+        everOpened = true;
+        showConnection("");
+        document.documentElement.setAttribute("data-ws", "open");
+        paths.forEach(function (path, i) {
+          socket.send(JSON.stringify({ cmd: "startConsuming", path: path, _id: i + 1 }));
+        });
+        if (wasLost && onEvent) onEvent(null); // catch up on what was missed
+      };
+      socket.onmessage = function (message) {
+        var frame;
+        try {
+          frame = JSON.parse(message.data);
+        } catch (e) {
+          return;
+        }
+        if (frame && typeof frame.k === "string" && onEvent && matchesFilter(frame.m)) {
+          onEvent(frame);
+        }
+      };
+      socket.onclose = function () {
+        socket = null;
+        document.documentElement.setAttribute("data-ws", "lost");
+        retry();
+      };
+    }
+
+    function retry() {
+      attempt += 1;
+      var delay = Math.min(30, Math.pow(2, Math.min(attempt - 1, 5)));
+      showConnection("connection lost, retrying in " + delay + " s");
+      setTimeout(function () {
+        showConnection("connection lost, retrying…");
+        open();
+      }, delay * 1000);
+    }
+
+    open();
+  }
+
+  // ---- log viewer ------------------------------------------------------------------------
+  function initLog() {
+    var pre = document.getElementById("log");
+    if (!pre) return false;
+    var logid = pre.getAttribute("data-logid");
+    var stdio = pre.getAttribute("data-type") === "s";
+    var pageSize = Number(pre.getAttribute("data-page")) || 1000;
+    var next = Number(pre.getAttribute("data-next"));
+    var total = Number(pre.getAttribute("data-total"));
+    var complete = pre.getAttribute("data-complete") === "true";
+    var more = document.getElementById("log-more");
+    var follow = document.getElementById("log-follow");
+    var loading = false;
+
+    function append(content) {
+      var lines = content.split("\n");
+      if (lines.length && lines[lines.length - 1] === "") lines.pop();
+      var fragment = document.createDocumentFragment();
+      lines.forEach(function (line) {
+        var span = document.createElement("span");
+        var channel = "o";
+        if (stdio) {
+          channel = line.charAt(0) === "e" ? "e" : line.charAt(0) === "h" ? "h" : "o";
+          line = line.substring(1);
+        }
+        span.className = channel;
+        span.textContent = line;
+        fragment.appendChild(span);
+        fragment.appendChild(document.createTextNode("\n"));
+      });
+      pre.appendChild(fragment);
+      next += lines.length;
+    }
+
+    function updateMore() {
+      if (!more) return;
+      more.hidden = next >= total;
+      if (!more.hidden && more.firstChild) {
+        more.firstChild.textContent = "lines " + (next + 1) + "–" + total + " load as you scroll ";
+      }
+    }
+
+    function loadMore() {
+      if (loading || next >= total) return Promise.resolve();
+      loading = true;
+      var url = absolute("api/v2/logs/" + logid + "/contents?offset=" + next + "&limit=" + pageSize);
+      return fetch(url, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) {
+          var chunk = body && body.logchunks && body.logchunks[0];
+          if (chunk && chunk.firstline === next) append(chunk.content);
+        })
+        .catch(function () {})
+        .then(function () {
+          loading = false;
+          updateMore();
+        });
+    }
+
+    function refreshInfo() {
+      return fetch(absolute("api/v2/logs/" + logid), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) {
+          var log = body && body.logs && body.logs[0];
+          if (log) {
+            total = log.num_lines;
+            complete = log.complete;
+          }
+        })
+        .catch(function () {});
+    }
+
+    function tail() {
+      if (!follow || !follow.checked) return;
+      refreshInfo().then(function () {
+        var step = function () {
+          if (next < total) return loadMore().then(step);
+          window.scrollTo(0, document.body.scrollHeight);
+        };
+        return step();
+      });
+    }
+
+    if (more && "IntersectionObserver" in window) {
+      new IntersectionObserver(function (entries) {
+        if (entries.some(function (e) { return e.isIntersecting; })) loadMore();
+      }, { rootMargin: "800px" }).observe(more);
+    }
+    var button = document.getElementById("log-load");
+    if (button) button.addEventListener("click", loadMore);
+    onEvent = function () { tail(); };
+    // Follow without a websocket too: poll while the log is written.
+    setInterval(function () { if (!complete) tail(); }, 3000);
+    if (follow && follow.checked) tail();
+    return true;
+  }
+
+  // ---- start -----------------------------------------------------------------------------
+  localizeTimes(document);
+  initSettingsPage();
+  var isLog = initLog();
+  if (!isLog) onEvent = function () { scheduleRefresh(); };
+  var events = pageData.events || [];
+  if (events.length && "WebSocket" in window) connect(events);
+  setInterval(function () { localizeTimes(document); }, 30000);
+})();

@@ -1,0 +1,140 @@
+//! Template filters: Buildbot's result names, durations, timestamps, URL query values.
+
+use minijinja::value::Value;
+use minijinja::Environment;
+
+/// Registers the filters every template may use.
+pub fn register(env: &mut Environment<'static>) {
+    env.add_filter("result", result_name);
+    env.add_filter("duration", duration_filter);
+    env.add_filter("datetime", datetime_filter);
+    env.add_filter("urlq", url_query);
+    env.add_filter("bytes", bytes_filter);
+    env.add_filter("first_line", first_line);
+}
+
+/// `results` → `success`, `failure`... (`pending` for null, Buildbot's `results_PENDING`).
+fn result_name(value: Value) -> String {
+    match value.as_i64() {
+        None => "pending",
+        Some(0) => "success",
+        Some(1) => "warnings",
+        Some(2) => "failure",
+        Some(3) => "skipped",
+        Some(4) => "exception",
+        Some(5) => "retry",
+        Some(6) => "cancelled",
+        Some(_) => "unknown",
+    }
+    .to_owned()
+}
+
+/// `started_at|duration(complete_at)`: the time between two epoch seconds (until now when the
+/// end is null), e.g. `1 min 5 s`.
+fn duration_filter(start: Value, end: Option<Value>) -> String {
+    let Some(start) = start.as_i64() else {
+        return String::new();
+    };
+    let end = end.and_then(|e| e.as_i64()).unwrap_or_else(now);
+    duration(end.saturating_sub(start).max(0))
+}
+
+/// Seconds as Buildbot's UI writes them.
+pub fn duration(secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if h > 0 {
+        format!("{h} h {m} min")
+    } else if m > 0 {
+        format!("{m} min {s} s")
+    } else {
+        format!("{s} s")
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Epoch seconds → `2026-11-28 01:22:30` (UTC); the page's script shows it in local time.
+fn datetime_filter(value: Value) -> String {
+    value.as_i64().map(datetime).unwrap_or_default()
+}
+
+/// Epoch seconds → `YYYY-MM-DD HH:MM:SS` in UTC.
+pub fn datetime(ts: i64) -> String {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Percent-encodes a value for a query string.
+fn url_query(value: Value) -> String {
+    let text = value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned);
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The first line of a text, cut at `max` characters (default 120) with an ellipsis.
+fn first_line(value: Value, max: Option<usize>) -> String {
+    let text = value.as_str().unwrap_or_default();
+    let line = text.lines().next().unwrap_or_default();
+    let max = max.unwrap_or(120);
+    if line.chars().count() > max || line.len() < text.trim_end().len() {
+        let cut: String = line.chars().take(max).collect();
+        format!("{cut}…")
+    } else {
+        line.to_owned()
+    }
+}
+
+fn bytes_filter(value: Value) -> String {
+    let n = value.as_i64().unwrap_or(0) as f64;
+    if n >= 1e6 {
+        format!("{:.1} MB", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1} kB", n / 1e3)
+    } else {
+        format!("{n} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(datetime(0), "1970-01-01 00:00:00");
+        assert_eq!(datetime(1_796_433_750), "2026-12-05 01:22:30");
+        assert_eq!(duration(65), "1 min 5 s");
+        assert_eq!(duration(3), "3 s");
+        assert_eq!(duration(7300), "2 h 1 min");
+        assert_eq!(url_query(Value::from("a b&c")), "a%20b%26c");
+    }
+}

@@ -1,0 +1,897 @@
+//! The page handlers: each reads what it shows through `DataApi::get` in a fixed number of
+//! batched reads (never one read per row), then renders its template inside the shell.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, Response, StatusCode};
+use serde_json::{json, Map, Value};
+
+use super::{html, html_status, shell, PageRequest, SETTINGS};
+use crate::data::{Answer, ApiError};
+use crate::http::AppState;
+use crate::identity::User;
+
+type Item = Map<String, Value>;
+type PageResult = Result<Response<Body>, ApiError>;
+
+/// Items of a Data API read (empty for a raw answer).
+async fn items(
+    state: &AppState,
+    path: &str,
+    args: &[(&str, String)],
+) -> Result<Vec<Item>, ApiError> {
+    let args: Vec<(String, String)> = args
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    match state.data.get(&User::Anonymous, path, &args).await? {
+        Answer::Items { items, .. } => Ok(items),
+        Answer::Raw { .. } => Ok(Vec::new()),
+    }
+}
+
+/// The single item of a Data API read, or the Data API's 404.
+async fn one(state: &AppState, path: &str, args: &[(&str, String)]) -> Result<Item, ApiError> {
+    items(state, path, args)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found(format!("no such resource: {path}")))
+}
+
+fn int(item: &Item, key: &str) -> i64 {
+    item.get(key).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn setting_i64(settings: &Map<String, Value>, key: &str, default: i64, max: i64) -> i64 {
+    settings
+        .get(key)
+        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+        .unwrap_or(default)
+        .clamp(1, max)
+}
+
+fn setting_bool(settings: &Map<String, Value>, key: &str) -> bool {
+    settings
+        .get(key)
+        .is_some_and(|v| v.as_bool().unwrap_or_else(|| v.as_str() == Some("true")))
+}
+
+/// `builderid → name` for the given ids, in one read.
+async fn builder_names(
+    state: &AppState,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<HashMap<i64, String>, ApiError> {
+    let ids: BTreeSet<i64> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut args: Vec<(&str, String)> =
+        ids.iter().map(|id| ("builderid", id.to_string())).collect();
+    args.push(("field", "builderid".into()));
+    args.push(("field", "name".into()));
+    args.push(("limit", ids.len().to_string()));
+    Ok(items(state, "builders", &args)
+        .await?
+        .into_iter()
+        .map(|b| {
+            (
+                int(&b, "builderid"),
+                b.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        })
+        .collect())
+}
+
+/// Adds `builder_name` to builds or requests.
+fn name_builders(list: &mut [Item], names: &HashMap<i64, String>) {
+    for item in list {
+        let name = names
+            .get(&int(item, "builderid"))
+            .cloned()
+            .unwrap_or_default();
+        item.insert("builder_name".into(), Value::String(name));
+    }
+}
+
+fn error_page(state: &AppState, req: &PageRequest, err: ApiError) -> Response<Body> {
+    if err.internal {
+        tracing::error!("page {}: {}", req.path, err.message);
+    }
+    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut context = shell(state, req, "", "Error", &[]);
+    context["status"] = json!(status.as_u16());
+    context["message"] = json!(if err.internal && !state.config.www.debug {
+        "internal error (details in the server's log)".to_owned()
+    } else {
+        err.message
+    });
+    html_status(state, status, "error.html", &context)
+}
+
+fn respond(state: &AppState, req: &PageRequest, result: PageResult) -> Response<Body> {
+    result.unwrap_or_else(|err| error_page(state, req, err))
+}
+
+fn redirect(to: &str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header(header::LOCATION, to)
+        .body(Body::empty())
+        .unwrap_or_default()
+}
+
+/// Pages `default_page` may name.
+const PAGES: &[&str] = &[
+    "builders",
+    "workers",
+    "changes",
+    "pendingbuildrequests",
+    "about",
+    "settings",
+];
+
+/// `/`: `default_page` when set (a plugin view or a page), else recent activity.
+pub(super) async fn home(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
+    if let Some(page) = state.config.www.default_page.as_deref() {
+        let page = page.trim_matches('/');
+        for plugin in [page.to_owned(), format!("{page}_view")] {
+            if state.plugins.has(&plugin) {
+                return redirect(&format!("{}views/{plugin}/", req.root));
+            }
+        }
+        if PAGES.contains(&page) {
+            return redirect(&format!("{}{page}", req.root));
+        }
+        if !page.is_empty() && page != "home" {
+            tracing::debug!("default_page {page:?} names no enabled plugin or page");
+        }
+    }
+    let result = home_page(&state, &req).await;
+    respond(&state, &req, result)
+}
+
+async fn home_page(state: &AppState, req: &PageRequest) -> PageResult {
+    let settings = req.settings(&state.config);
+    let limit = setting_i64(&settings, "Home.recentBuilds", 30, 1000);
+    let mut running = items(
+        state,
+        "builds",
+        &[
+            ("complete", "false".into()),
+            ("order", "-buildid".into()),
+            ("limit", "100".into()),
+        ],
+    )
+    .await?;
+    let mut recent = items(
+        state,
+        "builds",
+        &[
+            ("complete", "true".into()),
+            ("order", "-buildid".into()),
+            ("limit", limit.to_string()),
+        ],
+    )
+    .await?;
+    let pending = items(
+        state,
+        "buildrequests",
+        &[
+            ("claimed", "false".into()),
+            ("complete", "false".into()),
+            ("field", "buildrequestid".into()),
+            ("field", "claimed".into()),
+            ("field", "complete".into()),
+            ("limit", "1000".into()),
+        ],
+    )
+    .await?
+    .len();
+    let names = builder_names(
+        state,
+        running
+            .iter()
+            .chain(recent.iter())
+            .map(|b| int(b, "builderid")),
+    )
+    .await?;
+    name_builders(&mut running, &names);
+    name_builders(&mut recent, &names);
+    let mut context = shell(
+        state,
+        req,
+        "home",
+        "Home",
+        &["builds/*/*".into(), "buildrequests/*/*".into()],
+    );
+    context["running"] = json!(running);
+    context["recent"] = json!(recent);
+    context["pending"] = json!(pending);
+    Ok(html(state, "home.html", &context))
+}
+
+/// `/builders?tag=T&name=N`: every builder with its recent builds, in three reads.
+pub(super) async fn builders(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
+    let result = builders_page(&state, &req).await;
+    respond(&state, &req, result)
+}
+
+/// The most builders one page lists.
+const MAX_BUILDERS: usize = 20_000;
+
+async fn builders_page(state: &AppState, req: &PageRequest) -> PageResult {
+    let settings = req.settings(&state.config);
+    let fetch = setting_i64(&settings, "Builders.buildFetchLimit", 200, 10_000);
+    let show_old = setting_bool(&settings, "Builders.show_old_builders");
+    let args = crate::data::query_args(&req.query);
+    let tags: Vec<String> = args
+        .iter()
+        .filter(|(k, v)| k == "tag" && !v.is_empty())
+        .map(|(_, v)| v.clone())
+        .collect();
+    let name = req.arg("name").unwrap_or_default();
+    let mut query: Vec<(&str, String)> = vec![
+        ("order", "name".into()),
+        ("limit", MAX_BUILDERS.to_string()),
+        ("field", "builderid".into()),
+        ("field", "name".into()),
+        ("field", "masterids".into()),
+        ("field", "tags".into()),
+        ("field", "description".into()),
+    ];
+    for tag in &tags {
+        query.push(("tags__contains", tag.clone()));
+    }
+    if !name.is_empty() {
+        query.push(("name__contains", name.clone()));
+    }
+    let mut builders = items(state, "builders", &query).await?;
+    let all_shown = builders.len() < MAX_BUILDERS;
+    let hidden_old = if show_old {
+        0
+    } else {
+        let before = builders.len();
+        builders.retain(|b| {
+            b.get("masterids")
+                .and_then(Value::as_array)
+                .is_some_and(|m| !m.is_empty())
+        });
+        before - builders.len()
+    };
+    let recent = items(
+        state,
+        "builds",
+        &[
+            ("order", "-buildid".into()),
+            ("limit", fetch.to_string()),
+            ("field", "buildid".into()),
+            ("field", "number".into()),
+            ("field", "builderid".into()),
+            ("field", "results".into()),
+            ("field", "complete".into()),
+            ("field", "state_string".into()),
+        ],
+    )
+    .await?;
+    let mut by_builder: HashMap<i64, Vec<Value>> = HashMap::new();
+    for build in recent {
+        by_builder
+            .entry(int(&build, "builderid"))
+            .or_default()
+            .push(Value::Object(build));
+    }
+    let mut all_tags = BTreeSet::new();
+    for builder in &mut builders {
+        if let Some(list) = builder.get("tags").and_then(Value::as_array) {
+            all_tags.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        let builds = by_builder
+            .remove(&int(builder, "builderid"))
+            .unwrap_or_default();
+        builder.insert("builds".into(), Value::Array(builds));
+    }
+    let mut context = shell(state, req, "builders", "Builders", &["builds/*/*".into()]);
+    context["builders"] = json!(builders);
+    context["tags"] = json!(tags);
+    context["all_tags"] = json!(all_tags);
+    context["name"] = json!(name);
+    context["hidden_old"] = json!(hidden_old);
+    context["all_shown"] = json!(all_shown);
+    context["fetch"] = json!(fetch);
+    Ok(html(state, "builders.html", &context))
+}
+
+/// `/builders/<id>?page=N`: a builder's builds, newest first, paged.
+pub(super) async fn builder(
+    State(state): State<AppState>,
+    Path(builderid): Path<i64>,
+    req: PageRequest,
+) -> Response<Body> {
+    let result = builder_page(&state, &req, builderid).await;
+    respond(&state, &req, result)
+}
+
+async fn builder_page(state: &AppState, req: &PageRequest, builderid: i64) -> PageResult {
+    let settings = req.settings(&state.config);
+    let size = setting_i64(&settings, "Builders.page_size", 30, 1000);
+    let page = req
+        .arg("page")
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(0)
+        .max(0);
+    let builder = one(state, &format!("builders/{builderid}"), &[]).await?;
+    let mut builds = items(
+        state,
+        &format!("builders/{builderid}/builds"),
+        &[
+            ("order", "-number".into()),
+            ("limit", (size + 1).to_string()),
+            ("offset", (page * size).to_string()),
+            ("property", "owners".into()),
+            ("property", "branch".into()),
+            ("property", "got_revision".into()),
+        ],
+    )
+    .await?;
+    let has_next = builds.len() as i64 > size;
+    builds.truncate(size as usize);
+    let worker_ids: BTreeSet<i64> = builds.iter().map(|b| int(b, "workerid")).collect();
+    let workers = items(
+        state,
+        &format!("builders/{builderid}/workers"),
+        &[("field", "workerid".into()), ("field", "name".into())],
+    )
+    .await?;
+    let mut worker_names: HashMap<i64, Value> = workers
+        .iter()
+        .map(|w| {
+            (
+                int(w, "workerid"),
+                w.get("name").cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let missing: Vec<i64> = worker_ids
+        .iter()
+        .filter(|id| !worker_names.contains_key(id))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        let mut args: Vec<(&str, String)> = missing
+            .iter()
+            .map(|id| ("workerid", id.to_string()))
+            .collect();
+        args.push(("field", "workerid".into()));
+        args.push(("field", "name".into()));
+        for w in items(state, "workers", &args).await? {
+            worker_names.insert(
+                int(&w, "workerid"),
+                w.get("name").cloned().unwrap_or_default(),
+            );
+        }
+    }
+    for build in &mut builds {
+        let name = worker_names
+            .get(&int(build, "workerid"))
+            .cloned()
+            .unwrap_or_default();
+        build.insert("worker_name".into(), name);
+    }
+    let pending = items(
+        state,
+        "buildrequests",
+        &[
+            ("builderid", builderid.to_string()),
+            ("claimed", "false".into()),
+            ("complete", "false".into()),
+            ("order", "submitted_at".into()),
+            ("limit", "100".into()),
+        ],
+    )
+    .await?;
+    let title = builder
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("builder")
+        .to_owned();
+    let mut context = shell(
+        state,
+        req,
+        "builders",
+        &title,
+        &["builds/*/*".into(), "buildrequests/*/*".into()],
+    );
+    context["live_filter"] = json!({"builderid": builderid});
+    context["builder"] = json!(builder);
+    context["builds"] = json!(builds);
+    context["workers"] = json!(workers);
+    context["pending"] = json!(pending);
+    context["page"] = json!(page);
+    context["has_next"] = json!(has_next);
+    Ok(html(state, "builder.html", &context))
+}
+
+/// `/builders/<id>/builds/<number>`: steps with logs, properties, changes, responsible users.
+pub(super) async fn build(
+    State(state): State<AppState>,
+    Path((builderid, number)): Path<(i64, i64)>,
+    req: PageRequest,
+) -> Response<Body> {
+    let result = build_page(&state, &req, builderid, number).await;
+    respond(&state, &req, result)
+}
+
+async fn build_page(
+    state: &AppState,
+    req: &PageRequest,
+    builderid: i64,
+    number: i64,
+) -> PageResult {
+    let build = one(
+        state,
+        &format!("builders/{builderid}/builds/{number}"),
+        &[("property", "*".into())],
+    )
+    .await?;
+    let buildid = int(&build, "buildid");
+    let builder = one(state, &format!("builders/{builderid}"), &[]).await?;
+    let mut steps = items(
+        state,
+        &format!("builds/{buildid}/steps"),
+        &[("order", "number".into()), ("limit", "100000".into())],
+    )
+    .await?;
+    // One read per step for its logs (the Data API has no logs collection across steps); run
+    // them together.
+    let reads = steps.iter().map(|step| {
+        let path = format!("steps/{}/logs", int(step, "stepid"));
+        async move { items(state, &path, &[("limit", "1000".into())]).await }
+    });
+    let logs = futures_util::future::join_all(reads).await;
+    for (step, logs) in steps.iter_mut().zip(logs) {
+        step.insert("logs".into(), json!(logs?));
+    }
+    let changes = items(
+        state,
+        &format!("builds/{buildid}/changes"),
+        &[("limit", "1000".into())],
+    )
+    .await?;
+    let worker = match items(state, &format!("workers/{}", int(&build, "workerid")), &[]).await {
+        Ok(list) => list.into_iter().next(),
+        Err(_) => None,
+    };
+    let buildrequest = items(
+        state,
+        &format!("buildrequests/{}", int(&build, "buildrequestid")),
+        &[],
+    )
+    .await
+    .ok()
+    .and_then(|l| l.into_iter().next());
+    let buildset = match &buildrequest {
+        Some(br) => items(state, &format!("buildsets/{}", int(br, "buildsetid")), &[])
+            .await
+            .ok()
+            .and_then(|l| l.into_iter().next()),
+        None => None,
+    };
+    let next_exists = items(
+        state,
+        &format!("builders/{builderid}/builds"),
+        &[
+            ("number", (number + 1).to_string()),
+            ("field", "number".into()),
+        ],
+    )
+    .await
+    .is_ok_and(|l| !l.is_empty());
+    // Responsible users: the changes' authors and the build's owners, once each.
+    let mut responsible: Vec<String> = Vec::new();
+    for change in &changes {
+        if let Some(author) = change.get("author").and_then(Value::as_str) {
+            if !responsible.iter().any(|r| r == author) {
+                responsible.push(author.to_owned());
+            }
+        }
+    }
+    let properties: Vec<Value> = build
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|props| {
+            props
+                .iter()
+                .map(|(name, pair)| {
+                    let value = pair.get(0).cloned().unwrap_or(Value::Null);
+                    let source = pair.get(1).cloned().unwrap_or(Value::Null);
+                    let text = match &value {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    json!({"name": name, "value": text, "source": source})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(owners) = build
+        .get("properties")
+        .and_then(|p| p.get("owners"))
+        .and_then(|o| o.get(0))
+        .and_then(Value::as_array)
+    {
+        for owner in owners.iter().filter_map(Value::as_str) {
+            if !responsible.iter().any(|r| r == owner) {
+                responsible.push(owner.to_owned());
+            }
+        }
+    }
+    let builder_name = builder
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("builder")
+        .to_owned();
+    let mut context = shell(
+        state,
+        req,
+        "builders",
+        &format!("{builder_name} #{number}"),
+        &[
+            format!("builds/{buildid}/*"),
+            format!("builds/{buildid}/steps/*/*"),
+        ],
+    );
+    context["builder"] = json!(builder);
+    context["build"] = json!(build);
+    context["steps"] = json!(steps);
+    context["properties"] = json!(properties);
+    context["changes"] = json!(changes);
+    context["responsible"] = json!(responsible);
+    context["worker"] = json!(worker);
+    context["buildrequest"] = json!(buildrequest);
+    context["buildset"] = json!(buildset);
+    context["next_exists"] = json!(next_exists);
+    Ok(html(state, "build.html", &context))
+}
+
+/// `/logs/<id>?from=N`: the first lines at once (or from line N); the script loads more while
+/// scrolling and follows a running log.
+pub(super) async fn log(
+    State(state): State<AppState>,
+    Path(logid): Path<i64>,
+    req: PageRequest,
+) -> Response<Body> {
+    let result = log_page(&state, &req, logid).await;
+    respond(&state, &req, result)
+}
+
+async fn log_page(state: &AppState, req: &PageRequest, logid: i64) -> PageResult {
+    let settings = req.settings(&state.config);
+    let lines_per_page = setting_i64(&settings, "Log.initialLines", 1000, 100_000);
+    let log = one(state, &format!("logs/{logid}"), &[]).await?;
+    let num_lines = int(&log, "num_lines");
+    let from = req
+        .arg("from")
+        .and_then(|f| f.parse::<i64>().ok())
+        .unwrap_or(0)
+        .clamp(0, (num_lines - 1).max(0));
+    let step = one(state, &format!("steps/{}", int(&log, "stepid")), &[]).await?;
+    let build = one(state, &format!("builds/{}", int(&step, "buildid")), &[]).await?;
+    let builder = one(
+        state,
+        &format!("builders/{}", int(&build, "builderid")),
+        &[],
+    )
+    .await?;
+    let kind = log
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("s")
+        .to_owned();
+    let mut lines: Vec<Value> = Vec::new();
+    if num_lines > 0 && kind != "h" {
+        let chunk = one(
+            state,
+            &format!("logs/{logid}/contents"),
+            &[
+                ("offset", from.to_string()),
+                ("limit", lines_per_page.to_string()),
+            ],
+        )
+        .await?;
+        let content = chunk.get("content").and_then(Value::as_str).unwrap_or("");
+        for line in content.split_terminator('\n') {
+            lines.push(split_channel(line, &kind));
+        }
+    }
+    let shown_to = from + lines.len() as i64;
+    let title = format!(
+        "{} #{} {} {}",
+        builder.get("name").and_then(Value::as_str).unwrap_or(""),
+        int(&build, "number"),
+        step.get("name").and_then(Value::as_str).unwrap_or(""),
+        log.get("name").and_then(Value::as_str).unwrap_or("")
+    );
+    let mut context = shell(state, req, "builders", &title, &[format!("logs/{logid}/*")]);
+    context["log"] = json!(log);
+    context["step"] = json!(step);
+    context["build"] = json!(build);
+    context["builder"] = json!(builder);
+    context["lines"] = json!(lines);
+    context["from"] = json!(from);
+    context["shown_to"] = json!(shown_to);
+    context["page_lines"] = json!(lines_per_page);
+    context["last_page_from"] = json!((num_lines - lines_per_page).max(0));
+    context["prev_from"] = json!((from - lines_per_page).max(0));
+    Ok(html(state, "log.html", &context))
+}
+
+/// A stdio log line starts with its channel (`o` out, `e` err, `h` header).
+fn split_channel(line: &str, kind: &str) -> Value {
+    if kind == "s" {
+        let mut chars = line.chars();
+        let channel = match chars.next() {
+            Some('e') => "e",
+            Some('h') => "h",
+            _ => "o",
+        };
+        json!([channel, chars.as_str()])
+    } else {
+        json!(["o", line])
+    }
+}
+
+/// `/workers`: every worker, its masters, builders and recent builds.
+pub(super) async fn workers(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
+    let result = workers_page(&state, &req).await;
+    respond(&state, &req, result)
+}
+
+async fn workers_page(state: &AppState, req: &PageRequest) -> PageResult {
+    let settings = req.settings(&state.config);
+    let show_builders = setting_bool(&settings, "Workers.showWorkerBuilders");
+    let mut workers = items(
+        state,
+        "workers",
+        &[("order", "name".into()), ("limit", "10000".into())],
+    )
+    .await?;
+    let recent = items(
+        state,
+        "builds",
+        &[
+            ("order", "-buildid".into()),
+            ("limit", "200".into()),
+            ("field", "buildid".into()),
+            ("field", "number".into()),
+            ("field", "builderid".into()),
+            ("field", "workerid".into()),
+            ("field", "results".into()),
+            ("field", "complete".into()),
+        ],
+    )
+    .await?;
+    let masters = items(state, "masters", &[("limit", "1000".into())]).await?;
+    let master_names: HashMap<i64, Value> = masters
+        .iter()
+        .map(|m| {
+            (
+                int(m, "masterid"),
+                m.get("name").cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut builder_ids: BTreeSet<i64> = recent.iter().map(|b| int(b, "builderid")).collect();
+    if show_builders {
+        for worker in &workers {
+            for c in worker
+                .get("configured_on")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                builder_ids.insert(c.get("builderid").and_then(Value::as_i64).unwrap_or(0));
+            }
+        }
+    }
+    let names = builder_names(state, builder_ids).await?;
+    let mut by_worker: HashMap<i64, Vec<Value>> = HashMap::new();
+    for mut build in recent {
+        let name = names
+            .get(&int(&build, "builderid"))
+            .cloned()
+            .unwrap_or_default();
+        build.insert("builder_name".into(), json!(name));
+        let list = by_worker.entry(int(&build, "workerid")).or_default();
+        if list.len() < 10 {
+            list.push(Value::Object(build));
+        }
+    }
+    for worker in &mut workers {
+        let connected: Vec<Value> = worker
+            .get("connected_to")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("masterid").and_then(Value::as_i64))
+            .map(|id| master_names.get(&id).cloned().unwrap_or(json!(id)))
+            .collect();
+        let mut builders: Vec<(String, i64)> = if show_builders {
+            worker
+                .get("configured_on")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.get("builderid").and_then(Value::as_i64))
+                .map(|id| (names.get(&id).cloned().unwrap_or_default(), id))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        builders.sort();
+        builders.dedup();
+        let builds = by_worker
+            .remove(&int(worker, "workerid"))
+            .unwrap_or_default();
+        worker.insert("masters".into(), json!(connected));
+        worker.insert(
+            "builders".into(),
+            json!(builders
+                .into_iter()
+                .map(|(name, id)| json!({"name": name, "builderid": id}))
+                .collect::<Vec<_>>()),
+        );
+        worker.insert("builds".into(), json!(builds));
+    }
+    let mut context = shell(
+        state,
+        req,
+        "workers",
+        "Workers",
+        &["workers/*/*".into(), "builds/*/*".into()],
+    );
+    context["workers"] = json!(workers);
+    context["show_builders"] = json!(show_builders);
+    Ok(html(state, "workers.html", &context))
+}
+
+/// `/changes?page=N`: the newest changes, paged.
+pub(super) async fn changes(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
+    let result = changes_page(&state, &req).await;
+    respond(&state, &req, result)
+}
+
+async fn changes_page(state: &AppState, req: &PageRequest) -> PageResult {
+    let settings = req.settings(&state.config);
+    let size = setting_i64(&settings, "Changes.changesFetchLimit", 50, 1000);
+    let page = req
+        .arg("page")
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(0)
+        .max(0);
+    let mut changes = items(
+        state,
+        "changes",
+        &[
+            ("order", "-changeid".into()),
+            ("limit", (size + 1).to_string()),
+            ("offset", (page * size).to_string()),
+        ],
+    )
+    .await?;
+    let has_next = changes.len() as i64 > size;
+    changes.truncate(size as usize);
+    let mut context = shell(state, req, "changes", "Changes", &["changes/*/*".into()]);
+    context["changes"] = json!(changes);
+    context["page"] = json!(page);
+    context["has_next"] = json!(has_next);
+    Ok(html(state, "changes.html", &context))
+}
+
+/// `/pendingbuildrequests`: unclaimed build requests, highest priority first.
+pub(super) async fn pending(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
+    let result = pending_page(&state, &req).await;
+    respond(&state, &req, result)
+}
+
+async fn pending_page(state: &AppState, req: &PageRequest) -> PageResult {
+    let mut requests = items(
+        state,
+        "buildrequests",
+        &[
+            ("claimed", "false".into()),
+            ("complete", "false".into()),
+            ("order", "-priority".into()),
+            ("order", "submitted_at".into()),
+            ("limit", "1000".into()),
+        ],
+    )
+    .await?;
+    let names = builder_names(state, requests.iter().map(|r| int(r, "builderid"))).await?;
+    name_builders(&mut requests, &names);
+    let bsids: BTreeSet<i64> = requests.iter().map(|r| int(r, "buildsetid")).collect();
+    let mut reasons: HashMap<i64, Value> = HashMap::new();
+    if !bsids.is_empty() {
+        let mut args: Vec<(&str, String)> =
+            bsids.iter().map(|id| ("bsid", id.to_string())).collect();
+        args.push(("field", "bsid".into()));
+        args.push(("field", "reason".into()));
+        args.push(("limit", bsids.len().to_string()));
+        for bs in items(state, "buildsets", &args).await? {
+            reasons.insert(
+                int(&bs, "bsid"),
+                bs.get("reason").cloned().unwrap_or_default(),
+            );
+        }
+    }
+    for request in &mut requests {
+        let reason = reasons
+            .get(&int(request, "buildsetid"))
+            .cloned()
+            .unwrap_or_default();
+        request.insert("reason".into(), reason);
+    }
+    let mut context = shell(
+        state,
+        req,
+        "pending",
+        "Pending build requests",
+        &["buildrequests/*/*".into()],
+    );
+    context["requests"] = json!(requests);
+    Ok(html(state, "pending.html", &context))
+}
+
+/// `/about`: versions (Rust, buildbot-www, then `[www] versions`), plugins, config summary.
+pub(super) async fn about(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
+    let config = crate::http::frontend_config_value(&state.config, &User::Anonymous);
+    let plugins: Vec<Value> = state
+        .plugins
+        .plugins()
+        .into_iter()
+        .map(|p| {
+            json!({"name": p.name, "version": p.version, "description": p.description,
+                   "wit_version": p.wit_version})
+        })
+        .collect();
+    let mut context = shell(&state, &req, "about", "About", &[]);
+    context["versions"] = config["versions"].clone();
+    context["plugins"] = json!(plugins);
+    context["buildbot_url"] = json!(state.config.buildbot_url);
+    context["templates"] = json!(state.ui.overridden());
+    html(&state, "about.html", &context)
+}
+
+/// `/settings`: the browser's settings (the script stores them), with the config defaults.
+pub(super) async fn settings(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
+    let config = &state.config;
+    let mut defaults = Map::new();
+    let list: Vec<Value> = SETTINGS
+        .iter()
+        .map(|(key, builtin, help)| {
+            let builtin: Value = serde_json::from_str(builtin).unwrap_or(Value::Null);
+            let default = config
+                .www
+                .ui_default_config
+                .get(*key)
+                .cloned()
+                .unwrap_or(builtin);
+            defaults.insert((*key).to_owned(), default.clone());
+            json!({
+                "key": key,
+                "help": help,
+                "kind": if default.is_boolean() { "bool" } else if default.is_number() { "int" } else { "text" },
+                "default": default,
+            })
+        })
+        .collect();
+    let mut context = shell(&state, &req, "settings", "Settings", &[]);
+    context["list"] = json!(list);
+    context["defaults"] = json!(defaults);
+    html(&state, "settings.html", &context)
+}

@@ -1,0 +1,497 @@
+//! The web UI in a real headless Chromium (Debian's `chromium` + `chromium-driver`, driven over
+//! WebDriver): every page loads without console errors (screenshots in
+//! `target/ui-screenshots/`), the theme sets the sidebar colour, a custom template replaces a
+//! page, everything resolves behind a path prefix, a finishing build updates the builder page
+//! live. Without chromedriver these tests are skipped unless `BUILDBOT_WWW_REQUIRE_BROWSER=1`
+//! (set by `cargo xtask test`, which installs the packages).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+/// The demo dataset in a temp dir, served at `/` and under `/buildbot/` by one server.
+struct Site {
+    base: String,
+    pool: sqlx::SqlitePool,
+    _dir: tempfile::TempDir,
+}
+
+const THEME_COLOUR: &str = "#123456";
+const OVERRIDE_MARKER: &str = "custom about page from custom_templates_dir";
+
+async fn site() -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("state.sqlite");
+    let pool = buildbot_www::db::open_file(&database).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    buildbot_www::fixtures::fill_demo(&pool, now).await.unwrap();
+    let templates = dir.path().join("templates-ui");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(
+        templates.join("about.html"),
+        format!(
+            "{{% extends \"base.html\" %}}{{% block main %}}<p id=\"custom\">{OVERRIDE_MARKER}</p>\
+             {{% for v in versions %}}<p>{{{{ v[0] }}}} {{{{ v[1] }}}}</p>{{% endfor %}}{{% endblock %}}"
+        ),
+    )
+    .unwrap();
+    let config_path = dir.path().join("master.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "title = \"UI test\"\ntitleURL = \"https://example.org/\"\n\
+             [db]\ndb_url = \"sqlite:///state.sqlite\"\n\
+             [www]\ncustom_templates_dir = \"templates-ui\"\n\
+             versions = [[\"master.cfg\", \"0.1\"]]\n\
+             [www.theme]\n\"bb-sidebar-background-color\" = \"{THEME_COLOUR}\"\n\
+             [www.ui_default_config]\n\"Builders.buildFetchLimit\" = 300\n"
+        ),
+    )
+    .unwrap();
+    let config = buildbot_www::config::load(&config_path).expect("config loads");
+    let state = buildbot_www::server::state(config).await.expect("state");
+    let app = buildbot_www::http::app(state);
+    // A reverse proxy under /buildbot/: the same application, prefix stripped.
+    let router = axum::Router::new()
+        .nest_service("/buildbot", app.clone())
+        .fallback_service(app);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    Site {
+        base,
+        pool,
+        _dir: dir,
+    }
+}
+
+/// A chromedriver process and one browser session.
+struct Browser {
+    driver: Child,
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+impl Browser {
+    async fn start() -> Option<Browser> {
+        let Some(driver) = find_program(&["chromedriver"]) else {
+            assert!(
+                std::env::var("BUILDBOT_WWW_REQUIRE_BROWSER").is_err(),
+                "chromedriver not found: apt-get install chromium chromium-driver"
+            );
+            eprintln!("skipped: chromedriver not found (apt-get install chromium chromium-driver)");
+            return None;
+        };
+        let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"])
+            .expect("chromium not found next to chromedriver");
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900"]
+            },
+            "goog:loggingPrefs": {"browser": "ALL"}
+        }}});
+        let answer = post(&http, &format!("{base}/session"), &caps).await;
+        let session = answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {answer}"))
+            .to_owned();
+        Some(Browser {
+            driver: child,
+            url: format!("{base}/session/{session}"),
+            http,
+        })
+    }
+
+    async fn goto(&self, url: &str) {
+        post(
+            &self.http,
+            &format!("{}/url", self.url),
+            &json!({"url": url}),
+        )
+        .await;
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        let answer = post(
+            &self.http,
+            &format!("{}/execute/sync", self.url),
+            &json!({"script": script, "args": []}),
+        )
+        .await;
+        answer["value"].clone()
+    }
+
+    /// Console entries since the last call.
+    async fn console(&self) -> Vec<Value> {
+        let answer = post(
+            &self.http,
+            &format!("{}/se/log", self.url),
+            &json!({"type": "browser"}),
+        )
+        .await;
+        answer["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let answer: Value = serde_json::from_slice(
+            &self
+                .http
+                .get(format!("{}/screenshot", self.url))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(answer["value"].as_str().unwrap_or(""))
+            .unwrap();
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn wait_for(&self, what: &str, script: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.js(script).await;
+            if !value.is_null() && value != json!(false) {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn quit(&self) {
+        let _ = self.http.delete(&self.url).send().await;
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots")
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Value {
+    let bytes = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+        .bytes()
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+/// Ids the pages need: a builder with a running build, a finished build, the big log.
+struct Ids {
+    running_builder: i64,
+    running_number: i64,
+    running_buildid: i64,
+    build_builder: i64,
+    build_number: i64,
+    big_log: i64,
+}
+
+async fn ids(pool: &sqlx::SqlitePool) -> Ids {
+    let (running_buildid, running_builder, running_number): (i64, i64, i64) = sqlx::query_as(
+        "SELECT id, builderid, number FROM builds WHERE complete_at IS NULL ORDER BY id LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let (build_builder, build_number): (i64, i64) = sqlx::query_as(
+        "SELECT b.builderid, b.number FROM builds b WHERE b.complete_at IS NOT NULL \
+         AND (SELECT count(*) FROM steps s WHERE s.buildid = b.id) > 3 ORDER BY b.id DESC LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let (big_log,): (i64,) = sqlx::query_as("SELECT id FROM logs ORDER BY num_lines DESC LIMIT 1")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    Ids {
+        running_builder,
+        running_number,
+        running_buildid,
+        build_builder,
+        build_number,
+        big_log,
+    }
+}
+
+fn pages(ids: &Ids) -> Vec<(&'static str, String)> {
+    vec![
+        ("home", String::new()),
+        ("builders", "builders".into()),
+        ("builders-tag", "builders?tag=linux".into()),
+        ("builder", format!("builders/{}", ids.running_builder)),
+        (
+            "build",
+            format!("builders/{}/builds/{}", ids.build_builder, ids.build_number),
+        ),
+        (
+            "build-running",
+            format!(
+                "builders/{}/builds/{}",
+                ids.running_builder, ids.running_number
+            ),
+        ),
+        ("log", format!("logs/{}", ids.big_log)),
+        ("workers", "workers".into()),
+        ("changes", "changes".into()),
+        ("pending", "pendingbuildrequests".into()),
+        ("about", "about".into()),
+        ("settings", "settings".into()),
+    ]
+}
+
+fn severe(entries: &[Value]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .map(|e| e["message"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_in_a_real_browser() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let site = site().await;
+    let ids = ids(&site.pool).await;
+
+    // Every page, at the root and behind the prefix: no console errors, a screenshot each.
+    for (prefix, tag) in [("/", ""), ("/buildbot/", "prefixed-")] {
+        for (name, path) in pages(&ids) {
+            let url = format!("{}{prefix}{path}", site.base);
+            browser.goto(&url).await;
+            browser
+                .wait_for(
+                    "the page's script",
+                    "return document.readyState === 'complete' && \
+                     document.querySelector('.sidebar') !== null",
+                    Duration::from_secs(10),
+                )
+                .await;
+            let events = browser
+                .js("return JSON.parse(document.getElementById('bb-page').textContent).events.length")
+                .await;
+            if events.as_i64().unwrap_or(0) > 0 {
+                browser
+                    .wait_for(
+                        &format!("the websocket of {url}"),
+                        "return document.documentElement.getAttribute('data-ws') === 'open'",
+                        Duration::from_secs(10),
+                    )
+                    .await;
+            }
+            let errors = severe(&browser.console().await);
+            assert!(errors.is_empty(), "{url}: console errors: {errors:#?}");
+            if prefix == "/" {
+                browser.screenshot(&format!("{tag}{name}")).await;
+            }
+        }
+    }
+
+    // The theme's sidebar colour is applied.
+    browser.goto(&format!("{}/builders", site.base)).await;
+    let colour = browser
+        .js("return getComputedStyle(document.querySelector('.sidebar')).backgroundColor")
+        .await;
+    assert_eq!(colour, json!("rgb(18, 52, 86)"));
+
+    // The custom template replaced the about page.
+    browser.goto(&format!("{}/about", site.base)).await;
+    let text = browser
+        .js("return document.getElementById('custom') && document.getElementById('custom').textContent")
+        .await;
+    assert_eq!(text, json!(OVERRIDE_MARKER));
+
+    // The big log shows its first lines at once, and loads more when scrolled to the end.
+    browser
+        .goto(&format!("{}/logs/{}", site.base, ids.big_log))
+        .await;
+    let shown = browser
+        .js("return document.querySelectorAll('#log > span').length")
+        .await;
+    assert_eq!(shown, json!(1000));
+    browser
+        .js("document.getElementById('log-load').click(); return 1")
+        .await;
+    browser
+        .wait_for(
+            "the next log lines",
+            "return document.querySelectorAll('#log > span').length >= 2000",
+            Duration::from_secs(10),
+        )
+        .await;
+
+    // A build finishing in the database updates its builder page without a reload.
+    browser
+        .goto(&format!("{}/builders/{}", site.base, ids.running_builder))
+        .await;
+    browser
+        .wait_for(
+            "the websocket",
+            "return document.documentElement.getAttribute('data-ws') === 'open'",
+            Duration::from_secs(10),
+        )
+        .await;
+    browser.js("window.__notReloaded = true; return 1").await;
+    let row = format!("#builds tr[data-buildid='{}'] .result", ids.running_buildid);
+    let before = browser
+        .js(&format!(
+            "return document.querySelector(\"{row}\").textContent"
+        ))
+        .await;
+    assert_eq!(before, json!("running"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    sqlx::query(
+        "UPDATE builds SET complete_at = $1, results = 2, state_string = 'failed test' WHERE id = $2",
+    )
+    .bind(now)
+    .bind(ids.running_buildid)
+    .execute(&site.pool)
+    .await
+    .unwrap();
+    browser
+        .wait_for(
+            "the finished build on the builder page",
+            &format!(
+                "return window.__notReloaded === true && \
+                 document.querySelector(\"{row}\").textContent === 'failure'"
+            ),
+            Duration::from_secs(15),
+        )
+        .await;
+    browser.screenshot("builder-after-live-update").await;
+    browser.quit().await;
+}
+
+/// Behind `/buildbot/`, every link, stylesheet, script and image of every page answers 200
+/// (followed over HTTP, one level deep), and each points below the prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_prefix_every_url_resolves() {
+    let site = site().await;
+    let ids = ids(&site.pool).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .unwrap();
+    let attr = regex::Regex::new(r#"(?:href|src)="([^"]*)""#).unwrap();
+    let mut checked = std::collections::BTreeSet::new();
+    for (_, path) in pages(&ids) {
+        let page = reqwest::Url::parse(&format!("{}/buildbot/{path}", site.base)).unwrap();
+        let response = http.get(page.clone()).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{page}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("<script id=\"bb-page\""), "{page}");
+        for capture in attr.captures_iter(&html) {
+            let decoded = capture[1].replace("&amp;", "&").replace("&#x2f;", "/");
+            let raw = decoded.split('#').next().unwrap_or("");
+            if raw.starts_with("http") || raw.is_empty() {
+                continue; // titleURL, revlinks: outside the server
+            }
+            let target = page.join(raw).unwrap();
+            assert!(
+                target.path().starts_with("/buildbot/"),
+                "{page}: {raw} leaves the prefix ({target})"
+            );
+            if !checked.insert(target.to_string()) || target.path().contains("/raw") {
+                continue;
+            }
+            let status = http.get(target.clone()).send().await.unwrap().status();
+            assert_eq!(status, 200, "{page}: {raw} -> {target}");
+        }
+    }
+    assert!(checked.len() > 50, "only {} URLs checked", checked.len());
+    // The websocket URL the script builds (`<root>ws`) resolves to the prefixed endpoint.
+    let upgrade = http
+        .get(format!("{}/buildbot/ws", site.base))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upgrade.status(), 101);
+}
+
+/// A custom template that does not compile stops start-up, naming the file.
+#[tokio::test]
+async fn a_broken_template_override_fails_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("t")).unwrap();
+    std::fs::write(
+        dir.path().join("t/builders.html"),
+        "{% extends \"base.html\" %}\n{% block main %}\n{{ oops(\n{% endblock %}",
+    )
+    .unwrap();
+    let path = dir.path().join("master.toml");
+    std::fs::write(
+        &path,
+        "[db]\ndb_url = \"sqlite:///state.sqlite\"\n[www]\ncustom_templates_dir = \"t\"\n",
+    )
+    .unwrap();
+    let config = buildbot_www::config::load(&path).unwrap();
+    let err = format!(
+        "{:#}",
+        buildbot_www::server::state(config).await.unwrap_err()
+    );
+    assert!(err.contains("builders.html"), "{err}");
+    assert!(err.contains("line 3") || err.contains("line 4"), "{err}");
+}
