@@ -121,6 +121,20 @@ async fn hello_plugin_gets_its_config_and_reads_data() {
     assert_eq!(status, 404);
     assert!(body.contains("nope"), "{body}");
 
+    // The sidebar of every page lists the plugin's menu entry, which opens the plugin's page
+    // inside the page shell.
+    let (status, page) = get(&base, "/builders").await;
+    assert_eq!(status, 200, "{page}");
+    // (minijinja's HTML escaping writes `/` as `&#x2f;`, which browsers read as `/`.)
+    assert!(
+        page.contains("href=\".&#x2f;views&#x2f;hello&#x2f;\" class=\"\" data-key=\"plugin:hello\"><span class=\"icon\">◆</span>Hello</a>"),
+        "{page}"
+    );
+    let (status, view) = get(&base, "/views/hello/").await;
+    assert_eq!(status, 200, "{view}");
+    assert!(view.contains("class=\"sidebar\""), "{view}");
+    assert!(view.contains("Howdy &lt;b&gt;, anonymous!"), "{view}");
+
     // /config lists the enabled plugin with its config.
     let (_, frontend) = get(&base, "/config").await;
     let frontend: serde_json::Value = serde_json::from_str(&frontend).unwrap();
