@@ -435,15 +435,21 @@ fn badges() -> Result<()> {
             "-p",
             "badges",
             "--lib",
-            "time_uncached",
             "--",
             "--ignored",
             "--nocapture",
+            "--test-threads=1",
         ])
         .output()?;
     let text = String::from_utf8_lossy(&output.stdout);
-    report.push_str("\nNative (`cargo test --release -p badges time_uncached -- --ignored`):\n\n");
-    for line in text.lines().filter(|l| l.starts_with("uncached")) {
+    report.push_str(
+        "\nNative (`cargo test --release -p badges --lib -- --ignored --test-threads=1`):\n\n",
+    );
+    // libtest prints "test <name> ... " before a test's own output, on the same line.
+    for line in text
+        .lines()
+        .filter_map(|l| l.find("uncached").map(|i| &l[i..]))
+    {
         println!("native {line}");
         report.push_str(&format!("- {line}\n"));
     }

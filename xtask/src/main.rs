@@ -158,6 +158,7 @@ fn test() -> Result<()> {
     plugins::build_plugins()?;
     plugins::build_test_plugins()?;
     plugins::scaffold_check()?;
+    plugins::test_plugins_natively()?;
     ensure_browser()?;
     run_command(
         cargo()

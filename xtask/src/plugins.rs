@@ -24,6 +24,21 @@ pub(crate) fn build_test_plugins() -> Result<()> {
     )
 }
 
+/// The plugins' own unit tests (`plugins/` and `fixtures/plugins/`), run natively: the SDK's
+/// `testing` module stands in for the server there.
+pub(crate) fn test_plugins_natively() -> Result<()> {
+    let target = cargo_target_dir()?.join("plugins-native");
+    for workspace in ["plugins", "fixtures/plugins"] {
+        run_command(
+            Command::new(cargo_binary())
+                .current_dir(root().join(workspace))
+                .args(["test", "--quiet", "--target-dir"])
+                .arg(&target),
+        )?;
+    }
+    Ok(())
+}
+
 /// Builds every `cdylib` crate of the cargo workspace at `workspace` for [`WASM_TARGET`] and
 /// copies each component to `<out>/<crate name with '_' for '-'>.wasm`.
 ///

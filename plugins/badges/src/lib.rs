@@ -1,0 +1,434 @@
+//! The badges plugin: `/plugins/badges/<builder>.svg` and `.png`, the status of a builder's
+//! last build as Buildbot 4.3's `buildbot-badges` draws it. See `docs/badges.md`.
+//!
+//! A request costs one Data API read (the builder's last build, four fields) and a lookup in
+//! this instance's render cache; a badge is drawn (template, then resvg for PNG) only the first
+//! time an instance sees its (status, options, template) combination.
+
+pub mod color;
+pub mod fonts;
+pub mod metrics;
+pub mod options;
+pub mod render;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use buildbot_plugin_sdk::prelude::*;
+
+use crate::fonts::Fonts;
+use crate::options::{Options, STYLES};
+use crate::render::{Source, Templates};
+
+/// Where the server mounts the operator's `templates/` folder in the sandbox.
+pub const TEMPLATES_DIR: &str = "/templates";
+/// Rendered badges kept per instance and format.
+pub const CACHE_ENTRIES: usize = 256;
+/// How long an instance reuses a builder's status before reading it again.
+pub const STATUS_TTL_MS: u64 = 1_000;
+/// Statuses kept per instance.
+pub const STATUS_ENTRIES: usize = 1_024;
+
+/// The plugin: the configured options and this instance's caches.
+pub struct Badges {
+    options: Options,
+    fonts: Fonts,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Badges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Badges")
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+struct State {
+    templates: Templates,
+    svg: Cache,
+    png: Cache,
+    /// Recent statuses by (reader, builder), with the time they were read.
+    statuses: HashMap<String, (LastBuild, u64)>,
+}
+
+impl Plugin for Badges {
+    fn manifest() -> Manifest {
+        Manifest::new("badges", env!("CARGO_PKG_VERSION")).description(
+            "Status badges of builders' last builds: /plugins/badges/<builder>.svg or .png",
+        )
+    }
+
+    fn init(config: Config) -> Result<Self, String> {
+        let badges = Badges::new(Options::from_config(&config)?, TEMPLATES_DIR);
+        // The configured template must exist now: built in, or in the templates folder.
+        let name = badges.options.template_file();
+        let found = badges.lock().templates.source(&name, now_ms());
+        if found.is_none() {
+            return Err(config.error(unknown_template(&badges.options)));
+        }
+        // Parse the bundled font and build its drawing database now, so that the first PNG
+        // of each instance costs what the others do.
+        badges.fonts.dejavu().database();
+        Ok(badges)
+    }
+
+    fn handle(&self, request: &Request) -> Response {
+        let Some((builder, format)) = parse_path(&request.path) else {
+            return Response::not_found();
+        };
+        if request.method != "GET" && request.method != "HEAD" {
+            return Response::error(405, "method not allowed: badges answer GET and HEAD\n")
+                .with_header("allow", "HEAD, GET");
+        }
+        self.badge(request, builder, format)
+            .unwrap_or_else(|response| response)
+            .with_header("cache-control", "no-cache")
+    }
+}
+
+/// The two formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `image/svg+xml`
+    Svg,
+    /// `image/png`
+    Png,
+}
+
+/// `/<builder>.svg` or `/<builder>.png` (the path is percent-decoded; the builder is what is
+/// left, and may contain anything, `/` included).
+fn parse_path(path: &str) -> Option<(&str, Format)> {
+    let rest = path.strip_prefix('/')?;
+    let (name, format) = if let Some(name) = rest.strip_suffix(".svg") {
+        (name, Format::Svg)
+    } else {
+        (rest.strip_suffix(".png")?, Format::Png)
+    };
+    (!name.is_empty()).then_some((name, format))
+}
+
+/// A drawn badge and its entity tag.
+#[derive(Debug)]
+struct Rendered {
+    body: Vec<u8>,
+    etag: String,
+}
+
+impl Rendered {
+    fn new(body: Vec<u8>) -> Arc<Rendered> {
+        let etag = format!("\"{:016x}\"", render::fnv1a(&body));
+        Arc::new(Rendered { body, etag })
+    }
+}
+
+/// A bounded map of rendered badges; the least recently used one goes when it is full.
+struct Cache {
+    entries: HashMap<String, (Arc<Rendered>, u64)>,
+    tick: u64,
+}
+
+impl Cache {
+    fn new() -> Cache {
+        Cache {
+            entries: HashMap::new(),
+            tick: 0,
+        }
+    }
+
+    fn get(&mut self, key: &str) -> Option<Arc<Rendered>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.entries.get_mut(key).map(|(rendered, used)| {
+            *used = tick;
+            rendered.clone()
+        })
+    }
+
+    fn insert(&mut self, key: String, rendered: Arc<Rendered>) {
+        if self.entries.len() >= CACHE_ENTRIES {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.tick += 1;
+        self.entries.insert(key, (rendered, self.tick));
+    }
+}
+
+/// What the badge says about the builder's last build, and when that last changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastBuild {
+    /// `success` ... `cancelled`, `running`, or `unknown`.
+    pub status: &'static str,
+    /// `complete_at` of a finished build, `started_at` of a running one (Unix seconds).
+    pub changed_at: Option<i64>,
+}
+
+/// The status of `builder`'s last build (highest number), as Buildbot's badges plugin decides
+/// it: `running` while incomplete, the result's name once complete, `unknown` for a builder
+/// without builds, an unknown builder, or a result code Buildbot does not define.
+pub fn last_build(builder: &str) -> Result<LastBuild, DataError> {
+    let query = Query::new().order("-number").limit(1).fields([
+        "number",
+        "complete",
+        "results",
+        "started_at",
+        "complete_at",
+    ]);
+    // One read when the name can be a path segment (`builders/<name>/builds`); a name with a
+    // `/`, or one that looks like a builder id, is looked up by filter first.
+    let numeric = {
+        let digits = builder.strip_prefix('-').unwrap_or(builder);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    let build: Option<Build> = if !builder.contains('/') && !numeric {
+        data::first(&format!("builders/{builder}/builds"), &query)?
+    } else {
+        let found: Option<Builder> = data::first(
+            "builders",
+            &Query::new().eq("name", builder).field("builderid"),
+        )?;
+        match found {
+            Some(b) => data::first(&format!("builders/{}/builds", b.builderid), &query)?,
+            None => None,
+        }
+    };
+    Ok(match build {
+        None => LastBuild {
+            status: "unknown",
+            changed_at: None,
+        },
+        Some(build) if !build.complete => LastBuild {
+            status: "running",
+            changed_at: Some(build.started_at),
+        },
+        Some(build) => LastBuild {
+            status: build.result().map_or("unknown", BuildResult::name),
+            changed_at: build.complete_at.or(Some(build.started_at)),
+        },
+    })
+}
+
+impl Badges {
+    /// The plugin with these options, reading custom templates from `templates_dir`.
+    pub fn new(options: Options, templates_dir: impl Into<PathBuf>) -> Badges {
+        Badges {
+            options,
+            fonts: Fonts::default(),
+            state: Mutex::new(State {
+                templates: Templates::new(templates_dir),
+                svg: Cache::new(),
+                png: Cache::new(),
+                statuses: HashMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn badge(
+        &self,
+        request: &Request,
+        builder: &str,
+        format: Format,
+    ) -> Result<Response, Response> {
+        let mut options = self
+            .options
+            .with_args(&request.query_params())
+            .map_err(bad_request)?;
+        let template = options.template_file();
+        let now = now_ms();
+        let mut state = self.lock();
+        let source = state
+            .templates
+            .source(&template, now)
+            .ok_or_else(|| bad_request(unknown_template(&options)))?;
+        if source == Source::Builtin {
+            // The built-in templates use no extra arguments: cache busters share the entry.
+            options.extras.clear();
+        }
+        let last = cached_last_build(&mut state.statuses, &request.user, builder, now)?;
+        let started = std::time::Instant::now();
+        let (rendered, drawn) = self.rendered(&mut state, &options, source, last.status, format)?;
+        drop(state);
+
+        let content_type = match format {
+            Format::Svg => "image/svg+xml",
+            Format::Png => "image/png",
+        };
+        let mut response = if if_none_match(request.header("if-none-match"), &rendered.etag) {
+            Response::new(304)
+        } else {
+            Response::bytes(content_type, rendered.body.clone())
+        };
+        response = response.with_header("etag", rendered.etag.clone());
+        if drawn {
+            // Only when this request drew the badge: how long that took (benchmarks read it).
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            response = response.with_header("server-timing", format!("draw;dur={ms:.3}"));
+        }
+        if let Some(at) = last.changed_at {
+            response = response.with_header("last-modified", http_date(at));
+        }
+        Ok(response)
+    }
+
+    /// The badge from the cache, drawn when it is not there (then `true`).
+    fn rendered(
+        &self,
+        state: &mut State,
+        options: &Options,
+        source: Source,
+        status: &str,
+        format: Format,
+    ) -> Result<(Arc<Rendered>, bool), Response> {
+        let key = format!(
+            "{status}\u{2}{source:?}\u{2}{}\u{2}{}",
+            options.template_file(),
+            options.key()
+        );
+        if format == Format::Png {
+            if let Some(hit) = state.png.get(&key) {
+                return Ok((hit, false));
+            }
+        }
+        let svg = match state.svg.get(&key) {
+            Some(hit) if format == Format::Svg => return Ok((hit, false)),
+            Some(hit) => hit,
+            None => {
+                let face = self.fonts.face(&options.font_face);
+                let text = state
+                    .templates
+                    .svg(&options.template_file(), options, status, &face)
+                    .map_err(render_error)?;
+                let rendered = Rendered::new(text.into_bytes());
+                state.svg.insert(key.clone(), rendered.clone());
+                rendered
+            }
+        };
+        if format == Format::Svg {
+            return Ok((svg, true));
+        }
+        let face = self.fonts.face(&options.font_face);
+        let text = std::str::from_utf8(&svg.body).unwrap_or_default();
+        let png = Rendered::new(render::png(text, &face).map_err(render_error)?);
+        state.png.insert(key, png.clone());
+        Ok((png, true))
+    }
+}
+
+/// [`last_build`] through the instance's status cache: a status read less than
+/// [`STATUS_TTL_MS`] ago by the same kind of reader (anonymous, or the same user and groups,
+/// since reads are made with the requester's rights) is reused.
+fn cached_last_build(
+    statuses: &mut HashMap<String, (LastBuild, u64)>,
+    user: &User,
+    builder: &str,
+    now: u64,
+) -> Result<LastBuild, Response> {
+    let mut key = String::with_capacity(builder.len() + 16);
+    if !user.anonymous {
+        key.push_str(&user.username);
+        for group in &user.groups {
+            key.push('\u{2}');
+            key.push_str(group);
+        }
+    }
+    key.push('\u{1}');
+    key.push_str(builder);
+    if let Some((last, at)) = statuses.get(&key) {
+        if now.saturating_sub(*at) < STATUS_TTL_MS {
+            return Ok(last.clone());
+        }
+    }
+    let last = last_build(builder).map_err(|e| Response::error(e.code, e.message + "\n"))?;
+    if statuses.len() >= STATUS_ENTRIES {
+        statuses.retain(|_, (_, at)| now.saturating_sub(*at) < STATUS_TTL_MS);
+        if statuses.len() >= STATUS_ENTRIES {
+            statuses.clear();
+        }
+    }
+    statuses.insert(key, (last.clone(), now));
+    Ok(last)
+}
+
+fn render_error(error: render::Error) -> Response {
+    match error {
+        render::Error::BadRequest(message) => bad_request(message),
+        render::Error::Template(message) => {
+            log::error!("{message}");
+            Response::error(500, format!("badges: {message}\n"))
+        }
+    }
+}
+
+fn bad_request(message: String) -> Response {
+    Response::error(400, format!("bad badge request: {message}\n"))
+}
+
+fn unknown_template(options: &Options) -> String {
+    let file = options.template_file();
+    if options.template_name.contains("{style}") {
+        format!(
+            "unknown style '{}' (built in: {}; or put a template {file} in the templates folder \
+             next to the config)",
+            options.style,
+            STYLES.join(", ")
+        )
+    } else {
+        format!("no template {file} (built in: {}; or put it in the templates folder next to the config)",
+            STYLES.map(|s| format!("{s}.svg.j2")).join(", "))
+    }
+}
+
+/// Whether `If-None-Match` names `etag` (weak comparison, as for GET) or is `*`.
+fn if_none_match(header: Option<&str>, etag: &str) -> bool {
+    header.is_some_and(|value| {
+        value
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+    })
+}
+
+/// An HTTP date (IMF-fixdate) of Unix time `secs`.
+pub fn http_date(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+register_plugin!(Badges);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,469 @@
+//! Unit tests of the handler with a stand-in Data API (the reference master's four builders).
+//! The same cases run against the real component over HTTP in `host/tests/badges.rs`.
+
+use std::path::PathBuf;
+
+use buildbot_plugin_sdk::{testing, DataError, Request};
+
+use super::*;
+
+/// The last builds of the reference master (`behaviour.md` §2): linux-build success,
+/// windows-build failure, docs warnings, integration exception; `running` is a running one.
+fn reference_data() {
+    testing::set_data(|path, query| {
+        let build = |complete: bool, results: &str| {
+            Ok(format!(
+                r#"{{"builds": [{{"number": 7, "complete": {complete}, "results": {results},
+                "started_at": 1795836000, "complete_at": {}}}], "meta": {{}}}}"#,
+                if complete { "1795836100" } else { "null" }
+            ))
+        };
+        if path.ends_with("/builds") {
+            assert!(query.starts_with("order=-number&limit=1&field="), "{query}");
+        }
+        match path {
+            "builders/linux-build/builds" => build(true, "0"),
+            "builders/windows-build/builds" => build(true, "2"),
+            "builders/docs/builds" | "builders/4/builds" => build(true, "1"),
+            "builders/integration/builds" => build(true, "4"),
+            "builders/skipper/builds" => build(true, "3"),
+            "builders/odd/builds" => build(true, "99"),
+            "builders/running/builds" => build(false, "null"),
+            "builders" => Ok(
+                if query.contains("name=a%2Fb") || query.contains("name=123") {
+                    r#"{"builders": [{"builderid": 4}], "meta": {}}"#.into()
+                } else {
+                    r#"{"builders": [], "meta": {}}"#.into()
+                },
+            ),
+            "builders/broken/builds" => Err(DataError::new(503, "database is gone")),
+            p if p.starts_with("builders/") => Ok(r#"{"builds": [], "meta": {}}"#.into()),
+            _ => Err(DataError::new(404, format!("Invalid path: {path}"))),
+        }
+    });
+}
+
+fn plugin() -> Badges {
+    Badges::new(Options::default(), "/nonexistent")
+}
+
+fn get(badges: &Badges, url: &str) -> Response {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    badges.handle(&Request::get(path).with_query(query))
+}
+
+fn reference_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/buildbot-4.3")
+}
+
+/// The recorded SVG badges: (file, path and query) of each 200 `image/svg+xml` recording.
+fn recorded_svgs() -> Vec<(String, String, String)> {
+    let dir = reference_dir();
+    let requests = std::fs::read_to_string(dir.join("requests.tsv")).expect("requests.tsv");
+    let mut cases = Vec::new();
+    for line in requests.lines() {
+        let mut fields = line.split('\t');
+        let (Some(file), Some(url)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !file.starts_with("badges/") || fields.next().is_some_and(|a| !a.is_empty()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .or(text.split_once("\n\n"))
+            .unwrap();
+        if head.starts_with("HTTP/1.1 200") && head.contains("image/svg+xml") {
+            let url = url.strip_prefix("/plugins/badges").unwrap().to_owned();
+            cases.push((file.to_owned(), url, body.to_owned()));
+        }
+    }
+    assert!(cases.len() >= 27, "{} recorded SVGs", cases.len());
+    cases
+}
+
+/// Splits an SVG text into words and numbers; numbers compare within 0.01.
+fn tokens(svg: &str) -> Vec<Result<f64, String>> {
+    let mut out = Vec::new();
+    let bytes = svg.as_bytes();
+    let mut i = 0;
+    let mut text = String::new();
+    while i < bytes.len() {
+        let starts_number = bytes[i].is_ascii_digit()
+            || (bytes[i] == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+            || (bytes[i] == b'-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
+        let in_word = text
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '#');
+        if starts_number && !in_word {
+            if !text.trim().is_empty() {
+                out.push(Err(text.split_whitespace().collect::<Vec<_>>().join(" ")));
+            }
+            text.clear();
+            let start = i;
+            i += 1;
+            while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+                i += 1;
+            }
+            out.push(Ok(svg[start..i].parse().unwrap()));
+        } else {
+            text.push(bytes[i] as char);
+            i += 1;
+        }
+    }
+    if !text.trim().is_empty() {
+        out.push(Err(text.split_whitespace().collect::<Vec<_>>().join(" ")));
+    }
+    out
+}
+
+fn assert_same_geometry(what: &str, expected: &str, actual: &str) {
+    let (e, a) = (tokens(expected), tokens(actual));
+    assert_eq!(
+        e.len(),
+        a.len(),
+        "{what}: token counts\n{expected}\n---\n{actual}"
+    );
+    for (x, y) in e.iter().zip(&a) {
+        match (x, y) {
+            (Ok(x), Ok(y)) => assert!((x - y).abs() < 0.01, "{what}: {x} vs {y}\n{actual}"),
+            (Err(x), Err(y)) => assert_eq!(x, y, "{what}\n{actual}"),
+            _ => panic!("{what}: {x:?} vs {y:?}\n{actual}"),
+        }
+    }
+}
+
+#[test]
+fn every_recorded_svg_is_reproduced() {
+    reference_data();
+    let badges = plugin();
+    for (file, url, body) in recorded_svgs() {
+        let response = get(&badges, &url);
+        assert_eq!(response.status, 200, "{file}: {:?}", response.body_text());
+        assert_eq!(response.header("content-type"), Some("image/svg+xml"));
+        assert_eq!(response.header("cache-control"), Some("no-cache"));
+        assert_same_geometry(&file, &body, response.body_text().unwrap());
+    }
+}
+
+#[test]
+fn statuses_colours_and_unknown_builders() {
+    reference_data();
+    let badges = plugin();
+    for (builder, status, colour) in [
+        ("running", "running", "#007ec6"),
+        ("skipper", "skipped", "#a4a61d"),
+        ("odd", "unknown", "#9f9f9f"),
+        ("nosuch", "unknown", "#9f9f9f"),
+        ("a/b", "warnings", "#dfb317"),
+        ("123", "warnings", "#dfb317"),
+        ("99", "unknown", "#9f9f9f"),
+    ] {
+        let response = get(&badges, &format!("/{builder}.svg"));
+        let svg = response.body_text().unwrap();
+        assert!(
+            svg.contains(&format!(">{status}</text>")),
+            "{builder}: {svg}"
+        );
+        assert!(
+            svg.contains(&format!("fill=\"{colour}\"")),
+            "{builder}: {svg}"
+        );
+    }
+    let response = get(&badges, "/broken.svg");
+    assert_eq!(response.status, 503);
+    for path in ["/docs", "/docs.jpg", "/.svg", "/docs.svg/x", "/"] {
+        assert_eq!(get(&badges, path).status, 404, "{path}");
+    }
+    let post = badges.handle(&Request::new("POST", "/docs.svg"));
+    assert_eq!(
+        (post.status, post.header("allow")),
+        (405, Some("HEAD, GET"))
+    );
+    let head = badges.handle(&Request::new("HEAD", "/docs.svg"));
+    assert_eq!(head.status, 200);
+}
+
+#[test]
+fn caching_headers() {
+    reference_data();
+    let badges = plugin();
+    let first = get(&badges, "/docs.svg");
+    let etag = first.header("etag").unwrap().to_owned();
+    // Drawn by this request: how long it took; from the cache afterwards: no timing.
+    let timing = first.header("server-timing").unwrap();
+    assert!(timing.starts_with("draw;dur="), "{timing}");
+    assert_eq!(get(&badges, "/docs.svg").header("server-timing"), None);
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    assert_eq!(http_date(1795836100), "Sat, 28 Nov 2026 03:21:40 GMT");
+    assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    assert_eq!(http_date(951782400), "Tue, 29 Feb 2000 00:00:00 GMT");
+    assert_eq!(
+        first.header("last-modified"),
+        Some("Sat, 28 Nov 2026 03:21:40 GMT")
+    );
+    let again = badges.handle(&Request::get("/docs.svg").with_header("If-None-Match", &etag));
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    let weak = badges.handle(
+        &Request::get("/docs.svg").with_header("if-none-match", format!("\"x\", W/{etag}")),
+    );
+    assert_eq!(weak.status, 304);
+    let other = get(&badges, "/docs.svg?left_color=123");
+    assert_ne!(other.header("etag").unwrap(), etag);
+    let stale = badges.handle(
+        &Request::get("/docs.svg")
+            .with_query("left_color=123")
+            .with_header("if-none-match", &etag),
+    );
+    assert_eq!(stale.status, 200);
+    // A running build: the start time.
+    let running = get(&badges, "/running.svg");
+    assert_eq!(
+        running.header("last-modified"),
+        Some("Sat, 28 Nov 2026 03:20:00 GMT")
+    );
+    // No build: no date.
+    assert_eq!(get(&badges, "/nosuch.svg").header("last-modified"), None);
+}
+
+#[test]
+fn bad_arguments_are_400() {
+    reference_data();
+    let badges = plugin();
+    for query in [
+        "left_pad=abc",
+        "right_pad=",
+        "border_radius=x",
+        "font_size=big",
+        "style=nosuch",
+        "template_name=nosuch.svg.j2",
+        "left_color=notacolour",
+        "left_color=%22%3E%3Cscript%3E",
+        "color_scheme=x",
+        "font_face=%3Cb%3E",
+        &format!("left_text={}", "x".repeat(101)),
+    ] {
+        let response = get(&badges, &format!("/docs.svg?{query}"));
+        assert_eq!(response.status, 400, "{query}");
+        assert!(
+            response
+                .body_text()
+                .unwrap()
+                .starts_with("bad badge request: "),
+            "{query}: {:?}",
+            response.body_text()
+        );
+        assert_eq!(response.header("cache-control"), Some("no-cache"));
+    }
+    // Buildbot answers 500 to a pad given in the URL (a string added to a float); here it is
+    // a number.
+    assert_eq!(get(&badges, "/docs.svg?left_pad=10").status, 200);
+}
+
+#[test]
+fn nothing_is_injected() {
+    reference_data();
+    let badges = plugin();
+    let response = get(
+        &badges,
+        "/docs.svg?left_text=%3C%2Ftext%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E%22%27&label=%3Cx%3E",
+    );
+    let svg = response.body_text().unwrap();
+    assert!(!svg.contains("<script"), "{svg}");
+    assert!(svg.contains("&lt;/text&gt;&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;"));
+    let plain = get(&badges, "/docs.svg").body_text().unwrap().to_owned();
+    assert_eq!(
+        svg.matches('<').count(),
+        plain.matches('<').count(),
+        "{svg}"
+    );
+    for colour in ["%23fff%22%20onload%3D%22x", "red%3Cx", "url(%23a)"] {
+        let response = get(&badges, &format!("/docs.svg?left_color={colour}"));
+        assert_eq!(response.status, 400, "{colour}");
+    }
+}
+
+#[test]
+fn custom_templates_replace_and_add_styles() {
+    reference_data();
+    let dir = std::env::temp_dir().join(format!("badges-templates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("mine.svg.j2"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{{ left.width + right.width }}\" \
+         height=\"10\"><text>{{ left.text }}|{{ right.text }}|{{ right.color }}|{{ config.label }}\
+         </text></svg>",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("flat.svg.j2"),
+        "<svg>replaced flat {{ right.text }}</svg>",
+    )
+    .unwrap();
+    std::fs::write(dir.join("broken.svg.j2"), "{% if %}").unwrap();
+    std::fs::write(dir.join("text.svg.j2"), "plain text").unwrap();
+    let badges = Badges::new(Options::default(), &dir);
+    let mine = get(&badges, "/docs.svg?style=mine&label=a%26b");
+    assert_eq!(mine.status, 200, "{:?}", mine.body_text());
+    assert!(
+        mine.body_text()
+            .unwrap()
+            .contains(">Build Status|warnings|#dfb317|a&amp;b</text>"),
+        "{:?}",
+        mine.body_text()
+    );
+    let png = get(&badges, "/docs.png?style=mine");
+    assert_eq!(png.status, 200, "{:?}", png.body_text());
+    let flat = get(&badges, "/docs.svg?style=flat");
+    assert_eq!(flat.body_text(), Some("<svg>replaced flat warnings</svg>"));
+    let named = get(&badges, "/docs.svg?template_name=mine.svg.j2");
+    assert!(
+        named
+            .body_text()
+            .unwrap()
+            .contains(">Build Status|warnings|#dfb317|</text>"),
+        "{:?}",
+        named.body_text()
+    );
+    let broken = get(&badges, "/docs.svg?style=broken");
+    assert_eq!(broken.status, 500, "{:?}", broken.body_text());
+    assert!(
+        broken.body_text().unwrap().contains("syntax error"),
+        "{:?}",
+        broken.body_text()
+    );
+    // A PNG of something that is not an SVG is the template's fault.
+    let not_svg = get(&badges, "/docs.png?style=text");
+    assert_eq!(not_svg.status, 500, "{:?}", not_svg.body_text());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn init_checks_the_config() {
+    let config = |json: &str| Config::from_json("badges", json).unwrap();
+    assert!(Badges::init(config(r#"{"style": "flat"}"#)).is_ok());
+    let err = Badges::init(config(r#"{"style": "nosuch"}"#)).unwrap_err();
+    assert!(err.starts_with("badges: unknown style 'nosuch'"), "{err}");
+    let err = Badges::init(config(r#"{"left_pad": "x"}"#)).unwrap_err();
+    assert_eq!(err, "badges: option left_pad must be a number, not \"x\"");
+}
+
+/// PNG: the size is the SVG's, rounded; text is drawn (light pixels over the colours).
+#[test]
+fn png_size_and_text() {
+    reference_data();
+    let badges = plugin();
+    for (url, width, height) in [
+        ("/linux-build.png", 121, 18),
+        ("/windows-build.png", 113, 18),
+        ("/docs.png", 128, 18),
+        ("/integration.png", 132, 18),
+        ("/nosuch.png", 128, 18),
+        ("/docs.png?left_text=Docs&style=flat", 92, 20),
+        ("/docs.png?style=badgeio", 140, 20),
+        ("/docs.png?style=flat-square&font_size=14", 158, 20),
+    ] {
+        let response = get(&badges, url);
+        assert_eq!(response.status, 200, "{url}: {:?}", response.body_text());
+        assert_eq!(response.header("content-type"), Some("image/png"));
+        let png = &response.body;
+        assert_eq!(&png[1..4], b"PNG");
+        let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+        assert_eq!((w, h), (width, height), "{url}");
+    }
+}
+
+/// Native timing of an uncached PNG (`cargo test --release -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn time_uncached_png() {
+    reference_data();
+    let badges = plugin();
+    let n = 300;
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        let response = get(&badges, &format!("/docs.png?left_text=Build%20{i}"));
+        assert_eq!(response.status, 200);
+    }
+    println!("uncached PNG: {:?} per badge", start.elapsed() / n);
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        let response = get(&badges, &format!("/docs.svg?left_text=Build%20{i}x"));
+        assert_eq!(response.status, 200);
+    }
+    println!("uncached SVG: {:?} per badge", start.elapsed() / n);
+}
+
+/// Where an uncached PNG's time goes, natively
+/// (`cargo test --release -- --ignored --nocapture png_breakdown`).
+#[test]
+#[ignore]
+fn png_breakdown() {
+    reference_data();
+    let badges = plugin();
+    let face = badges.fonts.dejavu();
+    let n: u32 = 300;
+    let mut times = [std::time::Duration::ZERO; 4];
+    let mut size = 0;
+    for i in 0..n {
+        let options = Options::default()
+            .with_args(&[("left_text".into(), format!("Build {i}"))])
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let svg = badges
+            .lock()
+            .templates
+            .svg("plastic.svg.j2", &options, "warnings", &face)
+            .unwrap();
+        let t1 = std::time::Instant::now();
+        let tree = render::tree(&svg, &face).unwrap();
+        let t2 = std::time::Instant::now();
+        let pixmap = render::rasterise(&tree).unwrap();
+        let t3 = std::time::Instant::now();
+        size = render::encode(pixmap).unwrap().len();
+        let t4 = std::time::Instant::now();
+        for (total, step) in times.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3]) {
+            *total += step;
+        }
+    }
+    let [svg, parse, draw, encode] = times.map(|t| t / n);
+    println!(
+        "uncached PNG steps: SVG template {svg:?}, parse and lay out text {parse:?}, \
+         rasterise {draw:?}, encode {encode:?} ({size} bytes)"
+    );
+}
+
+#[test]
+fn statuses_are_reused_for_a_second_per_reader() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let reads = Rc::new(Cell::new(0));
+    let counter = reads.clone();
+    testing::set_data(move |_, _| {
+        counter.set(counter.get() + 1);
+        Ok(r#"{"builds": [{"number": 1, "complete": false, "started_at": 5}], "meta": {}}"#.into())
+    });
+    let badges = plugin();
+    for _ in 0..5 {
+        assert_eq!(get(&badges, "/docs.svg").status, 200);
+        assert_eq!(get(&badges, "/docs.png?style=flat").status, 200);
+    }
+    assert_eq!(
+        reads.get(),
+        1,
+        "one read for ten requests within the second"
+    );
+    get(&badges, "/other.svg");
+    assert_eq!(reads.get(), 2, "per builder");
+    let named = Request::get("/docs.svg").with_user(buildbot_plugin_sdk::User::named("bob"));
+    assert_eq!(badges.handle(&named).status, 200);
+    assert_eq!(reads.get(), 3, "another reader reads for itself");
+    std::thread::sleep(std::time::Duration::from_millis(STATUS_TTL_MS + 50));
+    get(&badges, "/docs.svg");
+    assert_eq!(reads.get(), 4, "read again after the TTL");
+}
