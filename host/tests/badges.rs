@@ -53,21 +53,13 @@ fn site(plugin_config: &str, templates: &[(&str, &str)]) -> (tempfile::TempDir, 
 }
 
 async fn load(config: &Path) -> anyhow::Result<buildbot_www::http::AppState> {
-    let config = buildbot_www::config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    buildbot_www::server::state(config).await
+    common::load_state(config).await
 }
 
 /// Serves the site; the base URL of the badges (`http://127.0.0.1:PORT/plugins/badges`).
 async fn serve(config: &Path) -> String {
     let state = load(config).await.expect("the server starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/plugins/badges", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, buildbot_www::http::app(state))
-            .await
-            .unwrap();
-    });
-    base
+    format!("{}/plugins/badges", common::serve_state(state).await)
 }
 
 struct Answer {

@@ -58,8 +58,7 @@ fn site(plugins: &[(&str, &str)], www_extra: &str) -> (tempfile::TempDir, PathBu
 }
 
 async fn load(config: &Path) -> anyhow::Result<buildbot_www::http::AppState> {
-    let config = buildbot_www::config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    buildbot_www::server::state(config).await
+    common::load_state(config).await
 }
 
 async fn serve(config: &Path) -> String {

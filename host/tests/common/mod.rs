@@ -62,3 +62,9 @@ pub async fn serve_state(state: buildbot_www::http::AppState) -> String {
 pub async fn serve_reference() -> Server {
     serve_reference_with("").await
 }
+
+/// Loads a config file and builds the whole server state (database and plugins).
+pub async fn load_state(config: &Path) -> anyhow::Result<buildbot_www::http::AppState> {
+    let config = buildbot_www::config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    buildbot_www::server::state(config).await
+}
