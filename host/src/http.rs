@@ -8,6 +8,8 @@ pub mod access_log;
 mod cors;
 mod plugins;
 mod rest;
+
+pub(crate) use plugins::plugin_request;
 mod sse;
 mod ws;
 

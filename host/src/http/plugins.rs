@@ -26,22 +26,26 @@ pub(super) async fn mount(
         .unwrap_or_default()
 }
 
-/// `/plugins/<name>/` and everything below it.
-pub(super) async fn handle(State(state): State<AppState>, req: Request) -> Response<Body> {
+/// The plugin named in `req`'s path below `mount` (`/plugins/`, `/views/`), and the request
+/// it gets: the path below its own mount, percent-decoded, with `root` the relative server root
+/// (by default one `../` per level below the mount, plus one for the mount itself).
+/// An unknown plugin or an oversized body is answered here.
+pub(crate) async fn plugin_request(
+    state: &AppState,
+    mount: &str,
+    req: Request,
+    root: Option<String>,
+) -> Result<(String, plugins::Request), Response<Body>> {
     let raw_path = req.uri().path().to_owned();
-    let Some(rest) = raw_path.strip_prefix("/plugins/") else {
-        return unknown("");
-    };
+    let rest = raw_path.strip_prefix(mount).unwrap_or("");
     let (name, below) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
     if !state.plugins.has(name) {
-        return unknown(name);
+        return Err(unknown(name));
     }
-    let path = percent_decode(below);
-    // `/` → `../../`: one level per path segment, plus `plugins/`.
-    let root = "../".repeat(1 + below.matches('/').count());
+    let root = root.unwrap_or_else(|| "../".repeat(1 + below.matches('/').count()));
     let query = req.uri().query().unwrap_or("").to_owned();
     let method = req.method().as_str().to_owned();
     let headers = req
@@ -49,13 +53,15 @@ pub(super) async fn handle(State(state): State<AppState>, req: Request) -> Respo
         .iter()
         .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
+    let path = percent_decode(below);
+    let name = name.to_owned();
     let body = match to_bytes(req.into_body(), MAX_REQUEST_BODY).await {
         Ok(body) => body.to_vec(),
         Err(_) => {
-            return plain(
+            return Err(plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("request body over {} KiB", MAX_REQUEST_BODY >> 10),
-            )
+            ))
         }
     };
     let request = plugins::Request {
@@ -67,6 +73,16 @@ pub(super) async fn handle(State(state): State<AppState>, req: Request) -> Respo
         user: User::Anonymous,
         root,
     };
+    Ok((name, request))
+}
+
+/// `/plugins/<name>/` and everything below it.
+pub(super) async fn handle(State(state): State<AppState>, req: Request) -> Response<Body> {
+    let (name, request) = match plugin_request(&state, "/plugins/", req, None).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let name = name.as_str();
     match state.plugins.handle(name, request).await {
         Ok(answer) => {
             let mut response = Response::builder()

@@ -2,15 +2,13 @@
 //! under `/plugins/<plugin>/...`; an HTML answer is embedded in the shell's main area (and
 //! refreshed live on the manifest's `events`), anything else passes through unchanged.
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::json;
 
 use super::PageRequest;
 use crate::http::AppState;
-use crate::identity::User;
-use crate::plugins;
 
 /// `views/<plugin>` → `views/<plugin>/`, so relative links inside the view work.
 pub(super) async fn mount(
@@ -32,39 +30,15 @@ pub(super) async fn view(State(state): State<AppState>, req: Request) -> Respons
     let Ok(page) =
         <PageRequest as axum::extract::FromRequestParts<()>>::from_request_parts(&mut parts, &())
             .await;
-    let Some(rest) = page.path.strip_prefix("/views/") else {
-        return crate::http::twisted_not_found("File not found.");
-    };
-    let (name, below) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
+    let req = Request::from_parts(parts, body);
+    let (name, request) =
+        match crate::http::plugin_request(&state, "/views/", req, Some(page.root.clone())).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+    let name = name.as_str();
     let Some(info) = state.plugins.plugins().into_iter().find(|p| p.name == name) else {
         return crate::http::twisted_not_found("File not found.");
-    };
-    let headers = parts
-        .headers
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
-    let Ok(body) = to_bytes(body, 1 << 20).await else {
-        return plain(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body over 1024 KiB".into(),
-        );
-    };
-    let path = crate::data::query_args(&format!("p={}", below.replace('+', "%2B")))
-        .pop()
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| "/".to_owned());
-    let request = plugins::Request {
-        method: parts.method.as_str().to_owned(),
-        path,
-        query: page.query.clone(),
-        headers,
-        body: body.to_vec(),
-        user: User::Anonymous,
-        root: page.root.clone(),
     };
     let answer = match state.plugins.handle(name, request).await {
         Ok(answer) => answer,
@@ -153,14 +127,6 @@ fn split_document(html: &str) -> (String, String) {
         at = start + end;
     }
     (head, html[content_start..content_end].to_owned())
-}
-
-fn plain(status: StatusCode, text: String) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Body::from(text + "\n"))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
