@@ -7,24 +7,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-/// Where `cargo xtask build-plugins` puts the bundled plugins.
-fn plugins_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins");
-    assert!(
-        dir.join("badges.wasm").is_file(),
-        "{}/badges.wasm is missing: run `cargo xtask build-plugins` (or `cargo xtask test`)",
-        dir.display()
-    );
-    dir
-}
-
-fn cache_dir() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/test-plugin-cache")
-        .display()
-        .to_string()
-}
-
 /// A base directory with the reference database, `templates/` holding `templates`, and a
 /// config enabling the badges plugin with `plugin_config` (TOML lines of
 /// `[www.plugins.badges]`).
@@ -41,11 +23,12 @@ fn site(plugin_config: &str, templates: &[(&str, &str)]) -> (tempfile::TempDir, 
             std::fs::write(dir.path().join("templates").join(name), text).unwrap();
         }
     }
-    let config = format!(
+    let config =
+        format!(
         "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [{:?}]\n\
          plugin_cache_dir = {:?}\n\n[www.plugins.badges]\n{plugin_config}\n",
-        plugins_dir().display().to_string(),
-        cache_dir()
+        common::bundled_plugins_dir(&["badges"]).display().to_string(),
+        common::plugin_cache_dir().display().to_string()
     );
     let path = dir.path().join("master.toml");
     std::fs::write(&path, config).unwrap();

@@ -22,14 +22,6 @@ fn test_plugin(name: &str) -> PathBuf {
     path
 }
 
-/// Compiled components are shared by the tests (and by later runs) through this cache.
-fn cache_dir() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/test-plugin-cache")
-        .display()
-        .to_string()
-}
-
 /// A base directory with the reference database, a `plugins/` folder holding the given
 /// components (`(component, file name)`), and a config with `www_extra` in `[www]`.
 fn site(plugins: &[(&str, &str)], www_extra: &str) -> (tempfile::TempDir, PathBuf) {
@@ -50,7 +42,7 @@ fn site(plugins: &[(&str, &str)], www_extra: &str) -> (tempfile::TempDir, PathBu
     let config = format!(
         "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [\"plugins\"]\n\
          plugin_cache_dir = {:?}\n{www_extra}\n",
-        cache_dir()
+        common::plugin_cache_dir().display().to_string()
     );
     let path = dir.path().join("master.toml");
     std::fs::write(&path, config).unwrap();
@@ -300,7 +292,7 @@ async fn compiled_components_are_cached_and_a_corrupt_cache_entry_is_replaced() 
     let cache = tempfile::tempdir().unwrap();
     let (_dir, config) = site(&[("hello", "hello")], "[www.plugins]\nhello = true\n");
     let text = std::fs::read_to_string(&config).unwrap().replace(
-        &format!("{:?}", cache_dir()),
+        &format!("{:?}", common::plugin_cache_dir().display().to_string()),
         &format!("{:?}", cache.path().display().to_string()),
     );
     std::fs::write(&config, text).unwrap();

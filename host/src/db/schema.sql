@@ -469,3 +469,7 @@ INSERT INTO alembic_version (version_num) SELECT '067' WHERE NOT EXISTS (SELECT 
 CREATE INDEX IF NOT EXISTS bbwww_builds_started_at ON builds (started_at);
 CREATE INDEX IF NOT EXISTS bbwww_builds_complete_at ON builds (complete_at);
 CREATE INDEX IF NOT EXISTS bbwww_builds_builderid_results ON builds (builderid, results);
+
+-- The builds of a change (`changes/<id>/builds`, read by the console and grid views) are
+-- found from its sourcestamp.
+CREATE INDEX IF NOT EXISTS bbwww_buildset_sourcestamps_sourcestampid ON buildset_sourcestamps (sourcestampid);

@@ -68,3 +68,61 @@ pub async fn load_state(config: &Path) -> anyhow::Result<buildbot_www::http::App
     let config = buildbot_www::config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     buildbot_www::server::state(config).await
 }
+
+/// Where `cargo xtask build-plugins` puts the bundled plugins; panics with what to run when
+/// one of `needed` is missing.
+pub fn bundled_plugins_dir(needed: &[&str]) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins");
+    for name in needed {
+        assert!(
+            dir.join(format!("{name}.wasm")).is_file(),
+            "{}/{name}.wasm is missing: run `cargo xtask build-plugins` (or `cargo xtask test`)",
+            dir.display()
+        );
+    }
+    dir
+}
+
+/// The compile cache shared by the plugin tests.
+pub fn plugin_cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-plugin-cache")
+}
+
+/// The three view plugins, which [`serve_views`] enables.
+pub const VIEWS: [&str; 3] = ["waterfall_view", "console_view", "grid_view"];
+
+/// A fresh database filled from `fixtures/views/dataset.sql`, served with the three view plugins
+/// enabled. `configs` gives TOML lines for a plugin's `[www.plugins.<name>]` table, e.g.
+/// `&[("console_view", "changes = 2")]`; the others get an empty table.
+pub async fn serve_views(configs: &[(&str, &str)]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = buildbot_www::db::open_file(&dir.path().join("state.sqlite"))
+        .await
+        .unwrap();
+    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/views/dataset.sql");
+    sqlx::raw_sql(&std::fs::read_to_string(dataset).unwrap())
+        .execute(&pool)
+        .await
+        .expect("fixtures/views/dataset.sql loads");
+    pool.close().await;
+    let mut config = format!(
+        "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [{:?}]\n\
+         plugin_cache_dir = {:?}\n",
+        bundled_plugins_dir(&VIEWS).display().to_string(),
+        plugin_cache_dir().display().to_string()
+    );
+    for view in VIEWS {
+        let lines = configs
+            .iter()
+            .filter(|(name, _)| *name == view)
+            .map(|(_, lines)| *lines)
+            .collect::<Vec<_>>()
+            .join("\n");
+        config.push_str(&format!("\n[www.plugins.{view}]\n{lines}\n"));
+    }
+    let path = dir.path().join("master.toml");
+    std::fs::write(&path, config).unwrap();
+    let state = load_state(&path).await.expect("the views site starts");
+    let base = serve_state(state).await;
+    Server { base, dir }
+}
