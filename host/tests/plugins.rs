@@ -248,7 +248,12 @@ async fn hostile_plugins_fail_alone_and_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_changed_wasm_file_is_reloaded_without_failing_requests_in_flight() {
-    let (dir, config) = site(&[("hello", "hello")], "[www.plugins]\nhello = true\n");
+    // A generous deadline: the 700 ms request must not be cut short while the other tests
+    // (the hostile plugin's loops) and the new version's compilation share the two cores.
+    let (dir, config) = site(
+        &[("hello", "hello")],
+        "[www.plugins]\nhello = true\n[www.plugin_limits.hello]\ndeadline_ms = 10000\n",
+    );
     let base = serve(&config).await;
     let (status, page) = get(&base, "/plugins/hello/").await;
     assert_eq!(status, 200);

@@ -2,8 +2,9 @@
 //! WebDriver): every page loads without console errors (screenshots in
 //! `target/ui-screenshots/`), the theme sets the sidebar colour, a custom template replaces a
 //! page, everything resolves behind a path prefix, a finishing build updates the builder page
-//! live. Without chromedriver these tests are skipped unless `BUILDBOT_WWW_REQUIRE_BROWSER=1`
-//! (set by `cargo xtask test`, which installs the packages).
+//! live, and the three view plugins render in the shell and show a build start and finish
+//! without a reload. Without chromedriver these tests are skipped unless
+//! `BUILDBOT_WWW_REQUIRE_BROWSER=1` (set by `cargo xtask test`, which installs the packages).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{json, Value};
+
+mod common;
 
 /// The demo dataset in a temp dir, served at `/` and under `/buildbot/` by one server.
 struct Site {
@@ -42,6 +45,10 @@ async fn site() -> Site {
     )
     .unwrap();
     let config_path = dir.path().join("master.toml");
+    let plugin_dir = common::bundled_plugins_dir(&common::VIEWS)
+        .display()
+        .to_string();
+    let plugin_cache = common::plugin_cache_dir().display().to_string();
     std::fs::write(
         &config_path,
         format!(
@@ -49,6 +56,8 @@ async fn site() -> Site {
              [db]\ndb_url = \"sqlite:///state.sqlite\"\n\
              [www]\ncustom_templates_dir = \"templates-ui\"\n\
              versions = [[\"master.cfg\", \"0.1\"]]\n\
+             plugin_dirs = [{plugin_dir:?}]\nplugin_cache_dir = {plugin_cache:?}\n\
+             [www.plugins]\nwaterfall_view = true\nconsole_view = true\ngrid_view = true\n\
              [www.theme]\n\"bb-sidebar-background-color\" = \"{THEME_COLOUR}\"\n\
              [www.ui_default_config]\n\"Builders.buildFetchLimit\" = 300\n"
         ),
@@ -291,6 +300,9 @@ fn pages(ids: &Ids) -> Vec<(&'static str, String)> {
         ("pending", "pendingbuildrequests".into()),
         ("about", "about".into()),
         ("settings", "settings".into()),
+        ("waterfall", "views/waterfall_view/".into()),
+        ("console", "views/console_view/".into()),
+        ("grid", "views/grid_view/".into()),
     ]
 }
 
@@ -418,7 +430,95 @@ async fn pages_in_a_real_browser() {
         )
         .await;
     browser.screenshot("builder-after-live-update").await;
+
+    for view in common::VIEWS {
+        view_updates_live(&browser, &site, view).await;
+    }
     browser.quit().await;
+}
+
+/// A build starting for the newest change appears in `view` without a reload, and its box
+/// changes when it finishes.
+async fn view_updates_live(browser: &Browser, site: &Site, view: &str) {
+    browser.goto(&format!("{}/views/{view}/", site.base)).await;
+    browser
+        .wait_for(
+            &format!("the websocket of {view}"),
+            "return document.documentElement.getAttribute('data-ws') === 'open'",
+            Duration::from_secs(10),
+        )
+        .await;
+    browser.js("window.__notReloaded = true; return 1").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // A new build request in the newest change's buildset, on a builder already building it.
+    let (buildsetid, builderid, masterid): (i64, i64, i64) = sqlx::query_as(
+        "SELECT br.buildsetid, b.builderid, b.masterid FROM changes c \
+         JOIN buildset_sourcestamps bss ON bss.sourcestampid = c.sourcestampid \
+         JOIN buildrequests br ON br.buildsetid = bss.buildsetid \
+         JOIN builds b ON b.buildrequestid = br.id ORDER BY c.changeid DESC, b.id DESC LIMIT 1",
+    )
+    .fetch_one(&site.pool)
+    .await
+    .unwrap();
+    let (requestid,): (i64,) = sqlx::query_as(
+        "INSERT INTO buildrequests (id, buildsetid, builderid, priority, complete, submitted_at) \
+         VALUES ((SELECT max(id) + 1 FROM buildrequests), $1, $2, 0, 0, $3) RETURNING id",
+    )
+    .bind(buildsetid)
+    .bind(builderid)
+    .bind(now)
+    .fetch_one(&site.pool)
+    .await
+    .unwrap();
+    let (buildid,): (i64,) = sqlx::query_as(
+        "INSERT INTO builds (id, number, builderid, buildrequestid, workerid, masterid, started_at, \
+         locks_duration_s, state_string) VALUES ((SELECT max(id) + 1 FROM builds), \
+         (SELECT max(number) + 1 FROM builds WHERE builderid = $1), $1, $2, \
+         (SELECT min(id) FROM workers), $3, $4, 0, 'building') RETURNING id",
+    )
+    .bind(builderid)
+    .bind(requestid)
+    .bind(masterid)
+    .bind(now)
+    .fetch_one(&site.pool)
+    .await
+    .unwrap();
+    let cell = format!("[data-buildid='{buildid}']");
+    let running = browser
+        .wait_for(
+            &format!("the new build {buildid} in {view}"),
+            &format!(
+                "var e = document.querySelector(\"{cell}\"); \
+                 return window.__notReloaded === true && e && e.getAttribute('data-result')"
+            ),
+            Duration::from_secs(15),
+        )
+        .await;
+    browser.screenshot(&format!("{view}-build-started")).await;
+    sqlx::query(
+        "UPDATE builds SET complete_at = $1, results = 2, state_string = 'failed test' WHERE id = $2",
+    )
+    .bind(now + 1)
+    .bind(buildid)
+    .execute(&site.pool)
+    .await
+    .unwrap();
+    browser
+        .wait_for(
+            &format!("the finished build {buildid} in {view}"),
+            &format!(
+                "var e = document.querySelector(\"{cell}\"); \
+                 return window.__notReloaded === true && e && e.getAttribute('data-result') !== {running}"
+            ),
+            Duration::from_secs(15),
+        )
+        .await;
+    browser.screenshot(&format!("{view}-build-finished")).await;
+    let errors = severe(&browser.console().await);
+    assert!(errors.is_empty(), "{view}: console errors: {errors:#?}");
 }
 
 /// Behind `/buildbot/`, every link, stylesheet, script and image of every page answers 200

@@ -50,6 +50,9 @@
 //!   JSON, text and redirects;
 //! - [`data`]: typed reads of Buildbot's Data API ([`data::list`], [`data::one`]) with a
 //!   [`Query`] builder for its query language, and [`models`] of Buildbot 4.3's resources;
+//! - [`changes`]: changes newest first with all their builds, and changes made up from
+//!   `got_revision` for builds without one, a page at a time (the data of console and grid
+//!   views);
 //! - [`escape_html`], [`results`] (names and Buildbot's colours), [`log`], [`now_ms`], [`font`];
 //! - on native targets only, [`testing`]: a stand-in for the Data API so plugin code can be unit
 //!   tested with plain `cargo test`.
@@ -60,6 +63,7 @@
 
 #![deny(missing_docs)]
 
+pub mod changes;
 mod config;
 pub mod data;
 mod guest;

@@ -23,7 +23,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("badges") => badges(),
         Some("ui") => ui(),
         Some("events") => events(),
-        _ => bail!("usage: cargo xtask bench api|plugins|badges|ui|events"),
+        Some("views") => views(),
+        _ => bail!("usage: cargo xtask bench api|plugins|badges|ui|events|views"),
     }
 }
 
@@ -495,15 +496,18 @@ fn etag_of(port: u16, path: &str) -> Result<String> {
 
 /// `cargo xtask bench ui`: time to first byte and full page for the builders page at 4,000
 /// builders, a build of 200 steps, the first lines of the demo's 10.7 MB log.
+/// The `sqlite3` shell, installed (Debian package) when missing.
+fn sqlite3() -> Result<PathBuf> {
+    if let Ok(path) = which("sqlite3") {
+        return Ok(path);
+    }
+    let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+    run_command(Command::new("apt-get").args(["install", "-y", "-qq", "sqlite3"]))?;
+    which("sqlite3")
+}
+
 fn ui() -> Result<()> {
-    let sqlite3 = match which("sqlite3") {
-        Ok(path) => path,
-        Err(_) => {
-            let _ = Command::new("apt-get").args(["update", "-qq"]).status();
-            run_command(Command::new("apt-get").args(["install", "-y", "-qq", "sqlite3"]))?;
-            which("sqlite3")?
-        }
-    };
+    let sqlite3 = sqlite3()?;
     let bench_dir = root().join("target/bench");
     std::fs::create_dir_all(&bench_dir)?;
     let database = bench_dir.join("ui-4000x100000.sqlite");
@@ -698,5 +702,57 @@ fn events() -> Result<()> {
     }
     println!("\n{report}");
     std::fs::write(bench_dir.join("events.md"), report)?;
+    Ok(())
+}
+
+/// `cargo xtask bench views`: server render time of each view plugin with its default range on
+/// the generated 1,000 builders × 1,000,000 builds database, alone (`/plugins/<name>/`) and in
+/// the page shell (`/views/<name>/`).
+fn views() -> Result<()> {
+    crate::plugins::build_plugins()?;
+    let bench_dir = root().join("target/bench");
+    std::fs::create_dir_all(&bench_dir)?;
+    let database = generated_database(&bench_dir, 1000, 1_000_000)?;
+    // Databases generated before this index existed get it here, as an operator would add it.
+    run_command(Command::new(sqlite3()?).arg(&database).arg(
+        "CREATE INDEX IF NOT EXISTS bbwww_buildset_sourcestamps_sourcestampid \
+         ON buildset_sourcestamps (sourcestampid);",
+    ))?;
+    const VIEWS: [&str; 3] = ["waterfall_view", "console_view", "grid_view"];
+    let mut www = format!(
+        "plugin_dirs = [{:?}]\nplugin_cache_dir = {:?}\n[www.plugins]\n",
+        root().join("target/plugins").display().to_string(),
+        bench_dir.join("plugin-cache").display().to_string()
+    );
+    for view in VIEWS {
+        www.push_str(&format!("{view} = true\n"));
+    }
+    let port = 18_014;
+    let server = start_server_with(&bench_dir.join("serve-views"), &database, port, &www)?;
+    let deadline = server.spawned + Duration::from_secs(120);
+    while http_status(port, "/plugins/console_view/") != Some(200) {
+        if Instant::now() > deadline {
+            bail!("no console view within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut report = String::from(
+        "| view | bytes | first byte p50 | first byte p90 | full p50 | full p90 |\n|---|---|---|---|---|---|\n",
+    );
+    for view in VIEWS {
+        report.push_str(&page_timing(
+            port,
+            &format!("{view}, default range"),
+            &format!("/plugins/{view}/"),
+        )?);
+        report.push_str(&page_timing(
+            port,
+            &format!("{view} in the page shell"),
+            &format!("/views/{view}/"),
+        )?);
+    }
+    drop(server);
+    println!("\n{report}");
+    std::fs::write(bench_dir.join("views.md"), &report)?;
     Ok(())
 }

@@ -33,6 +33,8 @@ commands:
   bench events               event latency from a database write to a /ws client
   bench badges               the badges plugin on a 1M-build database: SVG/PNG req/s and
                              latency, 304s, uncached PNG renders
+  bench views                render time of the waterfall, console and grid views on a
+                             1,000 builders x 1M builds database
 ";
 
 fn main() {

@@ -254,18 +254,15 @@ pub(crate) async fn scalar(pool: &Pool, sql: Sql) -> Result<Option<i64>, ApiErro
 
 /// `expr IN (ids)` for a batch lookup of child rows.
 pub(crate) fn in_ids(expr: &str, ids: &[i64]) -> Sql {
-    let mut sql = Sql::new(&format!("{expr} IN ("));
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.push_bind(Bind::Int(*id));
-    }
-    if ids.is_empty() {
-        sql.push("NULL");
-    }
-    sql.push(")");
-    sql
+    // One parameter, a JSON array, whatever the number of ids: the statement text stays the
+    // same (one prepared statement) and binding costs nothing per id (a thousand `$N`
+    // parameters took 16% of a `builders` read). Engine-specific: SQLite's json_each
+    // (PostgreSQL: `= ANY($1::bigint[])`).
+    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    Sql::cond(
+        &format!("{expr} IN (SELECT value FROM json_each(?))"),
+        Bind::Text(list),
+    )
 }
 
 /// The integer ids in a field of items.

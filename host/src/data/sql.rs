@@ -1,8 +1,8 @@
 //! Turning a `ResultSpec` into SQL on Buildbot's tables: filters, order and paging are pushed
 //! into the query whenever every field involved is a column, so a request costs what it returns.
 //!
-//! Queries use `$N` placeholders and portable SQL; the one engine-specific function (substring
-//! test) is marked.
+//! Queries use `$N` placeholders and portable SQL; the engine-specific functions (substring
+//! test here, id lists in `resources::in_ids`) are marked.
 
 use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
@@ -157,12 +157,18 @@ impl Table {
         self.columns.iter().find(|c| c.field == field)
     }
 
+    /// One column: the row as a JSON object built by SQLite. Reading one value per row instead
+    /// of one per field made a 50-build page about twice as cheap (sqlx copies every value it
+    /// hands over into its own allocation). Engine-specific: SQLite's `json_object` (PostgreSQL:
+    /// `json_build_object`).
     fn select_list(&self) -> String {
-        self.columns
+        let fields = self
+            .columns
             .iter()
-            .map(|c| format!("{} AS \"{}\"", c.expr, c.field))
+            .map(|c| format!("'{}', {}", c.field, c.col.as_json(c.expr)))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        format!("json_object({fields})")
     }
 
     /// Reads rows matching `conds` (ANDed) and as much of `spec` as SQL can express.
@@ -260,37 +266,32 @@ impl Table {
             .rows)
     }
 
-    /// Turns one row into a JSON object.
-    pub fn decode(&self, row: &SqliteRow) -> Result<Map<String, Value>, ApiError> {
-        let mut map = Map::with_capacity(self.columns.len());
-        for (i, column) in self.columns.iter().enumerate() {
-            map.insert(column.field.to_string(), decode_column(row, i, column.col)?);
-        }
+    /// Turns one row (the JSON object of [`Table::select_list`]) into a map.
+    fn decode(&self, row: &SqliteRow) -> Result<Map<String, Value>, ApiError> {
+        let bytes: Vec<u8> = row.try_get(0)?;
+        let map = match serde_json::from_slice(&bytes) {
+            Ok(map) => map,
+            // Text that is not UTF-8 (Buildbot stores some text as bytes) is read leniently,
+            // as before.
+            Err(_) => serde_json::from_str(&String::from_utf8_lossy(&bytes))
+                .map_err(|e| ApiError::internal(format!("cannot decode a row: {e}")))?,
+        };
         Ok(map)
     }
 }
 
-/// Decodes one column of a row.
-pub fn decode_column(row: &SqliteRow, i: usize, col: Col) -> Result<Value, ApiError> {
-    Ok(match col {
-        Col::Int => row
-            .try_get::<Option<i64>, _>(i)?
-            .map_or(Value::Null, Value::from),
-        Col::Text => match row.try_get::<Option<String>, _>(i) {
-            Ok(v) => v.map_or(Value::Null, Value::String),
-            // A BLOB column (Buildbot stores some text as bytes).
-            Err(_) => row
-                .try_get::<Option<Vec<u8>>, _>(i)?
-                .map_or(Value::Null, |b| {
-                    Value::String(String::from_utf8_lossy(&b).into_owned())
-                }),
-        },
-        Col::Bool => Value::Bool(row.try_get::<Option<i64>, _>(i)?.unwrap_or(0) != 0),
-        Col::Json => row
-            .try_get::<Option<String>, _>(i)?
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or(Value::Null),
-    })
+impl Col {
+    /// The SQL expression giving `expr`'s JSON value.
+    fn as_json(self, expr: &str) -> String {
+        match self {
+            Col::Int => format!("CAST({expr} AS INTEGER)"),
+            Col::Text => format!("CAST({expr} AS TEXT)"),
+            Col::Bool => {
+                format!("json(CASE WHEN coalesce({expr}, 0) != 0 THEN 'true' ELSE 'false' END)")
+            }
+            Col::Json => format!("json(CASE WHEN json_valid({expr}) THEN {expr} ELSE 'null' END)"),
+        }
+    }
 }
 
 fn bind_of(value: &Value) -> Option<Bind> {

@@ -1,0 +1,119 @@
+//! Unit tests of the grid's page with the views dataset (`common::fixture`); the same cases
+//! run against the real component over HTTP in `host/tests/console_view.rs`.
+
+use buildbot_plugin_sdk::{testing, DataError};
+
+use super::*;
+use crate::common::fixture::{self, args, attributes};
+
+fn grid(query: &str, transposed: bool) -> String {
+    let args = args(query, &["transposed"]);
+    render(&args, &fixture::view(&args), transposed, "../../")
+}
+
+fn head(html: &str) -> &str {
+    &html[..html.find("<tbody>").unwrap()]
+}
+
+fn body(html: &str) -> &str {
+    &html[html.find("<tbody>").unwrap()..]
+}
+
+#[test]
+fn builders_as_rows_changes_as_columns_newest_first() {
+    let html = grid("", false);
+    assert_eq!(
+        attributes(head(&html), "data-changeid"),
+        ["5", "4", "3", "2", "1"]
+    );
+    assert_eq!(attributes(head(&html), "data-revision"), ["f0".repeat(20)]);
+    assert!(
+        head(&html).find("data-revision").unwrap() < head(&html).find("data-changeid").unwrap()
+    );
+    let rows: Vec<String> = body(&html)
+        .split("<tr")
+        .skip(1)
+        .map(|row| attributes(&row[..row.find('>').unwrap()], "data-builderid").remove(0))
+        .collect();
+    // by name: docs linux-build linux-test mac-build tools win-build win-test x<b>"&'
+    assert_eq!(rows, ["5", "1", "2", "6", "8", "3", "4", "9"]);
+    // linux-build under change 2: both builds, newest first
+    let linux = body(&html)
+        .split("<tr")
+        .find(|r| r.starts_with(" data-builderid=\"1\""))
+        .unwrap();
+    assert_eq!(
+        attributes(linux, "data-buildid"),
+        ["13", "11", "10", "6", "1"]
+    );
+    assert!(linux.contains("<span class=\"bbv-tag\">linux</span>"));
+}
+
+#[test]
+fn transposed_puts_changes_in_rows() {
+    for html in [grid("", true), grid("transposed=1", true)] {
+        assert_eq!(
+            attributes(head(&html), "data-builderid"),
+            ["5", "1", "2", "6", "8", "3", "4", "9"]
+        );
+        assert!(body(&html).starts_with("<tbody>\n<tr class=\"bbv-made-up\" data-revision=\"f0f0"));
+        assert_eq!(
+            attributes(body(&html), "data-changeid"),
+            ["5", "4", "3", "2", "1"]
+        );
+        assert!(html.contains("bbv-transposed"));
+    }
+    // the swap link keeps the other arguments
+    assert!(grid("branch=main&transposed=1", true)
+        .contains("<a href=\"?branch=main&amp;transposed=0\">Swap rows and columns</a>"));
+    assert!(grid("", false).contains("<a href=\"?transposed=1\">Swap rows and columns</a>"));
+}
+
+#[test]
+fn tag_filter_and_escaping() {
+    let html = grid("tag=%3Ci%3E", false);
+    assert_eq!(attributes(body(&html), "data-builderid"), ["9", "9"]);
+    assert!(html.contains("<span class=\"bbv-tag\">&lt;i&gt;</span>"));
+    assert!(html.contains("data-tag=\"&lt;i&gt;\""));
+    assert!(!html.contains("<i>") && !html.contains("<script>"));
+}
+
+#[test]
+fn arguments_config_and_manifest() {
+    testing::set_data(|_, _| Err(DataError::new(500, "no data in this test")));
+    let grid = GridView::init(Config::empty("grid_view")).unwrap();
+    assert_eq!(
+        grid,
+        GridView {
+            changes: 5,
+            transposed: false
+        }
+    );
+    let get = |query: &str| grid.handle(&Request::get("/").with_query(query));
+    assert_eq!(
+        get("transposed=maybe").body_text().unwrap(),
+        "bad grid request: invalid transposed 'maybe': expected 1 or 0\n"
+    );
+    assert_eq!(get("before=-1").status, 400);
+    assert_eq!(get("").status, 500);
+    let config = |json: &str| GridView::init(Config::from_json("grid_view", json).unwrap());
+    assert_eq!(
+        config(r#"{"changes": 8, "transposed": true}"#).unwrap(),
+        GridView {
+            changes: 8,
+            transposed: true
+        }
+    );
+    assert_eq!(
+        config(r#"{"transposed": "yes"}"#).unwrap_err(),
+        "grid_view: option 'transposed' must be true or false, not \"yes\""
+    );
+    assert!(config(r#"{"revisionLimit": 5}"#)
+        .unwrap_err()
+        .contains("unknown option 'revisionLimit'"));
+    let manifest = GridView::manifest();
+    assert_eq!(
+        (manifest.name.as_str(), manifest.menu[0].label.as_str()),
+        ("grid_view", "Grid View")
+    );
+}
