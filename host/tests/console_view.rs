@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::Server;
+use common::{attrs, get, ids, plugin_page as page, Server};
 
 /// The made-up change of the dataset: build 17 of `tools`, forced without a change.
 const MADE_UP: &str = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
@@ -15,47 +15,6 @@ const MADE_UP: &str = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
 /// Serves the views dataset with these TOML lines for the console and the grid.
 async fn serve(console: &str, grid: &str) -> Server {
     common::serve_views(&[("console_view", console), ("grid_view", grid)]).await
-}
-
-/// GET `path` below the server's root: (status, content type, body).
-async fn get(server: &Server, path: &str) -> (u16, String, String) {
-    let response = reqwest::get(format!("{}{path}", server.base))
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    (status, content_type, response.text().await.unwrap())
-}
-
-/// The HTML of `/plugins/<view>/<query>`, which must be a 200 page.
-async fn page(server: &Server, view: &str, query: &str) -> String {
-    let (status, content_type, body) = get(server, &format!("/plugins/{view}/{query}")).await;
-    assert_eq!(status, 200, "{view} {query}: {body}");
-    assert_eq!(content_type, "text/html; charset=utf-8");
-    body
-}
-
-/// Every value of attribute `name`, in document order.
-fn attrs(html: &str, name: &str) -> Vec<String> {
-    let needle = format!(" {name}=\"");
-    html.match_indices(&needle)
-        .map(|(i, _)| {
-            let rest = &html[i + needle.len()..];
-            rest[..rest.find('"').unwrap()].to_owned()
-        })
-        .collect()
-}
-
-fn ids(html: &str, name: &str) -> Vec<i64> {
-    attrs(html, name)
-        .iter()
-        .map(|v| v.parse().unwrap())
-        .collect()
 }
 
 /// The changes named in `html` in order: the changeid, or `made-up` for the made-up change.

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::Server;
+use common::{attrs, get, ids, Server};
 
 /// T of the views dataset.
 const T: i64 = 1_700_000_000;
@@ -16,46 +16,9 @@ async fn serve(config: &str) -> Server {
     common::serve_views(&[("waterfall_view", config)]).await
 }
 
-/// GET `path` below the server's root: (status, content type, body).
-async fn get(server: &Server, path: &str) -> (u16, String, String) {
-    let response = reqwest::get(format!("{}{path}", server.base))
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    (status, content_type, response.text().await.unwrap())
-}
-
 /// The view's HTML at `query` (`""` for the default page), which must be a 200 page.
 async fn page(server: &Server, query: &str) -> String {
-    let (status, content_type, body) =
-        get(server, &format!("/plugins/waterfall_view/{query}")).await;
-    assert_eq!(status, 200, "{query}: {body}");
-    assert_eq!(content_type, "text/html; charset=utf-8");
-    body
-}
-
-/// Every value of attribute `name`, in document order.
-fn attrs(html: &str, name: &str) -> Vec<String> {
-    let needle = format!(" {name}=\"");
-    html.match_indices(&needle)
-        .map(|(i, _)| {
-            let rest = &html[i + needle.len()..];
-            rest[..rest.find('"').unwrap()].to_owned()
-        })
-        .collect()
-}
-
-fn ids(html: &str, name: &str) -> Vec<i64> {
-    attrs(html, name)
-        .iter()
-        .map(|v| v.parse().unwrap())
-        .collect()
+    common::plugin_page(server, "waterfall_view", query).await
 }
 
 /// The opening tag of build `buildid`'s box.

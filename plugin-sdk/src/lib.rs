@@ -53,7 +53,8 @@
 //! - [`changes`]: changes newest first with all their builds, and changes made up from
 //!   `got_revision` for builds without one, a page at a time (the data of console and grid
 //!   views);
-//! - [`escape_html`], [`results`] (names and Buildbot's colours), [`log`], [`now_ms`], [`font`];
+//! - [`escape_html`], [`results`] (names and Buildbot's colours), [`time`] (UTC dates),
+//!   [`log`], [`now_ms`], [`font`];
 //! - on native targets only, [`testing`]: a stand-in for the Data API so plugin code can be unit
 //!   tested with plain `cargo test`.
 //!
@@ -75,6 +76,7 @@ pub mod models;
 pub mod results;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod time;
 
 pub use config::Config;
 pub use data::{DataError, Query};

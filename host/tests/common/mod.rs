@@ -126,3 +126,45 @@ pub async fn serve_views(configs: &[(&str, &str)]) -> Server {
     let base = serve_state(state).await;
     Server { base, dir }
 }
+
+/// GET `path` below the server's root: (status, content type, body).
+pub async fn get(server: &Server, path: &str) -> (u16, String, String) {
+    let response = reqwest::get(format!("{}{path}", server.base))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, content_type, response.text().await.unwrap())
+}
+
+/// The HTML of `/plugins/<plugin>/<query>`, which must be a 200 page.
+pub async fn plugin_page(server: &Server, plugin: &str, query: &str) -> String {
+    let (status, content_type, body) = get(server, &format!("/plugins/{plugin}/{query}")).await;
+    assert_eq!(status, 200, "{plugin} {query}: {body}");
+    assert_eq!(content_type, "text/html; charset=utf-8");
+    body
+}
+
+/// Every value of attribute `name` in `html`, in document order.
+pub fn attrs(html: &str, name: &str) -> Vec<String> {
+    let needle = format!(" {name}=\"");
+    html.match_indices(&needle)
+        .map(|(i, _)| {
+            let rest = &html[i + needle.len()..];
+            rest[..rest.find('"').unwrap()].to_owned()
+        })
+        .collect()
+}
+
+/// Every value of the integer attribute `name` in `html`, in document order.
+pub fn ids(html: &str, name: &str) -> Vec<i64> {
+    attrs(html, name)
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect()
+}

@@ -8,6 +8,7 @@ use std::fmt::Write;
 use buildbot_plugin_sdk::changes::{self, ChangeBuilds, Cursor, Page, Selection};
 use buildbot_plugin_sdk::prelude::*;
 use buildbot_plugin_sdk::results;
+use buildbot_plugin_sdk::time::UtcTime;
 
 /// The URL arguments of a view: the SDK's selection (`changes`, `branch`, cursor), `tag`
 /// (repeatable) and the view's own flags.
@@ -393,24 +394,8 @@ pub fn describe_change(row: &ChangeBuilds, detail: Detail, out: &mut String) {
 
 /// `YYYY-MM-DD HH:MM` (UTC) of a time in seconds since 1970.
 pub fn utc_time(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let minutes = seconds.rem_euclid(86_400) / 60;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
-        minutes / 60,
-        minutes % 60
-    )
+    let time = UtcTime::from_unix(seconds);
+    format!("{} {:02}:{:02}", time.date(), time.hour, time.minute)
 }
 
 /// The filter form (branch, tags chosen, tag to add) with the view's own `controls`; plain GET,

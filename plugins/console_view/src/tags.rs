@@ -143,23 +143,9 @@ mod tests {
             .join(" ")
     }
 
-    /// The builders of the views dataset that have builds.
-    fn dataset() -> Vec<Builder> {
-        vec![
-            builder(1, "linux-build", &["linux", "build"]),
-            builder(2, "linux-test", &["linux", "test"]),
-            builder(3, "win-build", &["windows", "build"]),
-            builder(4, "win-test", &["windows", "test"]),
-            builder(5, "docs", &["docs"]),
-            builder(6, "mac-build", &["macos", "build"]),
-            builder(8, "tools", &[]),
-            builder(9, "x<b>\"&'", &["<i>"]),
-        ]
-    }
-
     #[test]
     fn most_shared_tag_first_then_again_within_each_group() {
-        let builders = dataset();
+        let builders = crate::common::fixture::builders();
         let groups = group(&builders);
         assert_eq!(
             shape(&groups),

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use buildbot_plugin_sdk::models::{Build, Builder, Step};
+use buildbot_plugin_sdk::time::UtcTime;
 use buildbot_plugin_sdk::{escape_html, results};
 
 use crate::layout::{Axis, GapKind};
@@ -414,25 +415,6 @@ pub fn duration(seconds: i64) -> String {
 
 /// Unix seconds as `["YYYY-MM-DD", "HH:MM:SS"]` in UTC.
 pub fn utc(secs: i64) -> [String; 2] {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // days since 1970-01-01 to a civil date (proleptic Gregorian), by 400-year eras
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153; // March = 0
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    [
-        format!("{year:04}-{month:02}-{day:02}"),
-        format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
-    ]
+    let time = UtcTime::from_unix(secs);
+    [time.date(), time.clock()]
 }

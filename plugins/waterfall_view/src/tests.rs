@@ -1100,22 +1100,14 @@ fn pages_through_history() {
     // newest 5: 17..13; older link
     let html = render(&plugin, "limit=5", LATER);
     assert_eq!(attrs(&html, "data-buildid").len(), 5);
-    let mut ids: Vec<i64> = attrs(&html, "data-buildid")
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
-    ids.sort_unstable();
+    let ids = sorted_build_ids(&html);
     assert_eq!(ids, [13, 14, 15, 16, 17]);
     assert!(html.contains("<a class=\"wf-older\" href=\"?before=13&amp;limit=5\">"));
     assert!(!html.contains("wf-newer") && !html.contains("wf-newest"));
     // before 13: 12..8, newer and older
     reads.borrow_mut().clear();
     let html = render(&plugin, "before=13&limit=5", LATER);
-    let mut ids: Vec<i64> = attrs(&html, "data-buildid")
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
-    ids.sort_unstable();
+    let ids = sorted_build_ids(&html);
     assert_eq!(ids, [8, 9, 10, 11, 12]);
     assert!(html.contains("class=\"wf-newer\" href=\"?after=12&amp;limit=5\""));
     assert!(html.contains("class=\"wf-older\" href=\"?before=8&amp;limit=5\""));
@@ -1128,21 +1120,13 @@ fn pages_through_history() {
     assert!(!html.contains("wf-older"));
     // after 2: 3..7 (oldest first above 2, shown newest first), newer and older links
     let html = render(&plugin, "after=2&limit=5", LATER);
-    let mut ids: Vec<i64> = attrs(&html, "data-buildid")
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
-    ids.sort_unstable();
+    let ids = sorted_build_ids(&html);
     assert_eq!(ids, [3, 4, 5, 6, 7]);
     assert!(html.contains("href=\"?after=7&amp;limit=5\""));
     assert!(html.contains("href=\"?before=3&amp;limit=5\""));
     // after 12: only 5 newer builds, so it is the newest page
     let html = render(&plugin, "after=12&limit=5", LATER);
-    let mut ids: Vec<i64> = attrs(&html, "data-buildid")
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
-    ids.sort_unstable();
+    let ids = sorted_build_ids(&html);
     assert_eq!(ids, [13, 14, 15, 16, 17]);
     assert!(!html.contains("wf-newer"));
 }
@@ -1181,4 +1165,14 @@ fn durations_and_times_in_words() {
     assert_eq!(utc(0), ["1970-01-01", "00:00:00"]);
     assert_eq!(utc(951_782_400), ["2000-02-29", "00:00:00"]);
     assert_eq!(utc(-1), ["1969-12-31", "23:59:59"]);
+}
+
+/// The build ids of the boxes in `html`, sorted.
+fn sorted_build_ids(html: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = attrs(html, "data-buildid")
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
 }
