@@ -139,7 +139,14 @@ pub struct Table {
     pub key: &'static str,
     /// Sort order when the request gives none.
     pub default_order: &'static [&'static str],
+    /// Indexed fields whose repeated values (`builderid=3&builderid=4`) are read as one ordered,
+    /// limited subquery per value, merged: each subquery walks its index and stops at the page's
+    /// end, where one `IN (...)` query would read and sort every matching row.
+    pub split_fields: &'static [&'static str],
 }
+
+/// The most values a filter is split into (SQLite allows 500 terms in a compound SELECT).
+const MAX_SPLIT: usize = 400;
 
 /// Rows read for a collection, and how much of the spec the database already applied.
 #[derive(Debug, Default)]
@@ -188,47 +195,63 @@ impl Table {
         let order_pushable = order
             .iter()
             .all(|k| self.column(k.trim_start_matches('-')).is_some());
-        let mut where_sql = Sql::default();
         let mut all_pushed = order_pushable;
-        let mut first = true;
-        let mut and = |w: &mut Sql, part: &Sql| {
-            w.push(if first { " WHERE " } else { " AND " });
-            first = false;
-            w.push("(").append(part).push(")");
-        };
-        for cond in conds {
-            and(&mut where_sql, cond);
-        }
+        let mut parts: Vec<Sql> = conds.to_vec();
+        let mut split: Option<(&Column, Vec<Bind>)> = None;
         for filter in &spec.filters {
-            match self
-                .column(&filter.field)
-                .and_then(|c| filter_sql(c, filter.op, &filter.values))
-            {
-                Some(cond) => and(&mut where_sql, &cond),
+            let column = self.column(&filter.field);
+            match column.and_then(|c| filter_sql(c, filter.op, &filter.values)) {
+                Some(cond) => {
+                    if let (Some(column), None) = (column, &split) {
+                        if let Some(values) = self.split_values(column, filter.op, &filter.values) {
+                            split = Some((column, values));
+                            continue;
+                        }
+                    }
+                    parts.push(cond);
+                }
                 None => all_pushed = false,
             }
         }
-        let mut sql = Sql::new(&format!("SELECT {} FROM {}", self.select_list(), self.from));
-        sql.append(&where_sql);
-        if all_pushed {
-            let mut keys: Vec<String> = order
-                .iter()
-                .map(|k| match k.strip_prefix('-') {
-                    Some(f) => format!("{} DESC", self.column(f).map_or(f, |c| c.expr)),
-                    None => format!("{} ASC", self.column(k).map_or(*k, |c| c.expr)),
-                })
-                .collect();
-            keys.push(format!("{} ASC", self.key));
-            sql.push(" ORDER BY ").push(&keys.join(", "));
-            if let Some(limit) = limit {
-                sql.push(" LIMIT ").push_bind(Bind::Int(limit as i64));
-            } else if offset > 0 {
-                sql.push(" LIMIT ").push_bind(Bind::Int(-1));
+        let where_of = |extra: Option<Sql>| {
+            let mut w = Sql::default();
+            for (i, part) in parts.iter().chain(extra.as_ref()).enumerate() {
+                w.push(if i == 0 { " WHERE " } else { " AND " });
+                w.push("(").append(part).push(")");
             }
-            if offset > 0 {
-                sql.push(" OFFSET ").push_bind(Bind::Int(offset as i64));
+            w
+        };
+        // The split filter counts for the total like any other.
+        let where_sql = where_of(split.as_ref().and_then(|(column, values)| {
+            filter_sql(
+                column,
+                Op::In,
+                &values.iter().map(bind_value).collect::<Vec<_>>(),
+            )
+        }));
+        let sql = match (&split, all_pushed, limit) {
+            (Some((column, values)), true, Some(limit)) => {
+                self.split_query(&order, column, values, &where_of, limit, offset)
             }
-        }
+            _ => {
+                let mut sql =
+                    Sql::new(&format!("SELECT {} FROM {}", self.select_list(), self.from));
+                sql.append(&where_sql);
+                if all_pushed {
+                    sql.push(" ORDER BY ")
+                        .push(&self.order_keys(&order).join(", "));
+                    if let Some(limit) = limit {
+                        sql.push(" LIMIT ").push_bind(Bind::Int(limit as i64));
+                    } else if offset > 0 {
+                        sql.push(" LIMIT ").push_bind(Bind::Int(-1));
+                    }
+                    if offset > 0 {
+                        sql.push(" OFFSET ").push_bind(Bind::Int(offset as i64));
+                    }
+                }
+                sql
+            }
+        };
         let rows = sql.fetch_all(pool).await?;
         let rows = rows
             .iter()
@@ -252,6 +275,90 @@ impl Table {
             pushed: all_pushed,
             total,
         })
+    }
+
+    /// `ORDER BY` terms for `order`, then the key so paging is stable.
+    fn order_keys(&self, order: &[&str]) -> Vec<String> {
+        let mut keys: Vec<String> = order
+            .iter()
+            .map(|k| match k.strip_prefix('-') {
+                Some(f) => format!("{} DESC", self.column(f).map_or(f, |c| c.expr)),
+                None => format!("{} ASC", self.column(k).map_or(*k, |c| c.expr)),
+            })
+            .collect();
+        keys.push(format!("{} ASC", self.key));
+        keys
+    }
+
+    /// The distinct values of an equality filter on a split field, when there are several.
+    fn split_values(&self, column: &Column, op: Op, values: &[Value]) -> Option<Vec<Bind>> {
+        if !matches!(op, Op::Eq | Op::In) || !self.split_fields.contains(&column.field) {
+            return None;
+        }
+        let mut binds: Vec<Bind> = Vec::new();
+        for bind in values.iter().map(bind_of) {
+            let bind = bind?;
+            if !binds.contains(&bind) {
+                binds.push(bind);
+            }
+        }
+        (2..=MAX_SPLIT).contains(&binds.len()).then_some(binds)
+    }
+
+    /// One page of rows matching `where_of(column = value)` for any of `values`: a subquery per
+    /// value, ordered and cut at `offset + limit`, merged and cut again. The order keys ride
+    /// along as columns `k0, k1, ...` for the merge; rows are decoded from column 0 alone.
+    fn split_query(
+        &self,
+        order: &[&str],
+        column: &Column,
+        values: &[Bind],
+        where_of: &dyn Fn(Option<Sql>) -> Sql,
+        limit: usize,
+        offset: usize,
+    ) -> Sql {
+        let keys = self.order_keys(order);
+        let exprs: Vec<(&str, &str)> = keys
+            .iter()
+            .map(|k| k.rsplit_once(' ').unwrap_or((k.as_str(), "ASC")))
+            .collect();
+        let key_columns: String = exprs
+            .iter()
+            .enumerate()
+            .map(|(i, (expr, _))| format!(", {expr} AS k{i}"))
+            .collect();
+        let mut sql = Sql::new("SELECT row FROM (");
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                sql.push(" UNION ALL ");
+            }
+            sql.push(&format!(
+                "SELECT * FROM (SELECT {} AS row{key_columns} FROM {}",
+                self.select_list(),
+                self.from
+            ));
+            sql.append(&where_of(Some(Sql::cond(
+                &format!("{} = ?", column.expr),
+                value.clone(),
+            ))));
+            sql.push(" ORDER BY ")
+                .push(&keys.join(", "))
+                .push(" LIMIT ")
+                .push_bind(Bind::Int((offset + limit) as i64))
+                .push(")");
+        }
+        let merge: Vec<String> = exprs
+            .iter()
+            .enumerate()
+            .map(|(i, (_, direction))| format!("k{i} {direction}"))
+            .collect();
+        sql.push(") ORDER BY ")
+            .push(&merge.join(", "))
+            .push(" LIMIT ")
+            .push_bind(Bind::Int(limit as i64))
+            .push(" OFFSET ")
+            .push_bind(Bind::Int(offset as i64));
+        sql
     }
 
     /// Reads rows matching `conds`, in default order, without any spec.
@@ -291,6 +398,14 @@ impl Col {
             }
             Col::Json => format!("json(CASE WHEN json_valid({expr}) THEN {expr} ELSE 'null' END)"),
         }
+    }
+}
+
+/// A bound value back as JSON, for [`filter_sql`].
+fn bind_value(bind: &Bind) -> Value {
+    match bind {
+        Bind::Int(i) => Value::from(*i),
+        Bind::Text(s) => Value::String(s.clone()),
     }
 }
 

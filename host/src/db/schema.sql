@@ -469,6 +469,10 @@ INSERT INTO alembic_version (version_num) SELECT '067' WHERE NOT EXISTS (SELECT 
 CREATE INDEX IF NOT EXISTS bbwww_builds_started_at ON builds (started_at);
 CREATE INDEX IF NOT EXISTS bbwww_builds_complete_at ON builds (complete_at);
 CREATE INDEX IF NOT EXISTS bbwww_builds_builderid_results ON builds (builderid, results);
+-- A builder's builds newest first, by id or by start time, without sorting all of them (with
+-- the rowid every SQLite index ends with, the first is (builderid, id)).
+CREATE INDEX IF NOT EXISTS bbwww_builds_builderid ON builds (builderid);
+CREATE INDEX IF NOT EXISTS bbwww_builds_builderid_started_at ON builds (builderid, started_at);
 
 -- The builds of a change (`changes/<id>/builds`, read by the console and grid views) are
 -- found from its sourcestamp.

@@ -44,6 +44,7 @@ static BUILDERS: Table = Table {
     ],
     key: "builders.id",
     default_order: &["builderid"],
+    split_fields: &[],
 };
 
 pub(super) async fn builders(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
@@ -161,6 +162,7 @@ static MASTERS: Table = Table {
     ],
     key: "masters.id",
     default_order: &["masterid"],
+    split_fields: &[],
 };
 
 pub(super) async fn masters(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
@@ -218,6 +220,7 @@ static WORKERS: Table = Table {
     ],
     key: "workers.id",
     default_order: &["workerid"],
+    split_fields: &[],
 };
 
 pub(super) async fn workers(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
@@ -363,6 +366,7 @@ static PROJECTS: Table = Table {
     ],
     key: "projects.id",
     default_order: &["projectid"],
+    split_fields: &[],
 };
 
 pub(super) async fn projects(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
@@ -428,6 +432,7 @@ static SCHEDULERS: Table = Table {
     ],
     key: "schedulers.id",
     default_order: &["schedulerid"],
+    split_fields: &[],
 };
 
 static CHANGESOURCES: Table = Table {
@@ -468,6 +473,7 @@ static CHANGESOURCES: Table = Table {
     ],
     key: "changesources.id",
     default_order: &["changesourceid"],
+    split_fields: &[],
 };
 
 pub(super) async fn schedulers_and_changesources(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {

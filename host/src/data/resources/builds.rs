@@ -75,6 +75,7 @@ static BUILDS: Table = Table {
     ],
     key: "builds.id",
     default_order: &["buildid"],
+    split_fields: &["builderid"],
 };
 
 pub(super) async fn builds(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
@@ -281,6 +282,7 @@ static STEPS: Table = Table {
     ],
     key: "steps.id",
     default_order: &["number"],
+    split_fields: &[],
 };
 
 pub(super) async fn steps(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
@@ -342,6 +344,7 @@ static BUILD_DATA: Table = Table {
     ],
     key: "build_data.id",
     default_order: &[],
+    split_fields: &[],
 };
 
 pub(super) async fn build_data(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {

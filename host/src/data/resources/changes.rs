@@ -89,6 +89,7 @@ static CHANGES: Table = Table {
     key: "changes.changeid",
     // Newest first, as Buildbot answers when no order is given.
     default_order: &["-changeid"],
+    split_fields: &[],
 };
 
 pub(super) async fn changes(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
@@ -259,6 +260,7 @@ static SOURCESTAMPS: Table = Table {
     ],
     key: "sourcestamps.id",
     default_order: &["ssid"],
+    split_fields: &[],
 };
 
 pub(super) async fn sourcestamps(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
@@ -398,6 +400,7 @@ static BUILDSETS: Table = Table {
     ],
     key: "buildsets.id",
     default_order: &["bsid"],
+    split_fields: &[],
 };
 
 pub(super) async fn buildsets(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
@@ -519,6 +522,7 @@ static BUILDREQUESTS: Table = Table {
     ],
     key: "buildrequests.id",
     default_order: &["buildrequestid"],
+    split_fields: &[],
 };
 
 pub(super) async fn buildrequests(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {

@@ -51,6 +51,7 @@ static LOGS: Table = Table {
     ],
     key: "logs.id",
     default_order: &["logid"],
+    split_fields: &[],
 };
 
 pub(super) async fn logs(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {

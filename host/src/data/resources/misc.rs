@@ -64,6 +64,7 @@ static TEST_RESULT_SETS: Table = Table {
     ],
     key: "test_result_sets.id",
     default_order: &["test_result_setid"],
+    split_fields: &[],
 };
 
 static TEST_RESULTS: Table = Table {
@@ -113,6 +114,7 @@ static TEST_RESULTS: Table = Table {
     ],
     key: "test_results.id",
     default_order: &["test_resultid"],
+    split_fields: &[],
 };
 
 async fn keep(
@@ -187,6 +189,7 @@ static CODEBASES: Table = Table {
     ],
     key: "codebases.id",
     default_order: &["codebaseid"],
+    split_fields: &[],
 };
 
 static BRANCHES: Table = Table {
@@ -220,6 +223,7 @@ static BRANCHES: Table = Table {
     ],
     key: "codebase_branches.id",
     default_order: &["branchid"],
+    split_fields: &[],
 };
 
 static COMMITS: Table = Table {
@@ -268,6 +272,7 @@ static COMMITS: Table = Table {
     ],
     key: "codebase_commits.id",
     default_order: &["commitid"],
+    split_fields: &[],
 };
 
 pub(super) async fn codebases(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
