@@ -23,13 +23,7 @@ fn site(plugin_config: &str, templates: &[(&str, &str)]) -> (tempfile::TempDir, 
             std::fs::write(dir.path().join("templates").join(name), text).unwrap();
         }
     }
-    let config =
-        format!(
-        "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [{:?}]\n\
-         plugin_cache_dir = {:?}\n\n[www.plugins.badges]\n{plugin_config}\n",
-        common::bundled_plugins_dir(&["badges"]).display().to_string(),
-        common::plugin_cache_dir().display().to_string()
-    );
+    let config = common::bundled_plugins_config(&[("badges", plugin_config)]);
     let path = dir.path().join("master.toml");
     std::fs::write(&path, config).unwrap();
     (dir, path)

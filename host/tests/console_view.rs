@@ -411,21 +411,9 @@ async fn config_errors_stop_the_start() {
             "console_view: option 'changes' must be an integer, not \"x\"",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [{:?}]\n\
-             plugin_cache_dir = {:?}\n\n[www.plugins.console_view]\n{config}\n",
-            common::bundled_plugins_dir(&["console_view"])
-                .display()
-                .to_string(),
-            common::plugin_cache_dir().display().to_string()
-        );
-        let path = dir.path().join("master.toml");
-        std::fs::write(&path, text).unwrap();
-        let error = match common::load_state(&path).await {
-            Ok(_) => panic!("{config}: the server started"),
-            Err(error) => format!("{error:#}"),
-        };
+        let error =
+            common::start_up_error(&common::bundled_plugins_config(&[("console_view", config)]))
+                .await;
         assert!(error.contains(message), "{config}: {error}");
     }
 }

@@ -377,18 +377,11 @@ async fn config_mistakes_stop_start_up() {
             "waterfall_view: option 'limit' must be between 1 and 1000, not 0",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [{:?}]\n\
-             plugin_cache_dir = {:?}\n\n[www.plugins.waterfall_view]\n{lines}\n",
-            common::bundled_plugins_dir(&["waterfall_view"]).display().to_string(),
-            common::plugin_cache_dir().display().to_string()
-        );
-        let path = dir.path().join("master.toml");
-        std::fs::write(&path, config).unwrap();
-        let Err(error) = common::load_state(&path).await else {
-            panic!("{lines}: the server started");
-        };
-        assert!(format!("{error:#}").contains(message), "{lines}: {error:#}");
+        let error = common::start_up_error(&common::bundled_plugins_config(&[(
+            "waterfall_view",
+            lines,
+        )]))
+        .await;
+        assert!(error.contains(message), "{lines}: {error}");
     }
 }

@@ -197,19 +197,21 @@ impl Table {
             .all(|k| self.column(k.trim_start_matches('-')).is_some());
         let mut all_pushed = order_pushable;
         let mut parts: Vec<Sql> = conds.to_vec();
-        let mut split: Option<(&Column, Vec<Bind>)> = None;
+        // The first filter on a split field with several values: its column, values and
+        // condition (kept out of `parts`, added back for the plain query and the total).
+        let mut split: Option<(&Column, Vec<Bind>, Sql)> = None;
         for filter in &spec.filters {
             let column = self.column(&filter.field);
             match column.and_then(|c| filter_sql(c, filter.op, &filter.values)) {
-                Some(cond) => {
-                    if let (Some(column), None) = (column, &split) {
-                        if let Some(values) = self.split_values(column, filter.op, &filter.values) {
-                            split = Some((column, values));
-                            continue;
+                Some(cond) => match (column, &split) {
+                    (Some(column), None) => {
+                        match self.split_values(column, filter.op, &filter.values) {
+                            Some(values) => split = Some((column, values, cond)),
+                            None => parts.push(cond),
                         }
                     }
-                    parts.push(cond);
-                }
+                    _ => parts.push(cond),
+                },
                 None => all_pushed = false,
             }
         }
@@ -221,16 +223,9 @@ impl Table {
             }
             w
         };
-        // The split filter counts for the total like any other.
-        let where_sql = where_of(split.as_ref().and_then(|(column, values)| {
-            filter_sql(
-                column,
-                Op::In,
-                &values.iter().map(bind_value).collect::<Vec<_>>(),
-            )
-        }));
+        let where_sql = where_of(split.as_ref().map(|(_, _, cond)| cond.clone()));
         let sql = match (&split, all_pushed, limit) {
-            (Some((column, values)), true, Some(limit)) => {
+            (Some((column, values, _)), true, Some(limit)) => {
                 self.split_query(&order, column, values, &where_of, limit, offset)
             }
             _ => {
@@ -327,14 +322,14 @@ impl Table {
             .enumerate()
             .map(|(i, (expr, _))| format!(", {expr} AS k{i}"))
             .collect();
+        let select = self.select_list();
         let mut sql = Sql::new("SELECT row FROM (");
         for (i, value) in values.iter().enumerate() {
             if i > 0 {
                 sql.push(" UNION ALL ");
             }
             sql.push(&format!(
-                "SELECT * FROM (SELECT {} AS row{key_columns} FROM {}",
-                self.select_list(),
+                "SELECT * FROM (SELECT {select} AS row{key_columns} FROM {}",
                 self.from
             ));
             sql.append(&where_of(Some(Sql::cond(
@@ -398,14 +393,6 @@ impl Col {
             }
             Col::Json => format!("json(CASE WHEN json_valid({expr}) THEN {expr} ELSE 'null' END)"),
         }
-    }
-}
-
-/// A bound value back as JSON, for [`filter_sql`].
-fn bind_value(bind: &Bind) -> Value {
-    match bind {
-        Bind::Int(i) => Value::from(*i),
-        Bind::Text(s) => Value::String(s.clone()),
     }
 }
 

@@ -88,6 +88,33 @@ pub fn plugin_cache_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-plugin-cache")
 }
 
+/// A config serving `state.sqlite` next to it with bundled plugins enabled, each with the TOML
+/// lines of its `[www.plugins.<name>]` table: `&[("badges", "left_color = \"#222\"")]`.
+pub fn bundled_plugins_config(plugins: &[(&str, &str)]) -> String {
+    let names: Vec<&str> = plugins.iter().map(|(name, _)| *name).collect();
+    let mut config = format!(
+        "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [{:?}]\n\
+         plugin_cache_dir = {:?}\n",
+        bundled_plugins_dir(&names).display().to_string(),
+        plugin_cache_dir().display().to_string()
+    );
+    for (name, lines) in plugins {
+        config.push_str(&format!("\n[www.plugins.{name}]\n{lines}\n"));
+    }
+    config
+}
+
+/// The start-up error of a server with this config (and no database yet); panics if it starts.
+pub async fn start_up_error(config: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("master.toml");
+    std::fs::write(&path, config).unwrap();
+    match load_state(&path).await {
+        Ok(_) => panic!("the server started with:\n{config}"),
+        Err(error) => format!("{error:#}"),
+    }
+}
+
 /// The three view plugins, which [`serve_views`] enables.
 pub const VIEWS: [&str; 3] = ["waterfall_view", "console_view", "grid_view"];
 
@@ -105,21 +132,14 @@ pub async fn serve_views(configs: &[(&str, &str)]) -> Server {
         .await
         .expect("fixtures/views/dataset.sql loads");
     pool.close().await;
-    let mut config = format!(
-        "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [{:?}]\n\
-         plugin_cache_dir = {:?}\n",
-        bundled_plugins_dir(&VIEWS).display().to_string(),
-        plugin_cache_dir().display().to_string()
-    );
-    for view in VIEWS {
-        let lines = configs
-            .iter()
-            .filter(|(name, _)| *name == view)
-            .map(|(_, lines)| *lines)
-            .collect::<Vec<_>>()
-            .join("\n");
-        config.push_str(&format!("\n[www.plugins.{view}]\n{lines}\n"));
-    }
+    let tables: Vec<(&str, &str)> = VIEWS
+        .iter()
+        .map(|view| {
+            let lines = configs.iter().find(|(name, _)| name == view);
+            (*view, lines.map_or("", |(_, lines)| *lines))
+        })
+        .collect();
+    let config = bundled_plugins_config(&tables);
     let path = dir.path().join("master.toml");
     std::fs::write(&path, config).unwrap();
     let state = load_state(&path).await.expect("the views site starts");
