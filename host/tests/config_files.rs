@@ -234,11 +234,11 @@ fn full_config_sets_every_key() {
 /// The JSON body of a recorded response.
 fn recorded_json(relative: &str) -> Value {
     let path = root()
-        .join("../shared/reference/buildbot-4.3")
+        .join("fixtures/reference/buildbot-4.3")
         .join(relative);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e} (the shared/ folder must sit beside the project)",
+            "{}: {e} (the recordings live in fixtures/reference/buildbot-4.3)",
             path.display()
         )
     });

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 mod common;
 
 fn reference_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/buildbot-4.3")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reference/buildbot-4.3")
 }
 
 fn fixtures() -> PathBuf {

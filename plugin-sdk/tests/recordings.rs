@@ -1,5 +1,5 @@
-//! The models read every item of every recorded answer of the real Buildbot 4.3 (the shared
-//! `reference/buildbot-4.3` folder beside the project) and write it back unchanged.
+//! The models read every item of every recorded answer of the real Buildbot 4.3
+//! (`fixtures/reference/buildbot-4.3`) and write it back unchanged.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ use buildbot_plugin_sdk::serde::{de::DeserializeOwned, Serialize};
 use buildbot_plugin_sdk::serde_json::{self, Value};
 
 fn reference_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/buildbot-4.3")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reference/buildbot-4.3")
 }
 
 /// The JSON body of a recorded 200 response, if it is one.
@@ -56,7 +56,7 @@ fn models_read_every_recorded_item() {
     for folder in ["rest", "query"] {
         let entries = std::fs::read_dir(dir.join(folder)).unwrap_or_else(|e| {
             panic!(
-                "{}: {e} (the shared/ folder must sit beside the project)",
+                "{}: {e} (the recordings live in fixtures/reference/buildbot-4.3)",
                 dir.display()
             )
         });

@@ -672,7 +672,7 @@ fn page_timing(port: u16, label: &str, path: &str) -> Result<String> {
 fn events() -> Result<()> {
     let bench_dir = root().join("target/bench");
     std::fs::create_dir_all(&bench_dir)?;
-    let reference = root().join("../shared/reference/buildbot-4.3/state.sqlite");
+    let reference = root().join("fixtures/reference/buildbot-4.3/state.sqlite");
     let big = generated_database(&bench_dir, 1000, 1_000_000)?;
     let mut report = String::from("| database | event latency |\n|---|---|\n");
     for (label, source) in [("reference (41 builds)", reference), ("1M builds", big)] {

@@ -2,6 +2,8 @@
 
 mod bench;
 mod plugins;
+mod tally;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +18,10 @@ commands:
                              http://127.0.0.1:8010/ with demo builds running
                              (serve --demo-activity)
   test                       build the plugins and test plugins, run every test (installs
-                             chromium and chromium-driver for the UI's browser tests if missing)
+                             chromium and chromium-driver for the UI's browser tests if missing);
+                             ends with one line over everything: N passed, M failed[, K skipped]
+  tidy                       check that no source, test or script file refers to a path outside
+                             the repository (part of test)
   build-plugins              build the plugins under plugins/ to wasm32-wasip2 components in
                              target/plugins/<name>.wasm (installs the target with rustup if needed)
   build-test-plugins         the same for the runtime's test plugins under fixtures/plugins/, into
@@ -49,6 +54,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(),
+        Some("tidy") => tidy::check(),
         Some("build-plugins") => plugins::build_plugins(),
         Some("build-test-plugins") => plugins::build_test_plugins(),
         Some("new-plugin") => plugins::new_plugin(&args[1..]),
@@ -157,15 +163,25 @@ fn ensure_browser() -> Result<()> {
 }
 
 fn test() -> Result<()> {
+    tidy::check()?;
     plugins::build_plugins()?;
     plugins::build_test_plugins()?;
     plugins::scaffold_check()?;
-    plugins::test_plugins_natively()?;
     ensure_browser()?;
-    run_command(
+    let mut tally = tally::Tally::default();
+    plugins::test_plugins_natively(&mut tally)?;
+    tally.run(
         cargo()
-            .args(["test", "--workspace", "--all-targets"])
+            .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
             .env("BUILDBOT_WWW_REQUIRE_BROWSER", "1"),
     )?;
-    run_command(cargo().args(["test", "--workspace", "--doc"]))
+    tally.run(cargo().args(["test", "--workspace", "--doc", "--no-fail-fast"]))?;
+    for run in &tally.broken_runs {
+        eprintln!("xtask: {run}");
+    }
+    println!("{}", tally.summary());
+    if !tally.ok() {
+        bail!("the tests did not all pass");
+    }
+    Ok(())
 }

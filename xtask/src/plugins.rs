@@ -6,6 +6,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use crate::tally::Tally;
 use crate::{root, run_command};
 
 /// The target plugins are built for; it emits components directly.
@@ -26,13 +27,13 @@ pub(crate) fn build_test_plugins() -> Result<()> {
 
 /// The plugins' own unit tests (`plugins/` and `fixtures/plugins/`), run natively: the SDK's
 /// `testing` module stands in for the server there.
-pub(crate) fn test_plugins_natively() -> Result<()> {
+pub(crate) fn test_plugins_natively(tally: &mut Tally) -> Result<()> {
     let target = cargo_target_dir()?.join("plugins-native");
     for workspace in ["plugins", "fixtures/plugins"] {
-        run_command(
+        tally.run(
             Command::new(cargo_binary())
                 .current_dir(root().join(workspace))
-                .args(["test", "--quiet", "--target-dir"])
+                .args(["test", "--quiet", "--no-fail-fast", "--target-dir"])
                 .arg(&target),
         )?;
     }

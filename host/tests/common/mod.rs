@@ -12,9 +12,9 @@ pub struct Server {
     pub dir: tempfile::TempDir,
 }
 
-/// The shared reference folder.
+/// The Buildbot 4.3 recordings and database (`fixtures/reference/buildbot-4.3`).
 pub fn reference_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/buildbot-4.3")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reference/buildbot-4.3")
 }
 
 /// Copies `fixtures/reference/master.toml` and the reference `state.sqlite` into a temp dir,

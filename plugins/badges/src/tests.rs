@@ -53,7 +53,7 @@ fn get(badges: &Badges, url: &str) -> Response {
 }
 
 fn reference_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/buildbot-4.3")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference/buildbot-4.3")
 }
 
 /// The recorded SVG badges: (file, path and query) of each 200 `image/svg+xml` recording.
