@@ -1,6 +1,7 @@
 //! The Data API: Buildbot's resources read from its database, addressed by REST paths and
 //! queried with Buildbot's query language. The HTTP layer and plugins both go through `DataApi`.
 
+pub mod budget;
 pub mod endpoints;
 pub mod error;
 pub mod query;

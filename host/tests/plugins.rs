@@ -9,46 +9,6 @@ use std::time::{Duration, Instant};
 
 use buildbot_www::plugins::Registry;
 
-/// Where `cargo xtask build-test-plugins` puts the test components.
-fn test_plugin(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/test-plugins")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo xtask build-test-plugins` (or `cargo xtask test`)",
-        path.display()
-    );
-    path
-}
-
-/// A base directory with the reference database, a `plugins/` folder holding the given
-/// components (`(component, file name)`), and a config with `www_extra` in `[www]`.
-fn site(plugins: &[(&str, &str)], www_extra: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        common::reference_dir().join("state.sqlite"),
-        dir.path().join("state.sqlite"),
-    )
-    .unwrap();
-    std::fs::create_dir(dir.path().join("plugins")).unwrap();
-    for (component, file) in plugins {
-        std::fs::copy(
-            test_plugin(component),
-            dir.path().join("plugins").join(format!("{file}.wasm")),
-        )
-        .unwrap();
-    }
-    let config = format!(
-        "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [\"plugins\"]\n\
-         plugin_cache_dir = {:?}\n{www_extra}\n",
-        common::plugin_cache_dir().display().to_string()
-    );
-    let path = dir.path().join("master.toml");
-    std::fs::write(&path, config).unwrap();
-    (dir, path)
-}
-
 async fn load(config: &Path) -> anyhow::Result<buildbot_www::http::AppState> {
     common::load_state(config).await
 }
@@ -69,7 +29,7 @@ async fn get(base: &str, path: &str) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hello_plugin_gets_its_config_and_reads_data() {
-    let (_dir, config) = site(
+    let (_dir, config) = common::plugin_site(
         &[("hello", "hello")],
         "[www.plugins.hello]\ngreeting = \"Howdy <b>\"\n",
     );
@@ -135,19 +95,20 @@ async fn hello_plugin_gets_its_config_and_reads_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_up_stops_on_bad_plugins() {
     // init rejects the config: the plugin's own message.
-    let (_d1, config) = site(&[("hello", "hello")], "[www.plugins.hello]\ngreeting = 3\n");
+    let (_d1, config) =
+        common::plugin_site(&[("hello", "hello")], "[www.plugins.hello]\ngreeting = 3\n");
     let err = format!("{:#}", load(&config).await.unwrap_err());
     assert!(err.contains("plugin 'hello' rejected its config"), "{err}");
     assert!(err.contains("greeting"), "{err}");
 
     // An unknown name lists what was found.
-    let (_d2, config) = site(&[("hello", "hello")], "[www.plugins]\nhelo = true\n");
+    let (_d2, config) = common::plugin_site(&[("hello", "hello")], "[www.plugins]\nhelo = true\n");
     let err = format!("{:#}", load(&config).await.unwrap_err());
     assert!(err.contains("plugin 'helo' is enabled"), "{err}");
     assert!(err.contains("plugins found: hello"), "{err}");
 
     // A file that is not a component.
-    let (d3, config) = site(&[], "[www.plugins]\njunk = true\n");
+    let (d3, config) = common::plugin_site(&[], "[www.plugins]\njunk = true\n");
     std::fs::write(d3.path().join("plugins/junk.wasm"), b"\0asm not really").unwrap();
     let err = format!("{:#}", load(&config).await.unwrap_err());
     assert!(
@@ -156,12 +117,13 @@ async fn start_up_stops_on_bad_plugins() {
     );
 
     // A component whose manifest names another plugin.
-    let (_d4, config) = site(&[("hello_next", "other")], "[www.plugins]\nother = true\n");
+    let (_d4, config) =
+        common::plugin_site(&[("hello_next", "other")], "[www.plugins]\nother = true\n");
     let err = format!("{:#}", load(&config).await.unwrap_err());
     assert!(err.contains("declares the plugin name 'hello'"), "{err}");
 
     // Limits out of range are config errors.
-    let (_d5, config) = site(
+    let (_d5, config) = common::plugin_site(
         &[("hello", "hello")],
         "[www.plugins]\nhello = true\n[www.plugin_limits.hello]\ndeadline_ms = 0\n",
     );
@@ -178,7 +140,7 @@ const MARGIN: Duration = Duration::from_millis(1500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_plugins_fail_alone_and_cleanly() {
-    let (dir, config) = site(
+    let (dir, config) = common::plugin_site(
         &[("hostile", "hostile"), ("hello", "hello")],
         &format!(
             "[www.plugins]\nhostile = true\nhello = true\n\
@@ -250,7 +212,7 @@ async fn hostile_plugins_fail_alone_and_cleanly() {
 async fn a_changed_wasm_file_is_reloaded_without_failing_requests_in_flight() {
     // A generous deadline: the 700 ms request must not be cut short while the other tests
     // (the hostile plugin's loops) and the new version's compilation share the two cores.
-    let (dir, config) = site(
+    let (dir, config) = common::plugin_site(
         &[("hello", "hello")],
         "[www.plugins]\nhello = true\n[www.plugin_limits.hello]\ndeadline_ms = 10000\n",
     );
@@ -267,7 +229,7 @@ async fn a_changed_wasm_file_is_reloaded_without_failing_requests_in_flight() {
     // Replace the file the way an installer would: write next to it, then rename.
     let file = dir.path().join("plugins/hello.wasm");
     let tmp = dir.path().join("plugins/hello.wasm.new");
-    std::fs::copy(test_plugin("hello_next"), &tmp).unwrap();
+    std::fs::copy(common::test_plugin("hello_next"), &tmp).unwrap();
     std::fs::rename(&tmp, &file).unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -293,9 +255,10 @@ async fn a_changed_wasm_file_is_reloaded_without_failing_requests_in_flight() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compiled_components_are_cached_and_a_corrupt_cache_entry_is_replaced() {
+async fn compiled_components_are_cached_verified_and_a_bad_entry_is_replaced() {
     let cache = tempfile::tempdir().unwrap();
-    let (_dir, config) = site(&[("hello", "hello")], "[www.plugins]\nhello = true\n");
+    let (_dir, config) =
+        common::plugin_site(&[("hello", "hello")], "[www.plugins]\nhello = true\n");
     let text = std::fs::read_to_string(&config).unwrap().replace(
         &format!("{:?}", common::plugin_cache_dir().display().to_string()),
         &format!("{:?}", cache.path().display().to_string()),
@@ -309,23 +272,53 @@ async fn compiled_components_are_cached_and_a_corrupt_cache_entry_is_replaced() 
     };
     let first = load(&config).await.unwrap();
     drop(first);
-    let cached = entries();
-    assert_eq!(cached.len(), 1, "{cached:?}");
+    let mut cached = entries();
+    cached.sort();
+    assert_eq!(cached.len(), 2, "{cached:?}");
     assert!(cached[0].extension().is_some_and(|e| e == "cwasm"));
+    assert!(cached[1].extension().is_some_and(|e| e == "sha256"));
+    let compiled = cached[0].clone();
+    let sorted = || {
+        let mut now = entries();
+        now.sort();
+        now
+    };
 
     // A second start uses it (no new entry), and a corrupt entry is recompiled over.
     load(&config).await.unwrap();
-    assert_eq!(entries(), cached);
-    std::fs::write(&cached[0], b"not a compiled component").unwrap();
+    assert_eq!(sorted(), cached);
+    std::fs::write(&compiled, b"not a compiled component").unwrap();
     let state = load(&config).await.unwrap();
-    assert_eq!(entries(), cached);
-    assert!(std::fs::read(&cached[0]).unwrap().len() > 1000);
+    assert_eq!(sorted(), cached);
+    let good = std::fs::read(&compiled).unwrap();
+    assert!(good.len() > 1000);
     assert_eq!(state.plugins.plugins()[0].name, "hello");
+
+    // Bytes changed in place (same length, still deserialisable or not) no longer match the
+    // digest recorded when they were written: the entry is not loaded but rewritten.
+    let mut tampered = good.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0xff;
+    std::fs::write(&compiled, &tampered).unwrap();
+    load(&config).await.unwrap();
+    assert_eq!(std::fs::read(&compiled).unwrap(), good);
+
+    // A cache folder other users could write is not used at all: the plugin still loads,
+    // compiled in memory.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::remove_file(&compiled).unwrap();
+        std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let state = load(&config).await.unwrap();
+        assert_eq!(state.plugins.plugins()[0].name, "hello");
+        assert!(!compiled.exists(), "wrote into a folder others can write");
+    }
 }
 
 #[test]
 fn plugins_list_shows_what_is_found_and_enabled() {
-    let (dir, config) = site(
+    let (dir, config) = common::plugin_site(
         &[("hello", "hello"), ("hostile", "hostile")],
         "[www.plugins]\nhello = true\nmissing_one = true\n",
     );
@@ -357,7 +350,7 @@ fn plugins_list_shows_what_is_found_and_enabled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scaffolded_plugin_builds_loads_and_says_hello() {
     // `cargo xtask test` scaffolds it with `new-plugin` and builds it with plain cargo.
-    let (_dir, config) = site(
+    let (_dir, config) = common::plugin_site(
         &[("scaffolded", "scaffolded")],
         "[www.plugins]\nscaffolded = true\n",
     );

@@ -161,6 +161,9 @@ pub struct WwwConfig {
     pub plugin_dirs: Vec<PathBuf>,
     /// `plugin_limits`: per plugin, what one call may use (buildbot-www's own key).
     pub plugin_limits: BTreeMap<String, PluginLimits>,
+    /// `plugin_memory_mib`: the memory all plugin instances together may hold, in bytes
+    /// (buildbot-www's own key; default a quarter of the machine's memory).
+    pub plugin_memory_bytes: usize,
     /// `plugin_cache_dir`: where compiled plugins are cached, resolved against the base
     /// directory (buildbot-www's own key; default: the user's cache folder).
     pub plugin_cache_dir: Option<PathBuf>,
@@ -204,6 +207,7 @@ impl Default for WwwConfig {
             plugins: Vec::new(),
             plugin_dirs: Vec::new(),
             plugin_limits: BTreeMap::new(),
+            plugin_memory_bytes: default_plugin_memory(),
             plugin_cache_dir: None,
             default_page: None,
             auth: Auth::default(),
@@ -336,6 +340,7 @@ const WWW_KEYS: &[&str] = &[
     "plugins",
     "plugin_dirs",
     "plugin_limits",
+    "plugin_memory_mib",
     "plugin_cache_dir",
     "default_page",
     "debug",
@@ -399,6 +404,8 @@ struct RawWww {
     plugin_dirs: Option<Vec<String>>,
     #[serde(default)]
     plugin_limits: BTreeMap<String, RawPluginLimits>,
+    #[serde(default)]
+    plugin_memory_mib: Option<u64>,
     #[serde(default)]
     plugin_cache_dir: Option<String>,
     #[serde(default)]
@@ -538,6 +545,15 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
             return Err(Fail::at_key(at, format!("'{name}' is not a plugin name")));
         }
         out.plugin_limits.insert(name, limits.resolve(&at)?);
+    }
+    if let Some(mib) = raw.plugin_memory_mib {
+        if !(16..=1 << 20).contains(&mib) {
+            return Err(Fail::at(
+                www.key("plugin_memory_mib"),
+                format!("must be between 16 and {}, found {mib}", 1 << 20),
+            ));
+        }
+        out.plugin_memory_bytes = (mib as usize) << 20;
     }
     if let Some(dir) = raw.plugin_cache_dir {
         if dir.trim().is_empty() {
@@ -723,22 +739,52 @@ fn build_dialect(
 /// What one call into a plugin may use: `[www.plugin_limits.<name>]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PluginLimits {
-    /// `deadline_ms`: wall time one call may take (default 1000).
+    /// `deadline_ms`: wall time one call may take, from its arrival, time in the queue included
+    /// (default 1000).
     pub deadline: Duration,
-    /// `memory_mib`: the instance's linear memory cap (default 64).
+    /// `memory_mib`: what one instance may allocate, all its linear memories and tables
+    /// together (default 64).
     pub memory_bytes: usize,
-    /// `response_mib`: the largest response body (default 16).
+    /// `response_mib`: the largest response, headers and body (default 16).
     pub response_bytes: usize,
+    /// `max_concurrent`: calls of this plugin running at once (default: the number of cores,
+    /// at least 2).
+    pub max_concurrent: usize,
+    /// `max_queued`: calls waiting for a free slot; more are answered 503 (default 32 per
+    /// concurrent call).
+    pub max_queued: usize,
+    /// `max_data_reads`: Data API reads one call may make (default 200).
+    pub max_data_reads: usize,
+    /// `data_mib`: bytes all the Data API reads of one call may return (default 32).
+    pub data_bytes: usize,
 }
 
 impl Default for PluginLimits {
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let max_concurrent = cores.max(2);
         PluginLimits {
             deadline: Duration::from_secs(1),
             memory_bytes: 64 << 20,
             response_bytes: 16 << 20,
+            max_concurrent,
+            max_queued: 32 * max_concurrent,
+            max_data_reads: 200,
+            data_bytes: 32 << 20,
         }
     }
+}
+
+/// The default of `plugin_memory_mib`: a quarter of the machine's memory (`/proc/meminfo`),
+/// 1 GiB when that cannot be read.
+fn default_plugin_memory() -> usize {
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        });
+    total_kib.map_or(1 << 30, |kib| (kib << 10) / 4)
 }
 
 /// `[www.plugin_limits.<name>]` as written.
@@ -751,29 +797,47 @@ struct RawPluginLimits {
     memory_mib: Option<u64>,
     #[serde(default)]
     response_mib: Option<u64>,
+    #[serde(default)]
+    max_concurrent: Option<u64>,
+    #[serde(default)]
+    max_queued: Option<u64>,
+    #[serde(default)]
+    max_data_reads: Option<u64>,
+    #[serde(default)]
+    data_mib: Option<u64>,
 }
 
 impl RawPluginLimits {
     fn resolve(self, at: &KeyPath) -> Result<PluginLimits, Fail> {
         let mut limits = PluginLimits::default();
-        let check = |key: &str, v: u64, max: u64| {
-            if v == 0 || v > max {
-                Err(Fail::at(
-                    at.key(key),
-                    format!("must be between 1 and {max}, found {v}"),
-                ))
-            } else {
-                Ok(v)
-            }
+        let check = |key: &str, v: Option<u64>, min: u64, max: u64| match v {
+            Some(v) if v < min || v > max => Err(Fail::at(
+                at.key(key),
+                format!("must be between {min} and {max}, found {v}"),
+            )),
+            other => Ok(other.map(|v| v as usize)),
         };
-        if let Some(v) = self.deadline_ms {
-            limits.deadline = Duration::from_millis(check("deadline_ms", v, 600_000)?);
+        if let Some(v) = check("deadline_ms", self.deadline_ms, 1, 600_000)? {
+            limits.deadline = Duration::from_millis(v as u64);
         }
-        if let Some(v) = self.memory_mib {
-            limits.memory_bytes = (check("memory_mib", v, 4096)? as usize) << 20;
+        if let Some(v) = check("memory_mib", self.memory_mib, 1, 4096)? {
+            limits.memory_bytes = v << 20;
         }
-        if let Some(v) = self.response_mib {
-            limits.response_bytes = (check("response_mib", v, 1024)? as usize) << 20;
+        if let Some(v) = check("response_mib", self.response_mib, 1, 1024)? {
+            limits.response_bytes = v << 20;
+        }
+        if let Some(v) = check("max_concurrent", self.max_concurrent, 1, 1024)? {
+            limits.max_concurrent = v;
+            limits.max_queued = 32 * v;
+        }
+        if let Some(v) = check("max_queued", self.max_queued, 0, 100_000)? {
+            limits.max_queued = v;
+        }
+        if let Some(v) = check("max_data_reads", self.max_data_reads, 0, 100_000)? {
+            limits.max_data_reads = v;
+        }
+        if let Some(v) = check("data_mib", self.data_mib, 1, 4096)? {
+            limits.data_bytes = v << 20;
         }
         Ok(limits)
     }

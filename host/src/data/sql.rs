@@ -4,6 +4,7 @@
 //! Queries use `$N` placeholders and portable SQL; the engine-specific functions (substring
 //! test here, id lists in `resources::in_ids`) are marked.
 
+use futures_util::TryStreamExt;
 use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
@@ -100,7 +101,15 @@ impl Sql {
                 Bind::Text(s) => query.bind(s.clone()),
             };
         }
-        Ok(query.fetch_all(pool).await?)
+        // Streamed rather than `fetch_all`, so that a plugin's read is charged row by row and
+        // stops at its byte budget instead of after the whole result is in memory.
+        let mut stream = query.fetch(pool);
+        let mut rows = Vec::new();
+        while let Some(row) = stream.try_next().await? {
+            super::budget::charge_row(&row)?;
+            rows.push(row);
+        }
+        Ok(rows)
     }
 }
 

@@ -48,12 +48,17 @@ pub(crate) async fn plugin_request(
     let root = root.unwrap_or_else(|| "../".repeat(1 + below.matches('/').count()));
     let query = req.uri().query().unwrap_or("").to_owned();
     let method = req.method().as_str().to_owned();
-    let headers = req
-        .headers()
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
-    let path = percent_decode(below);
+    let remote_user_header = match &state.config.www.auth {
+        crate::config::Auth::RemoteUserAuth(auth) => auth.header.as_str(),
+        _ => "REMOTE_USER",
+    };
+    let headers = plugins::request_headers(
+        req.headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned()))),
+        Some(remote_user_header),
+    );
+    let path = percent_decode(below).map_err(|reason| plain(StatusCode::BAD_REQUEST, reason))?;
     let name = name.to_owned();
     let body = match to_bytes(req.into_body(), MAX_REQUEST_BODY).await {
         Ok(body) => body.to_vec(),
@@ -97,11 +102,22 @@ pub(super) async fn handle(State(state): State<AppState>, req: Request) -> Respo
             }
             response.body(Body::from(answer.body)).unwrap_or_default()
         }
-        Err(fault) => plain(
-            StatusCode::from_u16(fault.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            fault.to_string(),
-        ),
+        Err(fault) => fault_response(&fault),
     }
+}
+
+/// The plain-text answer for a failed plugin call; 503s say when to retry.
+pub(crate) fn fault_response(fault: &plugins::Fault) -> Response<Body> {
+    let mut response = plain(
+        StatusCode::from_u16(fault.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        fault.to_string(),
+    );
+    if let Some(seconds) = fault.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 fn unknown(name: &str) -> Response<Body> {
@@ -120,9 +136,45 @@ fn plain(status: StatusCode, text: String) -> Response<Body> {
         .unwrap_or_default()
 }
 
-fn percent_decode(s: &str) -> String {
-    crate::data::query_args(&format!("p={}", s.replace('+', "%2B")))
-        .pop()
-        .map(|(_, v)| v)
-        .unwrap_or_default()
+/// The path as the plugin sees it: every `%XX` decoded (`&`, `=`, `+`, `?` and `#` stay what
+/// they decode to), which must be UTF-8 without NUL.
+fn percent_decode(path: &str) -> Result<String, String> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        let hex = |b: u8| (b as char).to_digit(16);
+        if byte == b'%' {
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(byte);
+        i += 1;
+    }
+    if out.contains(&0) {
+        return Err("the path decodes to a NUL character".to_owned());
+    }
+    String::from_utf8(out).map_err(|_| "the path does not decode to UTF-8".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn paths_are_decoded_exactly() {
+        assert_eq!(percent_decode("/a%26b%3Dc+d").unwrap(), "/a&b=c+d");
+        assert_eq!(percent_decode("/%E2%9C%93/%2F").unwrap(), "/\u{2713}//");
+        assert_eq!(percent_decode("/100%").unwrap(), "/100%");
+        assert_eq!(percent_decode("/%zz%4").unwrap(), "/%zz%4");
+        assert!(percent_decode("/a%00b").is_err());
+        assert!(percent_decode("/%ff").is_err());
+    }
 }

@@ -1,8 +1,13 @@
 //! The on-disk cache of compiled components, keyed by the wasm's SHA-256 and the engine's
 //! compatibility hash (wasmtime version and settings), so a restart does not recompile.
+//!
+//! Loading compiled code is trusting it, so an entry is only used when it verifies: the SHA-256
+//! of its bytes, recorded when the server wrote it, must match, and the folder must be private
+//! to the server's user.
 
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -29,34 +34,38 @@ impl CompileCache {
         CompileCache { dir }
     }
 
-    /// The compiled form of `wasm`: from the cache when it holds it, else compiled (seconds
-    /// for a large component) and stored. A cache that cannot be written is only logged.
+    /// The compiled form of `wasm`: from the cache when it holds a verified copy, else compiled
+    /// (seconds for a large component) and stored. A cache that cannot be used is only logged.
     pub(super) fn component(&self, engine: &Engine, wasm: &[u8]) -> anyhow::Result<Component> {
         let Some(dir) = &self.dir else {
             return Ok(Component::new(engine, wasm)?);
         };
-        let path = dir.join(format!(
-            "{:x}-{:016x}.cwasm",
-            Sha256::digest(wasm),
-            engine_key(engine)
-        ));
-        if path.is_file() {
-            // SAFETY: the file was written by `store` below from `Component::serialize` of an
-            // engine with the same compatibility hash (part of the name), and is only read here.
-            #[allow(unsafe_code)]
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok(component),
-                Err(err) => {
-                    tracing::warn!(
-                        "dropping unusable compiled plugin {}: {err}",
-                        path.display()
-                    );
-                    let _ = std::fs::remove_file(&path);
+        let name = format!("{:x}-{:016x}", Sha256::digest(wasm), engine_key(engine));
+        let entry = Entry {
+            compiled: dir.join(format!("{name}.cwasm")),
+            digest: dir.join(format!("{name}.sha256")),
+        };
+        match private_dir(dir).and_then(|()| entry.read()) {
+            Ok(Some(bytes)) => {
+                // SAFETY: `bytes` are exactly what `Entry::write` stored from
+                // `Component::serialize` of an engine with the same compatibility hash (part of
+                // the name): their SHA-256 matches the digest written with them, in a folder
+                // only this user can write, read without following symlinks.
+                #[allow(unsafe_code)]
+                match unsafe { Component::deserialize(engine, &bytes) } {
+                    Ok(component) => return Ok(component),
+                    Err(err) => {
+                        tracing::warn!("dropping unusable compiled plugin {name}: {err}");
+                        entry.remove();
+                    }
                 }
             }
+            Ok(None) => {}
+            Err(err) => tracing::warn!("not using the compiled plugin cache: {err:#}"),
         }
         let component = Component::new(engine, wasm)?;
-        if let Err(err) = store(dir, &path, &component) {
+        let stored = private_dir(dir).and_then(|()| entry.write(&component.serialize()?));
+        if let Err(err) = stored {
             tracing::warn!(
                 "cannot cache the compiled plugin in {}: {err:#}",
                 dir.display()
@@ -66,23 +75,121 @@ impl CompileCache {
     }
 }
 
-/// Writes atomically (temporary file, then rename) so a reader never sees half a file.
-fn store(dir: &PathBuf, path: &PathBuf, component: &Component) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let bytes = component.serialize()?;
+/// One cached component: its compiled bytes and the SHA-256 of those bytes, written together.
+struct Entry {
+    compiled: PathBuf,
+    digest: PathBuf,
+}
+
+impl Entry {
+    /// The compiled bytes if both files are there, are regular files (not symlinks) and agree;
+    /// an entry that does not verify is removed.
+    fn read(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        let regular =
+            |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+        if !regular(&self.compiled) || !regular(&self.digest) {
+            if self.compiled.exists() || self.digest.exists() {
+                tracing::warn!(
+                    "dropping compiled plugin {}: not a regular file with its digest",
+                    self.compiled.display()
+                );
+                self.remove();
+            }
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&self.compiled)?;
+        let recorded = std::fs::read_to_string(&self.digest)?;
+        if recorded.trim() != format!("{:x}", Sha256::digest(&bytes)) {
+            tracing::warn!(
+                "dropping compiled plugin {}: its contents do not match the digest recorded                  when it was written",
+                self.compiled.display()
+            );
+            self.remove();
+            return Ok(None);
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Writes both files through new temporary files (created, never opened if something is
+    /// already there, so a planted symlink is not followed) and renames them into place; the
+    /// digest goes last so a reader never sees a digest without its bytes.
+    fn write(&self, bytes: &[u8]) -> anyhow::Result<()> {
+        let digest = format!("{:x}\n", Sha256::digest(bytes));
+        put(&self.compiled, bytes)?;
+        put(&self.digest, digest.as_bytes())
+    }
+
+    fn remove(&self) {
+        let _ = std::fs::remove_file(&self.digest);
+        let _ = std::fs::remove_file(&self.compiled);
+    }
+}
+
+/// Creates `path` atomically: a fresh temporary file beside it (`create_new`: fails rather than
+/// follow anything already there), then a rename, which replaces a symlink instead of writing
+/// through it.
+fn put(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().context("a cache entry has a folder")?;
     let tmp = dir.join(format!(
-        ".tmp-{}-{:?}",
+        ".tmp-{}-{:?}-{}",
         std::process::id(),
-        std::thread::current().id()
+        std::thread::current().id(),
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry")
     ));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+/// Makes sure `dir` is a real folder (not a symlink) that only this user can write: created
+/// with mode 0700 when missing; an existing one owned by another user or writable by group or
+/// others is refused, since anyone who can write there could plant code the server would run.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    if std::fs::symlink_metadata(dir).is_err() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.file_type().is_dir() {
+        anyhow::bail!("{} is not a folder (a symlink?)", dir.display());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.mode() & 0o022 != 0 {
+            anyhow::bail!(
+                "{} can be written by other users (mode {:o}); make it private with chmod 700",
+                dir.display(),
+                meta.mode() & 0o777
+            );
+        }
+        let me = std::fs::metadata("/proc/self").map(|m| m.uid());
+        if let Ok(me) = me {
+            if meta.uid() != me {
+                anyhow::bail!("{} belongs to another user", dir.display());
+            }
+        }
+    }
     Ok(())
 }
 
 fn engine_key(engine: &Engine) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
-    "buildbot-www compile cache 1".hash(&mut hasher);
+    "buildbot-www compile cache 2".hash(&mut hasher);
     engine.precompile_compatibility_hash().hash(&mut hasher);
     hasher.finish()
 }

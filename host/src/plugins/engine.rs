@@ -10,13 +10,16 @@ use wasmtime::Engine;
 use super::cache::CompileCache;
 use super::fonts::Fonts;
 use super::instance::State;
+use super::memory::MemoryPool;
 use crate::data::DataApi;
 
-/// How often the epoch advances; deadlines are counted in these ticks.
-pub(super) const TICK: Duration = Duration::from_millis(10);
+/// How often the epoch advances. At every tick a running guest either stops (past its
+/// deadline) or yields to the tokio scheduler, so a busy guest holds a thread for at most this
+/// long at a time.
+const TICK: Duration = Duration::from_millis(1);
 
-/// The process-wide engine. A thread advances its epoch every `TICK`, which is what stops a
-/// guest that runs past its deadline.
+/// The process-wide engine. A thread advances its epoch every `TICK`, which is what stops or
+/// pauses a guest that keeps computing.
 fn engine() -> anyhow::Result<&'static Engine> {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     if let Some(engine) = ENGINE.get() {
@@ -44,41 +47,29 @@ pub(super) struct Runtime {
     pub(super) fonts: Arc<Fonts>,
     /// `None` when listing plugins without a database: data reads then fail with 503.
     pub(super) data: Option<DataApi>,
-    /// The server's runtime, for running Data API reads from a plugin's blocking thread.
-    pub(super) tokio: tokio::runtime::Handle,
+    /// The memory all instances together may hold (`plugin_memory_mib`).
+    pub(super) memory: Arc<MemoryPool>,
 }
 
 impl Runtime {
-    /// A runtime on the current tokio runtime (or a small private one when there is none).
-    pub(super) fn new(cache: CompileCache, data: Option<DataApi>) -> anyhow::Result<Runtime> {
+    /// The engine with the host's imports: WASI (async, so a guest's sleep or poll waits
+    /// without a thread) and every WIT version's interfaces.
+    pub(super) fn new(
+        cache: CompileCache,
+        data: Option<DataApi>,
+        memory_limit: usize,
+    ) -> anyhow::Result<Runtime> {
         let engine = engine()?;
         let mut linker = Linker::new(engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         super::v0_1_0::add_to_linker(&mut linker)?;
-        let tokio = match tokio::runtime::Handle::try_current() {
-            Ok(handle) => handle,
-            Err(_) => private_tokio()?,
-        };
         Ok(Runtime {
             engine,
             linker,
             cache,
             fonts: Arc::new(Fonts::default()),
             data,
-            tokio,
+            memory: MemoryPool::new(memory_limit),
         })
     }
-}
-
-/// For the CLI commands that run outside a tokio runtime.
-fn private_tokio() -> anyhow::Result<tokio::runtime::Handle> {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt.handle().clone());
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    Ok(RUNTIME.get_or_init(|| rt).handle().clone())
 }

@@ -1,24 +1,27 @@
 //! A loaded plugin: its compiled component, its manifest and a pool of warm instances, each in
-//! its own store with the call limits (deadline, memory, response size) applied.
+//! its own store with the call limits applied: the deadline (epoch yields and a timer around
+//! the whole call), memory (`memory::Limiter`), data reads and response size.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
-use axum::http::{HeaderName, HeaderValue};
+use tokio::sync::Semaphore;
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::engine::{Runtime, TICK};
+use super::engine::Runtime;
 use super::fonts::Fonts;
+use super::logging::LogGate;
+use super::memory::{Limiter, Refusal};
 use super::v0_1_0 as wit;
 use super::{Fault, Found, PluginInfo, Request, Response};
 use crate::config::PluginLimits;
+use crate::data::budget::Budget;
 use crate::data::DataApi;
 use crate::identity::User;
-
-/// Warm instances kept per plugin; more concurrent calls instantiate extra ones, dropped after.
-const MAX_IDLE: usize = 8;
 
 /// Where a plugin's assets appear inside its sandbox.
 pub(super) const ASSETS_GUEST_PATH: &str = "/assets";
@@ -26,7 +29,8 @@ pub(super) const ASSETS_GUEST_PATH: &str = "/assets";
 /// Where the operator's `templates/` folder (next to the config file) appears.
 pub(super) const TEMPLATES_GUEST_PATH: &str = "/templates";
 
-/// How an enabled plugin is set up: fixed for the life of the server.
+/// How an enabled plugin is set up: fixed for the life of the server, shared by the versions
+/// hot reload swaps in (so the concurrency bound holds across a reload).
 pub(super) struct Setup {
     pub(super) name: String,
     /// `[www.plugins.<name>]` as JSON.
@@ -35,18 +39,107 @@ pub(super) struct Setup {
     pub(super) found: Found,
     /// `templates/` next to the config file, when it exists.
     pub(super) templates: Option<std::path::PathBuf>,
+    /// Calls running (`max_concurrent` permits) and waiting.
+    pub(super) gate: Gate,
+    /// The plugin's log lines (WIT `log`, stdout, stderr), rate-limited.
+    pub(super) log: Arc<LogGate>,
 }
 
-/// The data of one instance's store: its sandbox, its limits, and whose request it serves.
+impl Setup {
+    pub(super) fn new(
+        name: &str,
+        config_json: String,
+        limits: PluginLimits,
+        found: Found,
+        templates: Option<std::path::PathBuf>,
+    ) -> Setup {
+        Setup {
+            name: name.to_owned(),
+            config_json,
+            gate: Gate::new(limits.max_concurrent, limits.max_queued),
+            log: Arc::new(LogGate::new(name)),
+            limits,
+            found,
+            templates,
+        }
+    }
+}
+
+/// `max_concurrent` calls at once, `max_queued` more waiting; the rest are turned away.
+pub(super) struct Gate {
+    running: Semaphore,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+}
+
+impl Gate {
+    fn new(max_concurrent: usize, max_queued: usize) -> Gate {
+        Gate {
+            running: Semaphore::new(max_concurrent.max(1)),
+            waiting: AtomicUsize::new(0),
+            max_waiting: max_queued,
+        }
+    }
+
+    /// A running slot: at once when one is free, else after waiting in the queue; `None` when
+    /// the queue is full.
+    async fn enter(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        if let Ok(permit) = self.running.try_acquire() {
+            return Some(permit);
+        }
+        let queued = self
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max_waiting).then_some(n + 1)
+            });
+        if queued.is_err() {
+            return None;
+        }
+        struct Leave<'a>(&'a AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _leave = Leave(&self.waiting);
+        self.running.acquire().await.ok()
+    }
+}
+
+/// What the current call may still do, reset before each call.
+pub(super) struct CallState {
+    /// Who is asking; data reads are made with this user's rights.
+    pub(super) user: User,
+    /// When the call must have ended.
+    pub(super) deadline: Instant,
+    /// Data reads left.
+    pub(super) reads_left: usize,
+    /// Bytes the data reads may still return.
+    pub(super) data: Budget,
+}
+
+impl CallState {
+    fn idle() -> CallState {
+        CallState {
+            user: User::Anonymous,
+            deadline: Instant::now(),
+            reads_left: 0,
+            data: Budget::new(0),
+        }
+    }
+}
+
+/// The data of one instance's store: its sandbox, its limits, and the call it serves.
 pub(super) struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: Limiter,
     pub(super) plugin: Arc<str>,
-    pub(super) user: User,
+    pub(super) limits: PluginLimits,
+    pub(super) call: CallState,
     pub(super) data: Option<DataApi>,
-    pub(super) tokio: tokio::runtime::Handle,
     pub(super) fonts: Arc<Fonts>,
+    pub(super) log: Arc<LogGate>,
 }
 
 impl WasiView for State {
@@ -58,40 +151,26 @@ impl WasiView for State {
     }
 }
 
-/// Caps linear memory; remembers that it refused so the fault can say so.
-struct Limiter {
-    memory_bytes: usize,
-    refused: bool,
-}
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
-            self.refused = true;
-            wasmtime::bail!("memory cap of {} MiB reached", self.memory_bytes >> 20);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
-    }
-}
-
 /// An instance ready to take a call.
 struct Warm {
     store: Store<State>,
     plugin: wit::Plugin,
+}
+
+impl Warm {
+    /// Resets the per-call state and arms the deadline.
+    fn begin(&mut self, user: User, deadline: Instant) {
+        let limits = self.store.data().limits;
+        self.store.data_mut().call = CallState {
+            user,
+            deadline,
+            reads_left: limits.max_data_reads,
+            data: Budget::new(limits.data_bytes),
+        };
+        // The epoch callback runs at the next tick: it stops the guest past the deadline and
+        // otherwise lets other tasks run, so a busy guest never holds a thread.
+        self.store.set_epoch_deadline(1);
+    }
 }
 
 /// A plugin's component, loaded and initialised.
@@ -104,9 +183,12 @@ pub(super) struct Loaded {
 
 impl Loaded {
     /// Reads, compiles (or takes from the cache), instantiates and initialises the plugin's
-    /// file. Blocking: seconds on a cold cache.
-    pub(super) fn from_file(runtime: &Runtime, setup: Arc<Setup>) -> anyhow::Result<Loaded> {
-        let (pre, info, mut warm) = open(runtime, &setup)?;
+    /// file. Compiling is seconds on a cold cache; it runs on a blocking thread.
+    pub(super) async fn from_file(
+        runtime: &Arc<Runtime>,
+        setup: Arc<Setup>,
+    ) -> anyhow::Result<Loaded> {
+        let (pre, info, mut warm) = open(runtime, &setup).await?;
         if info.name != setup.name {
             bail!(
                 "{} declares the plugin name '{}', but is enabled as '{}'; rename the file \
@@ -117,7 +199,7 @@ impl Loaded {
                 info.name
             );
         }
-        init(&setup, &mut warm).map_err(|message| {
+        init(&setup, &mut warm).await.map_err(|message| {
             anyhow::anyhow!("plugin '{}' rejected its config: {message}", setup.name)
         })?;
         Ok(Loaded {
@@ -128,83 +210,113 @@ impl Loaded {
         })
     }
 
-    /// Answers one request. Blocking: run it on a blocking thread.
-    pub(super) fn call(&self, runtime: &Runtime, request: Request) -> Result<Response, Fault> {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut warm = match idle {
-            Some(warm) => warm,
-            None => self.fresh(runtime)?,
-        };
-        warm.store.data_mut().user = request.user.clone();
-        arm(&mut warm.store, &self.setup.limits);
-        let result = warm
-            .plugin
-            .call_handle(&mut warm.store, &wit::request(request));
-        warm.store.data_mut().user = User::Anonymous;
-        let response = match result {
-            Ok(response) => wit::response(response),
-            Err(err) => {
-                // A store whose call failed is dead: it is dropped here, not put back.
-                let fault = fault(&self.setup, &warm.store, &err);
-                tracing::error!("{fault} ({err:#})");
-                return Err(fault);
+    /// Answers one request within the plugin's limits. The deadline counts from now: waiting
+    /// for a free slot, instantiating, the guest's own work and the host's work on its behalf
+    /// (data reads, clocks, fonts) all fall inside it.
+    pub(super) async fn call(
+        &self,
+        runtime: &Runtime,
+        request: Request,
+    ) -> Result<Response, Fault> {
+        let limits = &self.setup.limits;
+        let deadline = Instant::now() + limits.deadline;
+        let work = async {
+            let Some(_slot) = self.setup.gate.enter().await else {
+                return Err(Fault::Busy {
+                    plugin: self.setup.name.clone(),
+                });
+            };
+            let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let mut warm = match idle {
+                Some(warm) => warm,
+                None => self.fresh(runtime).await?,
+            };
+            warm.begin(request.user.clone(), deadline);
+            let result = warm
+                .plugin
+                .call_handle(&mut warm.store, &wit::request(request))
+                .await;
+            warm.store.data_mut().call = CallState::idle();
+            let response = match result {
+                Ok(response) => wit::response(response),
+                Err(err) => {
+                    // A store whose call failed is dead: it is dropped here, not put back.
+                    return Err(fault(&self.setup, &warm.store, &err));
+                }
+            };
+            {
+                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                if idle.len() < limits.max_concurrent {
+                    idle.push(warm);
+                }
             }
+            super::policy::response(&self.setup, response)
         };
-        {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < MAX_IDLE {
-                idle.push(warm);
-            }
-        }
-        check(&self.setup, response).inspect_err(|fault| tracing::error!("{fault}"))
+        // When the timer fires first, the call's future is dropped with its store: the guest
+        // stops wherever it was, in its own code or waiting on the host.
+        let result = match tokio::time::timeout_at(deadline.into(), work).await {
+            Ok(result) => result,
+            Err(_) => Err(Fault::Timeout {
+                plugin: self.setup.name.clone(),
+                deadline: limits.deadline,
+            }),
+        };
+        result.inspect_err(|fault| tracing::error!("{fault}"))
     }
 
     /// A new instance, initialised like the first one was.
-    fn fresh(&self, runtime: &Runtime) -> Result<Warm, Fault> {
-        let mut warm = instantiate(runtime, &self.setup, &self.pre).map_err(|err| {
-            let fault = Fault::Crashed {
+    async fn fresh(&self, runtime: &Runtime) -> Result<Warm, Fault> {
+        let mut warm = instantiate(runtime, &self.setup, &self.pre)
+            .await
+            .map_err(|err| Fault::Crashed {
                 plugin: self.setup.name.clone(),
                 reason: format!("cannot instantiate: {err}"),
-            };
-            tracing::error!("{fault} ({err:#})");
-            fault
-        })?;
-        init(&self.setup, &mut warm).map_err(|message| {
-            let fault = Fault::Crashed {
+            })?;
+        init(&self.setup, &mut warm)
+            .await
+            .map_err(|message| Fault::Crashed {
                 plugin: self.setup.name.clone(),
                 reason: format!("init failed on a new instance: {message}"),
-            };
-            tracing::error!("{fault}");
-            fault
-        })?;
+            })?;
         Ok(warm)
     }
 }
 
 /// The manifest of a plugin file, without initialising it (for `plugins list`).
-pub(super) fn manifest_of(runtime: &Runtime, found: &Found) -> anyhow::Result<PluginInfo> {
-    let setup = Setup {
-        name: found.name.clone(),
-        config_json: "{}".into(),
-        limits: PluginLimits::default(),
-        found: found.clone(),
-        templates: None,
-    };
-    Ok(open(runtime, &setup)?.1)
+pub(super) async fn manifest_of(
+    runtime: &Arc<Runtime>,
+    found: &Found,
+) -> anyhow::Result<PluginInfo> {
+    let setup = Setup::new(
+        &found.name,
+        "{}".into(),
+        PluginLimits::default(),
+        found.clone(),
+        None,
+    );
+    Ok(open(runtime, &setup).await?.1)
 }
 
 /// Compiles (or loads from cache), type-checks against the WIT versions this host knows, makes
 /// one instance and reads its manifest.
-fn open(
-    runtime: &Runtime,
+async fn open(
+    runtime: &Arc<Runtime>,
     setup: &Setup,
 ) -> anyhow::Result<(wit::PluginPre<State>, PluginInfo, Warm)> {
-    let path = &setup.found.path;
-    let wasm = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let component = runtime
-        .cache
-        .component(runtime.engine, &wasm)
-        .with_context(|| format!("{} is not a WebAssembly component", path.display()))?;
+    let path = setup.found.path.clone();
+    let component = {
+        let runtime = runtime.clone();
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let wasm =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            runtime
+                .cache
+                .component(runtime.engine, &wasm)
+                .with_context(|| format!("{} is not a WebAssembly component", path.display()))
+        })
+        .await??
+    };
     let pre = runtime
         .linker
         .instantiate_pre(&component)
@@ -221,13 +333,17 @@ fn open(
                     .join(", ")
             )
         })?;
-    let mut warm = instantiate(runtime, setup, &pre)?;
-    arm(&mut warm.store, &setup.limits);
-    let manifest: wit::HostManifest = warm
-        .plugin
-        .call_manifest(&mut warm.store)
-        .map_err(|err| anyhow::anyhow!("{}", fault(setup, &warm.store, &err)))?
-        .into();
+    let mut warm = instantiate(runtime, setup, &pre).await?;
+    warm.begin(User::Anonymous, Instant::now() + setup.limits.deadline);
+    let manifest = tokio::time::timeout(
+        setup.limits.deadline,
+        warm.plugin.call_manifest(&mut warm.store),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("{}", timeout(setup)))?
+    .map_err(|err| anyhow::anyhow!("{}", fault(setup, &warm.store, &err)))?;
+    let manifest = super::policy::manifest(wit::HostManifest::from(manifest))
+        .with_context(|| format!("{}: the plugin's manifest is refused", path.display()))?;
     let info = PluginInfo {
         name: manifest.name,
         version: manifest.version,
@@ -235,26 +351,26 @@ fn open(
         menu: manifest.menu,
         events: manifest.events,
         wit_version: wit::WIT_VERSION.into(),
-        path: path.clone(),
+        path,
     };
     Ok((pre, info, warm))
 }
 
 /// A new store and instance: an empty WASI context (no environment, no arguments, no network,
 /// no files) but for the plugin's asset folder, read-only.
-fn instantiate(
+async fn instantiate(
     runtime: &Runtime,
     setup: &Setup,
     pre: &wit::PluginPre<State>,
 ) -> anyhow::Result<Warm> {
     let mut wasi = WasiCtxBuilder::new();
-    let output = super::stderr::LogStream::new(&setup.name);
+    let output = super::stderr::LogStream::new(setup.log.clone());
     wasi.stdout(output.clone())
         .stderr(output)
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
-        .allow_blocking_current_thread(true);
+        .allow_blocking_current_thread(false);
     if let Some(assets) = &setup.found.assets {
         wasi.preopened_dir(assets, ASSETS_GUEST_PATH, FsPerms::ReadOnly)
             .map_err(anyhow::Error::from)
@@ -268,57 +384,61 @@ fn instantiate(
     let state = State {
         wasi: wasi.build(),
         table: ResourceTable::new(),
-        limiter: Limiter {
-            memory_bytes: setup.limits.memory_bytes,
-            refused: false,
-        },
+        limiter: Limiter::new(setup.limits.memory_bytes, runtime.memory.clone()),
         plugin: setup.name.as_str().into(),
-        user: User::Anonymous,
+        limits: setup.limits,
+        call: CallState::idle(),
         data: runtime.data.clone(),
-        tokio: runtime.tokio.clone(),
         fonts: runtime.fonts.clone(),
+        log: setup.log.clone(),
     };
     let mut store = Store::new(runtime.engine, state);
     store.limiter(|state| &mut state.limiter);
-    store.epoch_deadline_trap();
-    arm(&mut store, &setup.limits);
-    let plugin = pre.instantiate(&mut store)?;
+    store.epoch_deadline_callback(|context| {
+        if Instant::now() >= context.data().call.deadline {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(tokio::task::yield_now()),
+        ))
+    });
+    store.data_mut().call.deadline = Instant::now() + setup.limits.deadline;
+    store.set_epoch_deadline(1);
+    let plugin = pre.instantiate_async(&mut store).await?;
     Ok(Warm { store, plugin })
 }
 
-/// Sets the deadline of the next call.
-fn arm(store: &mut Store<State>, limits: &PluginLimits) {
-    let ticks = limits
-        .deadline
-        .as_millis()
-        .div_ceil(TICK.as_millis())
-        .max(1) as u64;
-    store.set_epoch_deadline(ticks);
+/// Calls `init` with the plugin's config, within the plugin's deadline.
+async fn init(setup: &Setup, warm: &mut Warm) -> Result<(), String> {
+    warm.begin(User::Anonymous, Instant::now() + setup.limits.deadline);
+    let call = warm.plugin.call_init(&mut warm.store, &setup.config_json);
+    match tokio::time::timeout(setup.limits.deadline, call).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(err)) => Err(fault(setup, &warm.store, &err).to_string()),
+        Err(_) => Err(timeout(setup).to_string()),
+    }
 }
 
-/// Calls `init` with the plugin's config.
-fn init(setup: &Setup, warm: &mut Warm) -> Result<(), String> {
-    arm(&mut warm.store, &setup.limits);
-    match warm.plugin.call_init(&mut warm.store, &setup.config_json) {
-        Ok(result) => result,
-        Err(err) => Err(fault(setup, &warm.store, &err).to_string()),
+fn timeout(setup: &Setup) -> Fault {
+    Fault::Timeout {
+        plugin: setup.name.clone(),
+        deadline: setup.limits.deadline,
     }
 }
 
 /// Names what went wrong in a failed call.
 fn fault(setup: &Setup, store: &Store<State>, err: &wasmtime::Error) -> Fault {
     let plugin = setup.name.clone();
-    if store.data().limiter.refused {
+    if let Some(refusal) = store.data().limiter.refused {
         return Fault::Memory {
             plugin,
             limit: setup.limits.memory_bytes,
+            server_wide: refusal == Refusal::Server,
         };
     }
-    match err.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => Fault::Timeout {
-            plugin,
-            deadline: setup.limits.deadline,
-        },
+    let fault = match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => timeout(setup),
         Some(trap) => Fault::Crashed {
             plugin,
             reason: format!("wasm trap: {trap}"),
@@ -327,33 +447,7 @@ fn fault(setup: &Setup, store: &Store<State>, err: &wasmtime::Error) -> Fault {
             plugin,
             reason: err.to_string(),
         },
-    }
-}
-
-/// Checks the status, the header names and values, and the body size.
-fn check(setup: &Setup, response: Response) -> Result<Response, Fault> {
-    let bad = |reason: String| Fault::BadResponse {
-        plugin: setup.name.clone(),
-        reason,
     };
-    if !(100..=599).contains(&response.status) {
-        return Err(bad(format!(
-            "status {} is not an HTTP status",
-            response.status
-        )));
-    }
-    if response.body.len() > setup.limits.response_bytes {
-        return Err(bad(format!(
-            "the body of {} bytes is over the limit of {} MiB",
-            response.body.len(),
-            setup.limits.response_bytes >> 20
-        )));
-    }
-    for (name, value) in &response.headers {
-        if HeaderName::from_bytes(name.as_bytes()).is_err() || HeaderValue::from_str(value).is_err()
-        {
-            return Err(bad(format!("invalid header {name:?}: {value:?}")));
-        }
-    }
-    Ok(response)
+    tracing::debug!("{fault} ({err:#})");
+    fault
 }

@@ -9,6 +9,9 @@ mod discovery;
 mod engine;
 mod fonts;
 mod instance;
+mod logging;
+mod memory;
+mod policy;
 mod stderr;
 mod v0_1_0;
 mod watch;
@@ -20,6 +23,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 pub use discovery::{plugin_dirs, Found};
+pub(crate) use policy::request_headers;
 
 use crate::config::Config;
 use crate::data::DataApi;
@@ -106,13 +110,26 @@ pub enum Fault {
         /// Its deadline.
         deadline: Duration,
     },
-    /// The plugin tried to grow its memory past its cap.
-    #[error("plugin '{plugin}' exceeded its memory cap of {} MiB", limit >> 20)]
+    /// The plugin tried to grow its memory past its cap, or past what the server lets all
+    /// plugins hold together.
+    #[error("{}", if *server_wide {
+        format!("plugin '{plugin}' was stopped: the memory all plugins may hold together (plugin_memory_mib) is in use")
+    } else {
+        format!("plugin '{plugin}' exceeded its memory cap of {} MiB", limit >> 20)
+    })]
     Memory {
         /// The plugin.
         plugin: String,
-        /// The cap in bytes.
+        /// The instance's cap in bytes.
         limit: usize,
+        /// The server-wide budget refused, not the plugin's own cap.
+        server_wide: bool,
+    },
+    /// All of the plugin's call slots and its queue are taken.
+    #[error("plugin '{plugin}' is busy: too many requests are running and waiting; retry later")]
+    Busy {
+        /// The plugin.
+        plugin: String,
     },
     /// The plugin trapped (a panic, `unreachable`, an out-of-bounds access...).
     #[error("plugin '{plugin}' crashed: {reason}")]
@@ -139,8 +156,17 @@ impl Fault {
             Fault::NotFound(_) => 404,
             Fault::Timeout { .. } => 504,
             Fault::BadResponse { .. } => 502,
+            Fault::Busy { .. }
+            | Fault::Memory {
+                server_wide: true, ..
+            } => 503,
             Fault::Memory { .. } | Fault::Crashed { .. } => 500,
         }
+    }
+
+    /// Seconds a client should wait before retrying, for the faults that pass (`Retry-After`).
+    pub fn retry_after(&self) -> Option<u32> {
+        (self.status() == 503).then_some(1)
     }
 }
 
@@ -193,6 +219,7 @@ impl Registry {
         let runtime = Arc::new(Runtime::new(
             cache::CompileCache::new(config.www.plugin_cache_dir.clone()),
             Some(data),
+            config.www.plugin_memory_bytes,
         )?);
         let mut slots = Vec::new();
         for (name, options) in &config.www.plugins {
@@ -208,23 +235,19 @@ impl Registry {
                     if names.is_empty() { "none".to_owned() } else { names.join(", ") }
                 );
             };
-            let setup = Arc::new(instance::Setup {
-                name: name.clone(),
-                config_json: options.to_string(),
-                limits: config
+            let setup = Arc::new(instance::Setup::new(
+                name,
+                options.to_string(),
+                config
                     .www
                     .plugin_limits
                     .get(name)
                     .copied()
                     .unwrap_or_default(),
-                found: plugin.clone(),
-                templates: Some(config.base_dir.join("templates")).filter(|t| t.is_dir()),
-            });
-            let loaded = {
-                let runtime = runtime.clone();
-                let setup = setup.clone();
-                tokio::task::spawn_blocking(move || Loaded::from_file(&runtime, setup)).await??
-            };
+                plugin.clone(),
+                Some(config.base_dir.join("templates")).filter(|t| t.is_dir()),
+            ));
+            let loaded = Loaded::from_file(&runtime, setup.clone()).await?;
             tracing::info!(
                 "plugin {name} {} loaded from {}",
                 loaded.info.version,
@@ -276,21 +299,13 @@ impl Registry {
         self.slot(name).is_some()
     }
 
-    /// Answers one request with the named plugin, on a blocking thread, within its limits.
+    /// Answers one request with the named plugin within its limits; the answer has passed the
+    /// response policy (docs/security.md).
     pub async fn handle(&self, name: &str, request: Request) -> Result<Response, Fault> {
-        let (Some(slot), Some(runtime)) = (self.slot(name), self.inner.runtime.clone()) else {
+        let (Some(slot), Some(runtime)) = (self.slot(name), self.inner.runtime.as_ref()) else {
             return Err(Fault::NotFound(name.to_owned()));
         };
-        let loaded = slot.loaded();
-        let plugin = name.to_owned();
-        tokio::task::spawn_blocking(move || loaded.call(&runtime, request))
-            .await
-            .unwrap_or_else(|err| {
-                Err(Fault::Crashed {
-                    plugin,
-                    reason: format!("the host thread calling it failed: {err}"),
-                })
-            })
+        slot.loaded().call(runtime, request).await
     }
 
     fn slot(&self, name: &str) -> Option<Arc<Slot>> {
@@ -312,20 +327,30 @@ pub struct Listed {
 }
 
 /// Every plugin in the config's plugin folders, with its manifest (compiling what is not cached).
+/// For the command line: it runs its own tokio runtime, so call it outside of one.
 pub fn list(config: &Config) -> anyhow::Result<Vec<Listed>> {
     let dirs = plugin_dirs(config);
-    let runtime = Arc::new(
-        Runtime::new(
-            cache::CompileCache::new(config.www.plugin_cache_dir.clone()),
-            None,
-        )
-        .context("cannot start the plugin runtime")?,
-    );
-    Ok(discovery::discover(&dirs)
-        .into_iter()
-        .map(|found| {
-            let info = instance::manifest_of(&runtime, &found).map_err(|e| format!("{e:#}"));
-            Listed { found, info }
-        })
-        .collect())
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start a tokio runtime")?;
+    tokio.block_on(async {
+        let runtime = Arc::new(
+            Runtime::new(
+                cache::CompileCache::new(config.www.plugin_cache_dir.clone()),
+                None,
+                config.www.plugin_memory_bytes,
+            )
+            .context("cannot start the plugin runtime")?,
+        );
+        let mut listed = Vec::new();
+        for found in discovery::discover(&dirs) {
+            let info = instance::manifest_of(&runtime, &found)
+                .await
+                .map_err(|e| format!("{e:#}"));
+            listed.push(Listed { found, info });
+        }
+        Ok(listed)
+    })
 }

@@ -1,5 +1,6 @@
-//! A plugin's standard output and error: each line goes to the server's log, tagged with the
-//! plugin's name (a panic message lands there, next to the 500 it caused).
+//! A plugin's standard output and error: each line goes to the server's log through the
+//! plugin's `LogGate` (one record per line, escaped, rate-limited); a panic message lands there,
+//! next to the 500 it caused.
 
 use std::sync::Arc;
 
@@ -7,20 +8,17 @@ use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-/// Longest line logged; the rest is cut.
-const MAX_LINE: usize = 2000;
+use super::logging::{LogGate, MAX_MESSAGE};
 
 /// The stream handed to the WASI context.
 #[derive(Clone)]
 pub(super) struct LogStream {
-    plugin: Arc<str>,
+    log: Arc<LogGate>,
 }
 
 impl LogStream {
-    pub(super) fn new(plugin: &str) -> Self {
-        LogStream {
-            plugin: plugin.into(),
-        }
+    pub(super) fn new(log: Arc<LogGate>) -> Self {
+        LogStream { log }
     }
 }
 
@@ -33,7 +31,7 @@ impl IsTerminal for LogStream {
 impl StdoutStream for LogStream {
     fn p2_stream(&self) -> Box<dyn OutputStream> {
         Box::new(LineWriter {
-            plugin: self.plugin.clone(),
+            log: self.log.clone(),
             line: Vec::new(),
         })
     }
@@ -44,7 +42,7 @@ impl StdoutStream for LogStream {
 }
 
 struct LineWriter {
-    plugin: Arc<str>,
+    log: Arc<LogGate>,
     line: Vec<u8>,
 }
 
@@ -53,7 +51,7 @@ impl LineWriter {
         let text = String::from_utf8_lossy(&self.line);
         let text = text.trim_end();
         if !text.is_empty() {
-            tracing::warn!(plugin = %self.plugin, "plugin output: {text}");
+            self.log.warn(&format!("plugin output: {text}"));
         }
         self.line.clear();
     }
@@ -69,7 +67,7 @@ impl OutputStream for LineWriter {
         for &b in bytes.iter() {
             if b == b'\n' {
                 self.emit();
-            } else if self.line.len() < MAX_LINE {
+            } else if self.line.len() < MAX_MESSAGE {
                 self.line.push(b);
             }
         }

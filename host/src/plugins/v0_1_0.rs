@@ -3,11 +3,12 @@
 //! Released WIT versions are frozen; a new version gets a sibling module, and `instance` tries
 //! the versions a component might have been built against.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::{HasSelf, Linker};
 
 use super::instance::State;
+use super::logging::Level;
 use super::{MenuEntry, Request as HostRequest, Response as HostResponse};
 use crate::data::Answer;
 use crate::identity::User;
@@ -15,15 +16,16 @@ use crate::identity::User;
 wasmtime::component::bindgen!({
     path: "../wit/v0.1.0",
     world: "ui-plugin",
+    // Calls run as futures and the host's imports are async: time the host spends for a guest
+    // (data reads, font look-ups) is inside the call's deadline and never blocks a thread.
+    imports: { default: async },
+    exports: { default: async },
 });
 
 use buildbot::www::types as wit;
 
 /// The package version these bindings are for.
 pub(super) const WIT_VERSION: &str = "0.1.0";
-
-/// The longest log line a plugin may write; the rest is cut.
-const MAX_LOG_LINE: usize = 4000;
 
 pub(super) use self::UiPlugin as Plugin;
 pub(super) use self::UiPluginPre as PluginPre;
@@ -117,68 +119,82 @@ pub(super) fn response(response: wit::Response) -> HostResponse {
 impl wit::Host for State {}
 
 impl buildbot::www::data::Host for State {
-    fn get(&mut self, path: String, query: String) -> Result<String, wit::DataError> {
+    async fn get(&mut self, path: String, query: String) -> Result<String, wit::DataError> {
         let Some(data) = self.data.clone() else {
             return Err(wit::DataError {
                 code: 503,
                 message: "no database is open".into(),
             });
         };
+        if self.call.reads_left == 0 {
+            return Err(wit::DataError {
+                code: 429,
+                message: format!(
+                    "this call made its {} data reads (max_data_reads)",
+                    self.limits.max_data_reads
+                ),
+            });
+        }
+        self.call.reads_left -= 1;
         let args = crate::data::query_args(&query);
         let path = path.trim_matches('/').to_owned();
-        let user = self.user.clone();
-        let answer = self
-            .tokio
-            .block_on(async move { data.get(&user, &path, &args).await });
-        match answer {
+        let user = self.call.user.clone();
+        let budget = self.call.data.clone();
+        let answer = budget
+            .within(async move { data.get(&user, &path, &args).await })
+            .await;
+        let body = match answer {
             Ok(Answer::Items {
                 plural,
                 items,
                 total,
-            }) => Ok(crate::data::envelope(plural, items, total).to_string()),
-            Ok(Answer::Raw { body, .. }) => Ok(String::from_utf8_lossy(&body).into_owned()),
-            Err(err) => Err(wit::DataError {
-                code: err.status,
-                message: if err.internal {
-                    tracing::error!(plugin = %self.plugin, "data read failed: {}", err.message);
-                    "internal error".into()
-                } else {
-                    err.message
-                },
-            }),
-        }
+            }) => crate::data::envelope(plural, items, total).to_string(),
+            Ok(Answer::Raw { body, .. }) => String::from_utf8_lossy(&body).into_owned(),
+            Err(err) => {
+                return Err(wit::DataError {
+                    code: err.status,
+                    message: if err.internal {
+                        tracing::error!(plugin = %self.plugin, "data read failed: {}", err.message);
+                        "internal error".into()
+                    } else {
+                        err.message
+                    },
+                })
+            }
+        };
+        Ok(body)
     }
 }
 
 impl buildbot::www::log::Host for State {
-    fn write(&mut self, level: wit::Level, message: String) {
-        let mut message = message;
-        if message.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-        }
-        let plugin = &*self.plugin;
-        match level {
-            wit::Level::Trace => tracing::trace!(plugin, "{message}"),
-            wit::Level::Debug => tracing::debug!(plugin, "{message}"),
-            wit::Level::Info => tracing::info!(plugin, "{message}"),
-            wit::Level::Warn => tracing::warn!(plugin, "{message}"),
-            wit::Level::Error => tracing::error!(plugin, "{message}"),
-        }
+    async fn write(&mut self, level: wit::Level, message: String) {
+        let level = match level {
+            wit::Level::Trace => Level::Trace,
+            wit::Level::Debug => Level::Debug,
+            wit::Level::Info => Level::Info,
+            wit::Level::Warn => Level::Warn,
+            wit::Level::Error => Level::Error,
+        };
+        self.log.write(level, &message);
     }
 }
 
 impl buildbot::www::host::Host for State {
-    fn now_ms(&mut self) -> u64 {
+    async fn now_ms(&mut self) -> u64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64)
     }
 
-    fn font(&mut self, family: String) -> Option<Vec<u8>> {
-        self.fonts.resolve(&family).map(|bytes| bytes.to_vec())
+    async fn font(&mut self, family: String) -> Option<Vec<u8>> {
+        // The first look-up reads the system's fonts: on a blocking thread, abandoned (not
+        // waited for) when the call's deadline passes first.
+        let fonts = self.fonts.clone();
+        let left = self.call.deadline.saturating_duration_since(Instant::now());
+        let lookup = tokio::task::spawn_blocking(move || fonts.resolve(&family));
+        match tokio::time::timeout(left, lookup).await {
+            Ok(Ok(bytes)) => bytes.map(|bytes| bytes.to_vec()),
+            _ => None,
+        }
     }
 }

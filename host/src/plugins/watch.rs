@@ -52,17 +52,15 @@ pub(super) fn start(registry: Weak<Inner>) {
                 *seen = now;
                 let setup = slot.setup.clone();
                 let runtime = runtime.clone();
-                let loaded =
-                    tokio::task::spawn_blocking(move || Loaded::from_file(&runtime, setup)).await;
+                let loaded = Loaded::from_file(&runtime, setup).await;
                 match loaded {
-                    Ok(Ok(loaded)) => {
+                    Ok(loaded) => {
                         tracing::info!("plugin {name} reloaded: version {}", loaded.info.version);
                         *slot.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(loaded);
                     }
-                    Ok(Err(err)) => {
+                    Err(err) => {
                         tracing::error!("plugin {name} changed on disk but cannot be loaded, keeping the running version: {err:#}");
                     }
-                    Err(err) => tracing::error!("plugin {name}: reload failed: {err}"),
                 }
             }
         }

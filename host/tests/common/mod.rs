@@ -188,3 +188,43 @@ pub fn ids(html: &str, name: &str) -> Vec<i64> {
         .map(|v| v.parse().unwrap())
         .collect()
 }
+
+/// Where `cargo xtask build-test-plugins` puts the test components.
+pub fn test_plugin(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask build-test-plugins` (or `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
+
+/// A base directory with the reference database, a `plugins/` folder holding the given
+/// components (`(component, file name)`), and a config with `www_extra` in `[www]`.
+pub fn plugin_site(plugins: &[(&str, &str)], www_extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        reference_dir().join("state.sqlite"),
+        dir.path().join("state.sqlite"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    for (component, file) in plugins {
+        std::fs::copy(
+            test_plugin(component),
+            dir.path().join("plugins").join(format!("{file}.wasm")),
+        )
+        .unwrap();
+    }
+    let config = format!(
+        "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [\"plugins\"]\n\
+         plugin_cache_dir = {:?}\n{www_extra}\n",
+        plugin_cache_dir().display().to_string()
+    );
+    let path = dir.path().join("master.toml");
+    std::fs::write(&path, config).unwrap();
+    (dir, path)
+}

@@ -135,6 +135,7 @@ async fn read_lines(
         let compressed: i64 = row.try_get(2)?;
         let content: Vec<u8> = row.try_get::<Option<Vec<u8>>, _>(3)?.unwrap_or_default();
         let text = logchunks::decode(compressed, &content)?;
+        crate::data::budget::charge(text.len())?;
         for (i, line) in text.split('\n').enumerate() {
             let n = chunk_first + i as i64;
             if n >= first && n <= last {
