@@ -1,13 +1,16 @@
 //! The HTTP server's routes: the REST API under `/api`, `/config`, `/ws`, `/sse`, and
 //! Twisted-style 404s.
 //!
-//! `app()` builds the router apart from serving it, so tests drive it with `oneshot` or a real
-//! listener alike.
+//! `app()` builds the router apart from serving it (`serve`, with the connection limits), so
+//! tests drive it with `oneshot` or a real listener alike.
 
 pub mod access_log;
 mod cors;
+mod listen;
 mod plugins;
 mod rest;
+
+pub use listen::serve;
 
 pub(crate) use plugins::plugin_request;
 mod sse;

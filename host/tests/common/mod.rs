@@ -46,15 +46,24 @@ pub async fn serve_reference_with(www_extra: &str) -> Server {
     Server { base, dir }
 }
 
-/// Serves an application state on a free loopback port; returns `http://127.0.0.1:PORT`.
+/// Serves an application state on a free loopback port, as `serve` does (the same accept
+/// loop and connection limits); returns `http://127.0.0.1:PORT`.
 pub async fn serve_state(state: buildbot_www::http::AppState) -> String {
+    let limits = state.config.www.limits;
+    serve_router(buildbot_www::http::app(state), limits).await
+}
+
+/// Serves any router through the server's accept loop with these limits on a free loopback
+/// port; returns `http://127.0.0.1:PORT`.
+pub async fn serve_router(router: axum::Router, limits: buildbot_www::config::Limits) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, buildbot_www::http::app(state))
-            .await
-            .unwrap();
-    });
+    tokio::spawn(buildbot_www::http::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
     base
 }
 

@@ -1,0 +1,243 @@
+//! Hostile clients against a real server on 127.0.0.1 (the accept loop `serve` runs): slow and
+//! idle connections, and the connection cap.
+
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use buildbot_www::config::Limits;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+mod common;
+
+use common::{serve_reference_with, Server};
+
+/// Longer than any bound a test expects to hit: a test failing waits this much, not forever.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+async fn connect(base: &str) -> TcpStream {
+    TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// One request on an open connection (kept alive): its status and body.
+async fn request(stream: &mut TcpStream, path: &str) -> (u16, String) {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    read_response(stream).await
+}
+
+/// Reads one response with a `Content-Length` body.
+async fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut data = Vec::new();
+    let mut byte = [0u8; 1];
+    while !data.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(PATIENCE, stream.read(&mut byte))
+            .await
+            .expect("a response in time")
+            .unwrap();
+        assert_eq!(
+            n,
+            1,
+            "closed mid-response: {}",
+            String::from_utf8_lossy(&data)
+        );
+        data.push(byte[0]);
+    }
+    let head = String::from_utf8(data).unwrap();
+    let status = head[9..12].parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().unwrap())
+        })
+        .expect("a content-length");
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.unwrap();
+    (status, String::from_utf8(body).unwrap())
+}
+
+/// Reads until the server closes the connection; what it sent, and how long that took.
+async fn until_closed(stream: &mut TcpStream) -> (String, Duration) {
+    let start = Instant::now();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(PATIENCE, stream.read(&mut buf)).await {
+            Err(_) => panic!(
+                "still open after {PATIENCE:?}: {}",
+                String::from_utf8_lossy(&data)
+            ),
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => data.extend_from_slice(&buf[..n]),
+        }
+    }
+    (String::from_utf8_lossy(&data).into_owned(), start.elapsed())
+}
+
+/// Writes `bytes` one at a time, `every` apart, until done or the server hangs up.
+fn trickle(mut writer: tokio::net::tcp::OwnedWriteHalf, bytes: Vec<u8>, every: Duration) {
+    tokio::spawn(async move {
+        for byte in bytes {
+            if writer.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+}
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+async fn get_json(server: &Server, path: &str) -> (u16, Value) {
+    let response = get(&format!("{}{path}", server.base), &[]).await;
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn slowloris_is_cut_at_the_header_timeout_while_others_are_served() {
+    let server = serve_reference_with("http_header_timeout_ms = 600").await;
+    // Headers a byte every 50 ms, never finished; and a client that sends nothing.
+    let (mut reader, writer) = connect(&server.base).await.into_split();
+    let endless: Vec<u8> = b"GET /api HTTP/1.1\r\nX-Slow: "
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(b'a', 10_000))
+        .collect();
+    trickle(writer, endless, Duration::from_millis(50));
+    let mut silent = connect(&server.base).await;
+    let served = async {
+        let mut answered = 0;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(900) {
+            assert_eq!(get_json(&server, "/api/v2/builders?limit=1").await.0, 200);
+            answered += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        answered
+    };
+    let slow_cut = async {
+        let start = Instant::now();
+        let mut buf = [0u8; 256];
+        loop {
+            match tokio::time::timeout(PATIENCE, reader.read(&mut buf)).await {
+                Err(_) => panic!("the slow client was never cut"),
+                Ok(Ok(0) | Err(_)) => return start.elapsed(),
+                Ok(Ok(_)) => {}
+            }
+        }
+    };
+    let (answered, slow_after, (_, silent_after)) =
+        tokio::join!(served, slow_cut, until_closed(&mut silent));
+    assert!(answered >= 5, "only {answered} requests answered meanwhile");
+    for after in [slow_after, silent_after] {
+        assert!(
+            after >= Duration::from_millis(500) && after < Duration::from_secs(3),
+            "cut after {after:?}, the timeout is 600 ms"
+        );
+    }
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let server = serve_reference_with("http_header_timeout_ms = 600").await;
+    let mut stream = connect(&server.base).await;
+    assert_eq!(request(&mut stream, "/api").await.0, 200);
+    // Still open for a request within the timeout, and the wait starts over after it.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(request(&mut stream, "/api").await.0, 200);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(request(&mut stream, "/api").await.0, 200);
+    let (rest, after) = until_closed(&mut stream).await;
+    assert!(
+        after >= Duration::from_millis(500) && after < Duration::from_secs(3),
+        "closed after {after:?}: {rest}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_body_is_cut_at_the_body_timeout() {
+    // Only handlers that read a body wait for one (a plugin's, here a stand-in): served by the
+    // same accept loop, with the body deadline it puts on every request.
+    let router = axum::Router::new().route(
+        "/echo",
+        post(|body: bytes::Bytes| async move { body.len().to_string() }),
+    );
+    let limits = Limits {
+        body_timeout: Duration::from_millis(600),
+        ..Limits::default()
+    };
+    let base = common::serve_router(router, limits).await;
+    let head = "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n";
+
+    let mut fast = connect(&base).await;
+    fast.write_all(format!("{head}{}", "x".repeat(100)).as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut fast).await, (200, "100".into()));
+
+    let mut slow = connect(&base).await;
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let (mut reader, writer) = slow.into_split();
+    trickle(writer, vec![b'x'; 100], Duration::from_millis(50));
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(PATIENCE, reader.read(&mut buf)).await {
+            Err(_) => panic!("the slow body was never cut"),
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let after = start.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    // 100 bytes at 50 ms would take 5 s: the body was cut, then the connection closed.
+    assert!(
+        after >= Duration::from_millis(500) && after < Duration::from_secs(3),
+        "cut after {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_refused_without_starving_the_others() {
+    let server = serve_reference_with("max_connections = 3\nhttp_header_timeout_ms = 5000").await;
+    let mut client = connect(&server.base).await;
+    assert_eq!(request(&mut client, "/api").await.0, 200);
+    let idle = connect(&server.base).await;
+    let _idle_too = connect(&server.base).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // The fourth connection is answered 503 and closed, at once.
+    let mut extra = connect(&server.base).await;
+    let (answer, after) = until_closed(&mut extra).await;
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.ends_with("too many connections"), "{answer}");
+    assert!(after < Duration::from_secs(1), "refused after {after:?}");
+
+    // The connected client keeps being served.
+    for _ in 0..3 {
+        assert_eq!(request(&mut client, "/api").await.0, 200);
+    }
+    // A place freed is a place taken again.
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut next = connect(&server.base).await;
+    assert_eq!(request(&mut next, "/api").await.0, 200);
+}
