@@ -12,7 +12,10 @@ pub async fn data_api(config: &Config) -> anyhow::Result<DataApi> {
     Ok(DataApi::new(
         pool,
         config.forceschedulers.clone(),
-        config.www.rest_default_limit,
+        crate::data::Paging {
+            default_limit: config.www.rest_default_limit,
+            max_limit: config.www.limits.rest_max_limit,
+        },
     ))
 }
 

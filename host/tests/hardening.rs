@@ -1,5 +1,6 @@
 //! Hostile clients against a real server on 127.0.0.1 (the accept loop `serve` runs): slow and
-//! idle connections, and the connection cap.
+//! idle connections, the connection cap, huge query strings, and paging integers at and past
+//! their bounds.
 
 use std::time::{Duration, Instant};
 
@@ -240,4 +241,119 @@ async fn connections_beyond_the_cap_are_refused_without_starving_the_others() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut next = connect(&server.base).await;
     assert_eq!(request(&mut next, "/api").await.0, 200);
+}
+
+#[tokio::test]
+async fn a_query_with_a_huge_number_of_arguments_gets_400_quickly() {
+    let server = serve_reference_with("").await;
+    // 5000 arguments: as many as fit in a URI (64 KiB, the most `http` parses).
+    let query = "builderid=1&".repeat(5000);
+    let start = Instant::now();
+    let (status, body) = get_json(&server, &format!("/api/v2/builds?{query}")).await;
+    let elapsed = start.elapsed();
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        serde_json::json!({"error": "too many query arguments: 5000, at most 1000"})
+    );
+    assert!(elapsed < Duration::from_secs(2), "answered in {elapsed:?}");
+    eprintln!("5000 arguments refused in {elapsed:?}");
+    // At the bound (999 + `limit`): served, and repeated values count once.
+    let query = "builderid=1&".repeat(999);
+    let (status, body) = get_json(&server, &format!("/api/v2/builds?{query}limit=-1")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["builds"].as_array().unwrap().len(), 12);
+    let query = "builderid=1&".repeat(1001);
+    assert_eq!(
+        get_json(&server, &format!("/api/v2/builds?{query}"))
+            .await
+            .0,
+        400
+    );
+    // With the bound raised, 5000 distinct names (ignored, as Buildbot ignores `<not a
+    // field>__<op>`) are read in one pass.
+    let server = serve_reference_with("max_query_args = 100000").await;
+    let query: String = (0..5000).map(|i| format!("x{i}__=&")).collect();
+    let start = Instant::now();
+    let (status, body) = get_json(&server, &format!("/api/v2/builds?{query}limit=2")).await;
+    assert_eq!(
+        (status, body["meta"]["total"].as_i64()),
+        (200, Some(2)),
+        "{body}"
+    );
+    eprintln!("5000 distinct arguments answered in {:?}", start.elapsed());
+    // A longer query string is refused by the HTTP parser itself.
+    let mut stream = connect(&server.base).await;
+    let head = format!(
+        "GET /api/v2/builds?{} HTTP/1.1\r\nHost: test\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (answer, _) = until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 414 "), "{answer}");
+}
+
+#[tokio::test]
+async fn limit_has_a_ceiling_and_paging_integers_never_overflow() {
+    let server = serve_reference_with("rest_default_limit = 5\nrest_max_limit = 10").await;
+    let count = |body: &Value| body["builds"].as_array().map(Vec::len);
+    for (query, expected) in [
+        ("", 5),
+        ("limit=3", 3),
+        ("limit=10", 10),
+        ("limit=11", 10),
+        ("limit=-1", 10),
+        ("limit=-7", 10),
+        ("limit=9223372036854775807", 10),
+        ("limit=0", 0),
+        ("offset=9223372036854775807", 0),
+        ("offset=9223372036854775807&limit=9223372036854775807", 0),
+        // Two builders: one subquery per value, each cut at offset + limit.
+        (
+            "builderid=1&builderid=2&offset=9223372036854775807&limit=-1",
+            0,
+        ),
+        ("builderid=1&builderid=2&limit=-1", 10),
+        ("offset=-3&limit=2", 2),
+    ] {
+        let (status, body) = get_json(&server, &format!("/api/v2/builds?{query}")).await;
+        assert_eq!(
+            (status, count(&body)),
+            (200, Some(expected)),
+            "{query}: {body}"
+        );
+    }
+    // Integers that do not fit in 64 bits, or are not integers: Buildbot's 400.
+    for (query, message) in [
+        ("limit=9223372036854775808", "invalid limit"),
+        ("limit=-9223372036854775809", "invalid limit"),
+        ("offset=99999999999999999999999", "invalid offset"),
+        ("limit=1e3", "invalid limit"),
+        ("offset=", "invalid offset"),
+    ] {
+        let response = get(&format!("{}/api/v2/builds?{query}", server.base), &[]).await;
+        assert_eq!(response.status(), 400, "{query}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(
+            response.text().await.unwrap(),
+            format!(r#"{{"error": "{message}"}}"#),
+            "{query}"
+        );
+    }
+    // Log lines take their own offset and limit: past the end is Buildbot's 404, not a panic.
+    let (status, body) = get_json(
+        &server,
+        "/api/v2/logs/75/contents?offset=9223372036854775807&limit=9223372036854775807",
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = get_json(
+        &server,
+        "/api/v2/logs/75/contents?offset=1&limit=9223372036854775807",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 }

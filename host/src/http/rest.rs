@@ -90,13 +90,14 @@ async fn serve(
     }
     let mut response = match *req.method() {
         Method::GET | Method::HEAD => {
-            let args = crate::data::query_args(query.as_deref().unwrap_or(""));
+            let max_args = state.config.www.limits.max_query_args;
             let user = User::Anonymous;
-            let result = if path == "/" {
-                Err(ApiError::invalid_path(""))
-            } else {
-                state.data.get(&user, &path, &args).await
-            };
+            let result =
+                match crate::data::query_args_at_most(query.as_deref().unwrap_or(""), max_args) {
+                    Err(err) => Err(err),
+                    Ok(_) if path == "/" => Err(ApiError::invalid_path("")),
+                    Ok(args) => state.data.get(&user, &path, &args).await,
+                };
             match result {
                 Ok(answer) => success(&state, answer, &headers),
                 Err(err) => error_response(&state, &err, None),
