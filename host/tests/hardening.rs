@@ -1,14 +1,16 @@
 //! Hostile clients against a real server on 127.0.0.1 (the accept loop `serve` runs): slow and
-//! idle connections, the connection cap, huge query strings, and paging integers at and past
-//! their bounds.
+//! idle connections, the connection cap, oversized websocket frames, subscription floods, huge
+//! query strings, and paging integers at and past their bounds.
 
 use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use buildbot_www::config::Limits;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
 
 mod common;
 
@@ -241,6 +243,116 @@ async fn connections_beyond_the_cap_are_refused_without_starving_the_others() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut next = connect(&server.base).await;
     assert_eq!(request(&mut next, "/api").await.0, 200);
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn websocket(server: &Server) -> Ws {
+    let url = format!("{}/ws", server.base.replacen("http://", "ws://", 1));
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+/// Sends a text frame and returns the reply, or `None` when the connection ends instead.
+async fn exchange(ws: &mut Ws, text: String) -> Option<String> {
+    if ws.send(Message::Text(text.into())).await.is_err() {
+        return None;
+    }
+    match tokio::time::timeout(PATIENCE, ws.next())
+        .await
+        .expect("a reply or the end in time")
+    {
+        Some(Ok(Message::Text(reply))) => Some(reply.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_websocket_frame_closes_that_websocket_only() {
+    let server = serve_reference_with("ws_max_message_kib = 1").await;
+    let mut hostile = websocket(&server).await;
+    let mut other = websocket(&server).await;
+    // Just under the bound: answered.
+    let id = "i".repeat(900);
+    let ping = format!(r#"{{"cmd":"ping","_id":"{id}"}}"#);
+    assert_eq!(
+        exchange(&mut hostile, ping.clone()).await,
+        Some(format!(r#"{{"msg":"pong","code":200,"_id":"{id}"}}"#))
+    );
+    let big = format!(r#"{{"cmd":"ping","_id":"{}"}}"#, "i".repeat(2000));
+    assert_eq!(exchange(&mut hostile, big).await, None);
+    assert!(
+        exchange(&mut hostile, ping.clone()).await.is_none(),
+        "the websocket was closed"
+    );
+    assert!(exchange(&mut other, ping).await.unwrap().contains("pong"));
+}
+
+#[tokio::test]
+async fn websocket_subscriptions_are_bounded_and_duplicates_take_no_room() {
+    let server = serve_reference_with("ws_max_subscriptions = 3").await;
+    let mut ws = websocket(&server).await;
+    let start =
+        |path: &str, id: usize| format!(r#"{{"cmd":"startConsuming","path":"{path}","_id":{id}}}"#);
+    let ok = |id: usize| format!(r#"{{"msg":"OK","code":200,"_id":{id}}}"#);
+    for (i, path) in ["builds/*/*", "builders/*/*", "changes/*/*"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(exchange(&mut ws, start(path, i)).await, Some(ok(i)));
+    }
+    for i in 10..1010 {
+        assert_eq!(exchange(&mut ws, start("builds/*/*", i)).await, Some(ok(i)));
+    }
+    assert_eq!(
+        exchange(&mut ws, start("workers/*/*", 2000))
+            .await
+            .as_deref(),
+        Some(
+            r#"{"error":"too many subscriptions: at most 3 paths per connection","code":400,"_id":2000}"#
+        )
+    );
+    let stop = r#"{"cmd":"stopConsuming","path":"builds/*/*","_id":2001}"#;
+    assert_eq!(exchange(&mut ws, stop.into()).await, Some(ok(2001)));
+    assert_eq!(
+        exchange(&mut ws, start("workers/*/*", 2002)).await,
+        Some(ok(2002))
+    );
+}
+
+#[tokio::test]
+async fn sse_add_beyond_its_bound_is_refused() {
+    let server = serve_reference_with("sse_max_subscriptions = 2").await;
+    let mut stream = get(&format!("{}/sse/listen/builds/*/*", server.base), &[]).await;
+    let handshake = tokio::time::timeout(PATIENCE, stream.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let handshake = String::from_utf8_lossy(&handshake);
+    let uuid = handshake
+        .trim_end()
+        .strip_prefix("event: handshake\ndata: ")
+        .unwrap();
+    let call = |command: &str, path: &str| {
+        let url = format!("{}/sse/{command}/{uuid}/{path}", server.base);
+        async move {
+            let response = get(&url, &[]).await;
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    // The listened path is one of the two.
+    assert_eq!(call("add", "changes/*/*").await, (200, "ok".into()));
+    assert_eq!(call("add", "changes/*/*").await, (200, "ok".into()));
+    assert_eq!(
+        call("add", "workers/*/*").await,
+        (
+            400,
+            "too many subscriptions: at most 2 paths per stream".into()
+        )
+    );
+    assert_eq!(call("remove", "changes/*/*").await, (200, "ok".into()));
+    assert_eq!(call("add", "workers/*/*").await, (200, "ok".into()));
 }
 
 #[tokio::test]
