@@ -1,6 +1,6 @@
 //! Hostile clients against a real server on 127.0.0.1 (the accept loop `serve` runs): slow and
 //! idle connections, the connection cap, oversized websocket frames, subscription floods, huge
-//! query strings, and paging integers at and past their bounds.
+//! query strings, paging integers at and past their bounds, and CORS globs.
 
 use std::time::{Duration, Instant};
 
@@ -468,4 +468,63 @@ async fn limit_has_a_ceiling_and_paging_integers_never_overflow() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn cors_origins_match_brace_globs_and_answers_vary_on_origin() {
+    let server = serve_reference_with(
+        "allowed_origins = [\"https://{ci,docs}.example.com\", \"http://127.0.0.?:80[0-9][0-9]\"]",
+    )
+    .await;
+    let url = format!("{}/api/v2/builders?limit=1", server.base);
+    let varies = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get_all("vary")
+            .iter()
+            .any(|v| v.to_str().unwrap().to_ascii_lowercase().contains("origin"))
+    };
+    for origin in [
+        "https://ci.example.com",
+        "https://docs.example.com",
+        "http://127.0.0.1:8010",
+    ] {
+        let response = get(&url, &[("Origin", origin)]).await;
+        assert_eq!(response.status(), 200, "{origin}");
+        assert_eq!(response.headers()["access-control-allow-origin"], origin);
+        assert!(varies(&response), "{origin}");
+    }
+    for origin in [
+        "https://www.example.com",
+        "https://{ci,docs}.example.com",
+        "https://ci.example.com.evil.net",
+        "http://127.0.0.1:9010",
+    ] {
+        let response = get(&url, &[("Origin", origin)]).await;
+        assert_eq!(response.status(), 400, "{origin}");
+        assert!(response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none());
+        assert!(varies(&response), "{origin}");
+        assert_eq!(
+            response.text().await.unwrap(),
+            r#"{"error": "invalid origin"}"#
+        );
+    }
+    let plain = get(&url, &[]).await;
+    assert_eq!(plain.status(), 200);
+    assert!(
+        varies(&plain),
+        "an answer without Origin is one a cache must not reuse"
+    );
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("Origin", "https://docs.example.com")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    assert!(varies(&preflight));
 }

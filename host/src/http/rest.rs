@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use serde_json::{json, Map};
 
-use super::{twisted_not_found, AppState};
+use super::{cors, twisted_not_found, AppState};
 use crate::data::{Answer, ApiError};
 use crate::identity::User;
 use crate::jsonfmt::{self, Layout};
@@ -83,7 +83,11 @@ async fn serve(
     let headers = req.headers().clone();
     let cors = match state.cors.check(req.method(), &headers) {
         Ok(cors) => cors,
-        Err(message) => return error_response(&state, &ApiError::bad_request(message), None),
+        Err(message) => {
+            let mut response = error_response(&state, &ApiError::bad_request(message), None);
+            cors::vary(response.headers_mut());
+            return response;
+        }
     };
     if let Some(preflight) = cors.preflight {
         return preflight;
