@@ -139,8 +139,9 @@ async fn frontend_config(State(state): State<AppState>) -> Response<Body> {
 /// The frontend config object (also embedded in the UI page by a later issue).
 pub fn frontend_config_value(config: &Config, user: &User) -> Value {
     let www = &config.www;
+    // Settings that come from a secret are the plugin's, not the world's.
     let mut plugins = serde_json::Map::new();
-    for (name, options) in &www.plugins {
+    for (name, options) in &www.plugins_public {
         plugins.insert(name.clone(), options.clone());
     }
     let mut versions = vec![

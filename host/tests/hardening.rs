@@ -1,6 +1,7 @@
 //! Hostile clients against a real server on 127.0.0.1 (the accept loop `serve` runs): slow and
 //! idle connections, the connection cap, oversized websocket frames, subscription floods, huge
-//! query strings, paging integers at and past their bounds, and CORS globs.
+//! query strings, paging integers at and past their bounds, CORS globs, and plugin settings
+//! that come from secrets kept out of `/config`.
 
 use std::time::{Duration, Instant};
 
@@ -527,4 +528,45 @@ async fn cors_origins_match_brace_globs_and_answers_vary_on_origin() {
         .unwrap();
     assert_eq!(preflight.status(), 200);
     assert!(varies(&preflight));
+}
+
+#[tokio::test]
+async fn plugin_settings_from_secrets_stay_out_of_config() {
+    // Set once, before any config reads it; the name is this test's own.
+    std::env::set_var("BBWWW_HARDENING_PLUGIN_TOKEN", "tok-3141592653");
+    let settings =
+        "badges = { left_text = \"ci\", token = { env = \"BBWWW_HARDENING_PLUGIN_TOKEN\" }, \
+                    nested = { key = { env = \"BBWWW_HARDENING_PLUGIN_TOKEN\" }, shown = 1 }, \
+                    list = [\"kept\", { env = \"BBWWW_HARDENING_PLUGIN_TOKEN\" }] }";
+    let server =
+        common::serve_reference_edited(|text| text.replacen("badges = {}", settings, 1)).await;
+
+    // The plugin gets the value...
+    let config = buildbot_www::config::load(&server.dir.path().join("master.toml")).unwrap();
+    let badges = config.www.plugin("badges").unwrap();
+    assert_eq!(badges["token"], "tok-3141592653");
+    assert_eq!(badges["nested"]["key"], "tok-3141592653");
+    assert_eq!(badges["list"][1], "tok-3141592653");
+
+    // ...the world sees neither it nor where it comes from.
+    let response = get(&format!("{}/config", server.base), &[]).await;
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("tok-3141592653"), "{text}");
+    assert!(!text.contains("BBWWW_HARDENING_PLUGIN_TOKEN"), "{text}");
+    let config: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        config["plugins"]["badges"],
+        serde_json::json!({"left_text": "ci", "nested": {"shown": 1}, "list": ["kept"]})
+    );
+    assert_eq!(config["plugins"]["waterfall_view"], serde_json::json!({}));
+
+    // A secret that cannot be read stops the server from starting, naming the key.
+    let error = common::start_up_error(
+        "[www.plugins.badges]\ntoken = { env = \"BBWWW_HARDENING_SURELY_UNSET\" }\n",
+    )
+    .await;
+    assert!(
+        error.contains("[www.plugins.badges] token: environment variable 'BBWWW_HARDENING_SURELY_UNSET' is not set"),
+        "{error}"
+    );
 }

@@ -156,8 +156,13 @@ pub struct WwwConfig {
     pub max_rotated_files: usize,
     /// `versions`: extra `[name, version]` pairs for the About page.
     pub versions: Vec<(String, String)>,
-    /// `plugins`: enabled plugins only, in file order, with their config (`true` = `{}`).
+    /// `plugins`: enabled plugins only, in file order, with their settings as the plugin
+    /// receives them (`true` = `{}`; options written as `{ env = ... }` or `{ file = ... }`
+    /// resolved to their value).
     pub plugins: Vec<(String, Value)>,
+    /// The same settings as `/config` shows them: without the options that come from a
+    /// secret.
+    pub plugins_public: Vec<(String, Value)>,
     /// `plugin_dirs`: folders to look for plugins in, resolved against the base directory;
     /// empty = the runtime's default.
     pub plugin_dirs: Vec<PathBuf>,
@@ -207,6 +212,7 @@ impl Default for WwwConfig {
             max_rotated_files: 10,
             versions: Vec::new(),
             plugins: Vec::new(),
+            plugins_public: Vec::new(),
             plugin_dirs: Vec::new(),
             plugin_limits: BTreeMap::new(),
             plugin_cache_dir: None,
@@ -540,10 +546,15 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
         }
         match value {
             Value::Bool(false) => {}
-            Value::Bool(true) => out.plugins.push((name, Value::Object(Map::new()))),
+            Value::Bool(true) => {
+                out.plugins.push((name.clone(), Value::Object(Map::new())));
+                out.plugins_public.push((name, Value::Object(Map::new())));
+            }
             Value::Object(mut map) => {
                 fix_datetimes(&mut map);
-                out.plugins.push((name, Value::Object(map)));
+                let public = secret::resolve_within(&mut map, &at, base_dir)?;
+                out.plugins.push((name.clone(), Value::Object(map)));
+                out.plugins_public.push((name, Value::Object(public)));
             }
             _ => {
                 return Err(Fail::at(
@@ -736,16 +747,7 @@ fn build_dialect(
     };
     for (key, value) in options {
         let at = path.key(&key);
-        let source = match &value {
-            Value::Object(map) if map.len() == 1 => match map.iter().next() {
-                Some((k, Value::String(v))) if k == "env" => Some(SecretSource::Env(v.clone())),
-                Some((k, Value::String(v))) if k == "file" => {
-                    Some(SecretSource::File(PathBuf::from(v)))
-                }
-                _ => None,
-            },
-            _ => None,
-        };
+        let source = SecretSource::written_as(&value);
         let secret = match (source, &value) {
             (Some(source), _) => Some(Secret::unresolved(source)),
             (None, Value::String(s)) if SECRET_HOOK_OPTIONS.contains(&key.as_str()) => {
@@ -1288,6 +1290,31 @@ roleMatchers = [
         );
         let e = err("[www]\nws_max_subscription = 5\n");
         assert!(e.contains("did you mean 'ws_max_subscriptions'?"), "{e}");
+    }
+
+    #[test]
+    fn plugin_secrets_are_resolved_for_the_plugin_and_kept_from_the_public_view() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("key.txt"), "k3y\n").unwrap();
+        let text = "[www.plugins.badges]\nleft_text = \"ci\"\nkey = { file = \"key.txt\" }\n\
+                    deep = { inner = { file = \"key.txt\" }, kept = [1, { file = \"key.txt\" }] }\n";
+        let c = parse(text, &dir.path().join("master.toml")).unwrap();
+        let settings = c.www.plugin("badges").unwrap();
+        assert_eq!(settings["key"], "k3y");
+        assert_eq!(settings["deep"]["inner"], "k3y");
+        assert_eq!(settings["deep"]["kept"][1], "k3y");
+        assert_eq!(
+            c.www.plugins_public,
+            vec![(
+                "badges".to_owned(),
+                serde_json::json!({"left_text": "ci", "deep": {"kept": [1]}})
+            )]
+        );
+        let e = err("[www.plugins.badges]\nkey = { file = \"surely-missing.txt\" }\n");
+        assert!(
+            e.contains("[www.plugins.badges] key: cannot read secret file 'surely-missing.txt'"),
+            "{e}"
+        );
     }
 
     #[test]

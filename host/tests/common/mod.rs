@@ -20,6 +20,18 @@ pub fn reference_dir() -> PathBuf {
 /// Copies `fixtures/reference/master.toml` and the reference `state.sqlite` into a temp dir,
 /// optionally appending TOML to the `[www]` table, and serves it on a free loopback port.
 pub async fn serve_reference_with(www_extra: &str) -> Server {
+    serve_reference_edited(|text| {
+        if www_extra.is_empty() {
+            text
+        } else {
+            text.replacen("[www]\n", &format!("[www]\n{www_extra}\n"), 1)
+        }
+    })
+    .await
+}
+
+/// Like [`serve_reference_with`], with the reference config's text changed by `edit`.
+pub async fn serve_reference_edited(edit: impl FnOnce(String) -> String) -> Server {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         reference_dir().join("state.sqlite"),
@@ -27,10 +39,7 @@ pub async fn serve_reference_with(www_extra: &str) -> Server {
     )
     .unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reference/master.toml");
-    let mut text = std::fs::read_to_string(fixture).unwrap();
-    if !www_extra.is_empty() {
-        text = text.replacen("[www]\n", &format!("[www]\n{www_extra}\n"), 1);
-    }
+    let text = edit(std::fs::read_to_string(fixture).unwrap());
     let config_path = dir.path().join("master.toml");
     std::fs::write(&config_path, text).unwrap();
     let config = buildbot_www::config::load(&config_path).expect("reference config loads");
