@@ -13,7 +13,7 @@ pub mod types;
 use serde_json::{Map, Value};
 
 pub use error::ApiError;
-pub use query::{query_args, ResultSpec};
+pub use query::{query_args, query_args_at_most, Paging, ResultSpec};
 
 use crate::db::Pool;
 use crate::identity::User;
@@ -61,16 +61,16 @@ pub fn envelope(plural: &str, items: Vec<Map<String, Value>>, total: Option<usiz
 pub struct DataApi {
     pool: Pool,
     forceschedulers: std::sync::Arc<Vec<Value>>,
-    default_limit: u64,
+    paging: Paging,
 }
 
 impl DataApi {
-    /// A Data API over a database, with the config's force schedulers and default list limit.
-    pub fn new(pool: Pool, forceschedulers: Vec<Value>, default_limit: u64) -> Self {
+    /// A Data API over a database, with the config's force schedulers and list limits.
+    pub fn new(pool: Pool, forceschedulers: Vec<Value>, paging: Paging) -> Self {
         DataApi {
             pool,
             forceschedulers: std::sync::Arc::new(forceschedulers),
-            default_limit,
+            paging,
         }
     }
 
@@ -136,7 +136,7 @@ impl DataApi {
             endpoint,
             args,
             spec,
-            default_limit: self.default_limit,
+            paging: self.paging,
             forceschedulers: &self.forceschedulers,
         }
     }

@@ -1,13 +1,16 @@
 //! The HTTP server's routes: the REST API under `/api`, `/config`, `/ws`, `/sse`, and
 //! Twisted-style 404s.
 //!
-//! `app()` builds the router apart from serving it, so tests drive it with `oneshot` or a real
-//! listener alike.
+//! `app()` builds the router apart from serving it (`serve`, with the connection limits), so
+//! tests drive it with `oneshot` or a real listener alike.
 
 pub mod access_log;
 mod cors;
+mod listen;
 mod plugins;
 mod rest;
+
+pub use listen::serve;
 
 pub(crate) use plugins::plugin_request;
 mod sse;
@@ -136,8 +139,9 @@ async fn frontend_config(State(state): State<AppState>) -> Response<Body> {
 /// The frontend config object (also embedded in the UI page by a later issue).
 pub fn frontend_config_value(config: &Config, user: &User) -> Value {
     let www = &config.www;
+    // Settings that come from a secret are the plugin's, not the world's.
     let mut plugins = serde_json::Map::new();
-    for (name, options) in &www.plugins {
+    for (name, options) in &www.plugins_public {
         plugins.insert(name.clone(), options.clone());
     }
     let mut versions = vec![

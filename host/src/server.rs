@@ -12,7 +12,10 @@ pub async fn data_api(config: &Config) -> anyhow::Result<DataApi> {
     Ok(DataApi::new(
         pool,
         config.forceschedulers.clone(),
-        config.www.rest_default_limit,
+        crate::data::Paging {
+            default_limit: config.www.rest_default_limit,
+            max_limit: config.www.limits.rest_max_limit,
+        },
     ))
 }
 
@@ -51,6 +54,7 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
     )
     .context("cannot open the access log")?;
     let buildbot_url = config.buildbot_url.clone();
+    let limits = config.www.limits;
     let state = state(config).await?;
     if demo_activity {
         tokio::spawn(crate::fixtures::activity::run(
@@ -75,14 +79,10 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
         "buildbot-www: serving {buildbot_url} on http://{}/",
         listener.local_addr()?
     );
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    crate::http::serve(listener, router, limits, async {
         let _ = tokio::signal::ctrl_c().await;
     })
-    .await?;
+    .await;
     Ok(())
 }
 

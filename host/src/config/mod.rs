@@ -9,6 +9,7 @@
 mod auth;
 mod error;
 mod forcesched;
+mod limits;
 mod port;
 mod secret;
 
@@ -28,6 +29,7 @@ pub use auth::{
 };
 pub use error::ConfigError;
 pub use forcesched::{ForceCodebase, ForceSchedulerSpec, DEFAULT_REASON_STRING};
+pub use limits::Limits;
 pub use port::Port;
 pub use secret::{Secret, SecretSource};
 
@@ -154,8 +156,13 @@ pub struct WwwConfig {
     pub max_rotated_files: usize,
     /// `versions`: extra `[name, version]` pairs for the About page.
     pub versions: Vec<(String, String)>,
-    /// `plugins`: enabled plugins only, in file order, with their config (`true` = `{}`).
+    /// `plugins`: enabled plugins only, in file order, with their settings as the plugin
+    /// receives them (`true` = `{}`; options written as `{ env = ... }` or `{ file = ... }`
+    /// resolved to their value).
     pub plugins: Vec<(String, Value)>,
+    /// The same settings as `/config` shows them: without the options that come from a
+    /// secret.
+    pub plugins_public: Vec<(String, Value)>,
     /// `plugin_dirs`: folders to look for plugins in, resolved against the base directory;
     /// empty = the runtime's default.
     pub plugin_dirs: Vec<PathBuf>,
@@ -189,6 +196,9 @@ pub struct WwwConfig {
     /// `theme`: all 12 CSS variables of [`THEME_DEFAULTS`], in that order, with the config's
     /// values applied.
     pub theme: Vec<(String, String)>,
+    /// What one client may hold or send: timeouts, connection cap, subscriptions, paging
+    /// (buildbot-www's own keys, see [`Limits`]).
+    pub limits: Limits,
 }
 
 impl Default for WwwConfig {
@@ -205,6 +215,7 @@ impl Default for WwwConfig {
             max_rotated_files: 10,
             versions: Vec::new(),
             plugins: Vec::new(),
+            plugins_public: Vec::new(),
             plugin_dirs: Vec::new(),
             plugin_limits: BTreeMap::new(),
             plugin_memory_bytes: default_plugin_memory(),
@@ -222,6 +233,7 @@ impl Default for WwwConfig {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            limits: Limits::default(),
         }
     }
 }
@@ -358,6 +370,14 @@ const WWW_KEYS: &[&str] = &[
     "ui_default_config",
     "ws_ping_interval",
     "theme",
+    "rest_max_limit",
+    "max_query_args",
+    "http_header_timeout_ms",
+    "http_body_timeout_ms",
+    "max_connections",
+    "ws_max_message_kib",
+    "ws_max_subscriptions",
+    "sse_max_subscriptions",
 ];
 
 /// The file as written (top level).
@@ -440,6 +460,22 @@ struct RawWww {
     ws_ping_interval: Option<u64>,
     #[serde(default, deserialize_with = "ordered_map")]
     theme: Vec<(String, String)>,
+    #[serde(default)]
+    rest_max_limit: Option<u64>,
+    #[serde(default)]
+    max_query_args: Option<u64>,
+    #[serde(default)]
+    http_header_timeout_ms: Option<u64>,
+    #[serde(default)]
+    http_body_timeout_ms: Option<u64>,
+    #[serde(default)]
+    max_connections: Option<u64>,
+    #[serde(default)]
+    ws_max_message_kib: Option<u64>,
+    #[serde(default)]
+    ws_max_subscriptions: Option<u64>,
+    #[serde(default)]
+    sse_max_subscriptions: Option<u64>,
 }
 
 fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail> {
@@ -517,10 +553,15 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
         }
         match value {
             Value::Bool(false) => {}
-            Value::Bool(true) => out.plugins.push((name, Value::Object(Map::new()))),
+            Value::Bool(true) => {
+                out.plugins.push((name.clone(), Value::Object(Map::new())));
+                out.plugins_public.push((name, Value::Object(Map::new())));
+            }
             Value::Object(mut map) => {
                 fix_datetimes(&mut map);
-                out.plugins.push((name, Value::Object(map)));
+                let public = secret::resolve_within(&mut map, &at, base_dir)?;
+                out.plugins.push((name.clone(), Value::Object(map)));
+                out.plugins_public.push((name, Value::Object(public)));
             }
             _ => {
                 return Err(Fail::at(
@@ -682,6 +723,30 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
         }
         slot.1 = value;
     }
+    let limits = [
+        ("rest_max_limit", raw.rest_max_limit),
+        ("max_query_args", raw.max_query_args),
+        ("http_header_timeout_ms", raw.http_header_timeout_ms),
+        ("http_body_timeout_ms", raw.http_body_timeout_ms),
+        ("max_connections", raw.max_connections),
+        ("ws_max_message_kib", raw.ws_max_message_kib),
+        ("ws_max_subscriptions", raw.ws_max_subscriptions),
+        ("sse_max_subscriptions", raw.sse_max_subscriptions),
+    ];
+    for (key, value) in limits {
+        if let Some(value) = value {
+            out.limits.set(key, value, &www)?;
+        }
+    }
+    if out.rest_default_limit > out.limits.rest_max_limit {
+        return Err(Fail::at(
+            www.key("rest_default_limit"),
+            format!(
+                "{} is above rest_max_limit ({}); raise rest_max_limit or lower this",
+                out.rest_default_limit, out.limits.rest_max_limit
+            ),
+        ));
+    }
     Ok(out)
 }
 
@@ -698,16 +763,7 @@ fn build_dialect(
     };
     for (key, value) in options {
         let at = path.key(&key);
-        let source = match &value {
-            Value::Object(map) if map.len() == 1 => match map.iter().next() {
-                Some((k, Value::String(v))) if k == "env" => Some(SecretSource::Env(v.clone())),
-                Some((k, Value::String(v))) if k == "file" => {
-                    Some(SecretSource::File(PathBuf::from(v)))
-                }
-                _ => None,
-            },
-            _ => None,
-        };
+        let source = SecretSource::written_as(&value);
         let secret = match (source, &value) {
             (Some(source), _) => Some(Secret::unresolved(source)),
             (None, Value::String(s)) if SECRET_HOOK_OPTIONS.contains(&key.as_str()) => {
@@ -1237,6 +1293,90 @@ roleMatchers = [
         let e = err("[www.auth]\ntype = \"RemoteUserAuth\"\nheaderRegex = \"(\"\n");
         assert!(
             e.contains("[www.auth] headerRegex: invalid regular expression"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn limits_have_defaults_ranges_and_messages() {
+        let limits = ok("").www.limits;
+        assert_eq!(limits, Limits::default());
+        assert_eq!(limits.rest_max_limit, 10_000);
+        assert_eq!(limits.header_timeout, Duration::from_secs(10));
+        let c = ok(
+            "[www]\nrest_max_limit = 50\nrest_default_limit = 50\nhttp_header_timeout_ms = 250\n\
+                    http_body_timeout_ms = 900\nmax_connections = 7\nws_max_message_kib = 2\n\
+                    ws_max_subscriptions = 3\nsse_max_subscriptions = 4\nmax_query_args = 5\n",
+        );
+        let l = c.www.limits;
+        assert_eq!(
+            (
+                l.rest_max_limit,
+                l.header_timeout,
+                l.body_timeout,
+                l.max_connections
+            ),
+            (
+                50,
+                Duration::from_millis(250),
+                Duration::from_millis(900),
+                7
+            )
+        );
+        assert_eq!(
+            (
+                l.ws_max_message_bytes,
+                l.ws_max_subscriptions,
+                l.sse_max_subscriptions
+            ),
+            (2048, 3, 4)
+        );
+        assert_eq!(l.max_query_args, 5);
+        let e = err("[www]\nmax_connections = 0\n");
+        assert!(
+            e.starts_with("master.toml:2:19: error: [www] max_connections: must be between 1 and 1000000, found 0"),
+            "{e}"
+        );
+        let e = err("[www]\nhttp_body_timeout_ms = 3600001\n");
+        assert!(
+            e.contains("must be between 1 and 3600000, found 3600001"),
+            "{e}"
+        );
+        let e = err("[www]\nrest_max_limit = -1\n");
+        assert!(
+            e.contains("[www] rest_max_limit: must not be negative"),
+            "{e}"
+        );
+        let e = err("[www]\nrest_max_limit = 500\n");
+        assert!(
+            e.contains("[www] rest_default_limit: 1000 is above rest_max_limit (500)"),
+            "{e}"
+        );
+        let e = err("[www]\nws_max_subscription = 5\n");
+        assert!(e.contains("did you mean 'ws_max_subscriptions'?"), "{e}");
+    }
+
+    #[test]
+    fn plugin_secrets_are_resolved_for_the_plugin_and_kept_from_the_public_view() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("key.txt"), "k3y\n").unwrap();
+        let text = "[www.plugins.badges]\nleft_text = \"ci\"\nkey = { file = \"key.txt\" }\n\
+                    deep = { inner = { file = \"key.txt\" }, kept = [1, { file = \"key.txt\" }] }\n";
+        let c = parse(text, &dir.path().join("master.toml")).unwrap();
+        let settings = c.www.plugin("badges").unwrap();
+        assert_eq!(settings["key"], "k3y");
+        assert_eq!(settings["deep"]["inner"], "k3y");
+        assert_eq!(settings["deep"]["kept"][1], "k3y");
+        assert_eq!(
+            c.www.plugins_public,
+            vec![(
+                "badges".to_owned(),
+                serde_json::json!({"left_text": "ci", "deep": {"kept": [1]}})
+            )]
+        );
+        let e = err("[www.plugins.badges]\nkey = { file = \"surely-missing.txt\" }\n");
+        assert!(
+            e.contains("[www.plugins.badges] key: cannot read secret file 'surely-missing.txt'"),
             "{e}"
         );
     }

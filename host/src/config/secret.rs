@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::error::{Fail, KeyPath};
 
@@ -19,6 +20,67 @@ pub enum SecretSource {
     /// `{ file = "path" }`: the content of a file (relative to the base directory), without
     /// its trailing newline.
     File(PathBuf),
+}
+
+impl SecretSource {
+    /// The source a free-form value names: a one-key table `{ env = "NAME" }` or
+    /// `{ file = "path" }`; `None` for anything else.
+    pub(crate) fn written_as(value: &Value) -> Option<SecretSource> {
+        let Value::Object(map) = value else {
+            return None;
+        };
+        match map.iter().next() {
+            Some((k, Value::String(v))) if map.len() == 1 && k == "env" => {
+                Some(SecretSource::Env(v.clone()))
+            }
+            Some((k, Value::String(v))) if map.len() == 1 && k == "file" => {
+                Some(SecretSource::File(PathBuf::from(v)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Resolves every secret written inside free-form settings (a plugin's table), at any depth:
+/// each `{ env = ... }` / `{ file = ... }` becomes its value in `table`. Returns the settings
+/// as they may be shown to anyone: without those options (left out of tables and arrays).
+pub(crate) fn resolve_within(
+    table: &mut Map<String, Value>,
+    path: &KeyPath,
+    base_dir: &Path,
+) -> Result<Map<String, Value>, Fail> {
+    let mut public = Map::new();
+    for (key, item) in table.iter_mut() {
+        if let Some(shown) = resolve_value(item, &path.key(key), base_dir)? {
+            public.insert(key.clone(), shown);
+        }
+    }
+    Ok(public)
+}
+
+/// [`resolve_within`] for one value: `None` when the value is itself a secret.
+fn resolve_value(
+    value: &mut Value,
+    path: &KeyPath,
+    base_dir: &Path,
+) -> Result<Option<Value>, Fail> {
+    if let Some(source) = SecretSource::written_as(value) {
+        let mut secret = Secret::unresolved(source);
+        secret.resolve(path, base_dir)?;
+        *value = Value::String(secret.value);
+        return Ok(None);
+    }
+    Ok(Some(match value {
+        Value::Object(map) => Value::Object(resolve_within(map, path, base_dir)?),
+        Value::Array(items) => {
+            let mut public = Vec::new();
+            for (i, item) in items.iter_mut().enumerate() {
+                public.extend(resolve_value(item, &path.index(i), base_dir)?);
+            }
+            Value::Array(public)
+        }
+        other => other.clone(),
+    }))
 }
 
 /// A password, token or client secret. `Debug` and `Display` print `***`; use

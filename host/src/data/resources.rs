@@ -25,7 +25,7 @@ pub(crate) struct Ctx<'a> {
     pub endpoint: &'static Endpoint,
     pub args: &'a PathArgs,
     pub spec: &'a ResultSpec,
-    pub default_limit: u64,
+    pub paging: super::Paging,
     pub forceschedulers: &'a [Value],
 }
 
@@ -46,8 +46,8 @@ impl Ctx<'_> {
         ))
     }
 
-    fn limit(&self) -> Option<usize> {
-        self.spec.effective_limit(self.default_limit)
+    fn limit(&self) -> usize {
+        self.spec.effective_limit(self.paging)
     }
 
     /// The builder named by the path (`builderid` or `buildername`).
@@ -134,7 +134,7 @@ impl Ctx<'_> {
         let limit = self.limit();
         let offset = self.spec.effective_offset();
         let fetched = table
-            .fetch(self.pool, conds, self.spec, limit, offset, !sql_paged)
+            .fetch(self.pool, conds, self.spec, Some(limit), offset, !sql_paged)
             .await?;
         let pushed = fetched.pushed;
         let sql_total = fetched.total;
@@ -160,9 +160,7 @@ impl Ctx<'_> {
             total = Some(items.len());
             let offset = self.spec.effective_offset().min(items.len());
             items.drain(..offset);
-            if let Some(limit) = self.limit() {
-                items.truncate(limit);
-            }
+            items.truncate(self.limit());
         }
         if sql_paged || total.is_none() {
             total = Some(items.len());

@@ -245,12 +245,12 @@ impl Table {
                     sql.push(" ORDER BY ")
                         .push(&self.order_keys(&order).join(", "));
                     if let Some(limit) = limit {
-                        sql.push(" LIMIT ").push_bind(Bind::Int(limit as i64));
+                        sql.push(" LIMIT ").push_bind(row_count(limit));
                     } else if offset > 0 {
                         sql.push(" LIMIT ").push_bind(Bind::Int(-1));
                     }
                     if offset > 0 {
-                        sql.push(" OFFSET ").push_bind(Bind::Int(offset as i64));
+                        sql.push(" OFFSET ").push_bind(row_count(offset));
                     }
                 }
                 sql
@@ -303,10 +303,14 @@ impl Table {
         for bind in values.iter().map(bind_of) {
             let bind = bind?;
             if !binds.contains(&bind) {
+                // Past MAX_SPLIT the answer is known: stop before the scan grows quadratic.
+                if binds.len() == MAX_SPLIT {
+                    return None;
+                }
                 binds.push(bind);
             }
         }
-        (2..=MAX_SPLIT).contains(&binds.len()).then_some(binds)
+        (binds.len() >= 2).then_some(binds)
     }
 
     /// One page of rows matching `where_of(column = value)` for any of `values`: a subquery per
@@ -348,7 +352,7 @@ impl Table {
             sql.push(" ORDER BY ")
                 .push(&keys.join(", "))
                 .push(" LIMIT ")
-                .push_bind(Bind::Int((offset + limit) as i64))
+                .push_bind(row_count(offset.saturating_add(limit)))
                 .push(")");
         }
         let merge: Vec<String> = exprs
@@ -359,9 +363,9 @@ impl Table {
         sql.push(") ORDER BY ")
             .push(&merge.join(", "))
             .push(" LIMIT ")
-            .push_bind(Bind::Int(limit as i64))
+            .push_bind(row_count(limit))
             .push(" OFFSET ")
-            .push_bind(Bind::Int(offset as i64));
+            .push_bind(row_count(offset));
         sql
     }
 
@@ -479,6 +483,12 @@ fn filter_sql(column: &Column, op: Op, values: &[Value]) -> Option<Sql> {
         }
     }
     Some(sql)
+}
+
+/// A row count as a SQL integer: saturated at `i64::MAX`, so a huge `offset` can never wrap
+/// into a negative `LIMIT` (which SQLite reads as "no limit").
+fn row_count(n: usize) -> Bind {
+    Bind::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

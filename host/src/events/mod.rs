@@ -90,38 +90,42 @@ impl Pattern {
     }
 }
 
-/// The patterns of one subscriber; shared so another request can change them (`/sse/add`).
+/// The patterns of one subscriber, by their text; shared so another request can change them
+/// (`/sse/add`). Adding, removing and looking up take constant time.
 #[derive(Debug, Clone, Default)]
-pub struct Patterns(Arc<Mutex<Vec<Pattern>>>);
+pub struct Patterns(Arc<Mutex<HashMap<String, Pattern>>>);
 
 impl Patterns {
-    /// Adds a pattern; adding one that is already there changes nothing.
-    pub fn add(&self, pattern: Pattern) {
-        let mut list = self.lock();
-        if !list.contains(&pattern) {
-            list.push(pattern);
+    /// Adds a pattern unless `limit` patterns are there already; adding one that is already
+    /// there changes nothing and succeeds. False when full.
+    pub fn add(&self, pattern: Pattern, limit: usize) -> bool {
+        let mut set = self.lock();
+        if set.contains_key(pattern.as_str()) {
+            return true;
         }
+        if set.len() >= limit {
+            return false;
+        }
+        set.insert(pattern.text.clone(), pattern);
+        true
     }
 
     /// Removes a pattern (by its text); false if it was not there.
     pub fn remove(&self, text: &str) -> bool {
-        let mut list = self.lock();
-        let before = list.len();
-        list.retain(|p| p.as_str() != text);
-        list.len() != before
+        self.lock().remove(text).is_some()
     }
 
     /// Whether a pattern with this text is present.
     pub fn contains(&self, text: &str) -> bool {
-        self.lock().iter().any(|p| p.as_str() == text)
+        self.lock().contains_key(text)
     }
 
     /// Whether any pattern matches `key`.
     pub fn matches(&self, key: &[String]) -> bool {
-        self.lock().iter().any(|p| p.matches(key))
+        self.lock().values().any(|p| p.matches(key))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Pattern>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pattern>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -225,7 +229,7 @@ impl Events {
     pub fn subscribe(&self, patterns: impl IntoIterator<Item = Pattern>) -> Subscription {
         let set = Patterns::default();
         for p in patterns {
-            set.add(p);
+            set.add(p, usize::MAX);
         }
         Subscription {
             receiver: self.inner.sender.subscribe(),
@@ -299,7 +303,7 @@ mod tests {
         let mut b = events.subscribe([]);
         events.publish(Event::new(["changes", "1", "new"], json!({})));
         events.publish(Event::new(["builds", "7", "new"], json!({"buildid": 7})));
-        b.patterns().add(Pattern::parse("builds/7/*"));
+        b.patterns().add(Pattern::parse("builds/7/*"), 1);
         events.publish(Event::new(["builds", "7", "finished"], Value::Null));
         assert_eq!(a.recv().await.unwrap().path(), "builds/7/new");
         assert_eq!(a.recv().await.unwrap().path(), "builds/7/finished");

@@ -1,13 +1,16 @@
-//! Cross-origin requests (`allowed_origins`): origin globs (`?`, `*`), preflight, and headers.
+//! Cross-origin requests (`allowed_origins`): origin globs, preflight, and headers. Origins are
+//! matched by the glob engine the config validates them with (`globset`: `?`, `*`, `[a-z]`,
+//! `{a,b}`), and every answer carries `Vary: Origin`, since what it says depends on it.
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response};
+use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::config::Config;
 
 /// The allowed origins of `[www] allowed_origins` (default: the origin of `buildbotURL`).
 #[derive(Debug)]
-pub(super) struct Origins(Vec<String>);
+pub(super) struct Origins(GlobSet);
 
 /// What the CORS check decided for one request.
 #[derive(Debug, Default)]
@@ -19,16 +22,20 @@ pub(super) struct Cors {
 
 impl Origins {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        Ok(Origins(match &config.www.allowed_origins {
+        let patterns = match &config.www.allowed_origins {
             Some(list) => list.clone(),
-            None => vec![origin_of(&config.buildbot_url)],
-        }))
+            // The default origin is a literal: escape what globs would read.
+            None => vec![globset::escape(&origin_of(&config.buildbot_url))],
+        };
+        let mut set = GlobSetBuilder::new();
+        for pattern in &patterns {
+            set.add(Glob::new(pattern)?);
+        }
+        Ok(Origins(set.build()?))
     }
 
     fn allows(&self, origin: &str) -> bool {
-        self.0
-            .iter()
-            .any(|pattern| glob_match(pattern.as_bytes(), origin.as_bytes()))
+        self.0.is_match(origin)
     }
 
     /// Checks a request's `Origin`; `Err` carries Buildbot's 400 message.
@@ -61,9 +68,15 @@ impl Origins {
     }
 }
 
+/// Adds `Vary: Origin`: caches must not give one origin's answer to another.
+pub(super) fn vary(headers: &mut HeaderMap) {
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+}
+
 impl Cors {
-    /// Adds the `Access-Control-*` headers for an allowed origin.
+    /// Adds `Vary: Origin`, and the `Access-Control-*` headers for an allowed origin.
     pub fn decorate(&self, headers: &mut HeaderMap) {
+        vary(headers);
         if let Some(origin) = &self.origin {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             headers.insert(
@@ -85,55 +98,42 @@ fn origin_of(url: &str) -> String {
     format!("{scheme}://{host}")
 }
 
-/// Shell-style glob: `*` matches any run of characters, `?` exactly one.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, t));
-            p += 1;
-        } else if let Some((sp, st)) = star {
-            p = sp + 1;
-            t = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn origins(patterns: &[&str]) -> Origins {
+        let text = format!("[www]\nallowed_origins = {patterns:?}\n");
+        let config = crate::config::parse(&text, std::path::Path::new("master.toml")).unwrap();
+        Origins::from_config(&config).unwrap()
+    }
+
     #[test]
     fn globs_and_default_origin() {
-        assert!(glob_match(b"*", b"http://anything"));
-        assert!(glob_match(
-            b"https://*.buildbot.net",
-            b"https://docs.buildbot.net"
-        ));
-        assert!(!glob_match(
-            b"https://*.buildbot.net",
-            b"http://docs.buildbot.net"
-        ));
-        assert!(glob_match(
-            b"http://127.0.0.?:8010",
-            b"http://127.0.0.1:8010"
-        ));
-        assert!(!glob_match(
-            b"http://127.0.0.?:8010",
-            b"http://127.0.0.10:8010"
-        ));
+        assert!(origins(&["*"]).allows("http://anything"));
+        let net = origins(&["https://*.buildbot.net"]);
+        assert!(net.allows("https://docs.buildbot.net"));
+        assert!(!net.allows("http://docs.buildbot.net"));
+        let digit = origins(&["http://127.0.0.?:8010"]);
+        assert!(digit.allows("http://127.0.0.1:8010"));
+        assert!(!digit.allows("http://127.0.0.10:8010"));
+        let alternatives = origins(&["https://{ci,docs}.example.com", "http://[a-c].test"]);
+        assert!(alternatives.allows("https://ci.example.com"));
+        assert!(alternatives.allows("https://docs.example.com"));
+        assert!(!alternatives.allows("https://{ci,docs}.example.com"));
+        assert!(!alternatives.allows("https://www.example.com"));
+        assert!(alternatives.allows("http://b.test"));
+        assert!(!alternatives.allows("http://d.test"));
         assert_eq!(origin_of("http://127.0.0.1:8010/"), "http://127.0.0.1:8010");
         assert_eq!(
             origin_of("https://ci.example.com/buildbot/"),
             "https://ci.example.com"
         );
+        let default = Origins::from_config(&crate::config::Config::defaults(std::path::Path::new(
+            "master.toml",
+        )))
+        .unwrap();
+        assert!(default.allows("http://localhost:8010"));
+        assert!(!default.allows("http://localhost:8011"));
     }
 }

@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use serde_json::{json, Map};
 
-use super::{twisted_not_found, AppState};
+use super::{cors, twisted_not_found, AppState};
 use crate::data::{Answer, ApiError};
 use crate::identity::User;
 use crate::jsonfmt::{self, Layout};
@@ -83,20 +83,25 @@ async fn serve(
     let headers = req.headers().clone();
     let cors = match state.cors.check(req.method(), &headers) {
         Ok(cors) => cors,
-        Err(message) => return error_response(&state, &ApiError::bad_request(message), None),
+        Err(message) => {
+            let mut response = error_response(&state, &ApiError::bad_request(message), None);
+            cors::vary(response.headers_mut());
+            return response;
+        }
     };
     if let Some(preflight) = cors.preflight {
         return preflight;
     }
     let mut response = match *req.method() {
         Method::GET | Method::HEAD => {
-            let args = crate::data::query_args(query.as_deref().unwrap_or(""));
+            let max_args = state.config.www.limits.max_query_args;
             let user = User::Anonymous;
-            let result = if path == "/" {
-                Err(ApiError::invalid_path(""))
-            } else {
-                state.data.get(&user, &path, &args).await
-            };
+            let result =
+                match crate::data::query_args_at_most(query.as_deref().unwrap_or(""), max_args) {
+                    Err(err) => Err(err),
+                    Ok(_) if path == "/" => Err(ApiError::invalid_path("")),
+                    Ok(args) => state.data.get(&user, &path, &args).await,
+                };
             match result {
                 Ok(answer) => success(&state, answer, &headers),
                 Err(err) => error_response(&state, &err, None),

@@ -6,6 +6,8 @@
 //! Deliberate differences from Buildbot 4.3 (docs/compatibility.md): `add`/`remove` answer a
 //! plain `ok` (Buildbot appends a Twisted "Request did not return bytes" 500 page to it and to
 //! its 400 answers), and a query string is ignored (Buildbot answers 500 on `listen?x=y`).
+//! A stream follows at most `[www] sse_max_subscriptions` paths: `/sse/add` beyond them answers
+//! 400 `too many subscriptions` (Buildbot has no bound).
 
 use std::convert::Infallible;
 
@@ -50,7 +52,13 @@ pub(super) async fn handle(State(state): State<AppState>, uri: Uri) -> Response<
     };
     let pattern = path.join("/");
     if command == "add" {
-        patterns.add(Pattern::parse(&pattern));
+        let max = state.config.www.limits.sse_max_subscriptions;
+        if !patterns.add(Pattern::parse(&pattern), max) {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!("too many subscriptions: at most {max} paths per stream"),
+            );
+        }
     } else {
         // Buildbot answers `ok` whether or not the path was consumed.
         patterns.remove(&pattern);
@@ -58,11 +66,11 @@ pub(super) async fn handle(State(state): State<AppState>, uri: Uri) -> Response<
     plain(StatusCode::OK, "ok")
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+fn plain(status: StatusCode, text: impl Into<Body>) -> Response<Body> {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Body::from(text))
+        .body(text.into())
         .unwrap_or_default()
 }
 

@@ -1,6 +1,9 @@
 //! `/ws`: Buildbot's websocket protocol. Clients send JSON commands (`startConsuming`,
 //! `stopConsuming`, `ping`) with an `_id`; replies and event frames (`{"k":…,"m":…}`) are compact
 //! JSON in insertion order, errors worded as Buildbot 4.3 words them (`ws/probe.jsonl`).
+//!
+//! Bounded per connection (`[www]`): a client message or frame over `ws_max_message_kib` closes
+//! the websocket, and `startConsuming` beyond `ws_max_subscriptions` paths is refused.
 
 use std::time::Duration;
 
@@ -23,8 +26,14 @@ pub(super) async fn handle(
     match upgrade {
         Ok(upgrade) => {
             let events = state.events.clone();
-            let ping_every = state.config.www.ws_ping_interval;
-            upgrade.on_upgrade(move |socket| session(socket, events, ping_every))
+            let www = &state.config.www;
+            let ping_every = www.ws_ping_interval;
+            let max_subscriptions = www.limits.ws_max_subscriptions;
+            let max_message = www.limits.ws_max_message_bytes;
+            upgrade
+                .max_message_size(max_message)
+                .max_frame_size(max_message)
+                .on_upgrade(move |socket| session(socket, events, ping_every, max_subscriptions))
         }
         Err(_) => Response::builder()
             .status(StatusCode::UPGRADE_REQUIRED)
@@ -42,7 +51,7 @@ pub(crate) enum Outcome {
     Drop,
 }
 
-async fn session(mut socket: WebSocket, events: Events, ping_every: u64) {
+async fn session(mut socket: WebSocket, events: Events, ping_every: u64, max_subscriptions: usize) {
     let mut subscription = events.subscribe([]);
     let mut pings = (ping_every > 0).then(|| {
         let every = Duration::from_secs(ping_every);
@@ -53,6 +62,7 @@ async fn session(mut socket: WebSocket, events: Events, ping_every: u64) {
         tokio::select! {
             incoming = socket.recv() => {
                 let text = match incoming {
+                    // Errors include a message over the size limit: the connection ends.
                     None | Some(Err(_)) => return,
                     Some(Ok(Message::Text(text))) => text.as_str().to_owned(),
                     // Binary frames are processed like text frames.
@@ -63,7 +73,7 @@ async fn session(mut socket: WebSocket, events: Events, ping_every: u64) {
                     // Pings are answered by the websocket layer; a close is echoed by it too.
                     Some(Ok(_)) => continue,
                 };
-                match reply(&text, subscription.patterns()) {
+                match reply(&text, subscription.patterns(), max_subscriptions) {
                     Outcome::Reply(value) => {
                         let frame = jsonfmt::to_string(&value, Layout::Compact, false);
                         if socket.send(Message::Text(frame.into())).await.is_err() {
@@ -122,10 +132,11 @@ fn error(text: String, code: u16, id: Value) -> Outcome {
     Outcome::Reply(json!({"error": text, "code": code, "_id": id}))
 }
 
-/// The reply to one client frame, applying `startConsuming`/`stopConsuming` to `patterns`.
-/// Mirrors Buildbot's handler: `_id` and `type` are looked up first, then `cmd`, then the
-/// remaining keys are the command's keyword arguments (checked like a Python call).
-pub(crate) fn reply(frame: &str, patterns: &Patterns) -> Outcome {
+/// The reply to one client frame, applying `startConsuming`/`stopConsuming` to `patterns`
+/// (at most `max_subscriptions` of them). Mirrors Buildbot's handler: `_id` and `type` are
+/// looked up first, then `cmd`, then the remaining keys are the command's keyword arguments
+/// (checked like a Python call).
+pub(crate) fn reply(frame: &str, patterns: &Patterns, max_subscriptions: usize) -> Outcome {
     let Ok(Value::Object(mut frame)) = serde_json::from_str::<Value>(frame) else {
         return Outcome::Drop;
     };
@@ -159,8 +170,15 @@ pub(crate) fn reply(frame: &str, patterns: &Patterns) -> Outcome {
         Some(other) => return error(format!("invalid path format '{}'", py_str(other)), 400, id),
     };
     if cmd == "startConsuming" {
-        patterns.add(Pattern::parse(&path));
-        ok("OK", id)
+        if patterns.add(Pattern::parse(&path), max_subscriptions) {
+            ok("OK", id)
+        } else {
+            error(
+                format!("too many subscriptions: at most {max_subscriptions} paths per connection"),
+                400,
+                id,
+            )
+        }
     } else if patterns.remove(&path) {
         ok("OK", id)
     } else {
@@ -309,10 +327,38 @@ mod tests {
             ),
         ];
         for (frame, expected) in cases {
-            assert_eq!(text(reply(frame, &p)), expected, "{frame}");
+            assert_eq!(text(reply(frame, &p, 100)), expected, "{frame}");
         }
         assert!(p.contains("nosuchthing/*"));
         assert!(!p.contains("builders/*/*"));
+    }
+
+    #[test]
+    fn subscriptions_are_bounded_and_duplicates_free() {
+        let p = Patterns::default();
+        let start = |path: &str| {
+            text(reply(
+                &format!(r#"{{"cmd":"startConsuming","path":"{path}","_id":1}}"#),
+                &p,
+                2,
+            ))
+        };
+        assert_eq!(start("a/*"), r#"{"msg":"OK","code":200,"_id":1}"#);
+        assert_eq!(start("b/*"), r#"{"msg":"OK","code":200,"_id":1}"#);
+        // Already consumed: accepted again, takes no room.
+        assert_eq!(start("a/*"), r#"{"msg":"OK","code":200,"_id":1}"#);
+        assert_eq!(
+            start("c/*"),
+            r#"{"error":"too many subscriptions: at most 2 paths per connection","code":400,"_id":1}"#
+        );
+        assert!(!p.contains("c/*"));
+        // Stopping one makes room again.
+        let stop = r#"{"cmd":"stopConsuming","path":"a/*","_id":2}"#;
+        assert_eq!(
+            text(reply(stop, &p, 2)),
+            r#"{"msg":"OK","code":200,"_id":2}"#
+        );
+        assert_eq!(start("c/*"), r#"{"msg":"OK","code":200,"_id":1}"#);
     }
 
     #[test]

@@ -20,6 +20,18 @@ pub fn reference_dir() -> PathBuf {
 /// Copies `fixtures/reference/master.toml` and the reference `state.sqlite` into a temp dir,
 /// optionally appending TOML to the `[www]` table, and serves it on a free loopback port.
 pub async fn serve_reference_with(www_extra: &str) -> Server {
+    serve_reference_edited(|text| {
+        if www_extra.is_empty() {
+            text
+        } else {
+            text.replacen("[www]\n", &format!("[www]\n{www_extra}\n"), 1)
+        }
+    })
+    .await
+}
+
+/// Like [`serve_reference_with`], with the reference config's text changed by `edit`.
+pub async fn serve_reference_edited(edit: impl FnOnce(String) -> String) -> Server {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         reference_dir().join("state.sqlite"),
@@ -27,10 +39,7 @@ pub async fn serve_reference_with(www_extra: &str) -> Server {
     )
     .unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reference/master.toml");
-    let mut text = std::fs::read_to_string(fixture).unwrap();
-    if !www_extra.is_empty() {
-        text = text.replacen("[www]\n", &format!("[www]\n{www_extra}\n"), 1);
-    }
+    let text = edit(std::fs::read_to_string(fixture).unwrap());
     let config_path = dir.path().join("master.toml");
     std::fs::write(&config_path, text).unwrap();
     let config = buildbot_www::config::load(&config_path).expect("reference config loads");
@@ -46,15 +55,24 @@ pub async fn serve_reference_with(www_extra: &str) -> Server {
     Server { base, dir }
 }
 
-/// Serves an application state on a free loopback port; returns `http://127.0.0.1:PORT`.
+/// Serves an application state on a free loopback port, as `serve` does (the same accept
+/// loop and connection limits); returns `http://127.0.0.1:PORT`.
 pub async fn serve_state(state: buildbot_www::http::AppState) -> String {
+    let limits = state.config.www.limits;
+    serve_router(buildbot_www::http::app(state), limits).await
+}
+
+/// Serves any router through the server's accept loop with these limits on a free loopback
+/// port; returns `http://127.0.0.1:PORT`.
+pub async fn serve_router(router: axum::Router, limits: buildbot_www::config::Limits) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, buildbot_www::http::app(state))
-            .await
-            .unwrap();
-    });
+    tokio::spawn(buildbot_www::http::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
     base
 }
 

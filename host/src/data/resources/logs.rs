@@ -157,7 +157,7 @@ pub(crate) async fn log_contents(
     };
     let first = offset.unwrap_or(0).max(0);
     let last = match limit {
-        Some(l) if l >= 0 => (first + l - 1).min(info.num_lines - 1),
+        Some(l) if l >= 0 => first.saturating_add(l - 1).min(info.num_lines - 1),
         _ => info.num_lines - 1,
     };
     if first >= info.num_lines.max(1) || (info.num_lines > 0 && last < first) {
