@@ -2,8 +2,9 @@
 //! WebDriver): every page loads without console errors (screenshots in
 //! `target/ui-screenshots/`), the theme sets the sidebar colour, a custom template replaces a
 //! page, everything resolves behind a path prefix, a finishing build updates the builder page
-//! live, and the three view plugins render in the shell and show a build start and finish
-//! without a reload. Without chromedriver these tests are skipped unless
+//! live, the three view plugins render in the shell and show a build start and finish
+//! without a reload, and the hostile `html_attack` view runs none of its payloads, live refresh
+//! included. Without chromedriver these tests are skipped unless
 //! `BUILDBOT_WWW_REQUIRE_BROWSER=1` (set by `cargo xtask test`, which installs the packages).
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,12 @@ async fn site() -> Site {
     let plugin_dir = common::bundled_plugins_dir(&common::VIEWS)
         .display()
         .to_string();
+    let test_plugin_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-plugins");
+    assert!(
+        test_plugin_dir.join("html_attack.wasm").is_file(),
+        "html_attack.wasm is missing: run `cargo xtask build-test-plugins`"
+    );
+    let test_plugin_dir = test_plugin_dir.display().to_string();
     let plugin_cache = common::plugin_cache_dir().display().to_string();
     std::fs::write(
         &config_path,
@@ -56,8 +63,9 @@ async fn site() -> Site {
              [db]\ndb_url = \"sqlite:///state.sqlite\"\n\
              [www]\ncustom_templates_dir = \"templates-ui\"\n\
              versions = [[\"master.cfg\", \"0.1\"]]\n\
-             plugin_dirs = [{plugin_dir:?}]\nplugin_cache_dir = {plugin_cache:?}\n\
+             plugin_dirs = [{plugin_dir:?}, {test_plugin_dir:?}]\nplugin_cache_dir = {plugin_cache:?}\n\
              [www.plugins]\nwaterfall_view = true\nconsole_view = true\ngrid_view = true\n\
+             html_attack = true\n\
              [www.theme]\n\"bb-sidebar-background-color\" = \"{THEME_COLOUR}\"\n\
              [www.ui_default_config]\n\"Builders.buildFetchLimit\" = 300\n"
         ),
@@ -434,21 +442,12 @@ async fn pages_in_a_real_browser() {
     for view in common::VIEWS {
         view_updates_live(&browser, &site, view).await;
     }
+    hostile_view_stays_inert(&browser, &site).await;
     browser.quit().await;
 }
 
-/// A build starting for the newest change appears in `view` without a reload, and its box
-/// changes when it finishes.
-async fn view_updates_live(browser: &Browser, site: &Site, view: &str) {
-    browser.goto(&format!("{}/views/{view}/", site.base)).await;
-    browser
-        .wait_for(
-            &format!("the websocket of {view}"),
-            "return document.documentElement.getAttribute('data-ws') === 'open'",
-            Duration::from_secs(10),
-        )
-        .await;
-    browser.js("window.__notReloaded = true; return 1").await;
+/// Starts a build for the newest change, on a builder already building it: (build id, now).
+async fn start_build(site: &Site) -> (i64, i64) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -486,6 +485,60 @@ async fn view_updates_live(browser: &Browser, site: &Site, view: &str) {
     .fetch_one(&site.pool)
     .await
     .unwrap();
+    (buildid, now)
+}
+
+/// The `html_attack` test plugin's view runs none of its payloads (each would set the title),
+/// neither when loaded nor when the shell refreshes it live, and keeps its harmless markup.
+async fn hostile_view_stays_inert(browser: &Browser, site: &Site) {
+    browser
+        .goto(&format!("{}/views/html_attack/", site.base))
+        .await;
+    browser
+        .wait_for(
+            "the websocket of html_attack",
+            "return document.documentElement.getAttribute('data-ws') === 'open'",
+            Duration::from_secs(10),
+        )
+        .await;
+    browser.js("window.__notReloaded = true; return 1").await;
+    start_build(site).await;
+    browser
+        .wait_for(
+            "a live refresh of html_attack",
+            "return window.__notReloaded === true && \
+             document.documentElement.getAttribute('data-refreshed') !== null",
+            Duration::from_secs(15),
+        )
+        .await;
+    // let late handlers (image errors, toggles) fire
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    browser.screenshot("html-attack").await;
+    let state = browser
+        .js("return [document.title, !!document.querySelector('#bb-main .ha-kept[data-kept]'), \
+             document.querySelectorAll('#bb-main script, #bb-main iframe, #bb-main [onerror]').length, \
+             getComputedStyle(document.body).display !== 'none']")
+        .await;
+    assert_eq!(
+        state,
+        json!(["HTML attack - UI test", true, 0, true]),
+        "{state}"
+    );
+}
+
+/// A build starting for the newest change appears in `view` without a reload, and its box
+/// changes when it finishes.
+async fn view_updates_live(browser: &Browser, site: &Site, view: &str) {
+    browser.goto(&format!("{}/views/{view}/", site.base)).await;
+    browser
+        .wait_for(
+            &format!("the websocket of {view}"),
+            "return document.documentElement.getAttribute('data-ws') === 'open'",
+            Duration::from_secs(10),
+        )
+        .await;
+    browser.js("window.__notReloaded = true; return 1").await;
+    let (buildid, now) = start_build(site).await;
     let cell = format!("[data-buildid='{buildid}']");
     let running = browser
         .wait_for(

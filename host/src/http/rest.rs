@@ -157,7 +157,11 @@ fn success(state: &AppState, answer: Answer, headers: &HeaderMap) -> Response<Bo
             } else {
                 content_type.to_string()
             };
-            let mut builder = Response::builder().header(header::CONTENT_TYPE, content_type);
+            // A log is the build's text, not the UI's: opened in the browser (`raw_inline`, HTML
+            // logs) it gets an opaque origin and no script.
+            let mut builder = Response::builder()
+                .header(header::CONTENT_TYPE, content_type)
+                .header(header::CONTENT_SECURITY_POLICY, "sandbox");
             if let Some(filename) = filename {
                 let value = format!(
                     "attachment; filename={}",

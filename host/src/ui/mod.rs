@@ -1,6 +1,6 @@
 //! The web UI: Buildbot's pages rendered on the server from minijinja templates embedded in the
 //! binary (each replaceable from `[www] custom_templates_dir`), the page shell with its themed
-//! sidebar, plugin views embedded in that shell, and the UI's own static assets.
+//! sidebar, plugin views embedded in that shell (sanitised), and the UI's own static assets.
 //!
 //! Every URL a page emits is relative (`root` is `../` per path level), so the server works
 //! behind a reverse proxy under any path prefix.
@@ -8,6 +8,7 @@
 mod assets;
 mod format;
 mod pages;
+mod sanitize;
 mod views;
 
 use std::path::Path;

@@ -1,5 +1,7 @@
 //! The page handlers: each reads what it shows through `DataApi::get` in a fixed number of
-//! batched reads (never one read per row), then renders its template inside the shell.
+//! batched reads (never one read per row), then renders its template inside the shell. HTML and
+//! link URLs from the database pass the UI's sanitiser first, so that custom templates get them
+//! clean too.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -8,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::{html, html_status, shell, PageRequest, SETTINGS};
+use super::{html, html_status, sanitize, shell, PageRequest, SETTINGS};
 use crate::data::{Answer, ApiError};
 use crate::http::AppState;
 use crate::identity::User;
@@ -86,6 +88,26 @@ async fn builder_names(
             )
         })
         .collect())
+}
+
+/// A link URL from the database that is not `http`, `https` or relative becomes null: the page
+/// shows its text without a link.
+fn drop_unsafe_url(item: &mut Item, key: &str) {
+    let unsafe_url = item
+        .get(key)
+        .and_then(Value::as_str)
+        .is_some_and(|url| sanitize::link_url(url).is_none());
+    if unsafe_url {
+        item.insert(key.into(), Value::Null);
+    }
+}
+
+/// HTML from the database (`description_html`), sanitised in place.
+fn sanitize_html(item: &mut Item, key: &str) {
+    if let Some(text) = item.get(key).and_then(Value::as_str) {
+        let clean = sanitize::html(text);
+        item.insert(key.into(), Value::String(clean));
+    }
 }
 
 /// Adds `builder_name` to builds or requests.
@@ -325,7 +347,8 @@ async fn builder_page(state: &AppState, req: &PageRequest, builderid: i64) -> Pa
         .and_then(|p| p.parse::<i64>().ok())
         .unwrap_or(0)
         .max(0);
-    let builder = one(state, &format!("builders/{builderid}"), &[]).await?;
+    let mut builder = one(state, &format!("builders/{builderid}"), &[]).await?;
+    sanitize_html(&mut builder, "description_html");
     let mut builds = items(
         state,
         &format!("builders/{builderid}/builds"),
@@ -456,13 +479,25 @@ async fn build_page(
     let logs = futures_util::future::join_all(reads).await;
     for (step, logs) in steps.iter_mut().zip(logs) {
         step.insert("logs".into(), json!(logs?));
+        for url in step
+            .get_mut("urls")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object_mut)
+        {
+            drop_unsafe_url(url, "url");
+        }
     }
-    let changes = items(
+    let mut changes = items(
         state,
         &format!("builds/{buildid}/changes"),
         &[("limit", "1000".into())],
     )
     .await?;
+    for change in &mut changes {
+        drop_unsafe_url(change, "revlink");
+    }
     let worker = match items(state, &format!("workers/{}", int(&build, "workerid")), &[]).await {
         Ok(list) => list.into_iter().next(),
         Err(_) => None,
@@ -786,6 +821,9 @@ async fn changes_page(state: &AppState, req: &PageRequest) -> PageResult {
     .await?;
     let has_next = changes.len() as i64 > size;
     changes.truncate(size as usize);
+    for change in &mut changes {
+        drop_unsafe_url(change, "revlink");
+    }
     let mut context = shell(state, req, "changes", "Changes", &["changes/*/*".into()]);
     context["changes"] = json!(changes);
     context["page"] = json!(page);

@@ -1,13 +1,13 @@
 //! `views/<plugin>/...`: a plugin's page inside the UI's shell. The plugin answers as it would
-//! under `/plugins/<plugin>/...`; an HTML answer is embedded in the shell's main area (and
-//! refreshed live on the manifest's `events`), anything else passes through unchanged.
+//! under `/plugins/<plugin>/...`; an HTML answer is sanitised and embedded in the shell's main
+//! area (and refreshed live on the manifest's `events`), anything else passes through.
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::json;
 
-use super::PageRequest;
+use super::{sanitize, PageRequest};
 use crate::http::AppState;
 
 /// `views/<plugin>` → `views/<plugin>/`, so relative links inside the view work.
@@ -58,10 +58,14 @@ pub(super) async fn view(State(state): State<AppState>, req: Request) -> Respons
         .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
         .map(|(_, v)| v.to_ascii_lowercase())
         .unwrap_or_default();
-    if answer.status != 200 || !content_type.starts_with("text/html") {
+    let is_html = content_type.starts_with("text/html");
+    if answer.status != 200 || !is_html {
         let mut response = Response::builder()
             .status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
         for (name, value) in &answer.headers {
+            if is_html && name.eq_ignore_ascii_case("content-length") {
+                continue;
+            }
             if let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(value),
@@ -69,10 +73,21 @@ pub(super) async fn view(State(state): State<AppState>, req: Request) -> Respons
                 response = response.header(name, value);
             }
         }
-        return response.body(Body::from(answer.body)).unwrap_or_default();
+        // An HTML error page is not embedded, but it is still sanitised.
+        let body = if is_html {
+            sanitize::html(&String::from_utf8_lossy(&answer.body)).into_bytes()
+        } else {
+            answer.body
+        };
+        return response.body(Body::from(body)).unwrap_or_default();
     }
     let html = String::from_utf8_lossy(&answer.body);
-    let (head, content) = split_document(&html);
+    let (styles, content) = split_document(&html);
+    let head: String = styles
+        .iter()
+        .map(|css| format!("<style>{}</style>", sanitize::stylesheet(css)))
+        .collect();
+    let content = sanitize::html(content);
     let label = state
         .plugins
         .menu()
@@ -92,12 +107,13 @@ pub(super) async fn view(State(state): State<AppState>, req: Request) -> Respons
     super::html(&state, "view.html", &context)
 }
 
-/// A full HTML document → (its head's `<style>` and `<link>` elements, its body's content); a
-/// fragment is the content as is.
-fn split_document(html: &str) -> (String, String) {
+/// A full HTML document → (the text of its head's `<style>` elements, its body's content); a
+/// fragment is the content as is. The head's other elements (`<link>`, `<base>`, `<meta>`,
+/// `<script>`...) are left out.
+fn split_document(html: &str) -> (Vec<&str>, &str) {
     let lower = html.to_ascii_lowercase();
     let Some(body_start) = lower.find("<body") else {
-        return (String::new(), html.to_owned());
+        return (Vec::new(), html);
     };
     let content_start = lower[body_start..]
         .find('>')
@@ -106,27 +122,21 @@ fn split_document(html: &str) -> (String, String) {
         .rfind("</body>")
         .unwrap_or(html.len())
         .max(content_start);
-    let mut head = String::new();
+    let mut styles = Vec::new();
     let head_part = &lower[..body_start];
     let mut at = 0;
     while let Some(i) = head_part[at..].find("<style") {
         let start = at + i;
-        let Some(end) = head_part[start..].find("</style>") else {
+        let Some(open_end) = head_part[start..].find('>').map(|e| start + e + 1) else {
             break;
         };
-        head.push_str(&html[start..start + end + "</style>".len()]);
-        at = start + end;
-    }
-    at = 0;
-    while let Some(i) = head_part[at..].find("<link") {
-        let start = at + i;
-        let Some(end) = head_part[start..].find('>') else {
+        let Some(end) = head_part[open_end..].find("</style").map(|e| open_end + e) else {
             break;
         };
-        head.push_str(&html[start..=start + end]);
-        at = start + end;
+        styles.push(&html[open_end..end]);
+        at = end;
     }
-    (head, html[content_start..content_end].to_owned())
+    (styles, &html[content_start..content_end])
 }
 
 #[cfg(test)]
@@ -135,11 +145,11 @@ mod tests {
 
     #[test]
     fn documents_are_split_fragments_kept() {
-        let (head, body) = split_document(
-            "<!doctype html><html><head><title>x</title><style>p{}</style>\
-             <link rel=stylesheet href=a.css></head><body class=x><p>hi</p></body></html>",
+        let (styles, body) = split_document(
+            "<!doctype html><html><head><title>x</title><style media=x>p{}</style>\
+             <link rel=stylesheet href=a.css><STYLE>q{}</STYLE></head><body class=x><p>hi</p></body></html>",
         );
-        assert_eq!(head, "<style>p{}</style><link rel=stylesheet href=a.css>");
+        assert_eq!(styles, ["p{}", "q{}"]);
         assert_eq!(body, "<p>hi</p>");
         assert_eq!(split_document("<p>x</p>").1, "<p>x</p>");
     }
