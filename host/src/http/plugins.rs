@@ -62,11 +62,20 @@ pub(crate) async fn plugin_request(
     let name = name.to_owned();
     let body = match to_bytes(req.into_body(), MAX_REQUEST_BODY).await {
         Ok(body) => body.to_vec(),
-        Err(_) => {
-            return Err(plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body over {} KiB", MAX_REQUEST_BODY >> 10),
-            ))
+        Err(err) => {
+            let too_large = err.into_inner().is::<http_body_util::LengthLimitError>();
+            return Err(if too_large {
+                plain(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body over {} KiB", MAX_REQUEST_BODY >> 10),
+                )
+            } else {
+                // the body timed out (http_body_timeout_ms) or the client went away
+                plain(
+                    StatusCode::BAD_REQUEST,
+                    "the request body could not be read in time".to_owned(),
+                )
+            });
         }
     };
     let request = plugins::Request {

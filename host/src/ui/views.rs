@@ -49,7 +49,13 @@ pub(super) async fn view(State(state): State<AppState>, req: Request) -> Respons
                 super::shell(&state, &page, &format!("plugin:{name}"), &info.name, &[]);
             context["status"] = json!(status.as_u16());
             context["message"] = json!(fault.to_string());
-            return super::html_status(&state, status, "error.html", &context);
+            let mut response = super::html_status(&state, status, "error.html", &context);
+            if let Some(seconds) = fault.retry_after() {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            return response;
         }
     };
     let content_type = answer
