@@ -1,7 +1,8 @@
-//! Plugin dispatch overhead, in process: a no-op plugin route through `Registry::handle`
-//! (blocking-thread hop, warm instance, request and response copied across the sandbox) against
-//! the same route written natively. Run by `cargo xtask bench plugins`, which builds the test
-//! plugins first; prints one line per case for the report.
+//! Plugin dispatch overhead, in process: a no-op plugin route through `Registry::handle` (the
+//! call as a future on the server's runtime, a warm instance, request and response copied across
+//! the sandbox, the response policy) against the same route written natively. Run by
+//! `cargo xtask bench plugins`, which builds the test plugins first; prints one line per case
+//! for the report.
 
 use std::time::{Duration, Instant};
 

@@ -453,36 +453,27 @@ fn many_memories_component() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_mib_caps_all_memories_of_an_instance_together() {
-    let (dir, config) = common::plugin_site(
-        &[],
-        "[www.plugins]\nmany_memories = true\n\
-         [www.plugin_limits.many_memories]\nmemory_mib = 32\n",
-    );
-    std::fs::write(
-        dir.path().join("plugins/many_memories.wasm"),
-        many_memories_component(),
-    )
-    .unwrap();
-    let base = common::serve_state(common::load_state(&config).await.unwrap()).await;
-    // each memory alone stays under 32 MiB; together they do not
-    let (status, body) = text(&base, "/plugins/many_memories/").await;
-    assert_eq!(status, 500, "{body}");
-    assert!(body.contains("exceeded its memory cap of 32 MiB"), "{body}");
-
-    // with room for both, the same component answers
-    let (dir, config) = common::plugin_site(
-        &[],
-        "[www.plugins]\nmany_memories = true\n\
-         [www.plugin_limits.many_memories]\nmemory_mib = 64\n",
-    );
-    std::fs::write(
-        dir.path().join("plugins/many_memories.wasm"),
-        many_memories_component(),
-    )
-    .unwrap();
-    let base = common::serve_state(common::load_state(&config).await.unwrap()).await;
-    assert_eq!(
-        text(&base, "/plugins/many_memories/").await,
-        (200, "grew".into())
-    );
+    // each memory alone stays under 32 MiB, together they do not; with 64 there is room
+    let cases = [
+        (32, 500, "exceeded its memory cap of 32 MiB"),
+        (64, 200, "grew"),
+    ];
+    for (memory_mib, status, says) in cases {
+        let (dir, config) = common::plugin_site(
+            &[],
+            &format!(
+                "[www.plugins]\nmany_memories = true\n\
+                 [www.plugin_limits.many_memories]\nmemory_mib = {memory_mib}\n"
+            ),
+        );
+        std::fs::write(
+            dir.path().join("plugins/many_memories.wasm"),
+            many_memories_component(),
+        )
+        .unwrap();
+        let base = common::serve_state(common::load_state(&config).await.unwrap()).await;
+        let (got, body) = text(&base, "/plugins/many_memories/").await;
+        assert_eq!(got, status, "memory_mib = {memory_mib}: {body}");
+        assert!(body.contains(says), "memory_mib = {memory_mib}: {body}");
+    }
 }

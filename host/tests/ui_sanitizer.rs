@@ -19,17 +19,7 @@ async fn serve() -> Server {
         "{}/html_attack.wasm is missing: run `cargo xtask build-test-plugins`",
         plugin_dir.display()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let pool = buildbot_www::db::open_file(&dir.path().join("state.sqlite"))
-        .await
-        .unwrap();
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/views/dataset.sql");
-    sqlx::raw_sql(&std::fs::read_to_string(dataset).unwrap())
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::raw_sql(HOSTILE_ROWS).execute(&pool).await.unwrap();
-    pool.close().await;
+    let dir = common::views_database(HOSTILE_ROWS).await;
     let config = format!(
         "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [{:?}]\n\
          plugin_cache_dir = {:?}\n\n[www.plugins]\nhtml_attack = true\n",

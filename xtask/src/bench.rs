@@ -289,6 +289,7 @@ fn plugins() -> Result<()> {
                 }
             }
             report.push('\n');
+            report.push_str(&rest_under_spinning_plugin(&wrk, port)?);
         }
     }
     warm.sort();
@@ -310,6 +311,39 @@ fn plugins() -> Result<()> {
     std::fs::write(bench_dir.join("plugins.md"), &report)?;
     println!("\n{report}");
     Ok(())
+}
+
+/// REST latency (`builds?limit=10`, 4 connections) idle, then while 300 connections keep
+/// requests spinning in the hostile plugin's endless loop (each stopped at its deadline or
+/// turned away when the plugin's queue is full).
+fn rest_under_spinning_plugin(wrk: &Path, port: u16) -> Result<String> {
+    let rest = format!("http://127.0.0.1:{port}/api/v2/builds?limit=10");
+    let measure = || -> Result<(String, String, String)> {
+        let output = Command::new(wrk)
+            .args(["-t1", "-c4", "-d5s", "--latency"])
+            .arg(&rest)
+            .output()?;
+        Ok(parse_wrk(&String::from_utf8_lossy(&output.stdout)))
+    };
+    let idle = measure()?;
+    let mut flood = Command::new(wrk)
+        .args(["-t1", "-c300", "-d8s"])
+        .arg(format!("http://127.0.0.1:{port}/plugins/hostile/loop"))
+        .stdout(Stdio::null())
+        .spawn()?;
+    std::thread::sleep(Duration::from_secs(1));
+    let busy = measure();
+    let _ = flood.wait();
+    let busy = busy?;
+    let mut report = String::new();
+    for (label, (rps, p50, p99)) in [("idle", idle), ("300 requests spinning in a plugin", busy)] {
+        println!("REST builds?limit=10, {label}: {rps} req/s  p50 {p50}  p99 {p99}");
+        report.push_str(&format!(
+            "\n- HTTP, REST `builds?limit=10`, 4 connections, {label}: {rps} req/s, p50 {p50}, p99 {p99}"
+        ));
+    }
+    report.push('\n');
+    Ok(report)
 }
 
 /// A wrk script whose every request asks for a badge no instance has drawn yet (a new

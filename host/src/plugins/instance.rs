@@ -14,7 +14,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::engine::Runtime;
 use super::fonts::Fonts;
-use super::logging::LogGate;
+use super::logging::{Level, LogGate};
 use super::memory::{Limiter, Refusal};
 use super::v0_1_0 as wit;
 use super::{Fault, Found, PluginInfo, Request, Response};
@@ -261,7 +261,8 @@ impl Loaded {
                 deadline: limits.deadline,
             }),
         };
-        result.inspect_err(|fault| tracing::error!("{fault}"))
+        // Through the plugin's log gate: a flood of failing calls cannot flood the log.
+        result.inspect_err(|fault| self.setup.log.write(Level::Error, &fault.to_string()))
     }
 
     /// A new instance, initialised like the first one was.

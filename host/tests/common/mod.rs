@@ -133,13 +133,9 @@ pub async fn start_up_error(config: &str) -> String {
     }
 }
 
-/// The three view plugins, which [`serve_views`] enables.
-pub const VIEWS: [&str; 3] = ["waterfall_view", "console_view", "grid_view"];
-
-/// A fresh database filled from `fixtures/views/dataset.sql`, served with the three view plugins
-/// enabled. `configs` gives TOML lines for a plugin's `[www.plugins.<name>]` table, e.g.
-/// `&[("console_view", "changes = 2")]`; the others get an empty table.
-pub async fn serve_views(configs: &[(&str, &str)]) -> Server {
+/// A temporary folder holding `state.sqlite`: a new database filled from
+/// `fixtures/views/dataset.sql`, then with `extra_sql`.
+pub async fn views_database(extra_sql: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let pool = buildbot_www::db::open_file(&dir.path().join("state.sqlite"))
         .await
@@ -149,7 +145,21 @@ pub async fn serve_views(configs: &[(&str, &str)]) -> Server {
         .execute(&pool)
         .await
         .expect("fixtures/views/dataset.sql loads");
+    if !extra_sql.is_empty() {
+        sqlx::raw_sql(extra_sql).execute(&pool).await.unwrap();
+    }
     pool.close().await;
+    dir
+}
+
+/// The three view plugins, which [`serve_views`] enables.
+pub const VIEWS: [&str; 3] = ["waterfall_view", "console_view", "grid_view"];
+
+/// A fresh database filled from `fixtures/views/dataset.sql`, served with the three view plugins
+/// enabled. `configs` gives TOML lines for a plugin's `[www.plugins.<name>]` table, e.g.
+/// `&[("console_view", "changes = 2")]`; the others get an empty table.
+pub async fn serve_views(configs: &[(&str, &str)]) -> Server {
+    let dir = views_database("").await;
     let tables: Vec<(&str, &str)> = VIEWS
         .iter()
         .map(|view| {
