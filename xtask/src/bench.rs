@@ -289,7 +289,10 @@ fn plugins() -> Result<()> {
                 }
             }
             report.push('\n');
-            report.push_str(&rest_under_spinning_plugin(&wrk, port)?);
+            report.push_str(&rest_under_spinning_plugin(&wrk, port, || {
+                let www = format!("{www}[www.plugin_limits.hostile]\nmax_concurrent = 300\n");
+                start_server_with(&serve_dir, &database, port + 1, &www)
+            })?);
         }
     }
     warm.sort();
@@ -314,29 +317,53 @@ fn plugins() -> Result<()> {
 }
 
 /// REST latency (`builds?limit=10`, 4 connections) idle, then while 300 connections keep
-/// requests spinning in the hostile plugin's endless loop (each stopped at its deadline or
-/// turned away when the plugin's queue is full).
-fn rest_under_spinning_plugin(wrk: &Path, port: u16) -> Result<String> {
-    let rest = format!("http://127.0.0.1:{port}/api/v2/builds?limit=10");
-    let measure = || -> Result<(String, String, String)> {
+/// requests in the hostile plugin's endless loop: with its default limits (2 calls at once on
+/// this machine, the rest queued or turned away with 503 and sent again at once), and on a
+/// second server (`second`, on `port + 1`) where `max_concurrent = 300`, so all 300 spin at once.
+fn rest_under_spinning_plugin(
+    wrk: &Path,
+    port: u16,
+    second: impl FnOnce() -> Result<Server>,
+) -> Result<String> {
+    let measure = |port: u16| -> Result<(String, String, String)> {
         let output = Command::new(wrk)
             .args(["-t1", "-c4", "-d5s", "--latency"])
-            .arg(&rest)
+            .arg(format!("http://127.0.0.1:{port}/api/v2/builds?limit=10"))
             .output()?;
         Ok(parse_wrk(&String::from_utf8_lossy(&output.stdout)))
     };
-    let idle = measure()?;
-    let mut flood = Command::new(wrk)
-        .args(["-t1", "-c300", "-d8s"])
-        .arg(format!("http://127.0.0.1:{port}/plugins/hostile/loop"))
-        .stdout(Stdio::null())
-        .spawn()?;
-    std::thread::sleep(Duration::from_secs(1));
-    let busy = measure();
-    let _ = flood.wait();
-    let busy = busy?;
+    let spinning = |port: u16| -> Result<(String, String, String)> {
+        let mut flood = Command::new(wrk)
+            .args(["-t1", "-c300", "-d8s"])
+            .arg(format!("http://127.0.0.1:{port}/plugins/hostile/loop"))
+            .stdout(Stdio::null())
+            .spawn()?;
+        std::thread::sleep(Duration::from_secs(1));
+        let busy = measure(port);
+        let _ = flood.wait();
+        busy
+    };
+    let idle = measure(port)?;
+    let queued = spinning(port)?;
+    let server = second()?;
+    let deadline = server.spawned + Duration::from_secs(120);
+    while http_status(port + 1, "/api/v2") != Some(200) {
+        if Instant::now() > deadline {
+            bail!("the second server did not answer within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let all = spinning(port + 1)?;
+    drop(server);
     let mut report = String::new();
-    for (label, (rps, p50, p99)) in [("idle", idle), ("300 requests spinning in a plugin", busy)] {
+    for (label, (rps, p50, p99)) in [
+        ("idle", idle),
+        (
+            "300 connections on a spinning plugin, default limits",
+            queued,
+        ),
+        ("300 calls spinning at once (max_concurrent = 300)", all),
+    ] {
         println!("REST builds?limit=10, {label}: {rps} req/s  p50 {p50}  p99 {p99}");
         report.push_str(&format!(
             "\n- HTTP, REST `builds?limit=10`, 4 connections, {label}: {rps} req/s, p50 {p50}, p99 {p99}"

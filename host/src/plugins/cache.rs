@@ -45,14 +45,15 @@ impl CompileCache {
             compiled: dir.join(format!("{name}.cwasm")),
             digest: dir.join(format!("{name}.sha256")),
         };
-        match private_dir(dir).and_then(|()| entry.read()) {
-            Ok(Some(bytes)) => {
-                // SAFETY: `bytes` are exactly what `Entry::write` stored from
-                // `Component::serialize` of an engine with the same compatibility hash (part of
-                // the name): their SHA-256 matches the digest written with them, in a folder
-                // only this user can write, read without following symlinks.
+        match private_dir(dir).and_then(|()| entry.verified()) {
+            Ok(true) => {
+                // SAFETY: the file holds what `Entry::write` stored from `Component::serialize`
+                // of an engine with the same compatibility hash (part of the name): its SHA-256
+                // matches the digest written with it, it is a regular file (not a symlink), in
+                // a folder only this user can write, so nobody else can swap it between the
+                // check and this mapping.
                 #[allow(unsafe_code)]
-                match unsafe { Component::deserialize(engine, &bytes) } {
+                match unsafe { Component::deserialize_file(engine, &entry.compiled) } {
                     Ok(component) => return Ok(component),
                     Err(err) => {
                         tracing::warn!("dropping unusable compiled plugin {name}: {err}");
@@ -60,7 +61,7 @@ impl CompileCache {
                     }
                 }
             }
-            Ok(None) => {}
+            Ok(false) => {}
             Err(err) => tracing::warn!("not using the compiled plugin cache: {err:#}"),
         }
         let component = Component::new(engine, wasm)?;
@@ -82,9 +83,10 @@ struct Entry {
 }
 
 impl Entry {
-    /// The compiled bytes if both files are there, are regular files (not symlinks) and agree;
-    /// an entry that does not verify is removed.
-    fn read(&self) -> anyhow::Result<Option<Vec<u8>>> {
+    /// Whether both files are there, are regular files (not symlinks) and agree (the SHA-256
+    /// of the compiled file, read in pieces, equals the recorded digest); an entry that does
+    /// not verify is removed.
+    fn verified(&self) -> anyhow::Result<bool> {
         let regular =
             |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
         if !regular(&self.compiled) || !regular(&self.digest) {
@@ -95,19 +97,22 @@ impl Entry {
                 );
                 self.remove();
             }
-            return Ok(None);
+            return Ok(false);
         }
-        let bytes = std::fs::read(&self.compiled)?;
+        let mut hasher = Sha256::new();
+        let mut file = std::fs::File::open(&self.compiled)?;
+        std::io::copy(&mut file, &mut hasher)?;
         let recorded = std::fs::read_to_string(&self.digest)?;
-        if recorded.trim() != format!("{:x}", Sha256::digest(&bytes)) {
+        if recorded.trim() != format!("{:x}", hasher.finalize()) {
             tracing::warn!(
-                "dropping compiled plugin {}: its contents do not match the digest recorded                  when it was written",
+                "dropping compiled plugin {}: its contents do not match the digest recorded \
+                 when it was written",
                 self.compiled.display()
             );
             self.remove();
-            return Ok(None);
+            return Ok(false);
         }
-        Ok(Some(bytes))
+        Ok(true)
     }
 
     /// Writes both files through new temporary files (created, never opened if something is

@@ -2,6 +2,8 @@
 //! engine, linker with the host's imports, compile cache, fonts and the Data API.
 
 use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
 use std::time::Duration;
 
 use wasmtime::component::Linker;
@@ -21,22 +23,67 @@ const TICK: Duration = Duration::from_millis(1);
 /// The process-wide engine. A thread advances its epoch every `TICK`, which is what stops or
 /// pauses a guest that keeps computing.
 fn engine() -> anyhow::Result<&'static Engine> {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    if let Some(engine) = ENGINE.get() {
-        return Ok(engine);
+    static ENGINE: OnceLock<Option<Engine>> = OnceLock::new();
+    // One engine and one ticker for the process, however many threads ask first.
+    ENGINE
+        .get_or_init(|| {
+            let mut config = wasmtime::Config::new();
+            config.epoch_interruption(true);
+            let engine = Engine::new(&config)
+                .inspect_err(|err| tracing::error!("cannot create the wasm engine: {err:#}"))
+                .ok()?;
+            let ticker = engine.clone();
+            std::thread::Builder::new()
+                .name("plugin-epoch".into())
+                .spawn(move || loop {
+                    std::thread::sleep(TICK);
+                    ticker.increment_epoch();
+                })
+                .inspect_err(|err| tracing::error!("cannot start the epoch thread: {err}"))
+                .ok()?;
+            Some(engine)
+        })
+        .as_ref()
+        .context("the wasm engine could not be created")
+}
+
+/// The threads plugin calls run on: their own tokio runtime, so a guest that computes never
+/// holds a thread of the runtime serving REST, the UI and live updates; the operating system
+/// shares the cores between the two. The threads run at a lower priority (nice 10), so when
+/// both want the CPU, the server's own work comes first and a plugin call gets what is left
+/// (bounded anyway by its deadline). One runtime for the process, never dropped.
+pub(super) fn call_runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    // Built inside `get_or_init`, so that only one is ever built: a second one, dropped in
+    // an async context, would panic.
+    RUNTIME
+        .get_or_init(|| {
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .thread_name("plugin-call")
+                .on_thread_start(lower_priority)
+                .enable_all()
+                .build()
+                .inspect_err(|err| tracing::error!("cannot start the plugin threads: {err}"))
+                .ok()
+        })
+        .as_ref()
+        .context("the plugin threads could not be started")
+}
+
+/// Raises the calling thread's nice value to 10 (Linux: per thread); elsewhere does nothing.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the current thread's id, no memory is shared.
+        #[allow(unsafe_code)]
+        let result =
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+        if result != 0 {
+            tracing::debug!("cannot lower the priority of a plugin thread");
+        }
     }
-    let mut config = wasmtime::Config::new();
-    config.epoch_interruption(true);
-    let engine = Engine::new(&config)?;
-    let engine = ENGINE.get_or_init(|| engine);
-    let ticker = engine.clone();
-    std::thread::Builder::new()
-        .name("plugin-epoch".into())
-        .spawn(move || loop {
-            std::thread::sleep(TICK);
-            ticker.increment_epoch();
-        })?;
-    Ok(engine)
 }
 
 /// What loading and calling plugins needs.

@@ -16,9 +16,12 @@ mod stderr;
 mod v0_1_0;
 mod watch;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
@@ -170,10 +173,16 @@ impl Fault {
     }
 }
 
+/// A call on the plugin threads that answered within this makes the plugin's calls start
+/// inline again.
+const INLINE_AGAIN: Duration = Duration::from_micros(500);
+
 /// One enabled plugin: its settings and the component currently serving it.
 struct Slot {
     setup: Arc<instance::Setup>,
     current: RwLock<Arc<Loaded>>,
+    /// Whether calls start on the caller's thread (see `Registry::handle`).
+    inline: AtomicBool,
 }
 
 impl Slot {
@@ -258,6 +267,7 @@ impl Registry {
                 Arc::new(Slot {
                     setup,
                     current: RwLock::new(Arc::new(loaded)),
+                    inline: AtomicBool::new(true),
                 }),
             ));
         }
@@ -301,11 +311,41 @@ impl Registry {
 
     /// Answers one request with the named plugin within its limits; the answer has passed the
     /// response policy (docs/security.md).
+    /// While a plugin's calls answer at once (most do: a warm instance, no data read), they
+    /// run right here. A call that has to wait or keeps computing past its first epoch tick
+    /// (1 ms) is handed, as it is, to the plugin threads (`engine::call_runtime`), and so are
+    /// the plugin's next calls until one of them answers within [`INLINE_AGAIN`]: a plugin
+    /// that computes never holds a thread serving REST or the UI for more than a tick, and
+    /// only once. If the caller goes away, the call is stopped.
     pub async fn handle(&self, name: &str, request: Request) -> Result<Response, Fault> {
-        let (Some(slot), Some(runtime)) = (self.slot(name), self.inner.runtime.as_ref()) else {
+        let (Some(slot), Some(runtime)) = (self.slot(name), self.inner.runtime.clone()) else {
             return Err(Fault::NotFound(name.to_owned()));
         };
-        slot.loaded().call(runtime, request).await
+        let loaded = slot.loaded();
+        let mut call = Box::pin(async move { loaded.call(&runtime, request).await });
+        if slot.inline.load(Ordering::Relaxed) {
+            let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+            if let Poll::Ready(result) = first {
+                return result;
+            }
+            slot.inline.store(false, Ordering::Relaxed);
+        }
+        let crashed = |reason: String| Fault::Crashed {
+            plugin: name.to_owned(),
+            reason,
+        };
+        let threads = engine::call_runtime()
+            .map_err(|err| crashed(format!("no thread to run it on: {err}")))?;
+        let started = Instant::now();
+        let mut moved = AbortOnDrop(threads.spawn(call));
+        let result = match (&mut moved.0).await {
+            Ok(result) => result,
+            Err(err) => Err(crashed(format!("the task calling it failed: {err}"))),
+        };
+        if started.elapsed() < INLINE_AGAIN {
+            slot.inline.store(true, Ordering::Relaxed);
+        }
+        result
     }
 
     fn slot(&self, name: &str) -> Option<Arc<Slot>> {
@@ -314,6 +354,15 @@ impl Registry {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, slot)| slot.clone())
+    }
+}
+
+/// A spawned call that is stopped when the request waiting for it is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
