@@ -73,18 +73,19 @@ pub(crate) fn charge(bytes: usize) -> Result<(), ApiError> {
 /// Charges the size of a database row (its values' bytes, 8 for a number or a null), if the
 /// current read has a budget.
 pub(crate) fn charge_row(row: &SqliteRow) -> Result<(), ApiError> {
-    if BUDGET.try_with(|_| ()).is_err() {
-        return Ok(());
-    }
-    let size = (0..row.len())
-        .map(|i| {
-            row.try_get::<Option<&[u8]>, _>(i)
-                .ok()
-                .flatten()
-                .map_or(8, |bytes| bytes.len().max(8))
+    BUDGET
+        .try_with(|budget| {
+            let size = (0..row.len())
+                .map(|i| {
+                    row.try_get::<Option<&[u8]>, _>(i)
+                        .ok()
+                        .flatten()
+                        .map_or(8, |bytes| bytes.len().max(8))
+                })
+                .sum();
+            budget.take(size)
         })
-        .sum();
-    charge(size)
+        .unwrap_or(Ok(()))
 }
 
 #[cfg(test)]

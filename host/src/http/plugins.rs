@@ -145,32 +145,16 @@ fn plain(status: StatusCode, text: String) -> Response<Body> {
         .unwrap_or_default()
 }
 
-/// The path as the plugin sees it: every `%XX` decoded (`&`, `=`, `+`, `?` and `#` stay what
-/// they decode to), which must be UTF-8 without NUL.
+/// The path as the plugin sees it: every `%XX` decoded once (`&`, `=`, `+`, `?` and `#` stay
+/// what they decode to), which must be UTF-8 without NUL.
 fn percent_decode(path: &str) -> Result<String, String> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let byte = bytes[i];
-        let hex = |b: u8| (b as char).to_digit(16);
-        if byte == b'%' {
-            if let (Some(h), Some(l)) = (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            ) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(byte);
-        i += 1;
-    }
-    if out.contains(&0) {
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| "the path does not decode to UTF-8".to_owned())?;
+    if decoded.contains('\0') {
         return Err("the path decodes to a NUL character".to_owned());
     }
-    String::from_utf8(out).map_err(|_| "the path does not decode to UTF-8".to_owned())
+    Ok(decoded.into_owned())
 }
 
 #[cfg(test)]
