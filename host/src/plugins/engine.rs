@@ -48,21 +48,25 @@ fn engine() -> anyhow::Result<&'static Engine> {
 }
 
 /// The threads plugin calls run on: their own tokio runtime, so a guest that computes never
-/// holds a thread of the runtime serving REST, the UI and live updates; the operating system
-/// shares the cores between the two. The threads run at a lower priority (nice 10), so when
-/// both want the CPU, the server's own work comes first and a plugin call gets what is left
-/// (bounded anyway by its deadline). One runtime for the process, never dropped.
+/// holds a thread of the runtime serving REST, the UI and live updates. There is one thread
+/// fewer than there are cores (at least one), so that one core is always left to the server's
+/// own work, and on Linux the threads are scheduled as idle work (`SCHED_IDLE`): a REST worker
+/// that wakes takes the core at once instead of waiting out the plugin thread's time slice
+/// (nice 10 or 19 left a REST p99 of 4 ms while 300 calls spun; see docs/performance.md).
+/// A call that got here therefore runs on the time the server does not use, bounded anyway
+/// by its deadline; calls that answer within a tick never come here. One runtime for the
+/// process, never dropped.
 pub(super) fn call_runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
     static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
     // Built inside `get_or_init`, so that only one is ever built: a second one, dropped in
     // an async context, would panic.
     RUNTIME
         .get_or_init(|| {
-            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
             tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(threads)
+                .worker_threads(cores.saturating_sub(1).max(1))
                 .thread_name("plugin-call")
-                .on_thread_start(lower_priority)
+                .on_thread_start(idle_priority)
                 .enable_all()
                 .build()
                 .inspect_err(|err| tracing::error!("cannot start the plugin threads: {err}"))
@@ -72,15 +76,20 @@ pub(super) fn call_runtime() -> anyhow::Result<&'static tokio::runtime::Runtime>
         .context("the plugin threads could not be started")
 }
 
-/// Raises the calling thread's nice value to 10 (Linux: per thread); elsewhere does nothing.
-fn lower_priority() {
+/// Makes the calling thread idle work (Linux: `SCHED_IDLE`, per thread, allowed without
+/// privileges); where that fails, nice 19. Elsewhere does nothing.
+#[allow(unsafe_code)]
+fn idle_priority() {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: plain system calls on the current thread's id, no memory is shared.
-        #[allow(unsafe_code)]
-        let result =
-            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
-        if result != 0 {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: plain system calls on the current thread (pid 0 / its own id); `param` lives
+        // across the call and is only read.
+        let idle = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } == 0;
+        let niced = idle
+            || unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) }
+                == 0;
+        if !niced {
             tracing::debug!("cannot lower the priority of a plugin thread");
         }
     }
