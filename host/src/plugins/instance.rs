@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -66,43 +66,67 @@ impl Setup {
 }
 
 /// `max_concurrent` calls at once, `max_queued` more waiting; the rest are turned away.
+/// Admission ([`Gate::admit`]) takes no lock and never waits, so that it can run on the thread
+/// that took the request: a call turned away never reaches the plugin threads.
 pub(super) struct Gate {
-    running: Semaphore,
-    waiting: AtomicUsize,
+    running: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
     max_waiting: usize,
+}
+
+/// A call let in by the [`Gate`]: with a running slot already, or with a place in the queue.
+pub(super) enum Admission {
+    Running(OwnedSemaphorePermit),
+    Queued(QueuePlace),
+}
+
+/// A place in a plugin's queue, given back when dropped.
+pub(super) struct QueuePlace {
+    waiting: Arc<AtomicUsize>,
+    running: Arc<Semaphore>,
+}
+
+impl Drop for QueuePlace {
+    fn drop(&mut self) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Gate {
     fn new(max_concurrent: usize, max_queued: usize) -> Gate {
         Gate {
-            running: Semaphore::new(max_concurrent.max(1)),
-            waiting: AtomicUsize::new(0),
+            running: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: max_queued,
         }
     }
 
-    /// A running slot: at once when one is free, else after waiting in the queue; `None` when
-    /// the queue is full.
-    async fn enter(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
-        if let Ok(permit) = self.running.try_acquire() {
-            return Some(permit);
+    /// A running slot when one is free, else a place in the queue; `None` when the queue is
+    /// full. Atomic operations only.
+    pub(super) fn admit(&self) -> Option<Admission> {
+        if let Ok(permit) = self.running.clone().try_acquire_owned() {
+            return Some(Admission::Running(permit));
         }
-        let queued = self
-            .waiting
+        self.waiting
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < self.max_waiting).then_some(n + 1)
-            });
-        if queued.is_err() {
-            return None;
+            })
+            .ok()?;
+        Some(Admission::Queued(QueuePlace {
+            waiting: self.waiting.clone(),
+            running: self.running.clone(),
+        }))
+    }
+}
+
+impl Admission {
+    /// The running slot, after waiting in the queue if need be (the place is given back once
+    /// the slot is had). `None` only if the semaphore were closed, which it never is.
+    async fn slot(self) -> Option<OwnedSemaphorePermit> {
+        match self {
+            Admission::Running(permit) => Some(permit),
+            Admission::Queued(place) => place.running.clone().acquire_owned().await.ok(),
         }
-        struct Leave<'a>(&'a AtomicUsize);
-        impl Drop for Leave<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-        let _leave = Leave(&self.waiting);
-        self.running.acquire().await.ok()
     }
 }
 
@@ -210,20 +234,34 @@ impl Loaded {
         })
     }
 
-    /// Answers one request within the plugin's limits. The deadline counts from now: waiting
-    /// for a free slot, instantiating, the guest's own work and the host's work on its behalf
-    /// (data reads, clocks, fonts) all fall inside it.
+    /// Lets a call in, or turns it away (`Fault::Busy`, logged through the plugin's log gate)
+    /// when the plugin's queue is full. Takes no lock: see [`Gate::admit`].
+    pub(super) fn admit(&self) -> Result<Admission, Fault> {
+        self.setup.gate.admit().ok_or_else(|| {
+            let fault = Fault::Busy {
+                plugin: self.setup.name.clone(),
+            };
+            self.setup.log.write(Level::Error, &fault.to_string());
+            fault
+        })
+    }
+
+    /// Answers one admitted request within the plugin's limits. The deadline counts from now:
+    /// waiting in the queue, instantiating, the guest's own work and the host's work on its
+    /// behalf (data reads, clocks, fonts) all fall inside it.
     pub(super) async fn call(
         &self,
         runtime: &Runtime,
         request: Request,
+        admission: Admission,
     ) -> Result<Response, Fault> {
         let limits = &self.setup.limits;
         let deadline = Instant::now() + limits.deadline;
         let work = async {
-            let Some(_slot) = self.setup.gate.enter().await else {
-                return Err(Fault::Busy {
+            let Some(_slot) = admission.slot().await else {
+                return Err(Fault::Crashed {
                     plugin: self.setup.name.clone(),
+                    reason: "its call queue was closed".to_owned(),
                 });
             };
             let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();

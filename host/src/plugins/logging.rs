@@ -2,6 +2,7 @@
 //! is one record with its control characters and line breaks escaped, so a plugin cannot forge
 //! records, and the rate is limited per plugin, with a count of what was dropped.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -22,18 +23,21 @@ pub(super) enum Level {
     Error,
 }
 
-/// One plugin's log: a token bucket and the lines it refused since it last said so.
+/// One plugin's log: a token bucket and the lines it refused since it last said so. No thread
+/// ever waits for it: a line that finds the bucket in use by another thread is counted as
+/// dropped (the plugin threads run at idle priority, and a server thread must not wait on a
+/// lock one of them holds).
 #[derive(Debug)]
 pub(super) struct LogGate {
     plugin: String,
     bucket: Mutex<Bucket>,
+    dropped: AtomicU64,
 }
 
 #[derive(Debug)]
 struct Bucket {
     tokens: f64,
     refilled: Instant,
-    dropped: u64,
 }
 
 impl LogGate {
@@ -43,27 +47,19 @@ impl LogGate {
             bucket: Mutex::new(Bucket {
                 tokens: BURST,
                 refilled: Instant::now(),
-                dropped: 0,
             }),
+            dropped: AtomicU64::new(0),
         }
     }
 
     /// Logs `message` at `level` as one record tagged with the plugin, unless the plugin is over
     /// its rate; the first record after some were dropped says how many.
     pub(super) fn write(&self, level: Level, message: &str) {
-        let dropped = {
-            let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
-            bucket.tokens = (bucket.tokens + elapsed * RATE_PER_SECOND).min(BURST);
-            bucket.refilled = now;
-            if bucket.tokens < 1.0 {
-                bucket.dropped += 1;
-                return;
-            }
-            bucket.tokens -= 1.0;
-            std::mem::take(&mut bucket.dropped)
-        };
+        if !self.take_token() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
         let plugin = self.plugin.as_str();
         if dropped > 0 {
             tracing::warn!(
@@ -79,6 +75,23 @@ impl LogGate {
             Level::Warn => tracing::warn!(plugin, "{text}"),
             Level::Error => tracing::error!(plugin, "{text}"),
         }
+    }
+
+    /// One token from the bucket, refilled for the time since the last; `false` when it is
+    /// empty or another thread holds it.
+    fn take_token(&self) -> bool {
+        let Ok(mut bucket) = self.bucket.try_lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * RATE_PER_SECOND).min(BURST);
+        bucket.refilled = now;
+        if bucket.tokens < 1.0 {
+            return false;
+        }
+        bucket.tokens -= 1.0;
+        true
     }
 
     /// A warning about the plugin from the host, under the same rate limit.
@@ -129,11 +142,18 @@ mod tests {
         for _ in 0..1000 {
             gate.write(Level::Trace, "line");
         }
-        let bucket = gate.bucket.lock().unwrap();
-        assert!(
-            bucket.dropped >= 1000 - BURST as u64 - 5,
-            "{}",
-            bucket.dropped
-        );
+        let dropped = gate.dropped.load(Ordering::Relaxed);
+        assert!(dropped >= 1000 - BURST as u64 - 5, "{dropped}");
+    }
+
+    #[test]
+    fn a_line_that_finds_the_bucket_held_is_dropped_not_waited_for() {
+        let gate = LogGate::new("contended");
+        let held = gate.bucket.lock().unwrap();
+        gate.write(Level::Trace, "line");
+        drop(held);
+        assert_eq!(gate.dropped.load(Ordering::Relaxed), 1);
+        gate.write(Level::Trace, "line");
+        assert_eq!(gate.dropped.load(Ordering::Relaxed), 0, "the next line reports the drop");
     }
 }

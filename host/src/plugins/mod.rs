@@ -322,7 +322,10 @@ impl Registry {
             return Err(Fault::NotFound(name.to_owned()));
         };
         let loaded = slot.loaded();
-        let mut call = Box::pin(async move { loaded.call(&runtime, request).await });
+        // Turned away here, on the request's thread, when the plugin is full: a flood of calls
+        // to a busy plugin is answered without touching the plugin threads.
+        let admission = loaded.admit()?;
+        let mut call = Box::pin(async move { loaded.call(&runtime, request, admission).await });
         if slot.inline.load(Ordering::Relaxed) {
             let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
             if let Poll::Ready(result) = first {
