@@ -241,7 +241,7 @@ impl Loaded {
             let fault = Fault::Busy {
                 plugin: self.setup.name.clone(),
             };
-            self.setup.log.write(Level::Error, &fault.to_string());
+            self.log_fault(&fault);
             fault
         })
     }
@@ -254,9 +254,9 @@ impl Loaded {
         runtime: &Runtime,
         request: Request,
         admission: Admission,
+        deadline: Instant,
     ) -> Result<Response, Fault> {
         let limits = &self.setup.limits;
-        let deadline = Instant::now() + limits.deadline;
         let work = async {
             let Some(_slot) = admission.slot().await else {
                 return Err(Fault::Crashed {
@@ -292,15 +292,30 @@ impl Loaded {
         };
         // When the timer fires first, the call's future is dropped with its store: the guest
         // stops wherever it was, in its own code or waiting on the host.
-        let result = match tokio::time::timeout_at(deadline.into(), work).await {
-            Ok(result) => result,
-            Err(_) => Err(Fault::Timeout {
-                plugin: self.setup.name.clone(),
-                deadline: limits.deadline,
-            }),
+        match tokio::time::timeout_at(deadline.into(), work).await {
+            Ok(result) => result.inspect_err(|fault| self.log_fault(fault)),
+            Err(_) => Err(self.timed_out()),
+        }
+    }
+
+    /// When a call that starts now must have ended.
+    pub(super) fn deadline_from_now(&self) -> Instant {
+        Instant::now() + self.setup.limits.deadline
+    }
+
+    /// The fault of a call stopped at its deadline, logged.
+    pub(super) fn timed_out(&self) -> Fault {
+        let fault = Fault::Timeout {
+            plugin: self.setup.name.clone(),
+            deadline: self.setup.limits.deadline,
         };
-        // Through the plugin's log gate: a flood of failing calls cannot flood the log.
-        result.inspect_err(|fault| self.setup.log.write(Level::Error, &fault.to_string()))
+        self.log_fault(&fault);
+        fault
+    }
+
+    /// Through the plugin's log gate: a flood of failing calls cannot flood the log.
+    fn log_fault(&self, fault: &Fault) {
+        self.setup.log.write(Level::Error, &fault.to_string());
     }
 
     /// A new instance, initialised like the first one was.

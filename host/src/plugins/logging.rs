@@ -154,6 +154,10 @@ mod tests {
         drop(held);
         assert_eq!(gate.dropped.load(Ordering::Relaxed), 1);
         gate.write(Level::Trace, "line");
-        assert_eq!(gate.dropped.load(Ordering::Relaxed), 0, "the next line reports the drop");
+        assert_eq!(
+            gate.dropped.load(Ordering::Relaxed),
+            0,
+            "the next line reports the drop"
+        );
     }
 }

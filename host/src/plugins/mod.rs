@@ -177,6 +177,10 @@ impl Fault {
 /// inline again.
 const INLINE_AGAIN: Duration = Duration::from_micros(500);
 
+/// How long past its deadline the request's side waits for a call on the plugin threads before
+/// answering 504 itself (see `Registry::handle`).
+const DEADLINE_BACKSTOP: Duration = Duration::from_millis(20);
+
 /// One enabled plugin: its settings and the component currently serving it.
 struct Slot {
     setup: Arc<instance::Setup>,
@@ -325,7 +329,10 @@ impl Registry {
         // Turned away here, on the request's thread, when the plugin is full: a flood of calls
         // to a busy plugin is answered without touching the plugin threads.
         let admission = loaded.admit()?;
-        let mut call = Box::pin(async move { loaded.call(&runtime, request, admission).await });
+        let deadline = loaded.deadline_from_now();
+        let guard = loaded.clone();
+        let mut call =
+            Box::pin(async move { loaded.call(&runtime, request, admission, deadline).await });
         if slot.inline.load(Ordering::Relaxed) {
             let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
             if let Poll::Ready(result) = first {
@@ -341,9 +348,15 @@ impl Registry {
             .map_err(|err| crashed(format!("no thread to run it on: {err}")))?;
         let started = Instant::now();
         let mut moved = AbortOnDrop(threads.spawn(call));
-        let result = match (&mut moved.0).await {
-            Ok(result) => result,
-            Err(err) => Err(crashed(format!("the task calling it failed: {err}"))),
+        // The call ends itself at its deadline; this timer, on the request's side, is the
+        // backstop for when the plugin threads get no CPU at all (they run at idle priority,
+        // and a server saturated with its own work starves them): the answer is a 504 all
+        // the same, and dropping `moved` stops the call when its thread next runs.
+        let backstop = tokio::time::Instant::from_std(deadline + DEADLINE_BACKSTOP);
+        let result = match tokio::time::timeout_at(backstop, &mut moved.0).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(err)) => Err(crashed(format!("the task calling it failed: {err}"))),
+            Err(_) => Err(guard.timed_out()),
         };
         if started.elapsed() < INLINE_AGAIN {
             slot.inline.store(true, Ordering::Relaxed);
