@@ -25,13 +25,18 @@ use serde_json::Value;
 
 use crate::http::percent_encode;
 
-/// A failed Data API read: the HTTP status `/api/v2` would answer and its message.
+/// A failed Data API read: the HTTP status `/api/v2` would answer, its message, and the query
+/// argument at fault when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataError {
-    /// HTTP status (404 for an unknown path, 400 for a bad query, 403 when not allowed, ...).
+    /// HTTP status (404 for an unknown path, 400 for a bad query, 403 when not allowed, 429
+    /// when the call's data budget is spent, 503 when the server has no database, ...).
     pub code: u16,
     /// Buildbot's message.
     pub message: String,
+    /// The query argument or field at fault (`limit`, `builderid__gt`, a misspelt field name),
+    /// when the server can name it.
+    pub argument: Option<String>,
 }
 
 impl DataError {
@@ -40,13 +45,26 @@ impl DataError {
         DataError {
             code,
             message: message.into(),
+            argument: None,
         }
+    }
+
+    /// The same error naming the argument at fault.
+    pub fn with_argument(mut self, argument: impl Into<String>) -> DataError {
+        self.argument = Some(argument.into());
+        self
     }
 }
 
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "data api error {}: {}", self.code, self.message)
+        write!(f, "data api error {}: {}", self.code, self.message)?;
+        if let Some(argument) = &self.argument {
+            if !self.message.contains(argument.as_str()) {
+                write!(f, " (argument '{argument}')")?;
+            }
+        }
+        Ok(())
     }
 }
 

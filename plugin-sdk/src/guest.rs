@@ -20,7 +20,7 @@ use crate::{Config, Manifest, Plugin, Request, Response};
 )]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../wit/v0.1.0",
+        path: "wit/since_v0.2.0",
         world: "ui-plugin",
     });
 }
@@ -93,13 +93,13 @@ mod component {
     mod registered {
         unsafe extern "Rust" {
             /// Defined by `register_plugin!` in the plugin crate.
-            fn __buildbot_www_plugin_v0_1_0() -> super::Registration;
+            fn __buildbot_www_plugin_v0_2_0() -> super::Registration;
         }
 
         pub(super) fn registration() -> super::Registration {
             // SAFETY: `register_plugin!` defines this symbol with exactly this signature, and
             // it has no preconditions.
-            unsafe { __buildbot_www_plugin_v0_1_0() }
+            unsafe { __buildbot_www_plugin_v0_2_0() }
         }
     }
 
@@ -161,6 +161,7 @@ mod component {
                     full_name: user.full_name,
                     email: user.email,
                     groups: user.groups,
+                    roles: user.roles,
                 },
                 root,
             };
@@ -190,6 +191,7 @@ pub(crate) fn data_get(path: &str, query: &str) -> Result<String, crate::DataErr
         bindings::buildbot::www::data::get(path, query).map_err(|e| crate::DataError {
             code: e.code,
             message: e.message,
+            argument: e.argument,
         })
     }
     #[cfg(not(target_arch = "wasm32"))]

@@ -2,7 +2,7 @@
 //!
 //! A plugin is a Rust `cdylib` crate built for `wasm32-wasip2`. It implements [`Plugin`] for one
 //! type and registers that type with [`register_plugin!`]; the SDK takes care of the WebAssembly
-//! component contract (`wit/v0.1.0`, world `ui-plugin`).
+//! component contract (`wit/since_v0.2.0`, package `buildbot:www@0.2.0`, world `ui-plugin`).
 //!
 //! ```
 //! use buildbot_plugin_sdk::prelude::*;
@@ -146,7 +146,7 @@ macro_rules! register_plugin {
     ($plugin:ty $(,)?) => {
         #[doc(hidden)]
         #[unsafe(no_mangle)]
-        pub fn __buildbot_www_plugin_v0_1_0() -> $crate::__private::Registration {
+        pub fn __buildbot_www_plugin_v0_2_0() -> $crate::__private::Registration {
             $crate::__private::Registration::of::<$plugin>()
         }
     };

@@ -13,7 +13,10 @@ mod logging;
 mod memory;
 mod policy;
 mod stderr;
+mod store;
 mod v0_1_0;
+mod v0_2_0;
+mod versions;
 mod watch;
 
 use std::future::Future;
@@ -35,7 +38,7 @@ use engine::Runtime;
 use instance::Loaded;
 
 /// The WIT package versions this host loads plugins of.
-pub const WIT_VERSIONS: &[&str] = &[v0_1_0::WIT_VERSION];
+pub const WIT_VERSIONS: &[&str] = versions::WIT_VERSIONS;
 
 /// A request for a path below `/plugins/<name>/`.
 #[derive(Debug, Clone)]
