@@ -60,7 +60,10 @@ impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "data api error {}: {}", self.code, self.message)?;
         if let Some(argument) = &self.argument {
-            if !self.message.contains(argument.as_str()) {
+            // Unless the message already ends with it or quotes it.
+            let named = self.message.ends_with(&format!(" {argument}"))
+                || self.message.contains(&format!("'{argument}'"));
+            if !named {
                 write!(f, " (argument '{argument}')")?;
             }
         }

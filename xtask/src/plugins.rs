@@ -216,9 +216,7 @@ fn build_scaffold(dir: &Path) -> Result<()> {
             .args(["build", "--quiet", "--release", "--target", WASM_TARGET]),
     )?;
     let built = locked_versions(&std::fs::read_to_string(dir.join("Cargo.lock"))?);
-    let tested = locked_versions(&std::fs::read_to_string(
-        root().join("plugins/Cargo.lock"),
-    )?);
+    let tested = locked_versions(&std::fs::read_to_string(root().join("plugins/Cargo.lock"))?);
     for (name, version) in &built {
         match tested.iter().find(|(n, _)| n == name) {
             Some((_, v)) if v != version => bail!(
@@ -526,22 +524,22 @@ impl Plugin for {ty} {{
         }})
     }}
 
-    fn handle(&self, request: &Request) -> Response {{
-        match request.path.as_str() {{
-            "/" => {{
-                let builders = data::list::<Builder>("builders", &Query::new().field("name"))
-                    .map(|builders| builders.len().to_string())
-                    .unwrap_or_else(|error| error.to_string());
-                Response::html(format!(
-                    "<h1>{{}}, {{}}!</h1>\n<p>Builders: {{}}</p>\n<p><a href=\"{{}}\">Home</a></p>\n",
-                    escape_html(&self.greeting),
-                    escape_html(request.user.display_name()),
-                    escape_html(&builders),
-                    escape_html(&request.root),
-                ))
-            }}
-            _ => Response::not_found(),
-        }}
+    fn routes() -> Routes<Self> {{
+        Routes::new().get("/", {ty}::index)
+    }}
+}}
+
+impl {ty} {{
+    /// The page at `/plugins/{name}/`: a greeting and the number of builders.
+    fn index(&mut self, request: &Request, _: &Params) -> Result<Response, Error> {{
+        let builders = data::list::<Builder>("builders", &Query::new().field("name"))?;
+        Ok(Response::html(format!(
+            "<h1>{{}}, {{}}!</h1>\n<p>Builders: {{}}</p>\n<p><a href=\"{{}}\">Home</a></p>\n",
+            escape_html(&self.greeting),
+            escape_html(request.user.display_name()),
+            builders.len(),
+            escape_html(&request.root),
+        )))
     }}
 }}
 
@@ -557,13 +555,15 @@ mod tests {{
         testing::set_data(|_path, _query| {{
             Ok(r#"{{"builders": [{{"name": "a"}}, {{"name": "b"}}], "meta": {{}}}}"#.into())
         }});
-        let plugin = {ty}::init(Config::empty("{name}")).unwrap();
-        let page = plugin.handle(&Request::get("/"));
+        let mut plugin = {ty}::init(Config::empty("{name}")).unwrap();
+        let page = plugin.respond(&Request::get("/"));
         assert_eq!(page.status, 200);
         let body = page.body_text().unwrap();
         assert!(body.contains("Hello, anonymous!"), "{{body}}");
         assert!(body.contains("Builders: 2"), "{{body}}");
-        assert_eq!(plugin.handle(&Request::get("/nope")).status, 404);
+        assert_eq!(plugin.respond(&Request::get("/nope")).status, 404);
+        testing::set_data(|_path, _query| Err(DataError::new(403, "forbidden")));
+        assert_eq!(plugin.respond(&Request::get("/")).status, 403);
     }}
 }}
 "##

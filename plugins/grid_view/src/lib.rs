@@ -42,7 +42,14 @@ impl Plugin for GridView {
         })
     }
 
-    fn handle(&self, request: &Request) -> Response {
+    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
+        Ok(self.answer(request))
+    }
+}
+
+impl GridView {
+    /// The answer to one request; every failure is already an answer here.
+    fn answer(&self, request: &Request) -> Response {
         common::answer(request, "grid", |request| {
             let parsed = Args::parse(request, self.changes, &["transposed"]).and_then(|args| {
                 let transposed = Args::flag(request, "transposed")?.unwrap_or(self.transposed);
