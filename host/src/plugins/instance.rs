@@ -153,9 +153,12 @@ impl Loaded {
                 info.name
             );
         }
-        init(&setup, &mut warm).await.map_err(|message| {
-            anyhow::anyhow!("plugin '{}' rejected its config: {message}", setup.name)
-        })?;
+        init(&setup, &mut warm)
+            .await
+            .map_err(|message| super::Rejected {
+                plugin: setup.name.clone(),
+                message,
+            })?;
         Ok(Loaded {
             info,
             setup,
