@@ -58,6 +58,8 @@
 //! What the SDK offers besides the trait:
 //! - [`Routes`]: dispatch by method and path (`/builders/{id}`), with [`Params`]; [`Error`],
 //!   which `?` makes of a failed data read and the SDK answers with its status;
+//! - [`Templates`]: HTML from minijinja templates that escape every value they insert, the
+//!   default way to write a page;
 //! - [`Request`] and [`Response`] with helpers for query parameters, headers, HTML, SVG, PNG,
 //!   JSON, text and redirects;
 //! - [`data`]: typed reads of Buildbot's Data API ([`data::list`], [`data::one`]) with a
@@ -87,6 +89,7 @@ mod manifest;
 pub mod models;
 pub mod results;
 mod routing;
+mod templates;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod time;
@@ -100,6 +103,7 @@ pub use results::BuildResult;
 pub use routing::{Error, Handler, Params, Routes};
 pub use serde;
 pub use serde_json;
+pub use templates::Templates;
 
 /// A UI plugin: who it is, how it is configured, and how it answers requests.
 ///
@@ -191,7 +195,7 @@ pub mod prelude {
     pub use crate::results::BuildResult;
     pub use crate::{
         escape_html, font, log, now_ms, register_plugin, Config, Error, Manifest, MenuEntry,
-        Params, Plugin, Request, Response, Routes, User,
+        Params, Plugin, Request, Response, Routes, Templates, User,
     };
 }
 

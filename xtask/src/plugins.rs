@@ -504,9 +504,17 @@ fn lib_rs(name: &str) -> String {
         r##"//! The `{name}` plugin for buildbot-www: a page at `/plugins/{name}/`.
 
 use buildbot_plugin_sdk::prelude::*;
+use buildbot_plugin_sdk::serde_json;
+
+/// The page at `/`: every `{{{{ value }}}}` is escaped (a `.html` template).
+const INDEX: &str = "<h1>{{{{ greeting }}}}, {{{{ user }}}}!</h1>
+<p>Builders: {{{{ builders }}}}</p>
+<p><a href=\"{{{{ root }}}}\">Home</a></p>
+";
 
 struct {ty} {{
     greeting: String,
+    templates: Templates,
 }}
 
 impl Plugin for {ty} {{
@@ -521,6 +529,7 @@ impl Plugin for {ty} {{
         config.deny_unknown(&["greeting"])?;
         Ok({ty} {{
             greeting: config.string_or("greeting", "Hello")?,
+            templates: Templates::new().with("index.html", INDEX)?,
         }})
     }}
 
@@ -533,13 +542,15 @@ impl {ty} {{
     /// The page at `/plugins/{name}/`: a greeting and the number of builders.
     fn index(&mut self, request: &Request, _: &Params) -> Result<Response, Error> {{
         let builders = data::list::<Builder>("builders", &Query::new().field("name"))?;
-        Ok(Response::html(format!(
-            "<h1>{{}}, {{}}!</h1>\n<p>Builders: {{}}</p>\n<p><a href=\"{{}}\">Home</a></p>\n",
-            escape_html(&self.greeting),
-            escape_html(request.user.display_name()),
-            builders.len(),
-            escape_html(&request.root),
-        )))
+        self.templates.render(
+            "index.html",
+            serde_json::json!({{
+                "greeting": self.greeting,
+                "user": request.user.display_name(),
+                "builders": builders.len(),
+                "root": request.root,
+            }}),
+        )
     }}
 }}
 
