@@ -124,6 +124,8 @@ impl fmt::Display for Op {
 /// percent-encoded query string (without `?`).
 ///
 /// Values are rendered with `Display`; booleans become `true`/`false`, which Buildbot accepts.
+/// The server refuses a filter or an order on a field a `field` selection leaves out: select
+/// every field the query filters or orders on, as here.
 ///
 /// ```
 /// use buildbot_plugin_sdk::data::{Op, Query};
@@ -133,14 +135,15 @@ impl fmt::Display for Op {
 ///     .filter("number", Op::Gt, 10)
 ///     .any_of("results", [2, 4])
 ///     .contains("state_string", "a b&c")
-///     .fields(["buildid", "number", "results", "state_string"])
+///     .fields(["buildid", "complete", "number", "results", "state_string"])
 ///     .order("-number")
 ///     .limit(20)
 ///     .offset(40);
 /// assert_eq!(
 ///     query.to_string(),
 ///     "complete=true&number__gt=10&results__in=2&results__in=4&state_string__contains=a%20b%26c\
-///      &field=buildid&field=number&field=results&field=state_string&order=-number&limit=20&offset=40"
+///      &field=buildid&field=complete&field=number&field=results&field=state_string&order=-number\
+///      &limit=20&offset=40"
 /// );
 /// assert_eq!(Query::new().to_string(), "");
 /// ```

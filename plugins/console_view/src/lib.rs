@@ -5,7 +5,7 @@
 //! A page costs the reads of [`buildbot_plugin_sdk::changes::page`] (one per change shown plus
 //! a few) and one for the builders shown.
 
-pub mod common;
+pub use view_common as common;
 pub mod tags;
 
 use std::fmt::Write;

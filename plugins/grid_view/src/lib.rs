@@ -2,11 +2,10 @@
 //! each cell the boxes of that builder's builds of that change; transposed on request. See
 //! `docs/grid_view.md`.
 //!
-//! It shares its arguments, reads and HTML pieces with the console view: `common.rs` of
-//! `console_view` is compiled into this crate too.
+//! It shares its arguments, reads and HTML pieces with the console view through the
+//! `view_common` library crate.
 
-#[path = "../../console_view/src/common.rs"]
-pub mod common;
+pub use view_common as common;
 
 use std::fmt::Write;
 

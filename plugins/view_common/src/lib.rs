@@ -1,7 +1,7 @@
 //! What the console and grid views share: their URL arguments, the page of changes with the
 //! builders it shows, and the HTML of build boxes, change descriptions, the filter form and
-//! the pager. `grid_view` compiles this same file (`#[path]` in its `lib.rs`), so the two
-//! views look and behave alike without a second copy.
+//! the pager. An ordinary library crate both view plugins depend on, so the two views look and
+//! behave alike without a second copy.
 
 use std::fmt::Write;
 
