@@ -491,8 +491,9 @@ pub fn empty_state(args: &Args, view: &View, out: &mut String) {
 }
 
 /// The views dataset (`fixtures/views/dataset.sql`) as the first page reads it, for the unit
-/// tests of both views.
-#[cfg(test)]
+/// tests of both views (native builds only, like the SDK's `testing`).
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
 pub mod fixture {
     use buildbot_plugin_sdk::changes::ChangeBuilds;
     use buildbot_plugin_sdk::models::{Build, Builder, Change};
