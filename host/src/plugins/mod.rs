@@ -13,6 +13,7 @@ mod logging;
 mod memory;
 mod policy;
 mod stderr;
+#[macro_use]
 mod store;
 mod v0_1_0;
 mod v0_2_0;

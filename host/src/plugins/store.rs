@@ -175,6 +175,81 @@ impl State {
     }
 }
 
+/// What is written the same way in every version module, for its own bindgen types (`wit`
+/// for the `types` interface, `buildbot::www::{log, host}` for the imports): the manifest and
+/// response conversions and the `log` and `host` imports, which hand over to `State`. A
+/// version whose types differ here writes its own instead of invoking this.
+macro_rules! same_in_every_version {
+    () => {
+        impl From<wit::Manifest> for HostManifest {
+            fn from(m: wit::Manifest) -> Self {
+                HostManifest {
+                    name: m.name,
+                    version: m.version,
+                    description: m.description,
+                    menu: m
+                        .menu
+                        .into_iter()
+                        .map(|e| MenuEntry {
+                            label: e.label,
+                            path: e.path,
+                            order: e.order,
+                            icon: e.icon,
+                        })
+                        .collect(),
+                    events: m.events,
+                }
+            }
+        }
+
+        /// The response in the host's shape (checked by the caller).
+        pub(super) fn response(response: wit::Response) -> HostResponse {
+            HostResponse {
+                status: response.status,
+                headers: response
+                    .headers
+                    .into_iter()
+                    .map(|h| (h.name, h.value))
+                    .collect(),
+                body: response.body,
+            }
+        }
+
+        /// The headers in this version's shape.
+        fn headers(headers: Vec<(String, String)>) -> Vec<wit::Header> {
+            headers
+                .into_iter()
+                .map(|(name, value)| wit::Header { name, value })
+                .collect()
+        }
+
+        impl wit::Host for State {}
+
+        impl buildbot::www::log::Host for State {
+            async fn write(&mut self, level: wit::Level, message: String) {
+                let level = match level {
+                    wit::Level::Trace => Level::Trace,
+                    wit::Level::Debug => Level::Debug,
+                    wit::Level::Info => Level::Info,
+                    wit::Level::Warn => Level::Warn,
+                    wit::Level::Error => Level::Error,
+                };
+                self.write_log(level, &message);
+            }
+        }
+
+        impl buildbot::www::host::Host for State {
+            async fn now_ms(&mut self) -> u64 {
+                State::now_ms()
+            }
+
+            async fn font(&mut self, family: String) -> Option<Vec<u8>> {
+                State::font(self, family).await
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::argument_at_fault;

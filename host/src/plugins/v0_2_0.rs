@@ -31,26 +31,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     UiPlugin::add_to_linker::<State, HasSelf<State>>(linker, |state| state)
 }
 
-impl From<wit::Manifest> for HostManifest {
-    fn from(m: wit::Manifest) -> Self {
-        HostManifest {
-            name: m.name,
-            version: m.version,
-            description: m.description,
-            menu: m
-                .menu
-                .into_iter()
-                .map(|e| MenuEntry {
-                    label: e.label,
-                    path: e.path,
-                    order: e.order,
-                    icon: e.icon,
-                })
-                .collect(),
-            events: m.events,
-        }
-    }
-}
+same_in_every_version!();
 
 /// The request in this version's shape. Roles come with the user from 0.2.0 on; the server
 /// computes none yet (role matchers arrive with the authentication issue), so they are empty.
@@ -82,31 +63,12 @@ pub(super) fn request(request: HostRequest) -> wit::Request {
         method: request.method,
         path: request.path,
         query: request.query,
-        headers: request
-            .headers
-            .into_iter()
-            .map(|(name, value)| wit::Header { name, value })
-            .collect(),
+        headers: headers(request.headers),
         body: request.body,
         user,
         root: request.root,
     }
 }
-
-/// The response in the host's shape (checked by the caller).
-pub(super) fn response(response: wit::Response) -> HostResponse {
-    HostResponse {
-        status: response.status,
-        headers: response
-            .headers
-            .into_iter()
-            .map(|h| (h.name, h.value))
-            .collect(),
-        body: response.body,
-    }
-}
-
-impl wit::Host for State {}
 
 impl buildbot::www::data::Host for State {
     async fn get(&mut self, path: String, query: String) -> Result<String, wit::DataError> {
@@ -125,28 +87,5 @@ impl buildbot::www::data::Host for State {
                 message: err.message,
                 argument: err.argument,
             })
-    }
-}
-
-impl buildbot::www::log::Host for State {
-    async fn write(&mut self, level: wit::Level, message: String) {
-        let level = match level {
-            wit::Level::Trace => Level::Trace,
-            wit::Level::Debug => Level::Debug,
-            wit::Level::Info => Level::Info,
-            wit::Level::Warn => Level::Warn,
-            wit::Level::Error => Level::Error,
-        };
-        self.write_log(level, &message);
-    }
-}
-
-impl buildbot::www::host::Host for State {
-    async fn now_ms(&mut self) -> u64 {
-        State::now_ms()
-    }
-
-    async fn font(&mut self, family: String) -> Option<Vec<u8>> {
-        State::font(self, family).await
     }
 }
