@@ -118,13 +118,32 @@ async fn run(command: Command) -> ExitCode {
             };
             report(buildbot_www::server::serve_with(config, demo_activity).await)
         }
-        Command::CheckConfig { path } => match load_config(&path) {
-            Ok(_) => {
-                println!("{}: config is valid", path.display());
-                ExitCode::SUCCESS
+        Command::CheckConfig { path } => {
+            let config = match load_config(&path) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            // Every enabled plugin's `init` sees its options, so that an option it refuses
+            // is reported here, located in the file, rather than when serving.
+            match buildbot_www::plugins::check(&config).await {
+                Ok(()) => {
+                    println!("{}: config is valid", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(err) => match err.downcast_ref::<buildbot_www::plugins::Rejected>() {
+                    Some(rejected) => {
+                        let located = buildbot_www::config::plugin_option_error(
+                            &path,
+                            &rejected.plugin,
+                            &rejected.message,
+                        );
+                        eprintln!("{located}");
+                        ExitCode::from(2)
+                    }
+                    None => report(Err(err)),
+                },
             }
-            Err(code) => code,
-        },
+        }
         Command::LoadFixtures { config, force } => {
             let config = match load_config(&config) {
                 Ok(config) => config,

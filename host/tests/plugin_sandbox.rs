@@ -395,7 +395,7 @@ async fn plugin_logs_cannot_be_forged_or_flooded() {
 }
 
 /// A plugin component with three linear memories (one core module, multi-memory), built from
-/// WebAssembly text against `wit/v0.1.0`. Its `handle` grows the second and third memories by
+/// WebAssembly text against `plugin-sdk/wit/since_v0.1.0`. Its `handle` grows the second and third memories by
 /// 300 pages (18.75 MiB) each and traps if either growth fails.
 fn many_memories_component() -> Vec<u8> {
     let module = r#"
@@ -433,7 +433,8 @@ fn many_memories_component() -> Vec<u8> {
     "#;
     let mut bytes = wat::parse_str(module).unwrap();
     let mut resolve = wit_parser::Resolve::default();
-    let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/v0.1.0");
+    let wit =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk/wit/since_v0.1.0");
     let (package, _) = resolve.push_dir(wit).unwrap();
     let world = resolve.select_world(&[package], Some("ui-plugin")).unwrap();
     wit_component::embed_component_metadata(

@@ -341,8 +341,8 @@ fn plugins_list_shows_what_is_found_and_enabled() {
             .split_whitespace()
             .collect::<Vec<_>>()
     };
-    assert_eq!(line("hello")[..4], ["hello", "1.0.0", "0.1.0", "yes"]);
-    assert_eq!(line("hostile")[2..4], ["0.1.0", "no"]);
+    assert_eq!(line("hello")[..4], ["hello", "1.0.0", "0.2.0", "yes"]);
+    assert_eq!(line("hostile")[2..4], ["0.2.0", "no"]);
     assert!(line("junk").join(" ").contains("cannot load"), "{text}");
     assert_eq!(line("missing_one")[3], "MISSING");
 }

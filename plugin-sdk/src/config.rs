@@ -162,14 +162,16 @@ impl Config {
         }
     }
 
-    /// Deserializes all options into `T`; put `#[serde(deny_unknown_fields)]` on `T` to reject
-    /// unknown options.
+    /// Deserializes all options into `T`, a struct deriving `Deserialize`: the options are
+    /// named once, by its fields. An option that is not one of its fields is refused (as the
+    /// server's own config refuses unknown keys), with or without
+    /// `#[serde(deny_unknown_fields)]`; give optional fields `#[serde(default)]`.
     ///
     /// ```
     /// use buildbot_plugin_sdk::{serde::Deserialize, Config};
     ///
     /// #[derive(Debug, Deserialize)]
-    /// #[serde(crate = "buildbot_plugin_sdk::serde", deny_unknown_fields)]
+    /// #[serde(crate = "buildbot_plugin_sdk::serde")]
     /// struct Options {
     ///     #[serde(default)]
     ///     limit: u32,
@@ -178,15 +180,70 @@ impl Config {
     /// let config = Config::from_json("p", r#"{"limit": 20}"#).unwrap();
     /// assert_eq!(config.parse::<Options>().unwrap().limit, 20);
     /// let config = Config::from_json("p", r#"{"limits": 20}"#).unwrap();
-    /// assert!(config.parse::<Options>().unwrap_err().starts_with("p: invalid config: unknown field `limits`"));
+    /// assert_eq!(
+    ///     config.parse::<Options>().unwrap_err(),
+    ///     "p: unknown option 'limits' (expected one of: limit)"
+    /// );
+    /// let config = Config::from_json("p", r#"{"limit": "x"}"#).unwrap();
+    /// assert_eq!(
+    ///     config.parse::<Options>().unwrap_err(),
+    ///     "p: invalid config: invalid type: string \"x\", expected u32"
+    /// );
     /// ```
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, String> {
-        T::deserialize(Value::Object(self.values.clone()))
-            .map_err(|e| self.error(format_args!("invalid config: {e}")))
+        T::deserialize(Strict(Value::Object(self.values.clone()))).map_err(|e| {
+            let message = e.to_string();
+            if message.starts_with(UNKNOWN_OPTION) {
+                self.error(format_args!("{message}"))
+            } else {
+                self.error(format_args!("invalid config: {message}"))
+            }
+        })
     }
 
     fn wrong_type(&self, key: &str, expected: &str, got: &Value) -> String {
         self.error(format_args!("option '{key}' must be {expected}, not {got}"))
+    }
+}
+
+/// How [`Strict`]'s refusal of an option begins.
+const UNKNOWN_OPTION: &str = "unknown option '";
+
+/// The options as a deserializer that refuses keys the struct being built has no field for:
+/// serde names the fields when it asks for a struct.
+struct Strict(Value);
+
+impl<'de> serde::Deserializer<'de> for Strict {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        serde::Deserializer::deserialize_any(self.0, visitor)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        if let Value::Object(values) = &self.0 {
+            if let Some(key) = values.keys().find(|key| !fields.contains(&key.as_str())) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "{UNKNOWN_OPTION}{key}' (expected one of: {})",
+                    fields.join(", ")
+                )));
+            }
+        }
+        serde::Deserializer::deserialize_struct(self.0, name, fields, visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
     }
 }
 

@@ -25,13 +25,18 @@ use serde_json::Value;
 
 use crate::http::percent_encode;
 
-/// A failed Data API read: the HTTP status `/api/v2` would answer and its message.
+/// A failed Data API read: the HTTP status `/api/v2` would answer, its message, and the query
+/// argument at fault when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataError {
-    /// HTTP status (404 for an unknown path, 400 for a bad query, 403 when not allowed, ...).
+    /// HTTP status (404 for an unknown path, 400 for a bad query, 403 when not allowed, 429
+    /// when the call's data budget is spent, 503 when the server has no database, ...).
     pub code: u16,
     /// Buildbot's message.
     pub message: String,
+    /// The query argument or field at fault (`limit`, `builderid__gt`, a misspelt field name),
+    /// when the server can name it.
+    pub argument: Option<String>,
 }
 
 impl DataError {
@@ -40,13 +45,29 @@ impl DataError {
         DataError {
             code,
             message: message.into(),
+            argument: None,
         }
+    }
+
+    /// The same error naming the argument at fault.
+    pub fn with_argument(mut self, argument: impl Into<String>) -> DataError {
+        self.argument = Some(argument.into());
+        self
     }
 }
 
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "data api error {}: {}", self.code, self.message)
+        write!(f, "data api error {}: {}", self.code, self.message)?;
+        if let Some(argument) = &self.argument {
+            // Unless the message already ends with it or quotes it.
+            let named = self.message.ends_with(&format!(" {argument}"))
+                || self.message.contains(&format!("'{argument}'"));
+            if !named {
+                write!(f, " (argument '{argument}')")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -103,6 +124,8 @@ impl fmt::Display for Op {
 /// percent-encoded query string (without `?`).
 ///
 /// Values are rendered with `Display`; booleans become `true`/`false`, which Buildbot accepts.
+/// The server refuses a filter or an order on a field a `field` selection leaves out: select
+/// every field the query filters or orders on, as here.
 ///
 /// ```
 /// use buildbot_plugin_sdk::data::{Op, Query};
@@ -112,14 +135,15 @@ impl fmt::Display for Op {
 ///     .filter("number", Op::Gt, 10)
 ///     .any_of("results", [2, 4])
 ///     .contains("state_string", "a b&c")
-///     .fields(["buildid", "number", "results", "state_string"])
+///     .fields(["buildid", "complete", "number", "results", "state_string"])
 ///     .order("-number")
 ///     .limit(20)
 ///     .offset(40);
 /// assert_eq!(
 ///     query.to_string(),
 ///     "complete=true&number__gt=10&results__in=2&results__in=4&state_string__contains=a%20b%26c\
-///      &field=buildid&field=number&field=results&field=state_string&order=-number&limit=20&offset=40"
+///      &field=buildid&field=complete&field=number&field=results&field=state_string&order=-number\
+///      &limit=20&offset=40"
 /// );
 /// assert_eq!(Query::new().to_string(), "");
 /// ```

@@ -6,7 +6,7 @@
 //! replaced by [`crate::testing`], so plugin code and the SDK itself can be tested with
 //! `cargo test`.
 
-use std::sync::RwLock;
+use std::cell::RefCell;
 
 use crate::{Config, Manifest, Plugin, Request, Response};
 
@@ -20,7 +20,7 @@ use crate::{Config, Manifest, Plugin, Request, Response};
 )]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../wit/v0.1.0",
+        path: "wit/since_v0.2.0",
         world: "ui-plugin",
     });
 }
@@ -51,35 +51,37 @@ impl Registration {
         let name = self.manifest().name;
         let config = Config::from_json(&name, config)?;
         let plugin = (self.init)(config)?;
-        *INSTANCE.write().unwrap_or_else(|e| e.into_inner()) = Some(plugin);
+        INSTANCE.with(|instance| *instance.borrow_mut() = Some(plugin));
         Ok(())
     }
 }
 
 /// Answers a request with the plugin built by the last successful [`Registration::init`].
 pub fn handle(request: &Request) -> Response {
-    let instance = INSTANCE.read().unwrap_or_else(|e| e.into_inner());
-    match instance.as_ref() {
-        Some(plugin) => plugin.handle(request),
+    INSTANCE.with(|instance| match instance.borrow_mut().as_mut() {
+        Some(plugin) => plugin.respond(request),
         None => {
             Response::text("plugin not initialised: init was not called or failed").with_status(500)
         }
-    }
+    })
 }
 
 /// The object-safe face of a [`Plugin`].
-trait Handler: Send + Sync {
-    fn handle(&self, request: &Request) -> Response;
+trait Handler {
+    fn respond(&mut self, request: &Request) -> Response;
 }
 
 impl<P: Plugin> Handler for P {
-    fn handle(&self, request: &Request) -> Response {
-        Plugin::handle(self, request)
+    fn respond(&mut self, request: &Request) -> Response {
+        Plugin::respond(self, request)
     }
 }
 
-/// The plugin of this instance, once `init` succeeded.
-static INSTANCE: RwLock<Option<Box<dyn Handler>>> = RwLock::new(None);
+thread_local! {
+    /// The plugin of this instance, once `init` succeeded. A component instance has one
+    /// thread, so this is the instance's one plugin, and it need not be `Send` or `Sync`.
+    static INSTANCE: RefCell<Option<Box<dyn Handler>>> = const { RefCell::new(None) };
+}
 
 // The generated exports are `unsafe extern "C"` functions, and the registered plugin is found
 // through an `extern "Rust"` declaration.
@@ -93,13 +95,13 @@ mod component {
     mod registered {
         unsafe extern "Rust" {
             /// Defined by `register_plugin!` in the plugin crate.
-            fn __buildbot_www_plugin_v0_1_0() -> super::Registration;
+            fn __buildbot_www_plugin_v0_2_0() -> super::Registration;
         }
 
         pub(super) fn registration() -> super::Registration {
             // SAFETY: `register_plugin!` defines this symbol with exactly this signature, and
             // it has no preconditions.
-            unsafe { __buildbot_www_plugin_v0_1_0() }
+            unsafe { __buildbot_www_plugin_v0_2_0() }
         }
     }
 
@@ -161,6 +163,7 @@ mod component {
                     full_name: user.full_name,
                     email: user.email,
                     groups: user.groups,
+                    roles: user.roles,
                 },
                 root,
             };
@@ -190,6 +193,7 @@ pub(crate) fn data_get(path: &str, query: &str) -> Result<String, crate::DataErr
         bindings::buildbot::www::data::get(path, query).map_err(|e| crate::DataError {
             code: e.code,
             message: e.message,
+            argument: e.argument,
         })
     }
     #[cfg(not(target_arch = "wasm32"))]
@@ -264,8 +268,9 @@ mod tests {
                 start: config.integer("start")?.unwrap_or(0),
             })
         }
-        fn handle(&self, request: &Request) -> Response {
-            Response::text(format!("{} {}", self.start, request.path))
+        fn handle(&mut self, request: &Request) -> Result<Response, crate::Error> {
+            self.start += 1;
+            Ok(Response::text(format!("{} {}", self.start, request.path)))
         }
     }
 
@@ -283,6 +288,8 @@ mod tests {
         );
         registration.init(r#"{"start": 7}"#).unwrap();
         let response = handle(&Request::get("/a"));
-        assert_eq!(response.body_text(), Some("7 /a"));
+        assert_eq!(response.body_text(), Some("8 /a"));
+        // The same instance, mutable between requests.
+        assert_eq!(handle(&Request::get("/b")).body_text(), Some("9 /b"));
     }
 }

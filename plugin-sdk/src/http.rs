@@ -17,6 +17,8 @@ pub struct User {
     pub email: Option<String>,
     /// Groups, as used by authorization rules.
     pub groups: Vec<String>,
+    /// Roles the server's role matchers give the user (empty until the server has them).
+    pub roles: Vec<String>,
 }
 
 impl User {
@@ -450,10 +452,7 @@ mod tests {
         );
         let r = Response::svg("<svg/>");
         assert_eq!(r.header("content-type"), Some("image/svg+xml"));
-        let r = Response::from(crate::DataError {
-            code: 404,
-            message: "no such builder".into(),
-        });
+        let r = Response::from(crate::DataError::new(404, "no such builder"));
         assert_eq!((r.status, r.body_text()), (404, Some("no such builder")));
         let r = Response::new(204);
         assert!(r.body.is_empty() && r.headers.is_empty());

@@ -2,13 +2,14 @@
 //!
 //! A plugin is a Rust `cdylib` crate built for `wasm32-wasip2`. It implements [`Plugin`] for one
 //! type and registers that type with [`register_plugin!`]; the SDK takes care of the WebAssembly
-//! component contract (`wit/v0.1.0`, world `ui-plugin`).
+//! component contract (`wit/since_v0.2.0`, package `buildbot:www@0.2.0`, world `ui-plugin`).
 //!
 //! ```
 //! use buildbot_plugin_sdk::prelude::*;
 //!
 //! struct Hello {
 //!     greeting: String,
+//!     visits: u64,
 //! }
 //!
 //! impl Plugin for Hello {
@@ -21,24 +22,33 @@
 //!     fn init(config: Config) -> Result<Self, String> {
 //!         config.deny_unknown(&["greeting"])?;
 //!         let greeting = config.string_or("greeting", "Hello")?;
-//!         Ok(Hello { greeting })
+//!         Ok(Hello { greeting, visits: 0 })
 //!     }
 //!
-//!     fn handle(&self, request: &Request) -> Response {
-//!         match request.path.as_str() {
-//!             "/" => Response::html(format!(
-//!                 "<p>{}, {}!</p>",
-//!                 escape_html(&self.greeting),
-//!                 escape_html(request.user.display_name()),
-//!             )),
-//!             _ => Response::not_found(),
-//!         }
+//!     fn routes() -> Routes<Self> {
+//!         Routes::new().get("/", Hello::index)
+//!     }
+//! }
+//!
+//! impl Hello {
+//!     fn index(&mut self, request: &Request, _: &Params) -> Result<Response, Error> {
+//!         self.visits += 1;
+//!         Ok(Response::html(format!(
+//!             "<p>{}, {}! ({} visits to this instance)</p>",
+//!             escape_html(&self.greeting),
+//!             escape_html(request.user.display_name()),
+//!             self.visits,
+//!         )))
 //!     }
 //! }
 //!
 //! register_plugin!(Hello);
-//! # let hello = Hello::init(Config::empty("hello")).unwrap();
-//! # assert_eq!(hello.handle(&Request::get("/")).body_text(), Some("<p>Hello, anonymous!</p>"));
+//! # let mut hello = Hello::init(Config::empty("hello")).unwrap();
+//! # assert_eq!(
+//! #     hello.respond(&Request::get("/")).body_text(),
+//! #     Some("<p>Hello, anonymous! (1 visits to this instance)</p>")
+//! # );
+//! # assert_eq!(hello.respond(&Request::get("/nope")).status, 404);
 //! ```
 //!
 //! Build it with `cargo build --target wasm32-wasip2 --release`, copy
@@ -46,6 +56,10 @@
 //! the config (`[www.plugins] hello = true`, or a table with its options).
 //!
 //! What the SDK offers besides the trait:
+//! - [`Routes`]: dispatch by method and path (`/builders/{id}`), with [`Params`]; [`Error`],
+//!   which `?` makes of a failed data read and the SDK answers with its status;
+//! - [`Templates`]: HTML from minijinja templates that escape every value they insert, the
+//!   default way to write a page;
 //! - [`Request`] and [`Response`] with helpers for query parameters, headers, HTML, SVG, PNG,
 //!   JSON, text and redirects;
 //! - [`data`]: typed reads of Buildbot's Data API ([`data::list`], [`data::one`]) with a
@@ -74,6 +88,8 @@ pub mod log;
 mod manifest;
 pub mod models;
 pub mod results;
+mod routing;
+mod templates;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod time;
@@ -84,8 +100,10 @@ pub use html::escape_html;
 pub use http::{Request, Response, User};
 pub use manifest::{Manifest, MenuEntry};
 pub use results::BuildResult;
+pub use routing::{Error, Handler, Params, Routes};
 pub use serde;
 pub use serde_json;
+pub use templates::Templates;
 
 /// A UI plugin: who it is, how it is configured, and how it answers requests.
 ///
@@ -94,10 +112,12 @@ pub use serde_json;
 /// instance with the plugin's config, and [`handle`](Plugin::handle) for every request below
 /// `/plugins/<name>/`.
 ///
-/// An instance handles one request at a time, so `handle` takes `&self`; keep caches in a
-/// `Mutex` or `OnceLock`. A panic fails the request with a 5xx naming the plugin and the next
-/// request gets a fresh instance (and a fresh `init`).
-pub trait Plugin: Sized + Send + Sync + 'static {
+/// An instance handles one request at a time, so `handle` takes `&mut self`: keep caches in
+/// plain fields, no `Mutex` needed. The server may run several instances of a plugin side by
+/// side and drop any of them between requests, so such state is a cache, never the truth. A
+/// panic fails the request with a 5xx naming the plugin and the next request gets a fresh
+/// instance (and a fresh `init`).
+pub trait Plugin: Sized + 'static {
     /// Who the plugin is: its name (what operators enable it by), version, sidebar entries and
     /// the event paths that should refresh its views.
     fn manifest() -> Manifest;
@@ -107,12 +127,25 @@ pub trait Plugin: Sized + Send + Sync + 'static {
     /// option is wrong, e.g. with [`Config::deny_unknown`].
     fn init(config: Config) -> Result<Self, String>;
 
+    /// The plugin's routes, which the default [`handle`](Plugin::handle) dispatches to.
+    /// The default has none (every request is answered 404).
+    fn routes() -> Routes<Self> {
+        Routes::new()
+    }
+
     /// Answers one request; `request.path` is below the plugin's mount and starts with `/`.
+    /// An [`Error`] (what `?` makes of a failed data read) is answered with its status and
+    /// message.
     ///
-    /// The default answers 404 to everything.
-    fn handle(&self, request: &Request) -> Response {
-        let _ = request;
-        Response::not_found()
+    /// The default dispatches through [`routes`](Plugin::routes).
+    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
+        Self::routes().dispatch(self, request)
+    }
+
+    /// [`handle`](Plugin::handle) with an error turned into its answer: what the server
+    /// receives, and what a unit test usually wants to look at.
+    fn respond(&mut self, request: &Request) -> Response {
+        self.handle(request).unwrap_or_else(Response::from)
     }
 }
 
@@ -146,7 +179,7 @@ macro_rules! register_plugin {
     ($plugin:ty $(,)?) => {
         #[doc(hidden)]
         #[unsafe(no_mangle)]
-        pub fn __buildbot_www_plugin_v0_1_0() -> $crate::__private::Registration {
+        pub fn __buildbot_www_plugin_v0_2_0() -> $crate::__private::Registration {
             $crate::__private::Registration::of::<$plugin>()
         }
     };
@@ -161,8 +194,8 @@ pub mod prelude {
     };
     pub use crate::results::BuildResult;
     pub use crate::{
-        escape_html, font, log, now_ms, register_plugin, Config, Manifest, MenuEntry, Plugin,
-        Request, Response, User,
+        escape_html, font, log, now_ms, register_plugin, Config, Error, Manifest, MenuEntry,
+        Params, Plugin, Request, Response, Routes, Templates, User,
     };
 }
 
@@ -189,6 +222,13 @@ pub fn now_ms() -> u64 {
 pub fn font(family: &str) -> Option<Vec<u8>> {
     guest::font(family)
 }
+
+/// The Rust examples of `docs/plugins.md`, compiled as doc tests (`cargo test --doc`) when the
+/// SDK is tested inside the buildbot-www repository; outside it (a packaged SDK) this is not
+/// compiled at all.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/plugins.md")]
+pub struct PluginsGuide;
 
 /// Implementation details used by [`register_plugin!`]; not part of the API.
 #[doc(hidden)]

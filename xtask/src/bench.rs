@@ -202,7 +202,6 @@ fn rss_kib(pid: u32) -> Result<u64> {
 /// response with a warm compile cache, and idle RSS with four plugins loaded.
 fn plugins() -> Result<()> {
     crate::plugins::build_test_plugins()?;
-    crate::plugins::scaffold_check()?;
     let wrk = ensure_wrk()?;
     let bench_dir = root().join("target/bench");
     std::fs::create_dir_all(&bench_dir)?;

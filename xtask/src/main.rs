@@ -166,7 +166,6 @@ fn test() -> Result<()> {
     tidy::check()?;
     plugins::build_plugins()?;
     plugins::build_test_plugins()?;
-    plugins::scaffold_check()?;
     ensure_browser()?;
     let mut tally = tally::Tally::default();
     plugins::test_plugins_natively(&mut tally)?;

@@ -17,12 +17,14 @@ pub(crate) fn build_plugins() -> Result<()> {
     build_components(&root().join("plugins"), &root().join("target/plugins"))
 }
 
-/// `cargo xtask build-test-plugins`: the runtime's test plugins into `target/test-plugins/`.
+/// `cargo xtask build-test-plugins`: the runtime's test plugins into `target/test-plugins/`,
+/// with the plugin `new-plugin` scaffolds outside the repository (`scaffold_check`).
 pub(crate) fn build_test_plugins() -> Result<()> {
     build_components(
         &root().join("fixtures/plugins"),
         &root().join("target/test-plugins"),
-    )
+    )?;
+    scaffold_check()
 }
 
 /// The plugins' own unit tests (`plugins/` and `fixtures/plugins/`), run natively: the SDK's
@@ -183,20 +185,29 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// What `cargo xtask test` checks of `new-plugin`: scaffolds `scaffolded` into
-/// `target/scaffold/`, builds it the way its README says (plain cargo, wasm32-wasip2, release)
-/// and puts the component with the test plugins, where the host's tests load it.
+/// What `cargo xtask test` checks of `new-plugin`: scaffolds `scaffolded` into a folder outside
+/// the repository, builds it the way its README says (plain cargo, wasm32-wasip2, release),
+/// with the SDK taken by version through the scaffold's documented override, checks that its
+/// `Cargo.lock` kept the versions the bundled plugins are tested with, and puts the component
+/// with the test plugins, where the host's tests load it.
 pub(crate) fn scaffold_check() -> Result<()> {
-    let dir = root().join("target/scaffold/scaffolded");
+    let dir = std::env::temp_dir().join(format!("bbw-scaffold-{}", std::process::id()));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)
             .with_context(|| format!("cannot remove {}", dir.display()))?;
     }
+    let result = build_scaffold(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn build_scaffold(dir: &Path) -> Result<()> {
     new_plugin(&[
         "scaffolded".to_owned(),
         "--path".to_owned(),
-        dir.display().to_string(),
+        dir.join("scaffolded").display().to_string(),
     ])?;
+    let dir = dir.join("scaffolded");
     let target = cargo_target_dir()?.join("wasm-scaffold");
     run_command(
         Command::new(cargo_binary())
@@ -204,6 +215,23 @@ pub(crate) fn scaffold_check() -> Result<()> {
             .env("CARGO_TARGET_DIR", &target)
             .args(["build", "--quiet", "--release", "--target", WASM_TARGET]),
     )?;
+    let built = locked_versions(&std::fs::read_to_string(dir.join("Cargo.lock"))?);
+    let tested = locked_versions(&std::fs::read_to_string(root().join("plugins/Cargo.lock"))?);
+    for (name, version) in &built {
+        match tested.iter().find(|(n, _)| n == name) {
+            Some((_, v)) if v != version => bail!(
+                "the scaffold built {name} {version}, the bundled plugins are tested with {v}"
+            ),
+            _ => {}
+        }
+    }
+    let sdk = sdk_version()?;
+    if !built
+        .iter()
+        .any(|(name, version)| name == "buildbot-plugin-sdk" && *version == sdk)
+    {
+        bail!("the scaffold did not build against buildbot-plugin-sdk {sdk}");
+    }
     let out = root().join("target/test-plugins");
     std::fs::create_dir_all(&out)?;
     copy_if_changed(
@@ -211,6 +239,30 @@ pub(crate) fn scaffold_check() -> Result<()> {
         &out.join("scaffolded.wasm"),
     )?;
     Ok(())
+}
+
+/// The `(name, version)` of each package in a `Cargo.lock`.
+fn locked_versions(lock: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut name = None;
+    for line in lock.lines() {
+        if let Some(value) = line.strip_prefix("name = ") {
+            name = Some(value.trim_matches('"').to_owned());
+        } else if let (Some(value), Some(n)) = (line.strip_prefix("version = "), name.take()) {
+            out.push((n, value.trim_matches('"').to_owned()));
+        }
+    }
+    out
+}
+
+/// The SDK's version, from `plugin-sdk/Cargo.toml`.
+fn sdk_version() -> Result<String> {
+    let manifest = std::fs::read_to_string(root().join("plugin-sdk/Cargo.toml"))?;
+    manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("version = "))
+        .map(|v| v.trim_matches('"').to_owned())
+        .context("plugin-sdk/Cargo.toml has no version line")
 }
 
 /// `cargo xtask new-plugin NAME --path DIR`.
@@ -242,9 +294,15 @@ pub(crate) fn new_plugin(args: &[String]) -> Result<()> {
     }
     let sdk = root().join("plugin-sdk");
     let sdk = sdk.canonicalize().unwrap_or(sdk);
+    let version = sdk_version()?;
+    // The versions the bundled plugins are built and tested with; cargo drops what the new
+    // crate does not use and keeps the rest.
+    let lock = std::fs::read_to_string(root().join("plugins/Cargo.lock"))
+        .context("cannot read plugins/Cargo.lock")?;
     let files = [
-        ("Cargo.toml", cargo_toml(&name, &sdk)),
-        (".cargo/config.toml", CARGO_CONFIG.to_owned()),
+        ("Cargo.toml", cargo_toml(&name, &version)),
+        (".cargo/config.toml", cargo_config(&sdk)),
+        ("Cargo.lock", lock),
         (".gitignore", "/target\n".to_owned()),
         ("src/lib.rs", lib_rs(&name)),
         ("README.md", readme(&name)),
@@ -359,8 +417,11 @@ fn toml_string(text: &str) -> String {
     out
 }
 
-fn cargo_toml(name: &str, sdk: &Path) -> String {
-    let sdk = toml_string(&sdk.to_string_lossy());
+fn cargo_toml(name: &str, sdk_version: &str) -> String {
+    // `0.2.0` -> `0.2`: any SDK release with the same WIT contract.
+    let requirement = sdk_version
+        .rsplit_once('.')
+        .map_or(sdk_version, |(major_minor, _)| major_minor);
     format!(
         r#"[package]
 name = "{name}"
@@ -372,7 +433,7 @@ publish = false
 crate-type = ["cdylib"]
 
 [dependencies]
-buildbot-plugin-sdk = {{ path = {sdk} }}
+buildbot-plugin-sdk = "{requirement}"
 
 # A workspace of its own, so an enclosing workspace does not capture this crate.
 [workspace]
@@ -389,13 +450,24 @@ strip = "debuginfo"
     )
 }
 
-const CARGO_CONFIG: &str = r#"# Build the plugin with `cargo build --target wasm32-wasip2 --release`; the output is a
+fn cargo_config(sdk: &Path) -> String {
+    let sdk = toml_string(&sdk.to_string_lossy());
+    format!(
+        r#"# Build the plugin with `cargo build --target wasm32-wasip2 --release`; the output is a
 # WebAssembly component. The target is not made the default so that `cargo test` runs the unit
 # tests natively.
 [target.wasm32-wasip2]
 # WebAssembly SIMD: faster rendering with identical output; every runtime the server uses has it.
 rustflags = ["-C", "target-feature=+simd128"]
-"#;
+
+# The SDK is taken by version (Cargo.toml); this override builds it from a local buildbot-www
+# checkout instead, the one this crate was scaffolded from. Point it at another checkout, or
+# delete this section to use the SDK from crates.io.
+[patch.crates-io]
+buildbot-plugin-sdk = {{ path = {sdk} }}
+"#
+    )
+}
 
 /// `demo_view` -> `Demo view`.
 fn label(name: &str) -> String {
@@ -432,9 +504,17 @@ fn lib_rs(name: &str) -> String {
         r##"//! The `{name}` plugin for buildbot-www: a page at `/plugins/{name}/`.
 
 use buildbot_plugin_sdk::prelude::*;
+use buildbot_plugin_sdk::serde_json;
+
+/// The page at `/`: every `{{{{ value }}}}` is escaped (a `.html` template).
+const INDEX: &str = "<h1>{{{{ greeting }}}}, {{{{ user }}}}!</h1>
+<p>Builders: {{{{ builders }}}}</p>
+<p><a href=\"{{{{ root }}}}\">Home</a></p>
+";
 
 struct {ty} {{
     greeting: String,
+    templates: Templates,
 }}
 
 impl Plugin for {ty} {{
@@ -449,25 +529,28 @@ impl Plugin for {ty} {{
         config.deny_unknown(&["greeting"])?;
         Ok({ty} {{
             greeting: config.string_or("greeting", "Hello")?,
+            templates: Templates::new().with("index.html", INDEX)?,
         }})
     }}
 
-    fn handle(&self, request: &Request) -> Response {{
-        match request.path.as_str() {{
-            "/" => {{
-                let builders = data::list::<Builder>("builders", &Query::new().field("name"))
-                    .map(|builders| builders.len().to_string())
-                    .unwrap_or_else(|error| error.to_string());
-                Response::html(format!(
-                    "<h1>{{}}, {{}}!</h1>\n<p>Builders: {{}}</p>\n<p><a href=\"{{}}\">Home</a></p>\n",
-                    escape_html(&self.greeting),
-                    escape_html(request.user.display_name()),
-                    escape_html(&builders),
-                    escape_html(&request.root),
-                ))
-            }}
-            _ => Response::not_found(),
-        }}
+    fn routes() -> Routes<Self> {{
+        Routes::new().get("/", {ty}::index)
+    }}
+}}
+
+impl {ty} {{
+    /// The page at `/plugins/{name}/`: a greeting and the number of builders.
+    fn index(&mut self, request: &Request, _: &Params) -> Result<Response, Error> {{
+        let builders = data::list::<Builder>("builders", &Query::new().field("name"))?;
+        self.templates.render(
+            "index.html",
+            serde_json::json!({{
+                "greeting": self.greeting,
+                "user": request.user.display_name(),
+                "builders": builders.len(),
+                "root": request.root,
+            }}),
+        )
     }}
 }}
 
@@ -483,13 +566,15 @@ mod tests {{
         testing::set_data(|_path, _query| {{
             Ok(r#"{{"builders": [{{"name": "a"}}, {{"name": "b"}}], "meta": {{}}}}"#.into())
         }});
-        let plugin = {ty}::init(Config::empty("{name}")).unwrap();
-        let page = plugin.handle(&Request::get("/"));
+        let mut plugin = {ty}::init(Config::empty("{name}")).unwrap();
+        let page = plugin.respond(&Request::get("/"));
         assert_eq!(page.status, 200);
         let body = page.body_text().unwrap();
         assert!(body.contains("Hello, anonymous!"), "{{body}}");
         assert!(body.contains("Builders: 2"), "{{body}}");
-        assert_eq!(plugin.handle(&Request::get("/nope")).status, 404);
+        assert_eq!(plugin.respond(&Request::get("/nope")).status, 404);
+        testing::set_data(|_path, _query| Err(DataError::new(403, "forbidden")));
+        assert_eq!(plugin.respond(&Request::get("/")).status, 403);
     }}
 }}
 "##
@@ -528,6 +613,13 @@ folder listed in `[www] plugin_dirs`), then enable it in the config and restart 
 
 When it is already enabled, replacing the file is enough: the server reloads it. Copy it next
 to the old one and rename it over, so the server never reads a half-written file.
+
+## The SDK
+
+`Cargo.toml` asks for `buildbot-plugin-sdk` by version. `.cargo/config.toml` overrides it with
+the buildbot-www checkout this crate was scaffolded from (`[patch.crates-io]`): point that at
+another checkout, or delete the section to use the SDK from crates.io. `Cargo.lock` starts with
+the versions buildbot-www tests its own plugins with; commit it.
 
 The SDK's documentation: `cargo doc --open -p buildbot-plugin-sdk`.
 "#

@@ -288,6 +288,30 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     parse_in(text, path, base_dir_of(path))
 }
 
+/// An error a plugin's `init` gave about its options (`check-config` runs every enabled
+/// plugin's `init`), located like every other config error: at the option its message names
+/// (`option 'x'`, as the SDK words it), else at the plugin's `[www.plugins]` entry.
+pub fn plugin_option_error(path: &Path, plugin: &str, message: &str) -> ConfigError {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut keys = vec!["www", "plugins", plugin];
+    let option = message
+        .split_once("option '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(option, _)| option);
+    keys.extend(option);
+    let mut at = KeyPath::of(&keys);
+    let located = toml_edit::ImDocument::parse(text.clone())
+        .ok()
+        .map(Locator::new);
+    if let Some(locator) = &located {
+        if !locator.exists(&at) {
+            at = KeyPath::of(&keys[..3]);
+        }
+    }
+    let span = located.and_then(|locator| locator.span_of(&at, Target::Key));
+    ConfigError::at_span(path, &text, span, format!("{}: {message}", at.describe()))
+}
+
 fn base_dir_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),

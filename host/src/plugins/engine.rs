@@ -11,8 +11,8 @@ use wasmtime::Engine;
 
 use super::cache::CompileCache;
 use super::fonts::Fonts;
-use super::instance::State;
 use super::memory::MemoryPool;
+use super::store::State;
 use crate::data::DataApi;
 
 /// How often the epoch advances. At every tick a running guest either stops (past its
@@ -118,7 +118,7 @@ impl Runtime {
         let engine = engine()?;
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        super::v0_1_0::add_to_linker(&mut linker)?;
+        super::versions::add_to_linker(&mut linker)?;
         Ok(Runtime {
             engine,
             linker,

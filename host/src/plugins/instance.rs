@@ -10,17 +10,16 @@ use anyhow::{bail, Context};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, UpdateDeadline};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::engine::Runtime;
-use super::fonts::Fonts;
 use super::logging::{Level, LogGate};
 use super::memory::{Limiter, Refusal};
-use super::v0_1_0 as wit;
+use super::store::{CallState, State};
+use super::versions::{Plugin, PluginPre};
 use super::{Fault, Found, PluginInfo, Request, Response};
 use crate::config::PluginLimits;
 use crate::data::budget::Budget;
-use crate::data::DataApi;
 use crate::identity::User;
 
 /// Where a plugin's assets appear inside its sandbox.
@@ -130,55 +129,10 @@ impl Admission {
     }
 }
 
-/// What the current call may still do, reset before each call.
-pub(super) struct CallState {
-    /// Who is asking; data reads are made with this user's rights.
-    pub(super) user: User,
-    /// When the call must have ended.
-    pub(super) deadline: Instant,
-    /// Data reads left.
-    pub(super) reads_left: usize,
-    /// Bytes the data reads may still return.
-    pub(super) data: Budget,
-}
-
-impl CallState {
-    fn idle() -> CallState {
-        CallState {
-            user: User::Anonymous,
-            deadline: Instant::now(),
-            reads_left: 0,
-            data: Budget::new(0),
-        }
-    }
-}
-
-/// The data of one instance's store: its sandbox, its limits, and the call it serves.
-pub(super) struct State {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limiter: Limiter,
-    pub(super) plugin: Arc<str>,
-    pub(super) limits: PluginLimits,
-    pub(super) call: CallState,
-    pub(super) data: Option<DataApi>,
-    pub(super) fonts: Arc<Fonts>,
-    pub(super) log: Arc<LogGate>,
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
 /// An instance ready to take a call.
 struct Warm {
     store: Store<State>,
-    plugin: wit::Plugin,
+    plugin: Plugin,
 }
 
 impl Warm {
@@ -201,7 +155,7 @@ impl Warm {
 pub(super) struct Loaded {
     pub(super) info: PluginInfo,
     setup: Arc<Setup>,
-    pre: wit::PluginPre<State>,
+    pre: PluginPre,
     idle: Mutex<Vec<Warm>>,
 }
 
@@ -223,9 +177,12 @@ impl Loaded {
                 info.name
             );
         }
-        init(&setup, &mut warm).await.map_err(|message| {
-            anyhow::anyhow!("plugin '{}' rejected its config: {message}", setup.name)
-        })?;
+        init(&setup, &mut warm)
+            .await
+            .map_err(|message| super::Rejected {
+                plugin: setup.name.clone(),
+                message,
+            })?;
         Ok(Loaded {
             info,
             setup,
@@ -270,13 +227,10 @@ impl Loaded {
                 None => self.fresh(runtime).await?,
             };
             warm.begin(request.user.clone(), deadline);
-            let result = warm
-                .plugin
-                .call_handle(&mut warm.store, &wit::request(request))
-                .await;
+            let result = warm.plugin.handle(&mut warm.store, request).await;
             warm.store.data_mut().call = CallState::idle();
             let response = match result {
-                Ok(response) => wit::response(response),
+                Ok(response) => response,
                 Err(err) => {
                     // A store whose call failed is dead: it is dropped here, not put back.
                     return Err(fault(&self.setup, &warm.store, &err));
@@ -356,7 +310,7 @@ pub(super) async fn manifest_of(
 async fn open(
     runtime: &Arc<Runtime>,
     setup: &Setup,
-) -> anyhow::Result<(wit::PluginPre<State>, PluginInfo, Warm)> {
+) -> anyhow::Result<(PluginPre, PluginInfo, Warm)> {
     let path = setup.found.path.clone();
     let component = {
         let runtime = runtime.clone();
@@ -371,32 +325,20 @@ async fn open(
         })
         .await??
     };
-    let pre = runtime
-        .linker
-        .instantiate_pre(&component)
-        .and_then(wit::PluginPre::new)
-        .map_err(anyhow::Error::from)
-        .with_context(|| {
-            format!(
-                "{} is not a buildbot-www plugin of a WIT version this server knows ({})",
-                path.display(),
-                super::WIT_VERSIONS
-                    .iter()
-                    .map(|v| format!("buildbot:www@{v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
+    let pre = PluginPre::new(runtime.engine, &runtime.linker, &component).with_context(|| {
+        format!(
+            "{} cannot be served as a buildbot-www plugin",
+            path.display()
+        )
+    })?;
     let mut warm = instantiate(runtime, setup, &pre).await?;
     warm.begin(User::Anonymous, Instant::now() + setup.limits.deadline);
-    let manifest = tokio::time::timeout(
-        setup.limits.deadline,
-        warm.plugin.call_manifest(&mut warm.store),
-    )
-    .await
-    .map_err(|_| anyhow::anyhow!("{}", timeout(setup)))?
-    .map_err(|err| anyhow::anyhow!("{}", fault(setup, &warm.store, &err)))?;
-    let manifest = super::policy::manifest(wit::HostManifest::from(manifest))
+    let manifest =
+        tokio::time::timeout(setup.limits.deadline, warm.plugin.manifest(&mut warm.store))
+            .await
+            .map_err(|_| anyhow::anyhow!("{}", timeout(setup)))?
+            .map_err(|err| anyhow::anyhow!("{}", fault(setup, &warm.store, &err)))?;
+    let manifest = super::policy::manifest(manifest)
         .with_context(|| format!("{}: the plugin's manifest is refused", path.display()))?;
     let info = PluginInfo {
         name: manifest.name,
@@ -404,7 +346,7 @@ async fn open(
         description: manifest.description,
         menu: manifest.menu,
         events: manifest.events,
-        wit_version: wit::WIT_VERSION.into(),
+        wit_version: pre.wit_version().into(),
         path,
     };
     Ok((pre, info, warm))
@@ -412,11 +354,7 @@ async fn open(
 
 /// A new store and instance: an empty WASI context (no environment, no arguments, no network,
 /// no files) but for the plugin's asset folder, read-only.
-async fn instantiate(
-    runtime: &Runtime,
-    setup: &Setup,
-    pre: &wit::PluginPre<State>,
-) -> anyhow::Result<Warm> {
+async fn instantiate(runtime: &Runtime, setup: &Setup, pre: &PluginPre) -> anyhow::Result<Warm> {
     let mut wasi = WasiCtxBuilder::new();
     let output = super::stderr::LogStream::new(setup.log.clone());
     wasi.stdout(output.clone())
@@ -459,14 +397,14 @@ async fn instantiate(
     });
     store.data_mut().call.deadline = Instant::now() + setup.limits.deadline;
     store.set_epoch_deadline(1);
-    let plugin = pre.instantiate_async(&mut store).await?;
+    let plugin = pre.instantiate(&mut store).await?;
     Ok(Warm { store, plugin })
 }
 
 /// Calls `init` with the plugin's config, within the plugin's deadline.
 async fn init(setup: &Setup, warm: &mut Warm) -> Result<(), String> {
     warm.begin(User::Anonymous, Instant::now() + setup.limits.deadline);
-    let call = warm.plugin.call_init(&mut warm.store, &setup.config_json);
+    let call = warm.plugin.init(&mut warm.store, &setup.config_json);
     match tokio::time::timeout(setup.limits.deadline, call).await {
         Ok(Ok(result)) => result,
         Ok(Err(err)) => Err(fault(setup, &warm.store, &err).to_string()),

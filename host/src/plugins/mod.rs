@@ -13,7 +13,11 @@ mod logging;
 mod memory;
 mod policy;
 mod stderr;
+#[macro_use]
+mod store;
 mod v0_1_0;
+mod v0_2_0;
+mod versions;
 mod watch;
 
 use std::future::Future;
@@ -35,7 +39,7 @@ use engine::Runtime;
 use instance::Loaded;
 
 /// The WIT package versions this host loads plugins of.
-pub const WIT_VERSIONS: &[&str] = &[v0_1_0::WIT_VERSION];
+pub const WIT_VERSIONS: &[&str] = versions::WIT_VERSIONS;
 
 /// A request for a path below `/plugins/<name>/`.
 #[derive(Debug, Clone)]
@@ -224,6 +228,13 @@ impl Registry {
     /// component, or an `init` that rejects its config stops here with a message saying so.
     /// Starts watching the `.wasm` files so that a changed plugin is reloaded.
     pub async fn load(config: &Config, data: DataApi) -> anyhow::Result<Registry> {
+        let registry = Registry::load_with(config, Some(data)).await?;
+        watch::start(Arc::downgrade(&registry.inner));
+        Ok(registry)
+    }
+
+    /// [`Registry::load`] without the watcher, with or without a database.
+    async fn load_with(config: &Config, data: Option<DataApi>) -> anyhow::Result<Registry> {
         if config.www.plugins.is_empty() {
             return Ok(Registry::default());
         }
@@ -231,7 +242,7 @@ impl Registry {
         let found = discovery::discover(&dirs);
         let runtime = Arc::new(Runtime::new(
             cache::CompileCache::new(config.www.plugin_cache_dir.clone()),
-            Some(data),
+            data,
             config.www.plugin_memory_bytes,
         )?);
         let mut slots = Vec::new();
@@ -275,14 +286,12 @@ impl Registry {
                 }),
             ));
         }
-        let registry = Registry {
+        Ok(Registry {
             inner: Arc::new(Inner {
                 runtime: Some(runtime),
                 slots,
             }),
-        };
-        watch::start(Arc::downgrade(&registry.inner));
-        Ok(registry)
+        })
     }
 
     /// The loaded plugins' manifests, in config order.
@@ -380,6 +389,23 @@ impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// A plugin's `init` refused its options; the message is the plugin's.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("plugin '{plugin}' rejected its config: {message}")]
+pub struct Rejected {
+    /// The plugin's name.
+    pub plugin: String,
+    /// What its `init` answered.
+    pub message: String,
+}
+
+/// Loads every plugin the config enables and runs its `init` with its options, without a
+/// database (data reads answer 503), then drops them: what `check-config` does so that an
+/// option error is caught before serving. A refused option is a [`Rejected`] inside the error.
+pub async fn check(config: &Config) -> anyhow::Result<()> {
+    Registry::load_with(config, None).await.map(drop)
 }
 
 /// A plugin found on disk, as `buildbot-www plugins list` shows it.

@@ -4,7 +4,7 @@
 use axum::http::{HeaderName, HeaderValue};
 
 use super::instance::Setup;
-use super::v0_1_0::HostManifest;
+use super::versions::HostManifest;
 use super::{Fault, MenuEntry, Response};
 
 /// Request headers that carry credentials; a plugin never sees them (the identity travels in

@@ -74,7 +74,14 @@ impl Plugin for Badges {
         Ok(badges)
     }
 
-    fn handle(&self, request: &Request) -> Response {
+    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
+        Ok(self.answer(request))
+    }
+}
+
+impl Badges {
+    /// The answer to one request; every failure is already an answer here.
+    fn answer(&self, request: &Request) -> Response {
         let Some((builder, format)) = parse_path(&request.path) else {
             return Response::not_found();
         };

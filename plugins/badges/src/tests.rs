@@ -49,7 +49,7 @@ fn plugin() -> Badges {
 
 fn get(badges: &Badges, url: &str) -> Response {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    badges.handle(&Request::get(path).with_query(query))
+    badges.answer(&Request::get(path).with_query(query))
 }
 
 fn reference_dir() -> PathBuf {
@@ -177,12 +177,12 @@ fn statuses_colours_and_unknown_builders() {
     for path in ["/docs", "/docs.jpg", "/.svg", "/docs.svg/x", "/"] {
         assert_eq!(get(&badges, path).status, 404, "{path}");
     }
-    let post = badges.handle(&Request::new("POST", "/docs.svg"));
+    let post = badges.answer(&Request::new("POST", "/docs.svg"));
     assert_eq!(
         (post.status, post.header("allow")),
         (405, Some("HEAD, GET"))
     );
-    let head = badges.handle(&Request::new("HEAD", "/docs.svg"));
+    let head = badges.answer(&Request::new("HEAD", "/docs.svg"));
     assert_eq!(head.status, 200);
 }
 
@@ -204,17 +204,17 @@ fn caching_headers() {
         first.header("last-modified"),
         Some("Sat, 28 Nov 2026 03:21:40 GMT")
     );
-    let again = badges.handle(&Request::get("/docs.svg").with_header("If-None-Match", &etag));
+    let again = badges.answer(&Request::get("/docs.svg").with_header("If-None-Match", &etag));
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
     assert_eq!(again.header("etag"), Some(etag.as_str()));
-    let weak = badges.handle(
+    let weak = badges.answer(
         &Request::get("/docs.svg").with_header("if-none-match", format!("\"x\", W/{etag}")),
     );
     assert_eq!(weak.status, 304);
     let other = get(&badges, "/docs.svg?left_color=123");
     assert_ne!(other.header("etag").unwrap(), etag);
-    let stale = badges.handle(
+    let stale = badges.answer(
         &Request::get("/docs.svg")
             .with_query("left_color=123")
             .with_header("if-none-match", &etag),
@@ -461,7 +461,7 @@ fn statuses_are_reused_for_a_second_per_reader() {
     get(&badges, "/other.svg");
     assert_eq!(reads.get(), 2, "per builder");
     let named = Request::get("/docs.svg").with_user(buildbot_plugin_sdk::User::named("bob"));
-    assert_eq!(badges.handle(&named).status, 200);
+    assert_eq!(badges.answer(&named).status, 200);
     assert_eq!(reads.get(), 3, "another reader reads for itself");
     std::thread::sleep(std::time::Duration::from_millis(STATUS_TTL_MS + 50));
     get(&badges, "/docs.svg");

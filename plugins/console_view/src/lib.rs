@@ -5,7 +5,7 @@
 //! A page costs the reads of [`buildbot_plugin_sdk::changes::page`] (one per change shown plus
 //! a few) and one for the builders shown.
 
-pub mod common;
+pub use view_common as common;
 pub mod tags;
 
 use std::fmt::Write;
@@ -40,7 +40,14 @@ impl Plugin for ConsoleView {
         })
     }
 
-    fn handle(&self, request: &Request) -> Response {
+    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
+        Ok(self.answer(request))
+    }
+}
+
+impl ConsoleView {
+    /// The answer to one request; every failure is already an answer here.
+    fn answer(&self, request: &Request) -> Response {
         common::answer(request, "console", |request| {
             let args = match Args::parse(request, self.changes, &[]) {
                 Ok(args) => args,

@@ -133,7 +133,7 @@ fn pager_and_filters_keep_the_arguments() {
 fn bad_arguments_and_methods() {
     testing::set_data(|_, _| Err(DataError::new(500, "no data in this test")));
     let console = ConsoleView { changes: 30 };
-    let get = |query: &str| console.handle(&Request::get("/").with_query(query));
+    let get = |query: &str| console.answer(&Request::get("/").with_query(query));
     let bad = get("page=abc");
     assert_eq!(bad.status, 400);
     assert_eq!(
@@ -145,8 +145,8 @@ fn bad_arguments_and_methods() {
         "bad console request: invalid changes '-5': expected a whole number from 1 to 200\n"
     );
     assert_eq!(get("").status, 500);
-    assert_eq!(console.handle(&Request::get("/x")).status, 404);
-    assert_eq!(console.handle(&Request::new("POST", "/")).status, 405);
+    assert_eq!(console.answer(&Request::get("/x")).status, 404);
+    assert_eq!(console.answer(&Request::new("POST", "/")).status, 405);
 }
 
 #[test]
@@ -158,13 +158,13 @@ fn empty_history() {
         ))
     });
     let console = ConsoleView { changes: 30 };
-    let page = console.handle(&Request::get("/"));
+    let page = console.answer(&Request::get("/"));
     assert_eq!(page.status, 200);
     assert!(page
         .body_text()
         .unwrap()
         .contains("<p class=\"bbv-empty\">No changes yet.</p>"));
-    let filtered = console.handle(&Request::get("/").with_query("branch=x%3Cy"));
+    let filtered = console.answer(&Request::get("/").with_query("branch=x%3Cy"));
     assert!(filtered
         .body_text()
         .unwrap()

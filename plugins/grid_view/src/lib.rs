@@ -2,11 +2,10 @@
 //! each cell the boxes of that builder's builds of that change; transposed on request. See
 //! `docs/grid_view.md`.
 //!
-//! It shares its arguments, reads and HTML pieces with the console view: `common.rs` of
-//! `console_view` is compiled into this crate too.
+//! It shares its arguments, reads and HTML pieces with the console view through the
+//! `view_common` library crate.
 
-#[path = "../../console_view/src/common.rs"]
-pub mod common;
+pub use view_common as common;
 
 use std::fmt::Write;
 
@@ -42,7 +41,14 @@ impl Plugin for GridView {
         })
     }
 
-    fn handle(&self, request: &Request) -> Response {
+    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
+        Ok(self.answer(request))
+    }
+}
+
+impl GridView {
+    /// The answer to one request; every failure is already an answer here.
+    fn answer(&self, request: &Request) -> Response {
         common::answer(request, "grid", |request| {
             let parsed = Args::parse(request, self.changes, &["transposed"]).and_then(|args| {
                 let transposed = Args::flag(request, "transposed")?.unwrap_or(self.transposed);

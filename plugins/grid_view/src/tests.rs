@@ -89,7 +89,7 @@ fn arguments_config_and_manifest() {
             transposed: false
         }
     );
-    let get = |query: &str| grid.handle(&Request::get("/").with_query(query));
+    let get = |query: &str| grid.answer(&Request::get("/").with_query(query));
     assert_eq!(
         get("transposed=maybe").body_text().unwrap(),
         "bad grid request: invalid transposed 'maybe': expected 1 or 0\n"

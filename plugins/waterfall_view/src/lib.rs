@@ -107,7 +107,14 @@ impl Plugin for WaterfallView {
         Ok(WaterfallView::new(Options::from_config(&config)?))
     }
 
-    fn handle(&self, request: &Request) -> Response {
+    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
+        Ok(self.answer(request))
+    }
+}
+
+impl WaterfallView {
+    /// The answer to one request; every failure is already an answer here.
+    fn answer(&self, request: &Request) -> Response {
         if request.path != "/" {
             return Response::not_found();
         }

@@ -558,7 +558,7 @@ fn options_have_defaults_and_are_checked() {
 }
 
 fn get(plugin: &WaterfallView, query: &str) -> Response {
-    plugin.handle(&Request::get("/").with_query(query))
+    plugin.answer(&Request::get("/").with_query(query))
 }
 
 #[test]
@@ -612,8 +612,8 @@ fn bad_arguments_are_400_with_a_reason() {
         .to_owned();
     assert!(body.len() < 150, "{body}");
     // other paths and methods
-    assert_eq!(plugin.handle(&Request::get("/x")).status, 404);
-    let post = plugin.handle(&Request::new("POST", "/"));
+    assert_eq!(plugin.answer(&Request::get("/x")).status, 404);
+    let post = plugin.answer(&Request::new("POST", "/"));
     assert_eq!(
         (post.status, post.header("allow")),
         (405, Some("HEAD, GET"))

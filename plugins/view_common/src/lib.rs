@@ -1,7 +1,7 @@
 //! What the console and grid views share: their URL arguments, the page of changes with the
 //! builders it shows, and the HTML of build boxes, change descriptions, the filter form and
-//! the pager. `grid_view` compiles this same file (`#[path]` in its `lib.rs`), so the two
-//! views look and behave alike without a second copy.
+//! the pager. An ordinary library crate both view plugins depend on, so the two views look and
+//! behave alike without a second copy.
 
 use std::fmt::Write;
 
@@ -491,8 +491,9 @@ pub fn empty_state(args: &Args, view: &View, out: &mut String) {
 }
 
 /// The views dataset (`fixtures/views/dataset.sql`) as the first page reads it, for the unit
-/// tests of both views.
-#[cfg(test)]
+/// tests of both views (native builds only, like the SDK's `testing`).
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
 pub mod fixture {
     use buildbot_plugin_sdk::changes::ChangeBuilds;
     use buildbot_plugin_sdk::models::{Build, Builder, Change};

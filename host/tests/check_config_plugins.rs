@@ -1,0 +1,74 @@
+//! `check-config` runs every enabled plugin's `init` with its options (a real component, no
+//! database), so an option the plugin refuses is reported before serving, with the file, line
+//! and column of the option, like every other config error.
+
+mod common;
+
+use std::path::Path;
+
+/// Exit code, stdout and stderr of `buildbot-www check-config`.
+fn check_config(config: &Path) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
+        .arg("check-config")
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_option_of_the_wrong_type_is_located_in_the_file() {
+    let (_dir, config) = common::plugin_site(
+        &[("hello", "hello")],
+        "\n[www.plugins.hello]\ngreeting = 1\n",
+    );
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, 2, "{stderr}");
+    let first = stderr.lines().next().unwrap();
+    assert_eq!(
+        first,
+        format!(
+            "{}:10:1: error: [www.plugins.hello] greeting: hello: option 'greeting' must be a \
+             string, not 1",
+            config.display()
+        )
+    );
+    assert!(stderr.contains("10 | greeting = 1"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_option_is_located_at_its_key() {
+    let (_dir, config) = common::plugin_site(
+        &[("hello", "hello")],
+        "\n[www.plugins.hello]\ngreeting = \"Hi\"\ncolour = \"red\"\n",
+    );
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "{}:11:1: error: [www.plugins.hello] colour: hello: unknown option 'colour'",
+            config.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn good_plugin_options_pass_and_a_missing_plugin_fails() {
+    let (_dir, config) = common::plugin_site(
+        &[("hello", "hello"), ("hello_v0_1_0", "hello_v0_1_0")],
+        "\n[www.plugins]\nhello = true\nhello_v0_1_0 = true\n",
+    );
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.ends_with("config is valid\n"), "{stdout}");
+
+    let (_dir, config) = common::plugin_site(&[], "\n[www.plugins]\nnowhere = true\n");
+    let (code, _, stderr) = check_config(&config);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no nowhere.wasm was found"), "{stderr}");
+}
