@@ -2,7 +2,7 @@
 //! `build-test-plugins` first): loading, config, data reads, hostile plugins, hot reload, the
 //! compile cache and `plugins list`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! each order, limit and offset against the reference database, checked by recomputing the page
 //! from the whole list.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 

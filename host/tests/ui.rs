@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{json, Value};
 
-mod common;
+use crate::common;
 
 /// The demo dataset in a temp dir, served at `/` and under `/buildbot/` by one server.
 struct Site {

@@ -3,7 +3,7 @@
 //! `/views/` inert, hostile URLs and `description_html` in the database render as text while
 //! `http(s)` and relative URLs stay links, and logs opened in the browser are sandboxed.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 //! the dataset's running build reaches up to the present. Regenerate with `UPDATE_EXPECT=1` and
 //! review the diff; never edit the expected files by hand.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
