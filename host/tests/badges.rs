@@ -3,7 +3,7 @@
 //! recorded SVG reproduced to 0.01 px, PNG sizes and visible text, errors, escaping, caching
 //! headers, custom templates and the plugin's config.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! database), so an option the plugin refuses is reported before serving, with the file, line
 //! and column of the option, like every other config error.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

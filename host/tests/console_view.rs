@@ -5,7 +5,7 @@
 //! colour, the branch and tag filters, the transposed grid, paging both ways, escaping, bad
 //! arguments, empty states, the pages inside the UI shell and the plugins' config.
 
-mod common;
+use crate::common;
 
 use common::{attrs, get, ids, plugin_page as page, Server};
 

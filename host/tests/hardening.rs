@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-mod common;
+use crate::common;
 
 use common::{serve_reference_with, Server};
 
@@ -534,12 +534,12 @@ async fn cors_origins_match_brace_globs_and_answers_vary_on_origin() {
 async fn plugin_settings_from_secrets_stay_out_of_config() {
     // Set once, before any config reads it; the name is this test's own.
     std::env::set_var("BBWWW_HARDENING_PLUGIN_TOKEN", "tok-3141592653");
-    let settings =
-        "badges = { left_text = \"ci\", token = { env = \"BBWWW_HARDENING_PLUGIN_TOKEN\" }, \
-                    nested = { key = { env = \"BBWWW_HARDENING_PLUGIN_TOKEN\" }, shown = 1 }, \
-                    list = [\"kept\", { env = \"BBWWW_HARDENING_PLUGIN_TOKEN\" }] }";
+    let settings = "left_text = \"ci\"\ntoken = { env = \"BBWWW_HARDENING_PLUGIN_TOKEN\" }\n\
+                    nested = { key = { env = \"BBWWW_HARDENING_PLUGIN_TOKEN\" }, shown = 1 }\n\
+                    list = [\"kept\", { env = \"BBWWW_HARDENING_PLUGIN_TOKEN\" }]";
     let server =
-        common::serve_reference_edited(|text| text.replacen("badges = {}", settings, 1)).await;
+        common::serve_reference_config(common::MasterToml::reference().plugin("badges", settings))
+            .await;
 
     // The plugin gets the value...
     let config = buildbot_www::config::load(&server.dir.path().join("master.toml")).unwrap();

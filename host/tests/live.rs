@@ -3,7 +3,6 @@
 //! and database writes made by "another process" (a separate SQLite connection) arriving as
 //! Buildbot's events.
 
-use std::path::Path;
 use std::time::Duration;
 
 use buildbot_www::events::messages::{self, Entity};
@@ -12,7 +11,7 @@ use serde_json::{json, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tokio_tungstenite::tungstenite::Message;
 
-mod common;
+use crate::common;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -34,11 +33,9 @@ async fn serve(www_extra: &str) -> Live {
         dir.path().join("state.sqlite"),
     )
     .unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reference/master.toml");
-    let mut text = std::fs::read_to_string(fixture).unwrap();
-    text = text.replacen("[www]\n", &format!("[www]\n{www_extra}\n"), 1);
-    let config_path = dir.path().join("master.toml");
-    std::fs::write(&config_path, text).unwrap();
+    let config_path = common::MasterToml::reference()
+        .www_toml(www_extra)
+        .write(dir.path());
     let config = buildbot_www::config::load(&config_path).unwrap();
     let data = buildbot_www::server::data_api(&config).await.unwrap();
     let state = buildbot_www::http::AppState::new(

@@ -2,7 +2,7 @@
 //! host works for the guest, bounded concurrency, memory and data caps, the response policy,
 //! credentials kept from plugins, log floods and odd paths.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -2,7 +2,7 @@
 //! `build-test-plugins` first): loading, config, data reads, hostile plugins, hot reload, the
 //! compile cache and `plugins list`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -259,11 +259,12 @@ async fn compiled_components_are_cached_verified_and_a_bad_entry_is_replaced() {
     let cache = tempfile::tempdir().unwrap();
     let (_dir, config) =
         common::plugin_site(&[("hello", "hello")], "[www.plugins]\nhello = true\n");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        &format!("{:?}", common::plugin_cache_dir().display().to_string()),
-        &format!("{:?}", cache.path().display().to_string()),
-    );
-    std::fs::write(&config, text).unwrap();
+    common::MasterToml::load(&config)
+        .set(
+            &["www", "plugin_cache_dir"],
+            cache.path().display().to_string(),
+        )
+        .write(config.parent().unwrap());
 
     let entries = || -> Vec<PathBuf> {
         std::fs::read_dir(cache.path())

@@ -3,17 +3,12 @@
 //! each order, limit and offset against the reference database, checked by recomputing the page
 //! from the whole list.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 
-async fn builds(base: &str, query: &str) -> Vec<Value> {
-    let text = reqwest::get(format!("{base}/api/v2/builds?{query}"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+async fn builds(server: &common::Server, query: &str) -> Vec<Value> {
+    let text = server.get(&format!("/api/v2/builds?{query}")).await.text();
     let body: Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{query}: {e}: {text}"));
     body["builds"].as_array().cloned().unwrap_or_default()
@@ -22,7 +17,7 @@ async fn builds(base: &str, query: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_builderids_page_like_the_whole_list() {
     let server = common::serve_reference().await;
-    let all = builds(&server.base, "limit=-1").await;
+    let all = builds(&server, "limit=-1").await;
     let builders: Vec<i64> = {
         let mut ids: Vec<i64> = all.iter().filter_map(|b| b["builderid"].as_i64()).collect();
         ids.sort_unstable();
@@ -64,7 +59,7 @@ async fn repeated_builderids_page_like_the_whole_list() {
         for (limit, offset) in [(1, 0), (3, 0), (3, 2), (5, 4), (50, 0), (2, 40)] {
             let query = format!("{filter}order={order}&limit={limit}&offset={offset}")
                 .replace("order=&", "");
-            let got: Vec<i64> = builds(&server.base, &query)
+            let got: Vec<i64> = builds(&server, &query)
                 .await
                 .iter()
                 .map(|b| b["buildid"].as_i64().unwrap())

@@ -1,4 +1,4 @@
-//! Serves the reference `state.sqlite` (written by a real Buildbot 4.3 master) over real HTTP and
+//! Serves the reference `state.sqlite` (written by a real Buildbot 4.3 master) and
 //! compares every recorded REST, query and error response: status, content type and body.
 //!
 //! Recordings that belong to later issues (websocket, SSE, change hooks, avatars, plugin pages)
@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 
 fn reference_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reference/buildbot-4.3")
@@ -126,9 +126,11 @@ fn shell_words(s: &str) -> Vec<String> {
     words
 }
 
-async fn replay(client: &reqwest::Client, base: &str, path: &str, curl: &str) -> Recording {
+/// Sends the request of a recorded curl command line to the application (in-process: these
+/// recordings check answers, not the connection).
+async fn replay(server: &common::Server, path: &str, curl: &str) -> Recording {
     let words = shell_words(curl);
-    let mut method = reqwest::Method::GET;
+    let mut method = axum::http::Method::GET;
     let mut headers = Vec::new();
     let mut data: Option<String> = None;
     let mut iter = words.iter();
@@ -138,7 +140,7 @@ async fn replay(client: &reqwest::Client, base: &str, path: &str, curl: &str) ->
                 method = iter
                     .next()
                     .and_then(|m| m.parse().ok())
-                    .unwrap_or(reqwest::Method::GET)
+                    .unwrap_or(axum::http::Method::GET)
             }
             "-H" => {
                 if let Some((k, v)) = iter.next().and_then(|h| h.split_once(':')) {
@@ -147,25 +149,24 @@ async fn replay(client: &reqwest::Client, base: &str, path: &str, curl: &str) ->
             }
             "--data" | "-d" => {
                 data = iter.next().cloned();
-                if method == reqwest::Method::GET {
-                    method = reqwest::Method::POST;
+                if method == axum::http::Method::GET {
+                    method = axum::http::Method::POST;
                 }
             }
-            "-I" => method = reqwest::Method::HEAD,
+            "-I" => method = axum::http::Method::HEAD,
             other => panic!("unsupported curl argument {other:?} in {curl:?}"),
         }
     }
-    let mut request = client.request(method, format!("{base}{path}"));
+    let mut request = axum::http::Request::builder().method(method).uri(path);
     for (k, v) in headers {
         request = request.header(k, v);
     }
-    if let Some(data) = data {
-        request = request.body(data);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
+    let request = request
+        .body(axum::body::Body::from(data.unwrap_or_default()))
+        .unwrap();
+    let answer = server.send(request).await;
+    let headers = answer
+        .headers
         .iter()
         .map(|(k, v)| {
             (
@@ -174,11 +175,10 @@ async fn replay(client: &reqwest::Client, base: &str, path: &str, curl: &str) ->
             )
         })
         .collect();
-    let body = response.bytes().await.expect("body").to_vec();
     Recording {
-        status,
+        status: answer.status,
         headers,
-        body,
+        body: answer.body.to_vec(),
     }
 }
 
@@ -212,7 +212,6 @@ fn content_type_base(ct: Option<&str>) -> String {
 async fn every_recorded_rest_query_and_error_response_matches() {
     let reference = reference_dir();
     let server = common::serve_reference().await;
-    let client = reqwest::Client::builder().no_gzip().build().unwrap();
 
     let later: Vec<String> = std::fs::read_to_string(fixtures().join("api/later.txt"))
         .unwrap()
@@ -241,7 +240,7 @@ async fn every_recorded_rest_query_and_error_response_matches() {
         if later.iter().any(|l| l == file) {
             continue;
         }
-        let got = replay(&client, &server.base, path, curl).await;
+        let got = replay(&server, path, curl).await;
         let expected =
             if differences.contains_key(file) {
                 let expected_file = fixtures().join("api/expected").join(file);

@@ -2,7 +2,7 @@
 //! built with the SDK itself and sent to a real server over HTTP: the server must accept
 //! every one, and refuse the mistakes the documentation warns about, naming the argument.
 
-mod common;
+use crate::common;
 
 use buildbot_plugin_sdk::data::{Op, Query};
 

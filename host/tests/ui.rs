@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::{json, Value};
 
-mod common;
+use crate::common;
 
 /// The demo dataset in a temp dir, served at `/` and under `/buildbot/` by one server.
 struct Site {
@@ -45,32 +44,30 @@ async fn site() -> Site {
         ),
     )
     .unwrap();
-    let config_path = dir.path().join("master.toml");
-    let plugin_dir = common::bundled_plugins_dir(&common::VIEWS)
-        .display()
-        .to_string();
+    let plugin_dir = common::bundled_plugins_dir(&common::VIEWS);
     let test_plugin_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-plugins");
     assert!(
         test_plugin_dir.join("html_attack.wasm").is_file(),
         "html_attack.wasm is missing: run `cargo xtask build-test-plugins`"
     );
-    let test_plugin_dir = test_plugin_dir.display().to_string();
-    let plugin_cache = common::plugin_cache_dir().display().to_string();
-    std::fs::write(
-        &config_path,
-        format!(
-            "title = \"UI test\"\ntitleURL = \"https://example.org/\"\n\
-             [db]\ndb_url = \"sqlite:///state.sqlite\"\n\
-             [www]\ncustom_templates_dir = \"templates-ui\"\n\
-             versions = [[\"master.cfg\", \"0.1\"]]\n\
-             plugin_dirs = [{plugin_dir:?}, {test_plugin_dir:?}]\nplugin_cache_dir = {plugin_cache:?}\n\
-             [www.plugins]\nwaterfall_view = true\nconsole_view = true\ngrid_view = true\n\
-             html_attack = true\n\
-             [www.theme]\n\"bb-sidebar-background-color\" = \"{THEME_COLOUR}\"\n\
-             [www.ui_default_config]\n\"Builders.buildFetchLimit\" = 300\n"
-        ),
-    )
-    .unwrap();
+    let mut master = common::MasterToml::sqlite()
+        .set(&["title"], "UI test")
+        .set(&["titleURL"], "https://example.org/")
+        .set(&["www", "custom_templates_dir"], "templates-ui")
+        .www_toml("versions = [[\"master.cfg\", \"0.1\"]]")
+        .plugin_dirs(&[&plugin_dir, &test_plugin_dir])
+        .set(
+            &["www", "theme", "bb-sidebar-background-color"],
+            THEME_COLOUR,
+        )
+        .set(
+            &["www", "ui_default_config", "Builders.buildFetchLimit"],
+            300,
+        );
+    for plugin in common::VIEWS.into_iter().chain(["html_attack"]) {
+        master = master.plugin(plugin, "");
+    }
+    let config_path = master.write(dir.path());
     let config = buildbot_www::config::load(&config_path).expect("config loads");
     let state = buildbot_www::server::state(config).await.expect("state");
     let app = buildbot_www::http::app(state);
@@ -93,8 +90,7 @@ async fn site() -> Site {
 /// A chromedriver process and one browser session.
 struct Browser {
     driver: Child,
-    url: String,
-    http: reqwest::Client,
+    client: fantoccini::Client,
 }
 
 impl Drop for Browser {
@@ -140,7 +136,7 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let caps = json!({"capabilities": {"alwaysMatch": {
+        let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
@@ -148,65 +144,50 @@ impl Browser {
                          "--disable-dev-shm-usage", "--window-size=1280,900"]
             },
             "goog:loggingPrefs": {"browser": "ALL"}
-        }}});
-        let answer = post(&http, &format!("{base}/session"), &caps).await;
-        let session = answer["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {answer}"))
-            .to_owned();
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let client = fantoccini::ClientBuilder::new(
+            hyper_util::client::legacy::connect::HttpConnector::new(),
+        )
+        .capabilities(caps)
+        .connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("no session: {e}"));
         Some(Browser {
             driver: child,
-            url: format!("{base}/session/{session}"),
-            http,
+            client,
         })
     }
 
     async fn goto(&self, url: &str) {
-        post(
-            &self.http,
-            &format!("{}/url", self.url),
-            &json!({"url": url}),
-        )
-        .await;
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
     }
 
     async fn js(&self, script: &str) -> Value {
-        let answer = post(
-            &self.http,
-            &format!("{}/execute/sync", self.url),
-            &json!({"script": script, "args": []}),
-        )
-        .await;
-        answer["value"].clone()
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
     }
 
-    /// Console entries since the last call.
+    /// Console entries since the last call (chromedriver's log command, which WebDriver
+    /// itself lacks).
     async fn console(&self) -> Vec<Value> {
-        let answer = post(
-            &self.http,
-            &format!("{}/se/log", self.url),
-            &json!({"type": "browser"}),
-        )
-        .await;
-        answer["value"].as_array().cloned().unwrap_or_default()
+        let answer = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .unwrap_or_else(|e| panic!("browser log: {e}"));
+        answer.as_array().cloned().unwrap_or_default()
     }
 
     async fn screenshot(&self, name: &str) {
-        let answer: Value = serde_json::from_slice(
-            &self
-                .http
-                .get(format!("{}/screenshot", self.url))
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(answer["value"].as_str().unwrap_or(""))
-            .unwrap();
+        let png = self.client.screenshot().await.expect("a screenshot");
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
@@ -225,26 +206,36 @@ impl Browser {
     }
 
     async fn quit(&self) {
-        let _ = self.http.delete(&self.url).send().await;
+        let _ = self.client.clone().close().await;
+    }
+}
+
+/// `POST /session/{id}/se/log {"type": "browser"}`: the browser's console since the last one.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
     }
 }
 
 fn screenshot_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots")
-}
-
-async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Value {
-    let bytes = http
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("POST {url}: {e}"))
-        .bytes()
-        .await
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
 }
 
 /// Ids the pages need: a builder with a running build, a finished build, the big log.

@@ -3,7 +3,7 @@
 //! `/views/` inert, hostile URLs and `description_html` in the database render as text while
 //! `http(s)` and relative URLs stay links, and logs opened in the browser are sandboxed.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -20,17 +20,12 @@ async fn serve() -> Server {
         plugin_dir.display()
     );
     let dir = common::views_database(HOSTILE_ROWS).await;
-    let config = format!(
-        "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [{:?}]\n\
-         plugin_cache_dir = {:?}\n\n[www.plugins]\nhtml_attack = true\n",
-        plugin_dir.display().to_string(),
-        common::plugin_cache_dir().display().to_string()
-    );
-    let path = dir.path().join("master.toml");
-    std::fs::write(&path, config).unwrap();
+    let path = common::MasterToml::sqlite()
+        .plugin_dirs(&[&plugin_dir])
+        .plugin("html_attack", "")
+        .write(dir.path());
     let state = common::load_state(&path).await.expect("the site starts");
-    let base = common::serve_state(state).await;
-    Server { base, dir }
+    Server::start(state, dir).await
 }
 
 /// Change 1 (build 1's change) links to `javascript:`, change 4 to `javascript:` behind a

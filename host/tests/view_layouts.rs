@@ -5,7 +5,7 @@
 //! the dataset's running build reaches up to the present. Regenerate with `UPDATE_EXPECT=1` and
 //! review the diff; never edit the expected files by hand.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -31,37 +31,27 @@ const CASES: &[(&str, &str, &str)] = &[
 /// Attributes that depend on the present (the running build) or on pixel layout.
 const UNSTABLE: &[&str] = &["data-top", "data-height", "data-newer", "data-older"];
 
-/// One line per element with `data-*` attributes: `<tag> name=value ...`.
+/// One line per element with `data-*` attributes, in document order: `<tag> name=value ...`.
 fn layout(html: &str) -> String {
+    let document = scraper::Html::parse_document(html);
     let mut out = String::new();
-    let mut rest = html;
-    while let Some(start) = rest.find('<') {
-        let after = &rest[start + 1..];
-        let Some(end) = after.find('>') else { break };
-        let tag = &after[..end];
-        rest = &after[end..];
-        if tag.starts_with('/') || !tag.contains(" data-") {
+    for element in document.root_element().descendent_elements() {
+        let data: Vec<(&str, &str)> = element
+            .value()
+            .attrs()
+            .filter(|(name, _)| name.starts_with("data-"))
+            .collect();
+        if data.is_empty() {
             continue;
         }
-        let name = tag.split_whitespace().next().unwrap_or("");
-        let mut line = format!("<{name}>");
-        let mut attrs = tag;
-        while let Some(at) = attrs.find(" data-") {
-            let attr = &attrs[at + 1..];
-            let Some(eq) = attr.find("=\"") else { break };
-            let key = &attr[..eq];
-            let value_start = eq + 2;
-            let value_end = attr[value_start..]
-                .find('"')
-                .map_or(attr.len(), |i| value_start + i);
-            if UNSTABLE.contains(&key) {
-                line.push_str(&format!(" {key}=*"));
+        out.push_str(&format!("<{}>", element.value().name()));
+        for (name, value) in data {
+            if UNSTABLE.contains(&name) {
+                out.push_str(&format!(" {name}=*"));
             } else {
-                line.push_str(&format!(" {key}={}", &attr[value_start..value_end]));
+                out.push_str(&format!(" {name}={value}"));
             }
-            attrs = &attr[value_end..];
         }
-        out.push_str(&line);
         out.push('\n');
     }
     out

@@ -4,7 +4,7 @@
 //! steps, escaping, the tag filter, empty states, paging, bad arguments, the page inside the
 //! UI shell and the plugin's config.
 
-mod common;
+use crate::common;
 
 use common::{attrs, get, ids, Server};
 

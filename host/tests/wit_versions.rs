@@ -3,7 +3,7 @@
 //! components built with the SDK; `plugins list` names each one's version; an authentication
 //! plugin (world `auth-plugin`), which this server does not serve yet, is refused clearly.
 
-mod common;
+use crate::common;
 
 use sha2::{Digest, Sha256};
 

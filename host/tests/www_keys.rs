@@ -1,7 +1,7 @@
 //! The `[www]` keys of the foundation issue, over real HTTP against the reference database:
 //! json_cache_seconds, rest_minimum_version, debug, allowed_origins, plus HEAD, gzip and /config.
 
-mod common;
+use crate::common;
 
 use common::serve_reference_with;
 

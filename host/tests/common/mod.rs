@@ -4,12 +4,73 @@
 
 use std::path::{Path, PathBuf};
 
+mod master;
+
+pub use master::MasterToml;
+
 /// A running server and the folder holding its config and database.
 pub struct Server {
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    /// The same application, for requests that need no socket ([`Server::send`]).
+    pub app: axum::Router,
     /// Keeps the temporary base directory alive.
     pub dir: tempfile::TempDir,
+}
+
+/// An answer of the application: status, headers and the whole body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Answer {
+    /// A header's value, `""` when absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl Server {
+    /// Serves `state` on a free loopback port and keeps its router for in-process requests.
+    pub async fn start(state: buildbot_www::http::AppState, dir: tempfile::TempDir) -> Server {
+        let limits = state.config.www.limits;
+        let app = buildbot_www::http::app(state);
+        let base = serve_router(app.clone(), limits).await;
+        Server { base, app, dir }
+    }
+
+    /// Answers `request` in-process (`tower::ServiceExt::oneshot` on the router), for tests
+    /// that check only the response: the same handlers and layers as over a socket, without
+    /// a connection, a client or the accept loop.
+    pub async fn send(&self, request: axum::http::Request<axum::body::Body>) -> Answer {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: body.collect().await.expect("a whole body").to_bytes(),
+        }
+    }
+
+    /// GET `path` in-process.
+    pub async fn get(&self, path: &str) -> Answer {
+        let request = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
 }
 
 /// The Buildbot 4.3 recordings and database (`fixtures/reference/buildbot-4.3`).
@@ -18,30 +79,21 @@ pub fn reference_dir() -> PathBuf {
 }
 
 /// Copies `fixtures/reference/master.toml` and the reference `state.sqlite` into a temp dir,
-/// optionally appending TOML to the `[www]` table, and serves it on a free loopback port.
+/// optionally with TOML merged into the `[www]` table (see [`MasterToml::www_toml`]), and
+/// serves it on a free loopback port.
 pub async fn serve_reference_with(www_extra: &str) -> Server {
-    serve_reference_edited(|text| {
-        if www_extra.is_empty() {
-            text
-        } else {
-            text.replacen("[www]\n", &format!("[www]\n{www_extra}\n"), 1)
-        }
-    })
-    .await
+    serve_reference_config(MasterToml::reference().www_toml(www_extra)).await
 }
 
-/// Like [`serve_reference_with`], with the reference config's text changed by `edit`.
-pub async fn serve_reference_edited(edit: impl FnOnce(String) -> String) -> Server {
+/// The reference database served with `config` (usually [`MasterToml::reference`] changed).
+pub async fn serve_reference_config(config: MasterToml) -> Server {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         reference_dir().join("state.sqlite"),
         dir.path().join("state.sqlite"),
     )
     .unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reference/master.toml");
-    let text = edit(std::fs::read_to_string(fixture).unwrap());
-    let config_path = dir.path().join("master.toml");
-    std::fs::write(&config_path, text).unwrap();
+    let config_path = config.write(dir.path());
     let config = buildbot_www::config::load(&config_path).expect("reference config loads");
     // The reference config enables Buildbot's four UI plugins; these tests are about the REST
     // API and `/config`, so the server runs without loading them.
@@ -51,8 +103,7 @@ pub async fn serve_reference_edited(edit: impl FnOnce(String) -> String) -> Serv
     let state =
         buildbot_www::http::AppState::new(config, data, buildbot_www::plugins::Registry::default())
             .expect("state");
-    let base = serve_state(state).await;
-    Server { base, dir }
+    Server::start(state, dir).await
 }
 
 /// Serves an application state on a free loopback port, as `serve` does (the same accept
@@ -110,16 +161,12 @@ pub fn plugin_cache_dir() -> PathBuf {
 /// lines of its `[www.plugins.<name>]` table: `&[("badges", "left_color = \"#222\"")]`.
 pub fn bundled_plugins_config(plugins: &[(&str, &str)]) -> String {
     let names: Vec<&str> = plugins.iter().map(|(name, _)| *name).collect();
-    let mut config = format!(
-        "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [{:?}]\n\
-         plugin_cache_dir = {:?}\n",
-        bundled_plugins_dir(&names).display().to_string(),
-        plugin_cache_dir().display().to_string()
-    );
+    let dir = bundled_plugins_dir(&names);
+    let mut config = MasterToml::sqlite().plugin_dirs(&[&dir]);
     for (name, lines) in plugins {
-        config.push_str(&format!("\n[www.plugins.{name}]\n{lines}\n"));
+        config = config.plugin(name, lines);
     }
-    config
+    config.text()
 }
 
 /// The start-up error of a server with this config (and no database yet); panics if it starts.
@@ -171,23 +218,14 @@ pub async fn serve_views(configs: &[(&str, &str)]) -> Server {
     let path = dir.path().join("master.toml");
     std::fs::write(&path, config).unwrap();
     let state = load_state(&path).await.expect("the views site starts");
-    let base = serve_state(state).await;
-    Server { base, dir }
+    Server::start(state, dir).await
 }
 
-/// GET `path` below the server's root: (status, content type, body).
+/// GET `path` below the server's root, in-process: (status, content type, body).
 pub async fn get(server: &Server, path: &str) -> (u16, String, String) {
-    let response = reqwest::get(format!("{}{path}", server.base))
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    (status, content_type, response.text().await.unwrap())
+    let answer = server.get(path).await;
+    let content_type = answer.header("content-type").to_owned();
+    (answer.status, content_type, answer.text())
 }
 
 /// The HTML of `/plugins/<plugin>/<query>`, which must be a 200 page.
@@ -247,12 +285,9 @@ pub fn plugin_site(plugins: &[(&str, &str)], www_extra: &str) -> (tempfile::Temp
         )
         .unwrap();
     }
-    let config = format!(
-        "[db]\ndb_url = \"sqlite:///state.sqlite\"\n\n[www]\nport = 8010\nplugin_dirs = [\"plugins\"]\n\
-         plugin_cache_dir = {:?}\n{www_extra}\n",
-        plugin_cache_dir().display().to_string()
-    );
-    let path = dir.path().join("master.toml");
-    std::fs::write(&path, config).unwrap();
+    let path = MasterToml::sqlite()
+        .plugin_dirs(&[Path::new("plugins")])
+        .www_toml(www_extra)
+        .write(dir.path());
     (dir, path)
 }

@@ -1,0 +1,47 @@
+//! The host's integration tests, one module per concern, linked into one test binary (`www`):
+//! the server and wasmtime are compiled and linked once instead of once per file. Run one
+//! module with `cargo test -p buildbot-www --test www badges::`.
+
+mod common;
+
+mod badges;
+mod check_config_plugins;
+mod cli;
+mod config_files;
+mod console_view;
+mod hardening;
+mod live;
+mod plugin_sandbox;
+mod plugins;
+mod query_paging;
+mod reference_api;
+mod sdk_examples;
+mod ui;
+mod ui_sanitizer;
+mod view_layouts;
+mod waterfall_view;
+mod wit_versions;
+mod www_keys;
+
+/// Cargo builds only this file's modules (`autotests = false`): a test file added next to
+/// them without a `mod` line here would never run, so this fails until it has one.
+#[test]
+fn every_test_file_is_a_module() {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let main = std::fs::read_to_string(here.join("main.rs")).unwrap();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&here).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let module = path.extension().is_some_and(|e| e == "rs") || path.join("mod.rs").is_file();
+        if module && stem != "main" && !main.contains(&format!("\nmod {stem};\n")) {
+            missing.push(path.display().to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "add `mod NAME;` to host/tests/main.rs for {missing:?}"
+    );
+}
