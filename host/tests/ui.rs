@@ -73,7 +73,7 @@ async fn site() -> Site {
     .unwrap();
     let config = buildbot_www::config::load(&config_path).expect("config loads");
     let state = buildbot_www::server::state(config).await.expect("state");
-    let app = buildbot_www::http::app(state);
+    let app = buildbot_www::server::app(state);
     // A reverse proxy under /buildbot/: the same application, prefix stripped.
     let router = axum::Router::new()
         .nest_service("/buildbot", app.clone())

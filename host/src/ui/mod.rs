@@ -7,24 +7,27 @@
 
 mod assets;
 mod format;
+mod page_error;
 mod pages;
 mod sanitize;
 mod views;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, Response, StatusCode};
+use axum::http::{header, HeaderValue, Response, StatusCode, Uri};
 use axum::routing::get;
 use axum::Router;
 use minijinja::value::Serde;
 use serde_json::{json, Map, Value};
 
 use crate::config::Config;
-use crate::http::AppState;
+use crate::data::DataApi;
+use crate::plugins::Registry;
 
 /// The page templates, by name; `custom_templates_dir` may replace any of them.
 pub const TEMPLATES: &[(&str, &str)] = &[
@@ -74,6 +77,32 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     ("Home.recentBuilds", "30", "Builds listed on the home page"),
 ];
+
+/// What the UI's handlers share.
+#[derive(Debug, Clone)]
+pub struct UiState {
+    /// The loaded config.
+    pub config: Arc<Config>,
+    /// Read access to Buildbot's data (every page reads through `DataApi::get`).
+    pub data: DataApi,
+    /// The enabled UI plugins: menu entries and views.
+    pub plugins: Registry,
+    /// The compiled templates (built-in, or replaced from `custom_templates_dir`).
+    pub ui: Arc<Ui>,
+}
+
+impl UiState {
+    /// State for a config, a Data API and the loaded plugins; compiles the templates.
+    pub fn new(config: Arc<Config>, data: DataApi, plugins: Registry) -> anyhow::Result<Self> {
+        let ui = Arc::new(Ui::new(&config)?);
+        Ok(UiState {
+            config,
+            data,
+            plugins,
+            ui,
+        })
+    }
+}
 
 /// The compiled templates and what every page shares.
 pub struct Ui {
@@ -190,9 +219,10 @@ fn describe(err: &minijinja::Error) -> String {
     text
 }
 
-/// The UI's routes (pages, plugin views, assets), merged into the server's router.
-pub fn routes() -> Router<AppState> {
-    Router::new()
+/// The UI's routes (pages, plugin views, assets) over their state, merged into the server's
+/// router by `server::app`.
+pub fn router(state: UiState) -> Router {
+    let pages = Router::new()
         .route("/", get(pages::home))
         .route("/index.html", get(pages::home))
         .route("/builders", get(pages::builders))
@@ -204,10 +234,17 @@ pub fn routes() -> Router<AppState> {
         .route("/pendingbuildrequests", get(pages::pending))
         .route("/about", get(pages::about))
         .route("/settings", get(pages::settings))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            page_error::render,
+        ));
+    Router::new()
+        .merge(pages)
         .route("/views/{plugin}", get(views::mount))
         .route("/views/{plugin}/", axum::routing::any(views::view))
         .route("/views/{plugin}/{*rest}", axum::routing::any(views::view))
         .route("/assets/{file}", get(assets::serve))
+        .with_state(state)
 }
 
 /// What a page request brings: the relative root and the browser's settings.
@@ -227,11 +264,18 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let path = parts.uri.path().to_owned();
-        let browser_settings = parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
+        Ok(PageRequest::read(
+            &parts.uri,
+            parts.headers.get_all(header::COOKIE).iter(),
+        ))
+    }
+}
+
+impl PageRequest {
+    /// The page request of a URI and its `Cookie` headers.
+    fn read<'a>(uri: &Uri, cookies: impl Iterator<Item = &'a HeaderValue>) -> PageRequest {
+        let path = uri.path().to_owned();
+        let browser_settings = cookies
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|c| c.trim().strip_prefix("bb_settings="))
@@ -240,12 +284,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
                 serde_json::from_str::<Map<String, Value>>(&decoded).ok()
             })
             .unwrap_or_default();
-        Ok(PageRequest {
+        PageRequest {
             root: root_of(&path),
-            query: parts.uri.query().unwrap_or("").to_owned(),
+            query: uri.query().unwrap_or("").to_owned(),
             path,
             browser_settings,
-        })
+        }
     }
 }
 
@@ -289,7 +333,7 @@ impl PageRequest {
 
 /// What the shell needs on every page: title, theme, sidebar, live-update subscriptions.
 pub fn shell(
-    state: &AppState,
+    state: &UiState,
     req: &PageRequest,
     current: &str,
     page_title: &str,
@@ -363,13 +407,13 @@ fn css_value(value: &str) -> String {
 }
 
 /// Renders a page, or the error page when the template fails.
-pub fn html(state: &AppState, name: &str, context: &Value) -> Response<Body> {
+pub fn html(state: &UiState, name: &str, context: &Value) -> Response<Body> {
     html_status(state, StatusCode::OK, name, context)
 }
 
 /// Renders a page with a status.
 pub fn html_status(
-    state: &AppState,
+    state: &UiState,
     status: StatusCode,
     name: &str,
     context: &Value,

@@ -10,17 +10,17 @@ use axum::extract::{Path, State};
 use axum::http::{header, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::{html, html_status, sanitize, shell, PageRequest, SETTINGS};
+use super::page_error::PageError;
+use super::{html, sanitize, shell, PageRequest, UiState, SETTINGS};
 use crate::data::{Answer, ApiError};
-use crate::http::AppState;
 use crate::identity::User;
 
 type Item = Map<String, Value>;
-type PageResult = Result<Response<Body>, ApiError>;
+type PageResult = Result<Response<Body>, PageError>;
 
 /// Items of a Data API read (empty for a raw answer).
 async fn items(
-    state: &AppState,
+    state: &UiState,
     path: &str,
     args: &[(&str, String)],
 ) -> Result<Vec<Item>, ApiError> {
@@ -35,7 +35,7 @@ async fn items(
 }
 
 /// The single item of a Data API read, or the Data API's 404.
-async fn one(state: &AppState, path: &str, args: &[(&str, String)]) -> Result<Item, ApiError> {
+async fn one(state: &UiState, path: &str, args: &[(&str, String)]) -> Result<Item, ApiError> {
     items(state, path, args)
         .await?
         .into_iter()
@@ -63,7 +63,7 @@ fn setting_bool(settings: &Map<String, Value>, key: &str) -> bool {
 
 /// `builderid → name` for the given ids, in one read.
 async fn builder_names(
-    state: &AppState,
+    state: &UiState,
     ids: impl IntoIterator<Item = i64>,
 ) -> Result<HashMap<i64, String>, ApiError> {
     let ids: BTreeSet<i64> = ids.into_iter().collect();
@@ -121,25 +121,6 @@ fn name_builders(list: &mut [Item], names: &HashMap<i64, String>) {
     }
 }
 
-fn error_page(state: &AppState, req: &PageRequest, err: ApiError) -> Response<Body> {
-    if err.internal {
-        tracing::error!("page {}: {}", req.path, err.message);
-    }
-    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut context = shell(state, req, "", "Error", &[]);
-    context["status"] = json!(status.as_u16());
-    context["message"] = json!(if err.internal && !state.config.www.debug {
-        "internal error (details in the server's log)".to_owned()
-    } else {
-        err.message
-    });
-    html_status(state, status, "error.html", &context)
-}
-
-fn respond(state: &AppState, req: &PageRequest, result: PageResult) -> Response<Body> {
-    result.unwrap_or_else(|err| error_page(state, req, err))
-}
-
 fn redirect(to: &str) -> Response<Body> {
     Response::builder()
         .status(StatusCode::FOUND)
@@ -159,26 +140,25 @@ const PAGES: &[&str] = &[
 ];
 
 /// `/`: `default_page` when set (a plugin view or a page), else recent activity.
-pub(super) async fn home(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
+pub(super) async fn home(State(state): State<UiState>, req: PageRequest) -> PageResult {
     if let Some(page) = state.config.www.default_page.as_deref() {
         let page = page.trim_matches('/');
         for plugin in [page.to_owned(), format!("{page}_view")] {
             if state.plugins.has(&plugin) {
-                return redirect(&format!("{}views/{plugin}/", req.root));
+                return Ok(redirect(&format!("{}views/{plugin}/", req.root)));
             }
         }
         if PAGES.contains(&page) {
-            return redirect(&format!("{}{page}", req.root));
+            return Ok(redirect(&format!("{}{page}", req.root)));
         }
         if !page.is_empty() && page != "home" {
             tracing::debug!("default_page {page:?} names no enabled plugin or page");
         }
     }
-    let result = home_page(&state, &req).await;
-    respond(&state, &req, result)
+    home_page(&state, &req).await
 }
 
-async fn home_page(state: &AppState, req: &PageRequest) -> PageResult {
+async fn home_page(state: &UiState, req: &PageRequest) -> PageResult {
     let settings = req.settings(&state.config);
     let limit = setting_i64(&settings, "Home.recentBuilds", 30, 1000);
     let mut running = items(
@@ -239,15 +219,14 @@ async fn home_page(state: &AppState, req: &PageRequest) -> PageResult {
 }
 
 /// `/builders?tag=T&name=N`: every builder with its recent builds, in three reads.
-pub(super) async fn builders(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
-    let result = builders_page(&state, &req).await;
-    respond(&state, &req, result)
+pub(super) async fn builders(State(state): State<UiState>, req: PageRequest) -> PageResult {
+    builders_page(&state, &req).await
 }
 
 /// The most builders one page lists.
 const MAX_BUILDERS: usize = 20_000;
 
-async fn builders_page(state: &AppState, req: &PageRequest) -> PageResult {
+async fn builders_page(state: &UiState, req: &PageRequest) -> PageResult {
     let settings = req.settings(&state.config);
     let fetch = setting_i64(&settings, "Builders.buildFetchLimit", 200, 10_000);
     let show_old = setting_bool(&settings, "Builders.show_old_builders");
@@ -331,15 +310,14 @@ async fn builders_page(state: &AppState, req: &PageRequest) -> PageResult {
 
 /// `/builders/<id>?page=N`: a builder's builds, newest first, paged.
 pub(super) async fn builder(
-    State(state): State<AppState>,
+    State(state): State<UiState>,
     Path(builderid): Path<i64>,
     req: PageRequest,
-) -> Response<Body> {
-    let result = builder_page(&state, &req, builderid).await;
-    respond(&state, &req, result)
+) -> PageResult {
+    builder_page(&state, &req, builderid).await
 }
 
-async fn builder_page(state: &AppState, req: &PageRequest, builderid: i64) -> PageResult {
+async fn builder_page(state: &UiState, req: &PageRequest, builderid: i64) -> PageResult {
     let settings = req.settings(&state.config);
     let size = setting_i64(&settings, "Builders.page_size", 30, 1000);
     let page = req
@@ -442,20 +420,14 @@ async fn builder_page(state: &AppState, req: &PageRequest, builderid: i64) -> Pa
 
 /// `/builders/<id>/builds/<number>`: steps with logs, properties, changes, responsible users.
 pub(super) async fn build(
-    State(state): State<AppState>,
+    State(state): State<UiState>,
     Path((builderid, number)): Path<(i64, i64)>,
     req: PageRequest,
-) -> Response<Body> {
-    let result = build_page(&state, &req, builderid, number).await;
-    respond(&state, &req, result)
+) -> PageResult {
+    build_page(&state, &req, builderid, number).await
 }
 
-async fn build_page(
-    state: &AppState,
-    req: &PageRequest,
-    builderid: i64,
-    number: i64,
-) -> PageResult {
+async fn build_page(state: &UiState, req: &PageRequest, builderid: i64, number: i64) -> PageResult {
     let build = one(
         state,
         &format!("builders/{builderid}/builds/{number}"),
@@ -597,15 +569,14 @@ async fn build_page(
 /// `/logs/<id>?from=N`: the first lines at once (or from line N); the script loads more while
 /// scrolling and follows a running log.
 pub(super) async fn log(
-    State(state): State<AppState>,
+    State(state): State<UiState>,
     Path(logid): Path<i64>,
     req: PageRequest,
-) -> Response<Body> {
-    let result = log_page(&state, &req, logid).await;
-    respond(&state, &req, result)
+) -> PageResult {
+    log_page(&state, &req, logid).await
 }
 
-async fn log_page(state: &AppState, req: &PageRequest, logid: i64) -> PageResult {
+async fn log_page(state: &UiState, req: &PageRequest, logid: i64) -> PageResult {
     let settings = req.settings(&state.config);
     let lines_per_page = setting_i64(&settings, "Log.initialLines", 1000, 100_000);
     let log = one(state, &format!("logs/{logid}"), &[]).await?;
@@ -682,12 +653,11 @@ fn split_channel(line: &str, kind: &str) -> Value {
 }
 
 /// `/workers`: every worker, its masters, builders and recent builds.
-pub(super) async fn workers(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
-    let result = workers_page(&state, &req).await;
-    respond(&state, &req, result)
+pub(super) async fn workers(State(state): State<UiState>, req: PageRequest) -> PageResult {
+    workers_page(&state, &req).await
 }
 
-async fn workers_page(state: &AppState, req: &PageRequest) -> PageResult {
+async fn workers_page(state: &UiState, req: &PageRequest) -> PageResult {
     let settings = req.settings(&state.config);
     let show_builders = setting_bool(&settings, "Workers.showWorkerBuilders");
     let mut workers = items(
@@ -796,12 +766,11 @@ async fn workers_page(state: &AppState, req: &PageRequest) -> PageResult {
 }
 
 /// `/changes?page=N`: the newest changes, paged.
-pub(super) async fn changes(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
-    let result = changes_page(&state, &req).await;
-    respond(&state, &req, result)
+pub(super) async fn changes(State(state): State<UiState>, req: PageRequest) -> PageResult {
+    changes_page(&state, &req).await
 }
 
-async fn changes_page(state: &AppState, req: &PageRequest) -> PageResult {
+async fn changes_page(state: &UiState, req: &PageRequest) -> PageResult {
     let settings = req.settings(&state.config);
     let size = setting_i64(&settings, "Changes.changesFetchLimit", 50, 1000);
     let page = req
@@ -832,12 +801,11 @@ async fn changes_page(state: &AppState, req: &PageRequest) -> PageResult {
 }
 
 /// `/pendingbuildrequests`: unclaimed build requests, highest priority first.
-pub(super) async fn pending(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
-    let result = pending_page(&state, &req).await;
-    respond(&state, &req, result)
+pub(super) async fn pending(State(state): State<UiState>, req: PageRequest) -> PageResult {
+    pending_page(&state, &req).await
 }
 
-async fn pending_page(state: &AppState, req: &PageRequest) -> PageResult {
+async fn pending_page(state: &UiState, req: &PageRequest) -> PageResult {
     let mut requests = items(
         state,
         "buildrequests",
@@ -886,8 +854,8 @@ async fn pending_page(state: &AppState, req: &PageRequest) -> PageResult {
 }
 
 /// `/about`: versions (Rust, buildbot-www, then `[www] versions`), plugins, config summary.
-pub(super) async fn about(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
-    let config = crate::http::frontend_config_value(&state.config, &User::Anonymous);
+pub(super) async fn about(State(state): State<UiState>, req: PageRequest) -> Response<Body> {
+    let config = crate::answers::frontend_config_value(&state.config, &User::Anonymous);
     let plugins: Vec<Value> = state
         .plugins
         .plugins()
@@ -906,7 +874,7 @@ pub(super) async fn about(State(state): State<AppState>, req: PageRequest) -> Re
 }
 
 /// `/settings`: the browser's settings (the script stores them), with the config defaults.
-pub(super) async fn settings(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
+pub(super) async fn settings(State(state): State<UiState>, req: PageRequest) -> Response<Body> {
     let config = &state.config;
     let mut defaults = Map::new();
     let list: Vec<Value> = SETTINGS

@@ -7,16 +7,15 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::json;
 
-use super::{sanitize, PageRequest};
-use crate::http::AppState;
+use super::{sanitize, PageRequest, UiState};
 
 /// `views/<plugin>` → `views/<plugin>/`, so relative links inside the view work.
 pub(super) async fn mount(
     Path(plugin): Path<String>,
-    State(state): State<AppState>,
+    State(state): State<UiState>,
 ) -> Response<Body> {
     if !state.plugins.has(&plugin) {
-        return crate::http::twisted_not_found("File not found.");
+        return crate::answers::twisted_not_found("File not found.");
     }
     Response::builder()
         .status(StatusCode::MOVED_PERMANENTLY)
@@ -25,20 +24,27 @@ pub(super) async fn mount(
         .unwrap_or_default()
 }
 
-pub(super) async fn view(State(state): State<AppState>, req: Request) -> Response<Body> {
+pub(super) async fn view(State(state): State<UiState>, req: Request) -> Response<Body> {
     let (mut parts, body) = req.into_parts();
     let Ok(page) =
         <PageRequest as axum::extract::FromRequestParts<()>>::from_request_parts(&mut parts, &())
             .await;
     let req = Request::from_parts(parts, body);
-    let (name, request) =
-        match crate::http::plugin_request(&state, "/views/", req, Some(page.root.clone())).await {
-            Ok(found) => found,
-            Err(response) => return response,
-        };
+    let (name, request) = match crate::http::plugin_request(
+        &state.config,
+        &state.plugins,
+        "/views/",
+        req,
+        Some(page.root.clone()),
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
     let name = name.as_str();
     let Some(info) = state.plugins.plugins().into_iter().find(|p| p.name == name) else {
-        return crate::http::twisted_not_found("File not found.");
+        return crate::answers::twisted_not_found("File not found.");
     };
     let answer = match state.plugins.handle(name, request).await {
         Ok(answer) => answer,

@@ -48,18 +48,21 @@ pub async fn serve_reference_edited(edit: impl FnOnce(String) -> String) -> Serv
     let data = buildbot_www::server::data_api(&config)
         .await
         .expect("database");
-    let state =
-        buildbot_www::http::AppState::new(config, data, buildbot_www::plugins::Registry::default())
-            .expect("state");
+    let state = buildbot_www::server::AppState::new(
+        config,
+        data,
+        buildbot_www::plugins::Registry::default(),
+    )
+    .expect("state");
     let base = serve_state(state).await;
     Server { base, dir }
 }
 
 /// Serves an application state on a free loopback port, as `serve` does (the same accept
 /// loop and connection limits); returns `http://127.0.0.1:PORT`.
-pub async fn serve_state(state: buildbot_www::http::AppState) -> String {
-    let limits = state.config.www.limits;
-    serve_router(buildbot_www::http::app(state), limits).await
+pub async fn serve_state(state: buildbot_www::server::AppState) -> String {
+    let limits = state.http.config.www.limits;
+    serve_router(buildbot_www::server::app(state), limits).await
 }
 
 /// Serves any router through the server's accept loop with these limits on a free loopback
@@ -82,7 +85,7 @@ pub async fn serve_reference() -> Server {
 }
 
 /// Loads a config file and builds the whole server state (database and plugins).
-pub async fn load_state(config: &Path) -> anyhow::Result<buildbot_www::http::AppState> {
+pub async fn load_state(config: &Path) -> anyhow::Result<buildbot_www::server::AppState> {
     let config = buildbot_www::config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     buildbot_www::server::state(config).await
 }
