@@ -6,6 +6,7 @@ pub mod config;
 pub mod data;
 pub mod db;
 pub mod events;
+#[cfg(feature = "demo")]
 pub mod fixtures;
 pub mod http;
 pub mod identity;

@@ -75,6 +75,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// Serves until interrupted; with `demo_activity`, also keeps demo builds running in the
 /// database (`serve --demo-activity`, see `fixtures::activity`).
 pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<()> {
+    #[cfg(not(feature = "demo"))]
+    if demo_activity {
+        bail!("--demo-activity: this binary was built without the `demo` feature");
+    }
     init_tracing();
     let Some(port) = config.www.port.clone() else {
         bail!(
@@ -97,6 +101,7 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
     let buildbot_url = config.buildbot_url.clone();
     let limits = config.www.limits;
     let state = state(config).await?;
+    #[cfg(feature = "demo")]
     if demo_activity {
         tokio::spawn(crate::fixtures::activity::run(
             state.http.data.pool().clone(),

@@ -165,6 +165,16 @@ fn ensure_browser() -> Result<()> {
 
 fn test() -> Result<()> {
     tidy::check()?;
+    // The production build leaves the demo data out (host feature `demo`): it must still build.
+    run_command(cargo().args([
+        "check",
+        "--quiet",
+        "-p",
+        "buildbot-www",
+        "--no-default-features",
+        "--lib",
+        "--bins",
+    ]))?;
     plugins::build_plugins()?;
     plugins::build_test_plugins()?;
     plugins::scaffold_check()?;
