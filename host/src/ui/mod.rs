@@ -23,7 +23,8 @@ use axum::http::{header, HeaderValue, Response, StatusCode, Uri};
 use axum::routing::get;
 use axum::Router;
 use minijinja::value::Serde;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::data::DataApi;
@@ -145,8 +146,8 @@ impl Ui {
         &self.overridden
     }
 
-    /// Renders a template with a JSON context.
-    pub fn render(&self, name: &str, context: &Value) -> Result<String, minijinja::Error> {
+    /// Renders a template with a context.
+    pub fn render(&self, name: &str, context: &impl Serialize) -> Result<String, minijinja::Error> {
         self.env
             .get_template(name)?
             .render(minijinja::Value::from(Serde(context)))
@@ -331,53 +332,120 @@ impl PageRequest {
     }
 }
 
-/// What the shell needs on every page: title, theme, sidebar, live-update subscriptions.
-pub fn shell(
-    state: &UiState,
-    req: &PageRequest,
+/// What the shell shows on every page: title, theme, sidebar, live-update subscriptions (the
+/// fields every template may use, whatever the page).
+#[derive(Debug, Serialize)]
+pub struct Shell<'a> {
+    /// `../` per path level.
+    pub root: &'a str,
+    /// The sidebar entry of this page (`builders`, `plugin:NAME`...).
+    pub current: String,
+    /// The page's own title.
+    pub page_title: String,
+    /// `title` of the config.
+    pub title: &'a str,
+    /// `titleURL` of the config.
+    pub title_url: &'a str,
+    /// The sidebar: the built-in pages, the plugins' views, settings and about.
+    pub menu: Vec<MenuEntry>,
+    /// `[www.theme]`: CSS custom properties, cleaned.
+    pub theme: Vec<(String, String)>,
+    /// The event paths the page's script refreshes on.
+    pub events: Vec<String>,
+    /// What an event must match to refresh the page (the builder page's builder).
+    pub live_filter: Option<Value>,
+    /// `[www] ui_default_config`.
+    pub ui_defaults: &'a Map<String, Value>,
+    /// The effective settings.
+    pub settings: Map<String, Value>,
+    /// buildbot-www's version.
+    pub version: &'static str,
+}
+
+/// One sidebar entry.
+#[derive(Debug, Serialize)]
+pub struct MenuEntry {
+    /// The text shown.
+    pub label: String,
+    /// Relative to `root`.
+    pub href: String,
+    /// What `current` holds on that page.
+    pub key: String,
+    /// A short symbol.
+    pub icon: String,
+}
+
+impl MenuEntry {
+    fn new(label: &str, href: &str, key: &str, icon: &str) -> MenuEntry {
+        MenuEntry {
+            label: label.to_owned(),
+            href: href.to_owned(),
+            key: key.to_owned(),
+            icon: icon.to_owned(),
+        }
+    }
+}
+
+/// A template's whole context: the shell's fields and the page's own, side by side.
+#[derive(Debug, Serialize)]
+struct PageContext<'a, T> {
+    #[serde(flatten)]
+    shell: &'a Shell<'a>,
+    #[serde(flatten)]
+    page: &'a T,
+}
+
+/// The shell of a page.
+pub fn shell<'a>(
+    state: &'a UiState,
+    req: &'a PageRequest,
     current: &str,
     page_title: &str,
     events: &[String],
-) -> Value {
+) -> Shell<'a> {
     let config = &state.config;
     let mut menu = vec![
-        json!({"label": "Home", "href": "", "key": "home", "icon": "⌂"}),
-        json!({"label": "Builders", "href": "builders", "key": "builders", "icon": "▦"}),
-        json!({"label": "Pending", "href": "pendingbuildrequests", "key": "pending", "icon": "◷"}),
-        json!({"label": "Changes", "href": "changes", "key": "changes", "icon": "✎"}),
-        json!({"label": "Workers", "href": "workers", "key": "workers", "icon": "⚙"}),
+        MenuEntry::new("Home", "", "home", "⌂"),
+        MenuEntry::new("Builders", "builders", "builders", "▦"),
+        MenuEntry::new("Pending", "pendingbuildrequests", "pending", "◷"),
+        MenuEntry::new("Changes", "changes", "changes", "✎"),
+        MenuEntry::new("Workers", "workers", "workers", "⚙"),
     ];
     for (plugin, entry) in state.plugins.menu() {
         let path = entry.path.trim_start_matches('/');
-        menu.push(json!({
-            "label": entry.label,
-            "href": format!("views/{plugin}/{path}"),
-            "key": format!("plugin:{plugin}"),
-            "icon": if entry.icon.is_empty() { "◆".to_owned() } else { icon_text(&entry.icon) },
-        }));
+        menu.push(MenuEntry {
+            label: entry.label,
+            href: format!("views/{plugin}/{path}"),
+            key: format!("plugin:{plugin}"),
+            icon: if entry.icon.is_empty() {
+                "◆".to_owned()
+            } else {
+                icon_text(&entry.icon)
+            },
+        });
     }
-    menu.push(json!({"label": "Settings", "href": "settings", "key": "settings", "icon": "☰"}));
-    menu.push(json!({"label": "About", "href": "about", "key": "about", "icon": "ℹ"}));
-    let theme: Vec<Value> = config
+    menu.push(MenuEntry::new("Settings", "settings", "settings", "☰"));
+    menu.push(MenuEntry::new("About", "about", "about", "ℹ"));
+    let theme = config
         .www
         .theme
         .iter()
-        .map(|(k, v)| json!([css_ident(k), css_value(v)]))
+        .map(|(k, v)| (css_ident(k), css_value(v)))
         .collect();
-    json!({
-        "root": req.root,
-        "current": current,
-        "page_title": page_title,
-        "title": config.title,
-        "title_url": config.title_url,
-        "menu": menu,
-        "theme": theme,
-        "events": events,
-        "live_filter": null,
-        "ui_defaults": config.www.ui_default_config,
-        "settings": req.settings(config),
-        "version": env!("CARGO_PKG_VERSION"),
-    })
+    Shell {
+        root: &req.root,
+        current: current.to_owned(),
+        page_title: page_title.to_owned(),
+        title: &config.title,
+        title_url: &config.title_url,
+        menu,
+        theme,
+        events: events.to_vec(),
+        live_filter: None,
+        ui_defaults: &config.www.ui_default_config,
+        settings: req.settings(config),
+        version: env!("CARGO_PKG_VERSION"),
+    }
 }
 
 /// Plugin icons are names (Font Awesome's in Buildbot); the shell shows a neutral glyph for
@@ -406,19 +474,20 @@ fn css_value(value: &str) -> String {
         .collect()
 }
 
-/// Renders a page, or the error page when the template fails.
-pub fn html(state: &UiState, name: &str, context: &Value) -> Response<Body> {
-    html_status(state, StatusCode::OK, name, context)
+/// Renders a page in its shell, or a plain 500 when the template fails.
+pub fn html<T: Serialize>(state: &UiState, name: &str, shell: &Shell, page: &T) -> Response<Body> {
+    html_status(state, StatusCode::OK, name, shell, page)
 }
 
-/// Renders a page with a status.
-pub fn html_status(
+/// Renders a page in its shell with a status.
+pub fn html_status<T: Serialize>(
     state: &UiState,
     status: StatusCode,
     name: &str,
-    context: &Value,
+    shell: &Shell,
+    page: &T,
 ) -> Response<Body> {
-    match state.ui.render(name, context) {
+    match state.ui.render(name, &PageContext { shell, page }) {
         Ok(body) => Response::builder()
             .status(status)
             .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
@@ -435,6 +504,15 @@ pub fn html_status(
                 .unwrap_or_default()
         }
     }
+}
+
+/// What the error page shows below the shell.
+#[derive(Debug, Serialize)]
+pub struct ErrorPage {
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, for the reader.
+    pub message: String,
 }
 
 #[cfg(test)]

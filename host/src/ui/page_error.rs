@@ -8,9 +8,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, Response, StatusCode};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
-use serde_json::json;
 
-use super::{html_status, shell, PageRequest, UiState};
+use super::{html_status, shell, ErrorPage, PageRequest, UiState};
 use crate::data::ApiError;
 
 /// A page that cannot be shown: the Data API's answer (404 for a missing builder, 400 for a bad
@@ -59,14 +58,22 @@ pub(super) async fn render(
         tracing::error!("page {}: {}", page.path, err.message);
     }
     let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut context = shell(&state, &page, "", "Error", &[]);
-    context["status"] = json!(status.as_u16());
-    context["message"] = json!(if err.internal && !state.config.www.debug {
+    let message = if err.internal && !state.config.www.debug {
         "internal error (details in the server's log)".to_owned()
     } else {
         err.message
-    });
-    html_status(&state, status, "error.html", &context)
+    };
+    let body = ErrorPage {
+        status: status.as_u16(),
+        message,
+    };
+    html_status(
+        &state,
+        status,
+        "error.html",
+        &shell(&state, &page, "", "Error", &[]),
+        &body,
+    )
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, Response, StatusCode};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::page_error::PageError;
@@ -16,6 +17,104 @@ use crate::data::{Answer, ApiError};
 use crate::identity::User;
 
 type Item = Map<String, Value>;
+
+/// What `home.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct HomePage {
+    running: Vec<Item>,
+    recent: Vec<Item>,
+    pending: usize,
+}
+
+/// What `builders.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct BuildersPage {
+    builders: Vec<Item>,
+    tags: Vec<String>,
+    all_tags: BTreeSet<String>,
+    name: String,
+    hidden_old: usize,
+    all_shown: bool,
+    fetch: i64,
+}
+
+/// What `builder.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct BuilderPage {
+    builder: Item,
+    builds: Vec<Item>,
+    workers: Vec<Item>,
+    pending: Vec<Item>,
+    page: i64,
+    has_next: bool,
+}
+
+/// What `build.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct BuildPage {
+    builder: Item,
+    build: Item,
+    steps: Vec<Item>,
+    properties: Vec<Value>,
+    changes: Vec<Item>,
+    responsible: Vec<String>,
+    worker: Option<Item>,
+    buildrequest: Option<Item>,
+    buildset: Option<Item>,
+    next_exists: bool,
+}
+
+/// What `log.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct LogPage {
+    log: Item,
+    step: Item,
+    build: Item,
+    builder: Item,
+    lines: Vec<Value>,
+    from: i64,
+    shown_to: i64,
+    page_lines: i64,
+    last_page_from: i64,
+    prev_from: i64,
+}
+
+/// What `workers.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct WorkersPage {
+    workers: Vec<Item>,
+    show_builders: bool,
+}
+
+/// What `changes.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct ChangesPage {
+    changes: Vec<Item>,
+    page: i64,
+    has_next: bool,
+}
+
+/// What `pending.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct PendingPage {
+    requests: Vec<Item>,
+}
+
+/// What `about.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct AboutPage {
+    versions: Value,
+    plugins: Vec<Value>,
+    buildbot_url: String,
+    templates: Vec<String>,
+}
+
+/// What `settings.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct SettingsPage {
+    list: Vec<Value>,
+    defaults: Map<String, Value>,
+}
 type PageResult = Result<Response<Body>, PageError>;
 
 /// Items of a Data API read (empty for a raw answer).
@@ -205,17 +304,19 @@ async fn home_page(state: &UiState, req: &PageRequest) -> PageResult {
     .await?;
     name_builders(&mut running, &names);
     name_builders(&mut recent, &names);
-    let mut context = shell(
+    let shell = shell(
         state,
         req,
         "home",
         "Home",
         &["builds/*/*".into(), "buildrequests/*/*".into()],
     );
-    context["running"] = json!(running);
-    context["recent"] = json!(recent);
-    context["pending"] = json!(pending);
-    Ok(html(state, "home.html", &context))
+    let body = HomePage {
+        running,
+        recent,
+        pending,
+    };
+    Ok(html(state, "home.html", &shell, &body))
 }
 
 /// `/builders?tag=T&name=N`: every builder with its recent builds, in three reads.
@@ -297,15 +398,17 @@ async fn builders_page(state: &UiState, req: &PageRequest) -> PageResult {
             .unwrap_or_default();
         builder.insert("builds".into(), Value::Array(builds));
     }
-    let mut context = shell(state, req, "builders", "Builders", &["builds/*/*".into()]);
-    context["builders"] = json!(builders);
-    context["tags"] = json!(tags);
-    context["all_tags"] = json!(all_tags);
-    context["name"] = json!(name);
-    context["hidden_old"] = json!(hidden_old);
-    context["all_shown"] = json!(all_shown);
-    context["fetch"] = json!(fetch);
-    Ok(html(state, "builders.html", &context))
+    let shell = shell(state, req, "builders", "Builders", &["builds/*/*".into()]);
+    let body = BuildersPage {
+        builders,
+        tags,
+        all_tags,
+        name,
+        hidden_old,
+        all_shown,
+        fetch,
+    };
+    Ok(html(state, "builders.html", &shell, &body))
 }
 
 /// `/builders/<id>?page=N`: a builder's builds, newest first, paged.
@@ -401,21 +504,23 @@ async fn builder_page(state: &UiState, req: &PageRequest, builderid: i64) -> Pag
         .and_then(Value::as_str)
         .unwrap_or("builder")
         .to_owned();
-    let mut context = shell(
+    let mut shell = shell(
         state,
         req,
         "builders",
         &title,
         &["builds/*/*".into(), "buildrequests/*/*".into()],
     );
-    context["live_filter"] = json!({"builderid": builderid});
-    context["builder"] = json!(builder);
-    context["builds"] = json!(builds);
-    context["workers"] = json!(workers);
-    context["pending"] = json!(pending);
-    context["page"] = json!(page);
-    context["has_next"] = json!(has_next);
-    Ok(html(state, "builder.html", &context))
+    shell.live_filter = Some(json!({"builderid": builderid}));
+    let body = BuilderPage {
+        builder,
+        builds,
+        workers,
+        pending,
+        page,
+        has_next,
+    };
+    Ok(html(state, "builder.html", &shell, &body))
 }
 
 /// `/builders/<id>/builds/<number>`: steps with logs, properties, changes, responsible users.
@@ -543,7 +648,7 @@ async fn build_page(state: &UiState, req: &PageRequest, builderid: i64, number: 
         .and_then(Value::as_str)
         .unwrap_or("builder")
         .to_owned();
-    let mut context = shell(
+    let shell = shell(
         state,
         req,
         "builders",
@@ -553,17 +658,19 @@ async fn build_page(state: &UiState, req: &PageRequest, builderid: i64, number: 
             format!("builds/{buildid}/steps/*/*"),
         ],
     );
-    context["builder"] = json!(builder);
-    context["build"] = json!(build);
-    context["steps"] = json!(steps);
-    context["properties"] = json!(properties);
-    context["changes"] = json!(changes);
-    context["responsible"] = json!(responsible);
-    context["worker"] = json!(worker);
-    context["buildrequest"] = json!(buildrequest);
-    context["buildset"] = json!(buildset);
-    context["next_exists"] = json!(next_exists);
-    Ok(html(state, "build.html", &context))
+    let body = BuildPage {
+        builder,
+        build,
+        steps,
+        properties,
+        changes,
+        responsible,
+        worker,
+        buildrequest,
+        buildset,
+        next_exists,
+    };
+    Ok(html(state, "build.html", &shell, &body))
 }
 
 /// `/logs/<id>?from=N`: the first lines at once (or from line N); the script loads more while
@@ -623,18 +730,20 @@ async fn log_page(state: &UiState, req: &PageRequest, logid: i64) -> PageResult 
         step.get("name").and_then(Value::as_str).unwrap_or(""),
         log.get("name").and_then(Value::as_str).unwrap_or("")
     );
-    let mut context = shell(state, req, "builders", &title, &[format!("logs/{logid}/*")]);
-    context["log"] = json!(log);
-    context["step"] = json!(step);
-    context["build"] = json!(build);
-    context["builder"] = json!(builder);
-    context["lines"] = json!(lines);
-    context["from"] = json!(from);
-    context["shown_to"] = json!(shown_to);
-    context["page_lines"] = json!(lines_per_page);
-    context["last_page_from"] = json!((num_lines - lines_per_page).max(0));
-    context["prev_from"] = json!((from - lines_per_page).max(0));
-    Ok(html(state, "log.html", &context))
+    let shell = shell(state, req, "builders", &title, &[format!("logs/{logid}/*")]);
+    let body = LogPage {
+        log,
+        step,
+        build,
+        builder,
+        lines,
+        from,
+        shown_to,
+        page_lines: lines_per_page,
+        last_page_from: (num_lines - lines_per_page).max(0),
+        prev_from: (from - lines_per_page).max(0),
+    };
+    Ok(html(state, "log.html", &shell, &body))
 }
 
 /// A stdio log line starts with its channel (`o` out, `e` err, `h` header).
@@ -753,16 +862,18 @@ async fn workers_page(state: &UiState, req: &PageRequest) -> PageResult {
         );
         worker.insert("builds".into(), json!(builds));
     }
-    let mut context = shell(
+    let shell = shell(
         state,
         req,
         "workers",
         "Workers",
         &["workers/*/*".into(), "builds/*/*".into()],
     );
-    context["workers"] = json!(workers);
-    context["show_builders"] = json!(show_builders);
-    Ok(html(state, "workers.html", &context))
+    let body = WorkersPage {
+        workers,
+        show_builders,
+    };
+    Ok(html(state, "workers.html", &shell, &body))
 }
 
 /// `/changes?page=N`: the newest changes, paged.
@@ -793,11 +904,13 @@ async fn changes_page(state: &UiState, req: &PageRequest) -> PageResult {
     for change in &mut changes {
         drop_unsafe_url(change, "revlink");
     }
-    let mut context = shell(state, req, "changes", "Changes", &["changes/*/*".into()]);
-    context["changes"] = json!(changes);
-    context["page"] = json!(page);
-    context["has_next"] = json!(has_next);
-    Ok(html(state, "changes.html", &context))
+    let shell = shell(state, req, "changes", "Changes", &["changes/*/*".into()]);
+    let body = ChangesPage {
+        changes,
+        page,
+        has_next,
+    };
+    Ok(html(state, "changes.html", &shell, &body))
 }
 
 /// `/pendingbuildrequests`: unclaimed build requests, highest priority first.
@@ -842,15 +955,15 @@ async fn pending_page(state: &UiState, req: &PageRequest) -> PageResult {
             .unwrap_or_default();
         request.insert("reason".into(), reason);
     }
-    let mut context = shell(
+    let shell = shell(
         state,
         req,
         "pending",
         "Pending build requests",
         &["buildrequests/*/*".into()],
     );
-    context["requests"] = json!(requests);
-    Ok(html(state, "pending.html", &context))
+    let body = PendingPage { requests };
+    Ok(html(state, "pending.html", &shell, &body))
 }
 
 /// `/about`: versions (Rust, buildbot-www, then `[www] versions`), plugins, config summary.
@@ -865,12 +978,14 @@ pub(super) async fn about(State(state): State<UiState>, req: PageRequest) -> Res
                    "wit_version": p.wit_version})
         })
         .collect();
-    let mut context = shell(&state, &req, "about", "About", &[]);
-    context["versions"] = config["versions"].clone();
-    context["plugins"] = json!(plugins);
-    context["buildbot_url"] = json!(state.config.buildbot_url);
-    context["templates"] = json!(state.ui.overridden());
-    html(&state, "about.html", &context)
+    let shell = shell(&state, &req, "about", "About", &[]);
+    let body = AboutPage {
+        versions: config["versions"].clone(),
+        plugins,
+        buildbot_url: state.config.buildbot_url.clone(),
+        templates: state.ui.overridden().to_vec(),
+    };
+    html(&state, "about.html", &shell, &body)
 }
 
 /// `/settings`: the browser's settings (the script stores them), with the config defaults.
@@ -896,8 +1011,7 @@ pub(super) async fn settings(State(state): State<UiState>, req: PageRequest) -> 
             })
         })
         .collect();
-    let mut context = shell(&state, &req, "settings", "Settings", &[]);
-    context["list"] = json!(list);
-    context["defaults"] = json!(defaults);
-    html(&state, "settings.html", &context)
+    let shell = shell(&state, &req, "settings", "Settings", &[]);
+    let body = SettingsPage { list, defaults };
+    html(&state, "settings.html", &shell, &body)
 }

@@ -5,7 +5,6 @@
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
-use serde_json::json;
 
 use super::{sanitize, PageRequest, UiState};
 
@@ -51,11 +50,12 @@ pub(super) async fn view(State(state): State<UiState>, req: Request) -> Response
         Err(fault) => {
             let status =
                 StatusCode::from_u16(fault.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut context =
-                super::shell(&state, &page, &format!("plugin:{name}"), &info.name, &[]);
-            context["status"] = json!(status.as_u16());
-            context["message"] = json!(fault.to_string());
-            let mut response = super::html_status(&state, status, "error.html", &context);
+            let shell = super::shell(&state, &page, &format!("plugin:{name}"), &info.name, &[]);
+            let body = super::ErrorPage {
+                status: status.as_u16(),
+                message: fault.to_string(),
+            };
+            let mut response = super::html_status(&state, status, "error.html", &shell, &body);
             if let Some(seconds) = fault.retry_after() {
                 response
                     .headers_mut()
@@ -106,17 +106,27 @@ pub(super) async fn view(State(state): State<UiState>, req: Request) -> Response
         .into_iter()
         .find(|(plugin, _)| plugin == name)
         .map_or_else(|| info.name.clone(), |(_, entry)| entry.label);
-    let mut context = super::shell(
+    let shell = super::shell(
         &state,
         &page,
         &format!("plugin:{name}"),
         &label,
         &info.events,
     );
-    context["plugin"] = json!(name);
-    context["head"] = json!(head);
-    context["content"] = json!(content);
-    super::html(&state, "view.html", &context)
+    let body = ViewPage {
+        plugin: name,
+        head: &head,
+        content: &content,
+    };
+    super::html(&state, "view.html", &shell, &body)
+}
+
+/// What `view.html` shows in the shell: the plugin's sanitised page.
+#[derive(Debug, serde::Serialize)]
+struct ViewPage<'a> {
+    plugin: &'a str,
+    head: &'a str,
+    content: &'a str,
 }
 
 /// A full HTML document → (the text of its head's `<style>` elements, its body's content); a
