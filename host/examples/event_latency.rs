@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let config = buildbot_www::config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let data = buildbot_www::server::data_api(&config).await?;
-    let state = buildbot_www::http::AppState::new(
+    let state = buildbot_www::server::AppState::new(
         config,
         data,
         buildbot_www::plugins::Registry::default(),
@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move {
-        let _ = axum::serve(listener, buildbot_www::http::app(state)).await;
+        let _ = axum::serve(listener, buildbot_www::server::app(state)).await;
     });
 
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{address}/ws")).await?;

@@ -1,8 +1,8 @@
-//! The HTTP server's routes: the REST API under `/api`, `/config`, `/ws`, `/sse`, and
-//! Twisted-style 404s.
+//! The HTTP server's own routes: the REST API under `/api`, `/config`, `/ws`, `/sse` and
+//! `/plugins/`. It knows nothing of the UI: `server::app` merges these routes with the UI's.
 //!
-//! `app()` builds the router apart from serving it (`serve`, with the connection limits), so
-//! tests drive it with `oneshot` or a real listener alike.
+//! `routes()` is separate from serving (`serve`, with the connection limits), so tests drive
+//! the assembled router with `oneshot` or a real listener alike.
 
 pub mod access_log;
 mod cors;
@@ -20,19 +20,19 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, Response, StatusCode};
+use axum::http::{header, HeaderValue, Response};
 use axum::routing::any;
 use axum::Router;
-use serde_json::{json, Value};
 
+use crate::answers::{frontend_config_value, twisted_not_found};
 use crate::config::Config;
 use crate::data::DataApi;
 use crate::identity::User;
 use crate::jsonfmt::{self, Layout};
 
-/// What every request handler shares.
+/// What the HTTP handlers share.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct HttpState {
     /// The loaded config.
     pub config: Arc<Config>,
     /// Read access to Buildbot's data.
@@ -43,33 +43,30 @@ pub struct AppState {
     cors: Arc<cors::Origins>,
     /// Live updates for `/ws` and `/sse`: this process's events and the database watcher's.
     pub events: crate::events::Events,
-    /// The web UI's compiled templates (built-in, or replaced from `custom_templates_dir`).
-    pub ui: Arc<crate::ui::Ui>,
 }
 
-impl AppState {
-    /// State for a config, a Data API and the loaded plugins.
+impl HttpState {
+    /// State for a config, a Data API, the loaded plugins and the event bus; fails on a bad
+    /// CORS origin.
     pub fn new(
-        config: Config,
+        config: Arc<Config>,
         data: DataApi,
         plugins: crate::plugins::Registry,
+        events: crate::events::Events,
     ) -> anyhow::Result<Self> {
         let cors = cors::Origins::from_config(&config)?;
-        let ui = Arc::new(crate::ui::Ui::new(&config)?);
-        let events = crate::events::Events::watching(data.clone());
-        Ok(AppState {
-            config: Arc::new(config),
+        Ok(HttpState {
+            config,
             data,
             plugins,
             cors: Arc::new(cors),
             events,
-            ui,
         })
     }
 }
 
-/// The router with every route of this server.
-pub fn app(state: AppState) -> Router {
+/// The HTTP server's routes (no fallback: `server::app` adds Twisted's 404 once).
+pub fn routes() -> Router<HttpState> {
     let api = Router::new()
         .route("/api", any(rest::api_versions))
         .route(
@@ -88,7 +85,6 @@ pub fn app(state: AppState) -> Router {
         );
     Router::new()
         .merge(api)
-        .merge(crate::ui::routes())
         .route("/config", any(frontend_config))
         .route("/ws", any(ws::handle))
         .route("/ws/", any(ws::handle))
@@ -98,28 +94,10 @@ pub fn app(state: AppState) -> Router {
         .route("/plugins/{name}", any(plugins::mount))
         .route("/plugins/{name}/", any(plugins::handle))
         .route("/plugins/{name}/{*rest}", any(plugins::handle))
-        .fallback(not_found)
-        .with_state(state)
-}
-
-/// Twisted's 404 page, which Buildbot answers for paths it does not serve.
-pub fn twisted_not_found(detail: &str) -> Response<Body> {
-    let body = format!(
-        "\n<html>\n  <head><title>404 - No Such Resource</title></head>\n  <body>\n    <h1>No Such Resource</h1>\n    <p>{detail}</p>\n  </body>\n</html>\n"
-    );
-    Response::builder()
-        .status(StatusCode::NOT_FOUND)
-        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .body(Body::from(body))
-        .unwrap_or_default()
-}
-
-async fn not_found() -> Response<Body> {
-    twisted_not_found("File not found.")
 }
 
 /// `/config`: what the UI needs to start, in Buildbot's key order and layout.
-async fn frontend_config(State(state): State<AppState>) -> Response<Body> {
+async fn frontend_config(State(state): State<HttpState>) -> Response<Body> {
     let user = User::Anonymous;
     let body = jsonfmt::to_string(
         &frontend_config_value(&state.config, &user),
@@ -134,37 +112,4 @@ async fn frontend_config(State(state): State<AppState>) -> Response<Body> {
         )
         .body(Body::from(body))
         .unwrap_or_default()
-}
-
-/// The frontend config object (also embedded in the UI page by a later issue).
-pub fn frontend_config_value(config: &Config, user: &User) -> Value {
-    let www = &config.www;
-    // Settings that come from a secret are the plugin's, not the world's.
-    let mut plugins = serde_json::Map::new();
-    for (name, options) in &www.plugins_public {
-        plugins.insert(name.clone(), options.clone());
-    }
-    let mut versions = vec![
-        json!(["Rust", env!("BUILDBOT_WWW_RUSTC_VERSION")]),
-        json!(["buildbot-www", env!("CARGO_PKG_VERSION")]),
-    ];
-    versions.extend(
-        www.versions
-            .iter()
-            .map(|(name, version)| json!([name, version])),
-    );
-    json!({
-        "port": www.port.as_ref().map_or(Value::Null, |p| p.text.clone()),
-        "plugins": plugins,
-        "auth": {"name": "NoAuth"},
-        "authz": {},
-        "avatar_methods": {"name": "gravatar"},
-        "logfileName": www.logfile_name,
-        "versions": versions,
-        "buildbotURL": config.buildbot_url,
-        "title": config.title,
-        "titleURL": config.title_url,
-        "multiMaster": false,
-        "user": user.user_info(),
-    })
 }

@@ -1,9 +1,12 @@
 //! buildbot-www: Buildbot's web server (REST Data API, UI, plugins) as a library; `main.rs` is its CLI.
 
+pub mod answers;
+pub mod civil;
 pub mod config;
 pub mod data;
 pub mod db;
 pub mod events;
+#[cfg(feature = "demo")]
 pub mod fixtures;
 pub mod http;
 pub mod identity;

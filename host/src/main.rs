@@ -40,6 +40,7 @@ enum Command {
         path: PathBuf,
     },
     /// Load the demo dataset into the database named by the config (creating it).
+    #[cfg(feature = "demo")]
     LoadFixtures {
         /// The config file whose `[db] db_url` receives the data.
         #[arg(long, default_value = "master.toml")]
@@ -54,6 +55,7 @@ enum Command {
         command: PluginsCommand,
     },
     /// Write a large synthetic database for benchmarks.
+    #[cfg(feature = "demo")]
     GenData {
         /// How many builders.
         #[arg(long, default_value_t = 1000)]
@@ -144,6 +146,7 @@ async fn run(command: Command) -> ExitCode {
                 },
             }
         }
+        #[cfg(feature = "demo")]
         Command::LoadFixtures { config, force } => {
             let config = match load_config(&config) {
                 Ok(config) => config,
@@ -161,6 +164,7 @@ async fn run(command: Command) -> ExitCode {
             let result = tokio::task::spawn_blocking(move || list_plugins(&config)).await;
             report(result.unwrap_or_else(|err| Err(err.into())))
         }
+        #[cfg(feature = "demo")]
         Command::GenData {
             builders,
             builds,

@@ -1,10 +1,51 @@
-//! Starting the server: open the database, build the router, listen on `[www] port`.
+//! Starting the server: open the database, assemble the application (the HTTP server's
+//! routes and the UI's, each with its own state), listen on `[www] port`.
+//!
+//! This is the one module that knows both `http` and `ui`; neither names the other's state.
+
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use axum::Router;
 
 use crate::config::Config;
 use crate::data::DataApi;
-use crate::http::{access_log, app, AppState};
+use crate::http::{access_log, HttpState};
+use crate::ui::UiState;
+
+/// Everything the server's handlers share: the HTTP side's state and the UI's.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// What `/api`, `/config`, `/ws`, `/sse` and `/plugins/` read.
+    pub http: HttpState,
+    /// What the pages and plugin views read.
+    pub ui: UiState,
+}
+
+impl AppState {
+    /// State for a config, a Data API and the loaded plugins: starts the event bus, compiles
+    /// the templates and the CORS origins (either may fail on a bad config).
+    pub fn new(
+        config: Config,
+        data: DataApi,
+        plugins: crate::plugins::Registry,
+    ) -> anyhow::Result<Self> {
+        let config = Arc::new(config);
+        let ui = UiState::new(config.clone(), data.clone(), plugins.clone())?;
+        let events = crate::events::Events::watching(data.clone());
+        let http = HttpState::new(config, data, plugins, events)?;
+        Ok(AppState { http, ui })
+    }
+}
+
+/// The router with every route of this server: the HTTP server's, the UI's, and Twisted's 404
+/// for the rest.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(crate::http::routes().with_state(state.http))
+        .merge(crate::ui::router(state.ui))
+        .fallback(crate::answers::not_found)
+}
 
 /// Opens the database named by the config and puts the Data API over it.
 pub async fn data_api(config: &Config) -> anyhow::Result<DataApi> {
@@ -34,6 +75,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// Serves until interrupted; with `demo_activity`, also keeps demo builds running in the
 /// database (`serve --demo-activity`, see `fixtures::activity`).
 pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<()> {
+    #[cfg(not(feature = "demo"))]
+    if demo_activity {
+        bail!("--demo-activity: this binary was built without the `demo` feature");
+    }
     init_tracing();
     let Some(port) = config.www.port.clone() else {
         bail!(
@@ -56,10 +101,11 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
     let buildbot_url = config.buildbot_url.clone();
     let limits = config.www.limits;
     let state = state(config).await?;
+    #[cfg(feature = "demo")]
     if demo_activity {
         tokio::spawn(crate::fixtures::activity::run(
-            state.data.pool().clone(),
-            state.events.clone(),
+            state.http.data.pool().clone(),
+            state.http.events.clone(),
             std::time::Duration::from_millis(700),
         ));
     }

@@ -29,7 +29,7 @@ fn site(plugin_config: &str, templates: &[(&str, &str)]) -> (tempfile::TempDir, 
     (dir, path)
 }
 
-async fn load(config: &Path) -> anyhow::Result<buildbot_www::http::AppState> {
+async fn load(config: &Path) -> anyhow::Result<buildbot_www::server::AppState> {
     common::load_state(config).await
 }
 

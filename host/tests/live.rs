@@ -38,13 +38,13 @@ async fn serve(www_extra: &str) -> Live {
         .write(dir.path());
     let config = buildbot_www::config::load(&config_path).unwrap();
     let data = buildbot_www::server::data_api(&config).await.unwrap();
-    let state = buildbot_www::http::AppState::new(
+    let state = buildbot_www::server::AppState::new(
         config,
         data.clone(),
         buildbot_www::plugins::Registry::default(),
     )
     .unwrap();
-    let events = state.events.clone();
+    let events = state.http.events.clone();
     let base = common::serve_state(state).await;
     Live {
         base,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use buildbot_www::plugins::Registry;
 
-async fn load(config: &Path) -> anyhow::Result<buildbot_www::http::AppState> {
+async fn load(config: &Path) -> anyhow::Result<buildbot_www::server::AppState> {
     common::load_state(config).await
 }
 
@@ -293,7 +293,7 @@ async fn compiled_components_are_cached_verified_and_a_bad_entry_is_replaced() {
     assert_eq!(sorted(), cached);
     let good = std::fs::read(&compiled).unwrap();
     assert!(good.len() > 1000);
-    assert_eq!(state.plugins.plugins()[0].name, "hello");
+    assert_eq!(state.http.plugins.plugins()[0].name, "hello");
 
     // Bytes changed in place (same length, still deserialisable or not) no longer match the
     // digest recorded when they were written: the entry is not loaded but rewritten.
@@ -312,7 +312,7 @@ async fn compiled_components_are_cached_verified_and_a_bad_entry_is_replaced() {
         std::fs::remove_file(&compiled).unwrap();
         std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let state = load(&config).await.unwrap();
-        assert_eq!(state.plugins.plugins()[0].name, "hello");
+        assert_eq!(state.http.plugins.plugins()[0].name, "hello");
         assert!(!compiled.exists(), "wrote into a folder others can write");
     }
 }
@@ -365,7 +365,7 @@ async fn the_scaffolded_plugin_builds_loads_and_says_hello() {
     let count = api["builders"].as_array().unwrap().len();
     assert!(page.contains(&format!("Builders: {count}")), "{page}");
     let state = load(&config).await.unwrap();
-    let menu = state.plugins.menu();
+    let menu = state.http.plugins.menu();
     assert_eq!(menu.len(), 1);
     assert_eq!(
         (menu[0].0.as_str(), menu[0].1.path.as_str()),

@@ -70,7 +70,7 @@ async fn site() -> Site {
     let config_path = master.write(dir.path());
     let config = buildbot_www::config::load(&config_path).expect("config loads");
     let state = buildbot_www::server::state(config).await.expect("state");
-    let app = buildbot_www::http::app(state);
+    let app = buildbot_www::server::app(state);
     // A reverse proxy under /buildbot/: the same application, prefix stripped.
     let router = axum::Router::new()
         .nest_service("/buildbot", app.clone())

@@ -20,8 +20,9 @@ commands:
   test                       build the plugins and test plugins, run every test (installs
                              chromium and chromium-driver for the UI's browser tests if missing);
                              ends with one line over everything: N passed, M failed[, K skipped]
-  tidy                       check that no source, test or script file refers to a path outside
-                             the repository (part of test)
+  tidy                       check the repository's invariants (part of test): no file refers to
+                             a path outside the repository, every Rust file opens with //!, only
+                             host/src/plugins/ names wasmtime, no build path in the server binary
   build-plugins              build the plugins under plugins/ to wasm32-wasip2 components in
                              target/plugins/<name>.wasm (installs the target with rustup if needed)
   build-test-plugins         the same for the runtime's test plugins under fixtures/plugins/, into
@@ -164,6 +165,16 @@ fn ensure_browser() -> Result<()> {
 
 fn test() -> Result<()> {
     tidy::check()?;
+    // The production build leaves the demo data out (host feature `demo`): it must still build.
+    run_command(cargo().args([
+        "check",
+        "--quiet",
+        "-p",
+        "buildbot-www",
+        "--no-default-features",
+        "--lib",
+        "--bins",
+    ]))?;
     plugins::build_plugins()?;
     plugins::build_test_plugins()?;
     ensure_browser()?;

@@ -47,41 +47,82 @@ impl Default for Limits {
     }
 }
 
+/// One `[www]` limit key: its name, its largest value (the smallest is 1), and the field it sets.
+pub(super) struct LimitKey {
+    /// The `[www]` key.
+    pub(super) key: &'static str,
+    /// The largest value accepted.
+    max: u64,
+    /// Stores a checked value.
+    apply: fn(&mut Limits, u64),
+}
+
+/// At most 10^9 (every `max` below): fits a usize on the 64-bit targets the server builds for.
+fn count(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
+/// Every limit key, the one list `Limits::set` and `[www]`'s reading follow.
+pub(super) const KEYS: &[LimitKey] = &[
+    LimitKey {
+        key: "rest_max_limit",
+        max: 1_000_000_000,
+        apply: |l, v| l.rest_max_limit = v,
+    },
+    LimitKey {
+        key: "max_query_args",
+        max: 100_000,
+        apply: |l, v| l.max_query_args = count(v),
+    },
+    LimitKey {
+        key: "http_header_timeout_ms",
+        max: 3_600_000,
+        apply: |l, v| l.header_timeout = Duration::from_millis(v),
+    },
+    LimitKey {
+        key: "http_body_timeout_ms",
+        max: 3_600_000,
+        apply: |l, v| l.body_timeout = Duration::from_millis(v),
+    },
+    LimitKey {
+        key: "max_connections",
+        max: 1_000_000,
+        apply: |l, v| l.max_connections = count(v),
+    },
+    LimitKey {
+        key: "ws_max_message_kib",
+        max: 65_536,
+        apply: |l, v| l.ws_max_message_bytes = count(v) << 10,
+    },
+    LimitKey {
+        key: "ws_max_subscriptions",
+        max: 1_000_000,
+        apply: |l, v| l.ws_max_subscriptions = count(v),
+    },
+    LimitKey {
+        key: "sse_max_subscriptions",
+        max: 1_000_000,
+        apply: |l, v| l.sse_max_subscriptions = count(v),
+    },
+];
+
 impl Limits {
-    /// Sets the limit a `[www]` key names (one of the keys in the field docs above), checking
-    /// its range; `www` is the `[www]` table, for messages.
+    /// Sets the limit a `[www]` key names (one of [`KEYS`]), checking its range; `www` is the
+    /// `[www]` table, for messages.
     pub(super) fn set(&mut self, key: &str, value: u64, www: &KeyPath) -> Result<(), Fail> {
-        let max: u64 = match key {
-            "rest_max_limit" => 1_000_000_000,
-            "max_query_args" => 100_000,
-            "http_header_timeout_ms" | "http_body_timeout_ms" => 3_600_000,
-            "ws_max_message_kib" => 65_536,
-            _ => 1_000_000,
+        let Some(limit) = KEYS.iter().find(|k| k.key == key) else {
+            return Err(Fail::at_key(
+                www.key(key),
+                format!("'{key}' is not a limit"),
+            ));
         };
-        if value == 0 || value > max {
+        if value == 0 || value > limit.max {
             return Err(Fail::at(
                 www.key(key),
-                format!("must be between 1 and {max}, found {value}"),
+                format!("must be between 1 and {}, found {value}", limit.max),
             ));
         }
-        // At most 10^9: fits a usize on the 64-bit targets the server builds for.
-        let count = usize::try_from(value).unwrap_or(usize::MAX);
-        match key {
-            "rest_max_limit" => self.rest_max_limit = value,
-            "max_query_args" => self.max_query_args = count,
-            "http_header_timeout_ms" => self.header_timeout = Duration::from_millis(value),
-            "http_body_timeout_ms" => self.body_timeout = Duration::from_millis(value),
-            "max_connections" => self.max_connections = count,
-            "ws_max_message_kib" => self.ws_max_message_bytes = count << 10,
-            "ws_max_subscriptions" => self.ws_max_subscriptions = count,
-            "sse_max_subscriptions" => self.sse_max_subscriptions = count,
-            _ => {
-                return Err(Fail::at_key(
-                    www.key(key),
-                    format!("'{key}' is not a limit"),
-                ))
-            }
-        }
+        (limit.apply)(self, value);
         Ok(())
     }
 }

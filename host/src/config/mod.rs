@@ -9,6 +9,7 @@
 mod auth;
 mod error;
 mod forcesched;
+mod keys;
 mod limits;
 mod port;
 mod secret;
@@ -361,48 +362,11 @@ fn parse_in(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, Config
 /// `port = 8010` at the top level: say it belongs in `[www]`.
 fn misplaced_www_key(fail: &mut Fail) {
     if let [error::Seg::Key(key)] = fail.path.0.as_slice() {
-        if fail.bare && WWW_KEYS.contains(&key.as_str()) {
+        if fail.bare && keys::field_names::<RawWww>().contains(&key.as_str()) {
             fail.message = format!("unknown top-level key '{key}'; it belongs in the [www] table");
         }
     }
 }
-
-/// The keys of `[www]`, for hints.
-const WWW_KEYS: &[&str] = &[
-    "port",
-    "json_cache_seconds",
-    "rest_minimum_version",
-    "rest_default_limit",
-    "plugins",
-    "plugin_dirs",
-    "plugin_limits",
-    "plugin_memory_mib",
-    "plugin_cache_dir",
-    "default_page",
-    "debug",
-    "allowed_origins",
-    "auth",
-    "authz",
-    "avatar_methods",
-    "logfileName",
-    "logRotateLength",
-    "maxRotatedFiles",
-    "versions",
-    "custom_templates_dir",
-    "change_hook_dialects",
-    "cookie_expiration_time",
-    "ui_default_config",
-    "ws_ping_interval",
-    "theme",
-    "rest_max_limit",
-    "max_query_args",
-    "http_header_timeout_ms",
-    "http_body_timeout_ms",
-    "max_connections",
-    "ws_max_message_kib",
-    "ws_max_subscriptions",
-    "sse_max_subscriptions",
-];
 
 /// The file as written (top level).
 #[derive(Debug, Deserialize)]
@@ -747,6 +711,7 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
         }
         slot.1 = value;
     }
+    // The keys of limits::KEYS, each with its field.
     let limits = [
         ("rest_max_limit", raw.rest_max_limit),
         ("max_query_args", raw.max_query_args),
@@ -1109,6 +1074,44 @@ fn fix_datetimes_value(value: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The serde structs are where a key is declared: the limits table and the reference
+    /// follow them.
+    #[test]
+    fn every_key_is_declared_once_and_documented() {
+        let www = keys::field_names::<RawWww>();
+        assert!(
+            www.contains(&"port") && www.contains(&"logfileName"),
+            "{www:?}"
+        );
+        for limit in limits::KEYS {
+            assert!(
+                www.contains(&limit.key),
+                "limit {} is no [www] key",
+                limit.key
+            );
+        }
+        let docs = include_str!("../../../docs/configuration.md");
+        let tables = [
+            ("top level", keys::field_names::<RawConfig>()),
+            ("[db]", keys::field_names::<RawDb>()),
+            ("[www]", www),
+        ];
+        for (table, keys) in tables {
+            for key in keys {
+                // a key, or a table's heading
+                let forms = [
+                    format!("`{key}`"),
+                    format!("`[{key}]`"),
+                    format!("`[[{key}]]`"),
+                ];
+                assert!(
+                    forms.iter().any(|form| docs.contains(form.as_str())),
+                    "{table} key {key} is missing from docs/configuration.md"
+                );
+            }
+        }
+    }
 
     fn ok(text: &str) -> Config {
         match parse(text, Path::new("master.toml")) {

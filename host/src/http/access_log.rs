@@ -7,19 +7,13 @@
 //! ```
 //!
 //! The lines go either to the main log (a `tracing` event with target `buildbot_www::access`,
-//! when `logfileName` is `None` or empty) or to a file rotated like Twisted's `LogFile`:
-//! when appending a line would make the file larger than `logRotateLength` bytes, the file
-//! is renamed `<name>.1`, the previous `<name>.1` becomes `<name>.2`, and so on; files
-//! numbered above `maxRotatedFiles` are deleted. The whole rotation happens under the same
-//! lock as the writes, so no line is lost or interleaved under concurrent load.
-//!
-//! Special values: `rotate_length == 0` disables rotation (the file grows forever);
-//! `max_rotated_files == 0` keeps no old file at all: the file is truncated instead of renamed.
+//! when `logfileName` is `None` or empty) or to a file rotated like Twisted's `LogFile`
+//! (`rotating.rs`). The whole rotation happens under the same lock as the writes, so no line
+//! is lost or interleaved under concurrent load.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,6 +22,11 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Version};
 use axum::middleware::Next;
 use axum::response::Response;
+
+use crate::civil::Civil;
+
+mod rotating;
+use rotating::RotatingFile;
 
 /// The `tracing` target of access lines sent to the main log.
 pub const TRACING_TARGET: &str = "buildbot_www::access";
@@ -42,15 +41,7 @@ impl std::fmt::Debug for AccessLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &*self.inner {
             Sink::MainLog => f.write_str("AccessLog(main log)"),
-            Sink::File(state) => {
-                let state = lock(state);
-                f.debug_struct("AccessLog")
-                    .field("path", &state.path)
-                    .field("size", &state.size)
-                    .field("rotate_length", &state.rotate_length)
-                    .field("max_rotated_files", &state.max_rotated_files)
-                    .finish()
-            }
+            Sink::File(file) => f.debug_tuple("AccessLog").field(&*lock(file)).finish(),
         }
     }
 }
@@ -58,24 +49,12 @@ impl std::fmt::Debug for AccessLog {
 enum Sink {
     /// `logfileName` is `None` or empty: lines are `tracing` events.
     MainLog,
-    File(Mutex<FileState>),
-}
-
-struct FileState {
-    path: PathBuf,
-    /// `None` after a failed rotation or reopen; the next write tries to reopen.
-    file: Option<File>,
-    /// Bytes in the current file.
-    size: u64,
-    rotate_length: u64,
-    max_rotated_files: usize,
-    /// An I/O error has been reported and no write succeeded since: don't flood the main log.
-    warned: bool,
+    File(Mutex<RotatingFile>),
 }
 
 /// Locks, ignoring poisoning: the state stays consistent whatever a panicking holder did
 /// (at worst `size` is off by a partial line), and logging must never panic.
-fn lock(state: &Mutex<FileState>) -> MutexGuard<'_, FileState> {
+fn lock(state: &Mutex<RotatingFile>) -> MutexGuard<'_, RotatingFile> {
     state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -100,18 +79,11 @@ impl AccessLog {
         let sink = match file {
             None => Sink::MainLog,
             Some(path) if path.as_os_str().is_empty() => Sink::MainLog,
-            Some(path) => {
-                let file = open_append(&path)?;
-                let size = file.metadata()?.len();
-                Sink::File(Mutex::new(FileState {
-                    path,
-                    file: Some(file),
-                    size,
-                    rotate_length,
-                    max_rotated_files,
-                    warned: false,
-                }))
-            }
+            Some(path) => Sink::File(Mutex::new(RotatingFile::open(
+                path,
+                rotate_length,
+                max_rotated_files,
+            )?)),
         };
         Ok(AccessLog {
             inner: Arc::new(sink),
@@ -130,145 +102,6 @@ impl AccessLog {
                 buf.extend_from_slice(line.as_bytes());
                 buf.push(b'\n');
                 lock(state).write(&buf);
-            }
-        }
-    }
-}
-
-fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
-}
-
-/// `<path>.<n>`, as Twisted's `LogFile` names rotated files.
-fn numbered(path: &Path, n: usize) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".{n}"));
-    PathBuf::from(name)
-}
-
-impl FileState {
-    fn write(&mut self, buf: &[u8]) {
-        let len = buf.len() as u64;
-        if self.rotate_length > 0 && self.size > 0 && self.size + len > self.rotate_length {
-            if let Err(err) = self.rotate() {
-                self.warn("rotating", &err);
-            }
-        }
-        if self.file.is_none() {
-            match open_append(&self.path).and_then(|f| Ok((f.metadata()?.len(), f))) {
-                Ok((size, file)) => {
-                    self.size = size;
-                    self.file = Some(file);
-                }
-                Err(err) => {
-                    self.warn("opening", &err);
-                    return;
-                }
-            }
-        }
-        let Some(file) = self.file.as_mut() else {
-            return;
-        };
-        match file.write_all(buf) {
-            Ok(()) => {
-                self.size += len;
-                self.warned = false;
-            }
-            Err(err) => {
-                // Part of the line may have been written: resynchronise the size.
-                if let Ok(meta) = file.metadata() {
-                    self.size = meta.len();
-                }
-                self.warn("writing to", &err);
-            }
-        }
-    }
-
-    fn warn(&mut self, what: &str, err: &io::Error) {
-        if !self.warned {
-            self.warned = true;
-            tracing::warn!(
-                "access log: error {what} {}: {err}; dropping access lines until it works again",
-                self.path.display()
-            );
-        }
-    }
-
-    /// Shifts `<path>.N-1` → `<path>.N` … `<path>` → `<path>.1` and reopens `<path>`
-    /// (or truncates it when no rotated file is kept). On a rename failure the current file
-    /// is reopened for appending, so the following writes are not lost.
-    fn rotate(&mut self) -> io::Result<()> {
-        let max = self.max_rotated_files;
-        if max == 0 {
-            if let Some(file) = &self.file {
-                file.set_len(0)?;
-                self.size = 0;
-                return Ok(());
-            }
-            let file = open_append(&self.path)?;
-            file.set_len(0)?;
-            self.file = Some(file);
-            self.size = 0;
-            return Ok(());
-        }
-        // Close before renaming (required on Windows; harmless elsewhere).
-        self.file = None;
-        let result = self.shift_files(max);
-        // Whatever happened, `<path>` is reopened: a fresh file after a successful
-        // rename, the old one (appending) after a failure.
-        let file = open_append(&self.path)?;
-        self.size = file.metadata()?.len();
-        self.file = Some(file);
-        result
-    }
-
-    fn shift_files(&self, max: usize) -> io::Result<()> {
-        self.remove_beyond(max);
-        for n in (1..max).rev() {
-            match std::fs::rename(numbered(&self.path, n), numbered(&self.path, n + 1)) {
-                Ok(()) => {}
-                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-                Err(err) => return Err(err),
-            }
-        }
-        std::fs::rename(&self.path, numbered(&self.path, 1))
-    }
-
-    /// Deletes `<path>.N` for every N >= `max` (`<path>.max` is about to be replaced; higher
-    /// numbers may be left over from a larger `maxRotatedFiles`). Errors are ignored: a
-    /// leftover file only costs disk space.
-    fn remove_beyond(&self, max: usize) {
-        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
-            return;
-        };
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        let Some(name) = name.to_str() else {
-            // Not UTF-8: only the file about to be overwritten is handled.
-            let _ = std::fs::remove_file(numbered(&self.path, max));
-            return;
-        };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let file_name = entry.file_name();
-            let Some(suffix) = file_name
-                .to_str()
-                .and_then(|f| f.strip_prefix(name))
-                .and_then(|f| f.strip_prefix('.'))
-            else {
-                continue;
-            };
-            if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_digit()) {
-                continue;
-            }
-            // Huge numbers do not fit a usize but are certainly beyond `max`.
-            if suffix.parse::<usize>().map_or(true, |n| n >= max) {
-                let _ = std::fs::remove_file(entry.path());
             }
         }
     }
@@ -390,40 +223,25 @@ fn format_clf_time(time: SystemTime) -> String {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let t = Civil::from_unix(i64::try_from(secs).unwrap_or(i64::MAX / 2));
     format!(
         "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
-        day,
-        MONTHS[(month - 1) as usize],
-        year,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        t.day,
+        MONTHS[(t.month - 1) as usize],
+        t.year,
+        t.hour,
+        t.minute,
+        t.second
     )
-}
-
-/// Days since 1970-01-01 → (year, month 1..=12, day 1..=31), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`, for non-negative day counts).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097; // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::rotating::numbered;
     use super::*;
     use axum::routing::get;
     use axum::Router;
+    use std::path::Path;
     use std::time::Duration;
 
     /// All lines of `<dir>/http.log*`, oldest first (`.N` … `.1`, then the live file),
@@ -570,31 +388,6 @@ mod tests {
         // 2024-12-31T12:00:00Z
         let t = UNIX_EPOCH + Duration::from_secs(1_735_646_400);
         assert_eq!(format_clf_time(t), "31/Dec/2024:12:00:00 +0000");
-        // Cross-check every day over 1970..2400 against a naive calendar walk.
-        let mut days = 0u64;
-        for year in 1970..2400u64 {
-            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-            let lengths = [
-                31,
-                if leap { 29 } else { 28 },
-                31,
-                30,
-                31,
-                30,
-                31,
-                31,
-                30,
-                31,
-                30,
-                31,
-            ];
-            for (m, len) in lengths.iter().enumerate() {
-                for d in 1..=*len {
-                    assert_eq!(civil_from_days(days), (year, m as u64 + 1, d));
-                    days += 1;
-                }
-            }
-        }
     }
 
     #[test]

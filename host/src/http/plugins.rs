@@ -4,7 +4,7 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
 
-use super::AppState;
+use super::HttpState;
 use crate::identity::User;
 use crate::plugins;
 
@@ -14,7 +14,7 @@ const MAX_REQUEST_BODY: usize = 1 << 20;
 /// `/plugins/<name>`: the mount point ends with a slash so the plugin's relative links work.
 pub(super) async fn mount(
     Path(name): Path<String>,
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
 ) -> Response<Body> {
     if !state.plugins.has(&name) {
         return unknown(&name);
@@ -31,7 +31,8 @@ pub(super) async fn mount(
 /// (by default one `../` per level below the mount, plus one for the mount itself).
 /// An unknown plugin or an oversized body is answered here.
 pub(crate) async fn plugin_request(
-    state: &AppState,
+    config: &crate::config::Config,
+    registry: &plugins::Registry,
     mount: &str,
     req: Request,
     root: Option<String>,
@@ -42,13 +43,13 @@ pub(crate) async fn plugin_request(
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    if !state.plugins.has(name) {
+    if !registry.has(name) {
         return Err(unknown(name));
     }
     let root = root.unwrap_or_else(|| "../".repeat(1 + below.matches('/').count()));
     let query = req.uri().query().unwrap_or("").to_owned();
     let method = req.method().as_str().to_owned();
-    let remote_user_header = match &state.config.www.auth {
+    let remote_user_header = match &config.www.auth {
         crate::config::Auth::RemoteUserAuth(auth) => auth.header.as_str(),
         _ => "REMOTE_USER",
     };
@@ -91,11 +92,12 @@ pub(crate) async fn plugin_request(
 }
 
 /// `/plugins/<name>/` and everything below it.
-pub(super) async fn handle(State(state): State<AppState>, req: Request) -> Response<Body> {
-    let (name, request) = match plugin_request(&state, "/plugins/", req, None).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(super) async fn handle(State(state): State<HttpState>, req: Request) -> Response<Body> {
+    let (name, request) =
+        match plugin_request(&state.config, &state.plugins, "/plugins/", req, None).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     let name = name.as_str();
     match state.plugins.handle(name, request).await {
         Ok(answer) => {

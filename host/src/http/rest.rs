@@ -5,7 +5,8 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use serde_json::{json, Map};
 
-use super::{cors, twisted_not_found, AppState};
+use super::{cors, HttpState};
+use crate::answers::twisted_not_found;
 use crate::data::{Answer, ApiError};
 use crate::identity::User;
 use crate::jsonfmt::{self, Layout};
@@ -14,7 +15,7 @@ use crate::jsonfmt::{self, Layout};
 const API_VERSION: u32 = 2;
 
 /// `/api`: the available versions.
-pub(super) async fn api_versions(State(state): State<AppState>) -> Response<Body> {
+pub(super) async fn api_versions(State(state): State<HttpState>) -> Response<Body> {
     let mut versions = Map::new();
     if state.config.www.rest_minimum_version <= API_VERSION {
         versions.insert(
@@ -31,7 +32,7 @@ pub(super) async fn api_versions(State(state): State<AppState>) -> Response<Body
 
 /// `/api/v2` itself: the root links.
 pub(super) async fn root(
-    state: State<AppState>,
+    state: State<HttpState>,
     Path(version): Path<String>,
     query: RawQuery,
     req: Request,
@@ -41,7 +42,7 @@ pub(super) async fn root(
 
 /// `/api/v2/`: Buildbot treats the empty path after the slash as an invalid path.
 pub(super) async fn trailing_slash(
-    state: State<AppState>,
+    state: State<HttpState>,
     Path(version): Path<String>,
     query: RawQuery,
     req: Request,
@@ -51,7 +52,7 @@ pub(super) async fn trailing_slash(
 
 /// `/api/v2/<path>`.
 pub(super) async fn handle(
-    state: State<AppState>,
+    state: State<HttpState>,
     Path((version, path)): Path<(String, String)>,
     query: RawQuery,
     req: Request,
@@ -59,7 +60,7 @@ pub(super) async fn handle(
     serve(state, version, path, query, req).await
 }
 
-fn version_ok(state: &AppState, version: &str) -> bool {
+fn version_ok(state: &HttpState, version: &str) -> bool {
     let number = match version {
         "latest" => API_VERSION,
         v => match v.strip_prefix('v').and_then(|n| n.parse::<u32>().ok()) {
@@ -71,7 +72,7 @@ fn version_ok(state: &AppState, version: &str) -> bool {
 }
 
 async fn serve(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     version: String,
     path: String,
     RawQuery(query): RawQuery,
@@ -121,7 +122,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .any(|v| v.to_str().is_ok_and(|s| s.contains("application/json")))
 }
 
-fn success(state: &AppState, answer: Answer, headers: &HeaderMap) -> Response<Body> {
+fn success(state: &HttpState, answer: Answer, headers: &HeaderMap) -> Response<Body> {
     match answer {
         Answer::Items {
             plural,
@@ -178,7 +179,7 @@ fn success(state: &AppState, answer: Answer, headers: &HeaderMap) -> Response<Bo
 
 /// Buildbot's REST error: `{"error": "..."}` as `text/plain`.
 pub(crate) fn error_response(
-    state: &AppState,
+    state: &HttpState,
     err: &ApiError,
     status: Option<StatusCode>,
 ) -> Response<Body> {

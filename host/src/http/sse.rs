@@ -18,14 +18,22 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::json;
 
-use super::AppState;
+use super::HttpState;
 use crate::events::{Events, Pattern, Subscription};
 use crate::jsonfmt::{self, Layout};
 
 /// Any request under `/sse`.
-pub(super) async fn handle(State(state): State<AppState>, uri: Uri) -> Response<Body> {
+pub(super) async fn handle(State(state): State<HttpState>, uri: Uri) -> Response<Body> {
     let rest = uri.path().strip_prefix("/sse").unwrap_or("");
-    let mut path: Vec<String> = rest.split('/').skip(1).map(percent_decode).collect();
+    let mut path: Vec<String> = rest
+        .split('/')
+        .skip(1)
+        .map(|segment| {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
     if path.last().is_some_and(String::is_empty) {
         path.pop();
     }
@@ -140,25 +148,15 @@ fn uuid4() -> String {
     )
 }
 
-/// Decodes `%XX` escapes in a path segment (`%2A` is `*`).
-fn percent_decode(segment: &str) -> String {
-    percent_encoding::percent_decode_str(segment)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn uuids_and_escapes() {
+    fn uuids() {
         let u = uuid4();
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
         assert_ne!(u, uuid4());
-        assert_eq!(percent_decode("%2A"), "*");
-        assert_eq!(percent_decode("a%2"), "a%2");
-        assert_eq!(percent_decode("%zz"), "%zz");
     }
 }

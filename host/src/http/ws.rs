@@ -14,13 +14,13 @@ use axum::extract::State;
 use axum::http::{Response, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::AppState;
+use super::HttpState;
 use crate::events::{Events, Pattern, Patterns};
 use crate::jsonfmt::{self, python_float_repr, Layout};
 
 /// `GET /ws`: upgrades, or answers Buildbot's 426 to a plain request.
 pub(super) async fn handle(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response<Body> {
     match upgrade {

@@ -62,7 +62,7 @@ static ASSETS: LazyLock<(Vec<Asset>, String)> = LazyLock::new(|| {
 pub(super) async fn serve(Path(file): Path<String>, headers: HeaderMap) -> Response<Body> {
     let (assets, last_modified) = &*ASSETS;
     let Some(asset) = assets.iter().find(|a| a.name == file) else {
-        return crate::http::twisted_not_found("File not found.");
+        return crate::answers::twisted_not_found("File not found.");
     };
     let fresh = headers
         .get(header::IF_NONE_MATCH)

@@ -7,24 +7,28 @@
 
 mod assets;
 mod format;
+mod page_error;
 mod pages;
 mod sanitize;
 mod views;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, Response, StatusCode};
+use axum::http::{header, HeaderValue, Response, StatusCode, Uri};
 use axum::routing::get;
 use axum::Router;
 use minijinja::value::Serde;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::http::AppState;
+use crate::data::DataApi;
+use crate::plugins::Registry;
 
 /// The page templates, by name; `custom_templates_dir` may replace any of them.
 pub const TEMPLATES: &[(&str, &str)] = &[
@@ -75,6 +79,32 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("Home.recentBuilds", "30", "Builds listed on the home page"),
 ];
 
+/// What the UI's handlers share.
+#[derive(Debug, Clone)]
+pub struct UiState {
+    /// The loaded config.
+    pub config: Arc<Config>,
+    /// Read access to Buildbot's data (every page reads through `DataApi::get`).
+    pub data: DataApi,
+    /// The enabled UI plugins: menu entries and views.
+    pub plugins: Registry,
+    /// The compiled templates (built-in, or replaced from `custom_templates_dir`).
+    pub ui: Arc<Ui>,
+}
+
+impl UiState {
+    /// State for a config, a Data API and the loaded plugins; compiles the templates.
+    pub fn new(config: Arc<Config>, data: DataApi, plugins: Registry) -> anyhow::Result<Self> {
+        let ui = Arc::new(Ui::new(&config)?);
+        Ok(UiState {
+            config,
+            data,
+            plugins,
+            ui,
+        })
+    }
+}
+
 /// The compiled templates and what every page shares.
 pub struct Ui {
     env: minijinja::Environment<'static>,
@@ -116,8 +146,8 @@ impl Ui {
         &self.overridden
     }
 
-    /// Renders a template with a JSON context.
-    pub fn render(&self, name: &str, context: &Value) -> Result<String, minijinja::Error> {
+    /// Renders a template with a context.
+    pub fn render(&self, name: &str, context: &impl Serialize) -> Result<String, minijinja::Error> {
         self.env
             .get_template(name)?
             .render(minijinja::Value::from(Serde(context)))
@@ -190,9 +220,10 @@ fn describe(err: &minijinja::Error) -> String {
     text
 }
 
-/// The UI's routes (pages, plugin views, assets), merged into the server's router.
-pub fn routes() -> Router<AppState> {
-    Router::new()
+/// The UI's routes (pages, plugin views, assets) over their state, merged into the server's
+/// router by `server::app`.
+pub fn router(state: UiState) -> Router {
+    let pages = Router::new()
         .route("/", get(pages::home))
         .route("/index.html", get(pages::home))
         .route("/builders", get(pages::builders))
@@ -204,10 +235,17 @@ pub fn routes() -> Router<AppState> {
         .route("/pendingbuildrequests", get(pages::pending))
         .route("/about", get(pages::about))
         .route("/settings", get(pages::settings))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            page_error::render,
+        ));
+    Router::new()
+        .merge(pages)
         .route("/views/{plugin}", get(views::mount))
         .route("/views/{plugin}/", axum::routing::any(views::view))
         .route("/views/{plugin}/{*rest}", axum::routing::any(views::view))
         .route("/assets/{file}", get(assets::serve))
+        .with_state(state)
 }
 
 /// What a page request brings: the relative root and the browser's settings.
@@ -227,11 +265,18 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let path = parts.uri.path().to_owned();
-        let browser_settings = parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
+        Ok(PageRequest::read(
+            &parts.uri,
+            parts.headers.get_all(header::COOKIE).iter(),
+        ))
+    }
+}
+
+impl PageRequest {
+    /// The page request of a URI and its `Cookie` headers.
+    fn read<'a>(uri: &Uri, cookies: impl Iterator<Item = &'a HeaderValue>) -> PageRequest {
+        let path = uri.path().to_owned();
+        let browser_settings = cookies
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|c| c.trim().strip_prefix("bb_settings="))
@@ -240,12 +285,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
                 serde_json::from_str::<Map<String, Value>>(&decoded).ok()
             })
             .unwrap_or_default();
-        Ok(PageRequest {
+        PageRequest {
             root: root_of(&path),
-            query: parts.uri.query().unwrap_or("").to_owned(),
+            query: uri.query().unwrap_or("").to_owned(),
             path,
             browser_settings,
-        })
+        }
     }
 }
 
@@ -287,53 +332,120 @@ impl PageRequest {
     }
 }
 
-/// What the shell needs on every page: title, theme, sidebar, live-update subscriptions.
-pub fn shell(
-    state: &AppState,
-    req: &PageRequest,
+/// What the shell shows on every page: title, theme, sidebar, live-update subscriptions (the
+/// fields every template may use, whatever the page).
+#[derive(Debug, Serialize)]
+pub struct Shell<'a> {
+    /// `../` per path level.
+    pub root: &'a str,
+    /// The sidebar entry of this page (`builders`, `plugin:NAME`...).
+    pub current: String,
+    /// The page's own title.
+    pub page_title: String,
+    /// `title` of the config.
+    pub title: &'a str,
+    /// `titleURL` of the config.
+    pub title_url: &'a str,
+    /// The sidebar: the built-in pages, the plugins' views, settings and about.
+    pub menu: Vec<MenuEntry>,
+    /// `[www.theme]`: CSS custom properties, cleaned.
+    pub theme: Vec<(String, String)>,
+    /// The event paths the page's script refreshes on.
+    pub events: Vec<String>,
+    /// What an event must match to refresh the page (the builder page's builder).
+    pub live_filter: Option<Value>,
+    /// `[www] ui_default_config`.
+    pub ui_defaults: &'a Map<String, Value>,
+    /// The effective settings.
+    pub settings: Map<String, Value>,
+    /// buildbot-www's version.
+    pub version: &'static str,
+}
+
+/// One sidebar entry.
+#[derive(Debug, Serialize)]
+pub struct MenuEntry {
+    /// The text shown.
+    pub label: String,
+    /// Relative to `root`.
+    pub href: String,
+    /// What `current` holds on that page.
+    pub key: String,
+    /// A short symbol.
+    pub icon: String,
+}
+
+impl MenuEntry {
+    fn new(label: &str, href: &str, key: &str, icon: &str) -> MenuEntry {
+        MenuEntry {
+            label: label.to_owned(),
+            href: href.to_owned(),
+            key: key.to_owned(),
+            icon: icon.to_owned(),
+        }
+    }
+}
+
+/// A template's whole context: the shell's fields and the page's own, side by side.
+#[derive(Debug, Serialize)]
+struct PageContext<'a, T> {
+    #[serde(flatten)]
+    shell: &'a Shell<'a>,
+    #[serde(flatten)]
+    page: &'a T,
+}
+
+/// The shell of a page.
+pub fn shell<'a>(
+    state: &'a UiState,
+    req: &'a PageRequest,
     current: &str,
     page_title: &str,
     events: &[String],
-) -> Value {
+) -> Shell<'a> {
     let config = &state.config;
     let mut menu = vec![
-        json!({"label": "Home", "href": "", "key": "home", "icon": "⌂"}),
-        json!({"label": "Builders", "href": "builders", "key": "builders", "icon": "▦"}),
-        json!({"label": "Pending", "href": "pendingbuildrequests", "key": "pending", "icon": "◷"}),
-        json!({"label": "Changes", "href": "changes", "key": "changes", "icon": "✎"}),
-        json!({"label": "Workers", "href": "workers", "key": "workers", "icon": "⚙"}),
+        MenuEntry::new("Home", "", "home", "⌂"),
+        MenuEntry::new("Builders", "builders", "builders", "▦"),
+        MenuEntry::new("Pending", "pendingbuildrequests", "pending", "◷"),
+        MenuEntry::new("Changes", "changes", "changes", "✎"),
+        MenuEntry::new("Workers", "workers", "workers", "⚙"),
     ];
     for (plugin, entry) in state.plugins.menu() {
         let path = entry.path.trim_start_matches('/');
-        menu.push(json!({
-            "label": entry.label,
-            "href": format!("views/{plugin}/{path}"),
-            "key": format!("plugin:{plugin}"),
-            "icon": if entry.icon.is_empty() { "◆".to_owned() } else { icon_text(&entry.icon) },
-        }));
+        menu.push(MenuEntry {
+            label: entry.label,
+            href: format!("views/{plugin}/{path}"),
+            key: format!("plugin:{plugin}"),
+            icon: if entry.icon.is_empty() {
+                "◆".to_owned()
+            } else {
+                icon_text(&entry.icon)
+            },
+        });
     }
-    menu.push(json!({"label": "Settings", "href": "settings", "key": "settings", "icon": "☰"}));
-    menu.push(json!({"label": "About", "href": "about", "key": "about", "icon": "ℹ"}));
-    let theme: Vec<Value> = config
+    menu.push(MenuEntry::new("Settings", "settings", "settings", "☰"));
+    menu.push(MenuEntry::new("About", "about", "about", "ℹ"));
+    let theme = config
         .www
         .theme
         .iter()
-        .map(|(k, v)| json!([css_ident(k), css_value(v)]))
+        .map(|(k, v)| (css_ident(k), css_value(v)))
         .collect();
-    json!({
-        "root": req.root,
-        "current": current,
-        "page_title": page_title,
-        "title": config.title,
-        "title_url": config.title_url,
-        "menu": menu,
-        "theme": theme,
-        "events": events,
-        "live_filter": null,
-        "ui_defaults": config.www.ui_default_config,
-        "settings": req.settings(config),
-        "version": env!("CARGO_PKG_VERSION"),
-    })
+    Shell {
+        root: &req.root,
+        current: current.to_owned(),
+        page_title: page_title.to_owned(),
+        title: &config.title,
+        title_url: &config.title_url,
+        menu,
+        theme,
+        events: events.to_vec(),
+        live_filter: None,
+        ui_defaults: &config.www.ui_default_config,
+        settings: req.settings(config),
+        version: env!("CARGO_PKG_VERSION"),
+    }
 }
 
 /// Plugin icons are names (Font Awesome's in Buildbot); the shell shows a neutral glyph for
@@ -362,19 +474,20 @@ fn css_value(value: &str) -> String {
         .collect()
 }
 
-/// Renders a page, or the error page when the template fails.
-pub fn html(state: &AppState, name: &str, context: &Value) -> Response<Body> {
-    html_status(state, StatusCode::OK, name, context)
+/// Renders a page in its shell, or a plain 500 when the template fails.
+pub fn html<T: Serialize>(state: &UiState, name: &str, shell: &Shell, page: &T) -> Response<Body> {
+    html_status(state, StatusCode::OK, name, shell, page)
 }
 
-/// Renders a page with a status.
-pub fn html_status(
-    state: &AppState,
+/// Renders a page in its shell with a status.
+pub fn html_status<T: Serialize>(
+    state: &UiState,
     status: StatusCode,
     name: &str,
-    context: &Value,
+    shell: &Shell,
+    page: &T,
 ) -> Response<Body> {
-    match state.ui.render(name, context) {
+    match state.ui.render(name, &PageContext { shell, page }) {
         Ok(body) => Response::builder()
             .status(status)
             .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
@@ -391,6 +504,15 @@ pub fn html_status(
                 .unwrap_or_default()
         }
     }
+}
+
+/// What the error page shows below the shell.
+#[derive(Debug, Serialize)]
+pub struct ErrorPage {
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, for the reader.
+    pub message: String,
 }
 
 #[cfg(test)]

@@ -8,19 +8,118 @@ use std::collections::{BTreeSet, HashMap};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, Response, StatusCode};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::{html, html_status, sanitize, shell, PageRequest, SETTINGS};
+use super::page_error::PageError;
+use super::{html, sanitize, shell, PageRequest, UiState, SETTINGS};
 use crate::data::{Answer, ApiError};
-use crate::http::AppState;
 use crate::identity::User;
 
 type Item = Map<String, Value>;
-type PageResult = Result<Response<Body>, ApiError>;
+
+/// What `home.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct HomePage {
+    running: Vec<Item>,
+    recent: Vec<Item>,
+    pending: usize,
+}
+
+/// What `builders.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct BuildersPage {
+    builders: Vec<Item>,
+    tags: Vec<String>,
+    all_tags: BTreeSet<String>,
+    name: String,
+    hidden_old: usize,
+    all_shown: bool,
+    fetch: i64,
+}
+
+/// What `builder.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct BuilderPage {
+    builder: Item,
+    builds: Vec<Item>,
+    workers: Vec<Item>,
+    pending: Vec<Item>,
+    page: i64,
+    has_next: bool,
+}
+
+/// What `build.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct BuildPage {
+    builder: Item,
+    build: Item,
+    steps: Vec<Item>,
+    properties: Vec<Value>,
+    changes: Vec<Item>,
+    responsible: Vec<String>,
+    worker: Option<Item>,
+    buildrequest: Option<Item>,
+    buildset: Option<Item>,
+    next_exists: bool,
+}
+
+/// What `log.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct LogPage {
+    log: Item,
+    step: Item,
+    build: Item,
+    builder: Item,
+    lines: Vec<Value>,
+    from: i64,
+    shown_to: i64,
+    page_lines: i64,
+    last_page_from: i64,
+    prev_from: i64,
+}
+
+/// What `workers.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct WorkersPage {
+    workers: Vec<Item>,
+    show_builders: bool,
+}
+
+/// What `changes.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct ChangesPage {
+    changes: Vec<Item>,
+    page: i64,
+    has_next: bool,
+}
+
+/// What `pending.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct PendingPage {
+    requests: Vec<Item>,
+}
+
+/// What `about.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct AboutPage {
+    versions: Value,
+    plugins: Vec<Value>,
+    buildbot_url: String,
+    templates: Vec<String>,
+}
+
+/// What `settings.html` shows in the shell.
+#[derive(Debug, Serialize)]
+struct SettingsPage {
+    list: Vec<Value>,
+    defaults: Map<String, Value>,
+}
+type PageResult = Result<Response<Body>, PageError>;
 
 /// Items of a Data API read (empty for a raw answer).
 async fn items(
-    state: &AppState,
+    state: &UiState,
     path: &str,
     args: &[(&str, String)],
 ) -> Result<Vec<Item>, ApiError> {
@@ -35,7 +134,7 @@ async fn items(
 }
 
 /// The single item of a Data API read, or the Data API's 404.
-async fn one(state: &AppState, path: &str, args: &[(&str, String)]) -> Result<Item, ApiError> {
+async fn one(state: &UiState, path: &str, args: &[(&str, String)]) -> Result<Item, ApiError> {
     items(state, path, args)
         .await?
         .into_iter()
@@ -63,7 +162,7 @@ fn setting_bool(settings: &Map<String, Value>, key: &str) -> bool {
 
 /// `builderid → name` for the given ids, in one read.
 async fn builder_names(
-    state: &AppState,
+    state: &UiState,
     ids: impl IntoIterator<Item = i64>,
 ) -> Result<HashMap<i64, String>, ApiError> {
     let ids: BTreeSet<i64> = ids.into_iter().collect();
@@ -121,25 +220,6 @@ fn name_builders(list: &mut [Item], names: &HashMap<i64, String>) {
     }
 }
 
-fn error_page(state: &AppState, req: &PageRequest, err: ApiError) -> Response<Body> {
-    if err.internal {
-        tracing::error!("page {}: {}", req.path, err.message);
-    }
-    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut context = shell(state, req, "", "Error", &[]);
-    context["status"] = json!(status.as_u16());
-    context["message"] = json!(if err.internal && !state.config.www.debug {
-        "internal error (details in the server's log)".to_owned()
-    } else {
-        err.message
-    });
-    html_status(state, status, "error.html", &context)
-}
-
-fn respond(state: &AppState, req: &PageRequest, result: PageResult) -> Response<Body> {
-    result.unwrap_or_else(|err| error_page(state, req, err))
-}
-
 fn redirect(to: &str) -> Response<Body> {
     Response::builder()
         .status(StatusCode::FOUND)
@@ -159,26 +239,25 @@ const PAGES: &[&str] = &[
 ];
 
 /// `/`: `default_page` when set (a plugin view or a page), else recent activity.
-pub(super) async fn home(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
+pub(super) async fn home(State(state): State<UiState>, req: PageRequest) -> PageResult {
     if let Some(page) = state.config.www.default_page.as_deref() {
         let page = page.trim_matches('/');
         for plugin in [page.to_owned(), format!("{page}_view")] {
             if state.plugins.has(&plugin) {
-                return redirect(&format!("{}views/{plugin}/", req.root));
+                return Ok(redirect(&format!("{}views/{plugin}/", req.root)));
             }
         }
         if PAGES.contains(&page) {
-            return redirect(&format!("{}{page}", req.root));
+            return Ok(redirect(&format!("{}{page}", req.root)));
         }
         if !page.is_empty() && page != "home" {
             tracing::debug!("default_page {page:?} names no enabled plugin or page");
         }
     }
-    let result = home_page(&state, &req).await;
-    respond(&state, &req, result)
+    home_page(&state, &req).await
 }
 
-async fn home_page(state: &AppState, req: &PageRequest) -> PageResult {
+async fn home_page(state: &UiState, req: &PageRequest) -> PageResult {
     let settings = req.settings(&state.config);
     let limit = setting_i64(&settings, "Home.recentBuilds", 30, 1000);
     let mut running = items(
@@ -225,29 +304,30 @@ async fn home_page(state: &AppState, req: &PageRequest) -> PageResult {
     .await?;
     name_builders(&mut running, &names);
     name_builders(&mut recent, &names);
-    let mut context = shell(
+    let shell = shell(
         state,
         req,
         "home",
         "Home",
         &["builds/*/*".into(), "buildrequests/*/*".into()],
     );
-    context["running"] = json!(running);
-    context["recent"] = json!(recent);
-    context["pending"] = json!(pending);
-    Ok(html(state, "home.html", &context))
+    let body = HomePage {
+        running,
+        recent,
+        pending,
+    };
+    Ok(html(state, "home.html", &shell, &body))
 }
 
 /// `/builders?tag=T&name=N`: every builder with its recent builds, in three reads.
-pub(super) async fn builders(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
-    let result = builders_page(&state, &req).await;
-    respond(&state, &req, result)
+pub(super) async fn builders(State(state): State<UiState>, req: PageRequest) -> PageResult {
+    builders_page(&state, &req).await
 }
 
 /// The most builders one page lists.
 const MAX_BUILDERS: usize = 20_000;
 
-async fn builders_page(state: &AppState, req: &PageRequest) -> PageResult {
+async fn builders_page(state: &UiState, req: &PageRequest) -> PageResult {
     let settings = req.settings(&state.config);
     let fetch = setting_i64(&settings, "Builders.buildFetchLimit", 200, 10_000);
     let show_old = setting_bool(&settings, "Builders.show_old_builders");
@@ -318,28 +398,29 @@ async fn builders_page(state: &AppState, req: &PageRequest) -> PageResult {
             .unwrap_or_default();
         builder.insert("builds".into(), Value::Array(builds));
     }
-    let mut context = shell(state, req, "builders", "Builders", &["builds/*/*".into()]);
-    context["builders"] = json!(builders);
-    context["tags"] = json!(tags);
-    context["all_tags"] = json!(all_tags);
-    context["name"] = json!(name);
-    context["hidden_old"] = json!(hidden_old);
-    context["all_shown"] = json!(all_shown);
-    context["fetch"] = json!(fetch);
-    Ok(html(state, "builders.html", &context))
+    let shell = shell(state, req, "builders", "Builders", &["builds/*/*".into()]);
+    let body = BuildersPage {
+        builders,
+        tags,
+        all_tags,
+        name,
+        hidden_old,
+        all_shown,
+        fetch,
+    };
+    Ok(html(state, "builders.html", &shell, &body))
 }
 
 /// `/builders/<id>?page=N`: a builder's builds, newest first, paged.
 pub(super) async fn builder(
-    State(state): State<AppState>,
+    State(state): State<UiState>,
     Path(builderid): Path<i64>,
     req: PageRequest,
-) -> Response<Body> {
-    let result = builder_page(&state, &req, builderid).await;
-    respond(&state, &req, result)
+) -> PageResult {
+    builder_page(&state, &req, builderid).await
 }
 
-async fn builder_page(state: &AppState, req: &PageRequest, builderid: i64) -> PageResult {
+async fn builder_page(state: &UiState, req: &PageRequest, builderid: i64) -> PageResult {
     let settings = req.settings(&state.config);
     let size = setting_i64(&settings, "Builders.page_size", 30, 1000);
     let page = req
@@ -423,39 +504,35 @@ async fn builder_page(state: &AppState, req: &PageRequest, builderid: i64) -> Pa
         .and_then(Value::as_str)
         .unwrap_or("builder")
         .to_owned();
-    let mut context = shell(
+    let mut shell = shell(
         state,
         req,
         "builders",
         &title,
         &["builds/*/*".into(), "buildrequests/*/*".into()],
     );
-    context["live_filter"] = json!({"builderid": builderid});
-    context["builder"] = json!(builder);
-    context["builds"] = json!(builds);
-    context["workers"] = json!(workers);
-    context["pending"] = json!(pending);
-    context["page"] = json!(page);
-    context["has_next"] = json!(has_next);
-    Ok(html(state, "builder.html", &context))
+    shell.live_filter = Some(json!({"builderid": builderid}));
+    let body = BuilderPage {
+        builder,
+        builds,
+        workers,
+        pending,
+        page,
+        has_next,
+    };
+    Ok(html(state, "builder.html", &shell, &body))
 }
 
 /// `/builders/<id>/builds/<number>`: steps with logs, properties, changes, responsible users.
 pub(super) async fn build(
-    State(state): State<AppState>,
+    State(state): State<UiState>,
     Path((builderid, number)): Path<(i64, i64)>,
     req: PageRequest,
-) -> Response<Body> {
-    let result = build_page(&state, &req, builderid, number).await;
-    respond(&state, &req, result)
+) -> PageResult {
+    build_page(&state, &req, builderid, number).await
 }
 
-async fn build_page(
-    state: &AppState,
-    req: &PageRequest,
-    builderid: i64,
-    number: i64,
-) -> PageResult {
+async fn build_page(state: &UiState, req: &PageRequest, builderid: i64, number: i64) -> PageResult {
     let build = one(
         state,
         &format!("builders/{builderid}/builds/{number}"),
@@ -571,7 +648,7 @@ async fn build_page(
         .and_then(Value::as_str)
         .unwrap_or("builder")
         .to_owned();
-    let mut context = shell(
+    let shell = shell(
         state,
         req,
         "builders",
@@ -581,31 +658,32 @@ async fn build_page(
             format!("builds/{buildid}/steps/*/*"),
         ],
     );
-    context["builder"] = json!(builder);
-    context["build"] = json!(build);
-    context["steps"] = json!(steps);
-    context["properties"] = json!(properties);
-    context["changes"] = json!(changes);
-    context["responsible"] = json!(responsible);
-    context["worker"] = json!(worker);
-    context["buildrequest"] = json!(buildrequest);
-    context["buildset"] = json!(buildset);
-    context["next_exists"] = json!(next_exists);
-    Ok(html(state, "build.html", &context))
+    let body = BuildPage {
+        builder,
+        build,
+        steps,
+        properties,
+        changes,
+        responsible,
+        worker,
+        buildrequest,
+        buildset,
+        next_exists,
+    };
+    Ok(html(state, "build.html", &shell, &body))
 }
 
 /// `/logs/<id>?from=N`: the first lines at once (or from line N); the script loads more while
 /// scrolling and follows a running log.
 pub(super) async fn log(
-    State(state): State<AppState>,
+    State(state): State<UiState>,
     Path(logid): Path<i64>,
     req: PageRequest,
-) -> Response<Body> {
-    let result = log_page(&state, &req, logid).await;
-    respond(&state, &req, result)
+) -> PageResult {
+    log_page(&state, &req, logid).await
 }
 
-async fn log_page(state: &AppState, req: &PageRequest, logid: i64) -> PageResult {
+async fn log_page(state: &UiState, req: &PageRequest, logid: i64) -> PageResult {
     let settings = req.settings(&state.config);
     let lines_per_page = setting_i64(&settings, "Log.initialLines", 1000, 100_000);
     let log = one(state, &format!("logs/{logid}"), &[]).await?;
@@ -652,18 +730,20 @@ async fn log_page(state: &AppState, req: &PageRequest, logid: i64) -> PageResult
         step.get("name").and_then(Value::as_str).unwrap_or(""),
         log.get("name").and_then(Value::as_str).unwrap_or("")
     );
-    let mut context = shell(state, req, "builders", &title, &[format!("logs/{logid}/*")]);
-    context["log"] = json!(log);
-    context["step"] = json!(step);
-    context["build"] = json!(build);
-    context["builder"] = json!(builder);
-    context["lines"] = json!(lines);
-    context["from"] = json!(from);
-    context["shown_to"] = json!(shown_to);
-    context["page_lines"] = json!(lines_per_page);
-    context["last_page_from"] = json!((num_lines - lines_per_page).max(0));
-    context["prev_from"] = json!((from - lines_per_page).max(0));
-    Ok(html(state, "log.html", &context))
+    let shell = shell(state, req, "builders", &title, &[format!("logs/{logid}/*")]);
+    let body = LogPage {
+        log,
+        step,
+        build,
+        builder,
+        lines,
+        from,
+        shown_to,
+        page_lines: lines_per_page,
+        last_page_from: (num_lines - lines_per_page).max(0),
+        prev_from: (from - lines_per_page).max(0),
+    };
+    Ok(html(state, "log.html", &shell, &body))
 }
 
 /// A stdio log line starts with its channel (`o` out, `e` err, `h` header).
@@ -682,12 +762,11 @@ fn split_channel(line: &str, kind: &str) -> Value {
 }
 
 /// `/workers`: every worker, its masters, builders and recent builds.
-pub(super) async fn workers(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
-    let result = workers_page(&state, &req).await;
-    respond(&state, &req, result)
+pub(super) async fn workers(State(state): State<UiState>, req: PageRequest) -> PageResult {
+    workers_page(&state, &req).await
 }
 
-async fn workers_page(state: &AppState, req: &PageRequest) -> PageResult {
+async fn workers_page(state: &UiState, req: &PageRequest) -> PageResult {
     let settings = req.settings(&state.config);
     let show_builders = setting_bool(&settings, "Workers.showWorkerBuilders");
     let mut workers = items(
@@ -783,25 +862,26 @@ async fn workers_page(state: &AppState, req: &PageRequest) -> PageResult {
         );
         worker.insert("builds".into(), json!(builds));
     }
-    let mut context = shell(
+    let shell = shell(
         state,
         req,
         "workers",
         "Workers",
         &["workers/*/*".into(), "builds/*/*".into()],
     );
-    context["workers"] = json!(workers);
-    context["show_builders"] = json!(show_builders);
-    Ok(html(state, "workers.html", &context))
+    let body = WorkersPage {
+        workers,
+        show_builders,
+    };
+    Ok(html(state, "workers.html", &shell, &body))
 }
 
 /// `/changes?page=N`: the newest changes, paged.
-pub(super) async fn changes(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
-    let result = changes_page(&state, &req).await;
-    respond(&state, &req, result)
+pub(super) async fn changes(State(state): State<UiState>, req: PageRequest) -> PageResult {
+    changes_page(&state, &req).await
 }
 
-async fn changes_page(state: &AppState, req: &PageRequest) -> PageResult {
+async fn changes_page(state: &UiState, req: &PageRequest) -> PageResult {
     let settings = req.settings(&state.config);
     let size = setting_i64(&settings, "Changes.changesFetchLimit", 50, 1000);
     let page = req
@@ -824,20 +904,21 @@ async fn changes_page(state: &AppState, req: &PageRequest) -> PageResult {
     for change in &mut changes {
         drop_unsafe_url(change, "revlink");
     }
-    let mut context = shell(state, req, "changes", "Changes", &["changes/*/*".into()]);
-    context["changes"] = json!(changes);
-    context["page"] = json!(page);
-    context["has_next"] = json!(has_next);
-    Ok(html(state, "changes.html", &context))
+    let shell = shell(state, req, "changes", "Changes", &["changes/*/*".into()]);
+    let body = ChangesPage {
+        changes,
+        page,
+        has_next,
+    };
+    Ok(html(state, "changes.html", &shell, &body))
 }
 
 /// `/pendingbuildrequests`: unclaimed build requests, highest priority first.
-pub(super) async fn pending(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
-    let result = pending_page(&state, &req).await;
-    respond(&state, &req, result)
+pub(super) async fn pending(State(state): State<UiState>, req: PageRequest) -> PageResult {
+    pending_page(&state, &req).await
 }
 
-async fn pending_page(state: &AppState, req: &PageRequest) -> PageResult {
+async fn pending_page(state: &UiState, req: &PageRequest) -> PageResult {
     let mut requests = items(
         state,
         "buildrequests",
@@ -874,20 +955,20 @@ async fn pending_page(state: &AppState, req: &PageRequest) -> PageResult {
             .unwrap_or_default();
         request.insert("reason".into(), reason);
     }
-    let mut context = shell(
+    let shell = shell(
         state,
         req,
         "pending",
         "Pending build requests",
         &["buildrequests/*/*".into()],
     );
-    context["requests"] = json!(requests);
-    Ok(html(state, "pending.html", &context))
+    let body = PendingPage { requests };
+    Ok(html(state, "pending.html", &shell, &body))
 }
 
 /// `/about`: versions (Rust, buildbot-www, then `[www] versions`), plugins, config summary.
-pub(super) async fn about(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
-    let config = crate::http::frontend_config_value(&state.config, &User::Anonymous);
+pub(super) async fn about(State(state): State<UiState>, req: PageRequest) -> Response<Body> {
+    let config = crate::answers::frontend_config_value(&state.config, &User::Anonymous);
     let plugins: Vec<Value> = state
         .plugins
         .plugins()
@@ -897,16 +978,18 @@ pub(super) async fn about(State(state): State<AppState>, req: PageRequest) -> Re
                    "wit_version": p.wit_version})
         })
         .collect();
-    let mut context = shell(&state, &req, "about", "About", &[]);
-    context["versions"] = config["versions"].clone();
-    context["plugins"] = json!(plugins);
-    context["buildbot_url"] = json!(state.config.buildbot_url);
-    context["templates"] = json!(state.ui.overridden());
-    html(&state, "about.html", &context)
+    let shell = shell(&state, &req, "about", "About", &[]);
+    let body = AboutPage {
+        versions: config["versions"].clone(),
+        plugins,
+        buildbot_url: state.config.buildbot_url.clone(),
+        templates: state.ui.overridden().to_vec(),
+    };
+    html(&state, "about.html", &shell, &body)
 }
 
 /// `/settings`: the browser's settings (the script stores them), with the config defaults.
-pub(super) async fn settings(State(state): State<AppState>, req: PageRequest) -> Response<Body> {
+pub(super) async fn settings(State(state): State<UiState>, req: PageRequest) -> Response<Body> {
     let config = &state.config;
     let mut defaults = Map::new();
     let list: Vec<Value> = SETTINGS
@@ -928,8 +1011,7 @@ pub(super) async fn settings(State(state): State<AppState>, req: PageRequest) ->
             })
         })
         .collect();
-    let mut context = shell(&state, &req, "settings", "Settings", &[]);
-    context["list"] = json!(list);
-    context["defaults"] = json!(defaults);
-    html(&state, "settings.html", &context)
+    let shell = shell(&state, &req, "settings", "Settings", &[]);
+    let body = SettingsPage { list, defaults };
+    html(&state, "settings.html", &shell, &body)
 }

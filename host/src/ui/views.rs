@@ -5,18 +5,16 @@
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
-use serde_json::json;
 
-use super::{sanitize, PageRequest};
-use crate::http::AppState;
+use super::{sanitize, PageRequest, UiState};
 
 /// `views/<plugin>` → `views/<plugin>/`, so relative links inside the view work.
 pub(super) async fn mount(
     Path(plugin): Path<String>,
-    State(state): State<AppState>,
+    State(state): State<UiState>,
 ) -> Response<Body> {
     if !state.plugins.has(&plugin) {
-        return crate::http::twisted_not_found("File not found.");
+        return crate::answers::twisted_not_found("File not found.");
     }
     Response::builder()
         .status(StatusCode::MOVED_PERMANENTLY)
@@ -25,31 +23,39 @@ pub(super) async fn mount(
         .unwrap_or_default()
 }
 
-pub(super) async fn view(State(state): State<AppState>, req: Request) -> Response<Body> {
+pub(super) async fn view(State(state): State<UiState>, req: Request) -> Response<Body> {
     let (mut parts, body) = req.into_parts();
     let Ok(page) =
         <PageRequest as axum::extract::FromRequestParts<()>>::from_request_parts(&mut parts, &())
             .await;
     let req = Request::from_parts(parts, body);
-    let (name, request) =
-        match crate::http::plugin_request(&state, "/views/", req, Some(page.root.clone())).await {
-            Ok(found) => found,
-            Err(response) => return response,
-        };
+    let (name, request) = match crate::http::plugin_request(
+        &state.config,
+        &state.plugins,
+        "/views/",
+        req,
+        Some(page.root.clone()),
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
     let name = name.as_str();
     let Some(info) = state.plugins.plugins().into_iter().find(|p| p.name == name) else {
-        return crate::http::twisted_not_found("File not found.");
+        return crate::answers::twisted_not_found("File not found.");
     };
     let answer = match state.plugins.handle(name, request).await {
         Ok(answer) => answer,
         Err(fault) => {
             let status =
                 StatusCode::from_u16(fault.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut context =
-                super::shell(&state, &page, &format!("plugin:{name}"), &info.name, &[]);
-            context["status"] = json!(status.as_u16());
-            context["message"] = json!(fault.to_string());
-            let mut response = super::html_status(&state, status, "error.html", &context);
+            let shell = super::shell(&state, &page, &format!("plugin:{name}"), &info.name, &[]);
+            let body = super::ErrorPage {
+                status: status.as_u16(),
+                message: fault.to_string(),
+            };
+            let mut response = super::html_status(&state, status, "error.html", &shell, &body);
             if let Some(seconds) = fault.retry_after() {
                 response
                     .headers_mut()
@@ -100,17 +106,27 @@ pub(super) async fn view(State(state): State<AppState>, req: Request) -> Respons
         .into_iter()
         .find(|(plugin, _)| plugin == name)
         .map_or_else(|| info.name.clone(), |(_, entry)| entry.label);
-    let mut context = super::shell(
+    let shell = super::shell(
         &state,
         &page,
         &format!("plugin:{name}"),
         &label,
         &info.events,
     );
-    context["plugin"] = json!(name);
-    context["head"] = json!(head);
-    context["content"] = json!(content);
-    super::html(&state, "view.html", &context)
+    let body = ViewPage {
+        plugin: name,
+        head: &head,
+        content: &content,
+    };
+    super::html(&state, "view.html", &shell, &body)
+}
+
+/// What `view.html` shows in the shell: the plugin's sanitised page.
+#[derive(Debug, serde::Serialize)]
+struct ViewPage<'a> {
+    plugin: &'a str,
+    head: &'a str,
+    content: &'a str,
 }
 
 /// A full HTML document → (the text of its head's `<style>` elements, its body's content); a

@@ -42,9 +42,9 @@ impl Answer {
 
 impl Server {
     /// Serves `state` on a free loopback port and keeps its router for in-process requests.
-    pub async fn start(state: buildbot_www::http::AppState, dir: tempfile::TempDir) -> Server {
-        let limits = state.config.www.limits;
-        let app = buildbot_www::http::app(state);
+    pub async fn start(state: buildbot_www::server::AppState, dir: tempfile::TempDir) -> Server {
+        let limits = state.http.config.www.limits;
+        let app = buildbot_www::server::app(state);
         let base = serve_router(app.clone(), limits).await;
         Server { base, app, dir }
     }
@@ -100,17 +100,20 @@ pub async fn serve_reference_config(config: MasterToml) -> Server {
     let data = buildbot_www::server::data_api(&config)
         .await
         .expect("database");
-    let state =
-        buildbot_www::http::AppState::new(config, data, buildbot_www::plugins::Registry::default())
-            .expect("state");
+    let state = buildbot_www::server::AppState::new(
+        config,
+        data,
+        buildbot_www::plugins::Registry::default(),
+    )
+    .expect("state");
     Server::start(state, dir).await
 }
 
 /// Serves an application state on a free loopback port, as `serve` does (the same accept
 /// loop and connection limits); returns `http://127.0.0.1:PORT`.
-pub async fn serve_state(state: buildbot_www::http::AppState) -> String {
-    let limits = state.config.www.limits;
-    serve_router(buildbot_www::http::app(state), limits).await
+pub async fn serve_state(state: buildbot_www::server::AppState) -> String {
+    let limits = state.http.config.www.limits;
+    serve_router(buildbot_www::server::app(state), limits).await
 }
 
 /// Serves any router through the server's accept loop with these limits on a free loopback
@@ -133,7 +136,7 @@ pub async fn serve_reference() -> Server {
 }
 
 /// Loads a config file and builds the whole server state (database and plugins).
-pub async fn load_state(config: &Path) -> anyhow::Result<buildbot_www::http::AppState> {
+pub async fn load_state(config: &Path) -> anyhow::Result<buildbot_www::server::AppState> {
     let config = buildbot_www::config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     buildbot_www::server::state(config).await
 }

@@ -1,0 +1,60 @@
+//! Answers more than one part of the server gives, kept in a leaf module (it names neither
+//! `http` nor `ui`): Twisted's 404 page and the frontend config object (`/config`, the About
+//! page).
+
+use axum::body::Body;
+use axum::http::{header, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::identity::User;
+
+/// Twisted's 404 page, which Buildbot answers for paths it does not serve.
+pub fn twisted_not_found(detail: &str) -> Response<Body> {
+    let body = format!(
+        "\n<html>\n  <head><title>404 - No Such Resource</title></head>\n  <body>\n    <h1>No Such Resource</h1>\n    <p>{detail}</p>\n  </body>\n</html>\n"
+    );
+    Response::builder()
+        .status(StatusCode::NOT_FOUND)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+/// The fallback for paths no route serves.
+pub async fn not_found() -> Response<Body> {
+    twisted_not_found("File not found.")
+}
+
+/// The frontend config object (also embedded in the UI page by a later issue).
+pub fn frontend_config_value(config: &Config, user: &User) -> Value {
+    let www = &config.www;
+    // Settings that come from a secret are the plugin's, not the world's.
+    let mut plugins = serde_json::Map::new();
+    for (name, options) in &www.plugins_public {
+        plugins.insert(name.clone(), options.clone());
+    }
+    let mut versions = vec![
+        json!(["Rust", env!("BUILDBOT_WWW_RUSTC_VERSION")]),
+        json!(["buildbot-www", env!("CARGO_PKG_VERSION")]),
+    ];
+    versions.extend(
+        www.versions
+            .iter()
+            .map(|(name, version)| json!([name, version])),
+    );
+    json!({
+        "port": www.port.as_ref().map_or(Value::Null, |p| p.text.clone()),
+        "plugins": plugins,
+        "auth": {"name": "NoAuth"},
+        "authz": {},
+        "avatar_methods": {"name": "gravatar"},
+        "logfileName": www.logfile_name,
+        "versions": versions,
+        "buildbotURL": config.buildbot_url,
+        "title": config.title,
+        "titleURL": config.title_url,
+        "multiMaster": false,
+        "user": user.user_info(),
+    })
+}
