@@ -20,6 +20,15 @@ fn check_config(config: &Path) -> (i32, String, String) {
     )
 }
 
+/// The 1-based number of the line of `config` that is exactly `line`.
+fn line_of(config: &Path, line: &str) -> usize {
+    let text = std::fs::read_to_string(config).unwrap();
+    1 + text
+        .lines()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("no line {line:?} in:\n{text}"))
+}
+
 #[test]
 fn an_option_of_the_wrong_type_is_located_in_the_file() {
     let (_dir, config) = common::plugin_site(
@@ -29,15 +38,19 @@ fn an_option_of_the_wrong_type_is_located_in_the_file() {
     let (code, _, stderr) = check_config(&config);
     assert_eq!(code, 2, "{stderr}");
     let first = stderr.lines().next().unwrap();
+    let line = line_of(&config, "greeting = 1");
     assert_eq!(
         first,
         format!(
-            "{}:10:1: error: [www.plugins.hello] greeting: hello: option 'greeting' must be a \
+            "{}:{line}:1: error: [www.plugins.hello] greeting: hello: option 'greeting' must be a \
              string, not 1",
             config.display()
         )
     );
-    assert!(stderr.contains("10 | greeting = 1"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{line} | greeting = 1")),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -50,8 +63,9 @@ fn an_unknown_option_is_located_at_its_key() {
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.starts_with(&format!(
-            "{}:11:1: error: [www.plugins.hello] colour: hello: unknown option 'colour'",
-            config.display()
+            "{}:{}:1: error: [www.plugins.hello] colour: hello: unknown option 'colour'",
+            config.display(),
+            line_of(&config, "colour = \"red\"")
         )),
         "{stderr}"
     );
