@@ -8,11 +8,7 @@ use std::path::Path;
 
 /// Exit code, stdout and stderr of `buildbot-www check-config`.
 fn check_config(config: &Path) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
-        .arg("check-config")
-        .arg(config)
-        .output()
-        .unwrap();
+    let out = common::buildbot_www(&["check-config".as_ref(), config.as_os_str()]);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -324,11 +324,7 @@ fn plugins_list_shows_what_is_found_and_enabled() {
         "[www.plugins]\nhello = true\nmissing_one = true\n",
     );
     std::fs::write(dir.path().join("plugins/junk.wasm"), b"junk").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
-        .args(["plugins", "list", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = common::plugins_list(&config);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

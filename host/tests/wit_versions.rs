@@ -66,11 +66,7 @@ fn plugins_list_names_each_wit_version_and_refuses_an_auth_plugin() {
         ],
         "[www.plugins]\nhello = true\n",
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
-        .args(["plugins", "list", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = common::plugins_list(&config);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     let line = |name: &str| {

@@ -294,3 +294,21 @@ pub fn plugin_site(plugins: &[(&str, &str)], www_extra: &str) -> (tempfile::Temp
         .write(dir.path());
     (dir, path)
 }
+
+/// What `buildbot-www ARGS...` printed and how it ended (the binary under test).
+pub fn buildbot_www(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
+        .args(args)
+        .output()
+        .expect("the buildbot-www binary runs")
+}
+
+/// `buildbot-www plugins list --config CONFIG`.
+pub fn plugins_list(config: &Path) -> std::process::Output {
+    buildbot_www(&[
+        "plugins".as_ref(),
+        "list".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ])
+}
