@@ -42,12 +42,7 @@ const BAKED_PATHS: &[&str] = &[
 
 /// Known places that still break a rule, with why they are allowed for now. An entry names a
 /// file and the rule; it silences that rule for that file only.
-const EXCEPTIONS: &[(&str, Rule, &str)] = &[(
-    "host/src/plugins/discovery.rs",
-    Rule::BakedPath,
-    "the default plugin folder falls back to the workspace's target/plugins; owned by the \
-     plugin runtime's work, which is to replace it",
-)];
+const EXCEPTIONS: &[(&str, Rule, &str)] = &[];
 
 /// What a problem breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

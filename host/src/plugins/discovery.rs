@@ -1,6 +1,6 @@
 //! Finding plugins on disk: `<name>.wasm` files in the plugin folders, first folder wins.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::config::Config;
 
@@ -16,16 +16,13 @@ pub struct Found {
 }
 
 /// The folders searched, in order: `[www] plugin_dirs`, or by default `plugins/` under the base
-/// directory, then `target/plugins/` of the workspace this binary was built in (where
-/// `cargo xtask build-plugins` puts them).
+/// directory. No folder of the machine the binary was built on is baked in: a checkout's
+/// configs (the demo's) name `target/plugins/` themselves.
 pub fn plugin_dirs(config: &Config) -> Vec<PathBuf> {
     if !config.www.plugin_dirs.is_empty() {
         return config.www.plugin_dirs.clone();
     }
-    vec![
-        config.base_dir.join("plugins"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins"),
-    ]
+    vec![config.base_dir.join("plugins")]
 }
 
 /// Every `<name>.wasm` in `dirs` whose stem is a plugin name, sorted by name; when two folders
