@@ -10,12 +10,15 @@ mod cli;
 mod config_files;
 mod console_view;
 mod hardening;
+// The demo dataset and activity runner are behind the host's `demo` feature (on by default).
+#[cfg(feature = "demo")]
 mod live;
 mod plugin_sandbox;
 mod plugins;
 mod query_paging;
 mod reference_api;
 mod sdk_examples;
+#[cfg(feature = "demo")]
 mod ui;
 mod ui_sanitizer;
 mod view_layouts;
