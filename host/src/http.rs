@@ -12,7 +12,7 @@ mod rest;
 
 pub use listen::serve;
 
-pub(crate) use plugins::plugin_request;
+pub(crate) use plugins::{add_retry_after, answer_head, plugin_request};
 mod sse;
 mod ws;
 

@@ -100,21 +100,33 @@ pub(super) async fn handle(State(state): State<HttpState>, req: Request) -> Resp
         };
     let name = name.as_str();
     match state.plugins.handle(name, request).await {
-        Ok(answer) => {
-            let mut response = Response::builder()
-                .status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
-            for (name, value) in &answer.headers {
-                if let (Ok(name), Ok(value)) = (
-                    HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(value),
-                ) {
-                    response = response.header(name, value);
-                }
-            }
-            response.body(Body::from(answer.body)).unwrap_or_default()
-        }
+        Ok(answer) => answer_head(&answer, false)
+            .body(Body::from(answer.body))
+            .unwrap_or_default(),
         Err(fault) => fault_response(&fault),
     }
+}
+
+/// A plugin's answer's status and headers (already through the response policy), without its
+/// `content-length` when `drop_length` (the body is about to be rewritten).
+pub(crate) fn answer_head(
+    answer: &plugins::Response,
+    drop_length: bool,
+) -> axum::http::response::Builder {
+    let mut response =
+        Response::builder().status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
+    for (name, value) in &answer.headers {
+        if drop_length && name.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response = response.header(name, value);
+        }
+    }
+    response
 }
 
 /// The plain-text answer for a failed plugin call; 503s say when to retry.
@@ -123,12 +135,17 @@ pub(crate) fn fault_response(fault: &plugins::Fault) -> Response<Body> {
         StatusCode::from_u16(fault.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         fault.to_string(),
     );
+    add_retry_after(fault, &mut response);
+    response
+}
+
+/// `Retry-After` on the answer to a fault that passes (a busy plugin, the memory pool full).
+pub(crate) fn add_retry_after(fault: &plugins::Fault, response: &mut Response<Body>) {
     if let Some(seconds) = fault.retry_after() {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
-    response
 }
 
 fn unknown(name: &str) -> Response<Body> {

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
+use axum::http::{header, Response, StatusCode};
 
 use super::{sanitize, PageRequest, UiState};
 
@@ -56,11 +56,7 @@ pub(super) async fn view(State(state): State<UiState>, req: Request) -> Response
                 message: fault.to_string(),
             };
             let mut response = super::html_status(&state, status, "error.html", &shell, &body);
-            if let Some(seconds) = fault.retry_after() {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            }
+            crate::http::add_retry_after(&fault, &mut response);
             return response;
         }
     };
@@ -72,19 +68,7 @@ pub(super) async fn view(State(state): State<UiState>, req: Request) -> Response
         .unwrap_or_default();
     let is_html = content_type.starts_with("text/html");
     if answer.status != 200 || !is_html {
-        let mut response = Response::builder()
-            .status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
-        for (name, value) in &answer.headers {
-            if is_html && name.eq_ignore_ascii_case("content-length") {
-                continue;
-            }
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                response = response.header(name, value);
-            }
-        }
+        let response = crate::http::answer_head(&answer, is_html);
         // An HTML error page is not embedded, but it is still sanitised.
         let body = if is_html {
             sanitize::html(&String::from_utf8_lossy(&answer.body)).into_bytes()
