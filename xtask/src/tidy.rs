@@ -40,10 +40,6 @@ const BAKED_PATHS: &[&str] = &[
     "file!()",
 ];
 
-/// Known places that still break a rule, with why they are allowed for now. An entry names a
-/// file and the rule; it silences that rule for that file only.
-const EXCEPTIONS: &[(&str, Rule, &str)] = &[];
-
 /// What a problem breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rule {
@@ -106,7 +102,7 @@ pub(crate) fn check() -> Result<()> {
     Ok(())
 }
 
-/// Every problem of one file, exceptions left out.
+/// Every problem of one file.
 fn check_file(root: &Path, relative: &Path, text: &str) -> Vec<Problem> {
     let mut problems = Vec::new();
     let name = relative.to_string_lossy().replace('\\', "/");
@@ -144,11 +140,6 @@ fn check_file(root: &Path, relative: &Path, text: &str) -> Vec<Problem> {
             }
         }
     }
-    problems.retain(|p| {
-        !EXCEPTIONS
-            .iter()
-            .any(|(file, rule, _)| *file == name && *rule == p.rule)
-    });
     problems
 }
 

@@ -54,6 +54,7 @@ impl Budget {
                     self.limit >> 10
                 ),
                 internal: false,
+                argument: None,
             })
     }
 

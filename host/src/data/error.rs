@@ -10,6 +10,9 @@ pub struct ApiError {
     pub message: String,
     /// Whether the message describes an internal failure (hidden unless `debug` is on).
     pub internal: bool,
+    /// The query argument at fault (`limit`, a field name, ...), for callers that report it
+    /// apart from the message (plugins' data reads); `/api/v2` shows only the message.
+    pub argument: Option<String>,
 }
 
 impl ApiError {
@@ -19,6 +22,15 @@ impl ApiError {
             status: 400,
             message: message.into(),
             internal: false,
+            argument: None,
+        }
+    }
+
+    /// 400 with a message, naming the query argument at fault.
+    pub fn bad_argument(argument: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError {
+            argument: Some(argument.into()),
+            ..Self::bad_request(message)
         }
     }
 
@@ -28,6 +40,7 @@ impl ApiError {
             status: 404,
             message: message.into(),
             internal: false,
+            argument: None,
         }
     }
 
@@ -42,6 +55,7 @@ impl ApiError {
             status: 500,
             message: detail.to_string(),
             internal: true,
+            argument: None,
         }
     }
 }

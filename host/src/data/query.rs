@@ -152,7 +152,10 @@ impl ResultSpec {
         let args = Grouped::new(args);
         let check_field = |name: &str| -> Result<(), ApiError> {
             if rtype.field(name).is_none() {
-                return Err(ApiError::bad_request(format!("no such field '{name}'")));
+                return Err(ApiError::bad_argument(
+                    name,
+                    format!("no such field '{name}'"),
+                ));
             }
             Ok(())
         };
@@ -173,12 +176,15 @@ impl ResultSpec {
             spec.order = Some(distinct(order, |k| k.trim_start_matches('-')));
         }
         if let Some(limit) = args.values("limit").first() {
-            spec.limit =
-                Some(parse_int(limit).ok_or_else(|| ApiError::bad_request("invalid limit"))?);
+            spec.limit = Some(
+                parse_int(limit).ok_or_else(|| ApiError::bad_argument("limit", "invalid limit"))?,
+            );
         }
         if let Some(offset) = args.values("offset").first() {
-            spec.offset =
-                Some(parse_int(offset).ok_or_else(|| ApiError::bad_request("invalid offset"))?);
+            spec.offset = Some(
+                parse_int(offset)
+                    .ok_or_else(|| ApiError::bad_argument("offset", "invalid offset"))?,
+            );
         }
         spec.properties = distinct(args.values("property"), |p| p);
 
@@ -196,24 +202,26 @@ impl ResultSpec {
                     _ => continue,
                 }
             } else {
-                return Err(ApiError::bad_request(format!(
-                    "unrecognized query parameter '{arg}'"
-                )));
+                return Err(ApiError::bad_argument(
+                    arg,
+                    format!("unrecognized query parameter '{arg}'"),
+                ));
             };
             let notation = rtype.field(field).unwrap_or("string");
             let mut values = Vec::with_capacity(raw.len());
             for text in raw {
                 values.push(parse_value(text, value_kind(notation)).ok_or_else(|| {
-                    ApiError::bad_request(format!("invalid filter value for {arg}"))
+                    ApiError::bad_argument(arg, format!("invalid filter value for {arg}"))
                 })?);
             }
             let op = match (op, values.len()) {
                 (Op::Eq, n) if n > 1 => Op::In,
                 (Op::Ne, n) if n > 1 => Op::NotIn,
                 (Op::Lt | Op::Le | Op::Gt | Op::Ge, n) if n > 1 => {
-                    return Err(ApiError::bad_request(format!(
-                        "invalid filter value for {arg}"
-                    )));
+                    return Err(ApiError::bad_argument(
+                        arg,
+                        format!("invalid filter value for {arg}"),
+                    ));
                 }
                 (op, _) => op,
             };
@@ -231,7 +239,10 @@ impl ResultSpec {
                     .iter()
                     .any(|k| !selected.contains(k.trim_start_matches('-')))
                 {
-                    return Err(ApiError::bad_request("cannot order on un-selected fields"));
+                    return Err(ApiError::bad_argument(
+                        "order",
+                        "cannot order on un-selected fields",
+                    ));
                 }
             }
             if spec
@@ -239,7 +250,10 @@ impl ResultSpec {
                 .iter()
                 .any(|f| !selected.contains(f.field.as_str()))
             {
-                return Err(ApiError::bad_request("cannot filter on un-selected fields"));
+                return Err(ApiError::bad_argument(
+                    "field",
+                    "cannot filter on un-selected fields",
+                ));
             }
         }
         Ok(spec)
@@ -552,6 +566,23 @@ mod tests {
 
     fn err(q: &str) -> String {
         ResultSpec::parse(&args(q), &BUILD).unwrap_err().message
+    }
+
+    #[test]
+    fn a_bad_argument_is_named_apart_from_the_message() {
+        let argument = |q: &str| ResultSpec::parse(&args(q), &BUILD).unwrap_err().argument;
+        assert_eq!(argument("limit=abc").as_deref(), Some("limit"));
+        assert_eq!(argument("offset=x").as_deref(), Some("offset"));
+        assert_eq!(argument("field=nmae").as_deref(), Some("nmae"));
+        assert_eq!(
+            argument("builderid__gt=x").as_deref(),
+            Some("builderid__gt")
+        );
+        assert_eq!(argument("x=1").as_deref(), Some("x"));
+        assert_eq!(
+            argument("field=number&order=-buildid").as_deref(),
+            Some("order")
+        );
     }
 
     #[test]

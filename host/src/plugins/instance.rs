@@ -62,6 +62,26 @@ impl Setup {
             templates,
         }
     }
+
+    /// When a call that starts now must have ended.
+    pub(super) fn deadline_from_now(&self) -> Instant {
+        Instant::now() + self.limits.deadline
+    }
+
+    /// The fault of a call stopped at its deadline, logged.
+    pub(super) fn timed_out(&self) -> Fault {
+        let fault = Fault::Timeout {
+            plugin: self.name.clone(),
+            deadline: self.limits.deadline,
+        };
+        self.log_fault(&fault);
+        fault
+    }
+
+    /// Through the plugin's log gate: a flood of failing calls cannot flood the log.
+    fn log_fault(&self, fault: &Fault) {
+        self.log.write(Level::Error, &fault.to_string());
+    }
 }
 
 /// `max_concurrent` calls at once, `max_queued` more waiting; the rest are turned away.
@@ -120,11 +140,12 @@ impl Gate {
 
 impl Admission {
     /// The running slot, after waiting in the queue if need be (the place is given back once
-    /// the slot is had). `None` only if the semaphore were closed, which it never is.
-    async fn slot(self) -> Option<OwnedSemaphorePermit> {
+    /// the slot is had).
+    async fn slot(self) -> OwnedSemaphorePermit {
         match self {
-            Admission::Running(permit) => Some(permit),
-            Admission::Queued(place) => place.running.clone().acquire_owned().await.ok(),
+            Admission::Running(permit) => permit,
+            Admission::Queued(place) => (place.running.clone().acquire_owned().await)
+                .expect("a gate's semaphore is never closed"),
         }
     }
 }
@@ -198,7 +219,7 @@ impl Loaded {
             let fault = Fault::Busy {
                 plugin: self.setup.name.clone(),
             };
-            self.log_fault(&fault);
+            self.setup.log_fault(&fault);
             fault
         })
     }
@@ -215,12 +236,7 @@ impl Loaded {
     ) -> Result<Response, Fault> {
         let limits = &self.setup.limits;
         let work = async {
-            let Some(_slot) = admission.slot().await else {
-                return Err(Fault::Crashed {
-                    plugin: self.setup.name.clone(),
-                    reason: "its call queue was closed".to_owned(),
-                });
-            };
+            let _slot = admission.slot().await;
             let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let mut warm = match idle {
                 Some(warm) => warm,
@@ -247,29 +263,9 @@ impl Loaded {
         // When the timer fires first, the call's future is dropped with its store: the guest
         // stops wherever it was, in its own code or waiting on the host.
         match tokio::time::timeout_at(deadline.into(), work).await {
-            Ok(result) => result.inspect_err(|fault| self.log_fault(fault)),
-            Err(_) => Err(self.timed_out()),
+            Ok(result) => result.inspect_err(|fault| self.setup.log_fault(fault)),
+            Err(_) => Err(self.setup.timed_out()),
         }
-    }
-
-    /// When a call that starts now must have ended.
-    pub(super) fn deadline_from_now(&self) -> Instant {
-        Instant::now() + self.setup.limits.deadline
-    }
-
-    /// The fault of a call stopped at its deadline, logged.
-    pub(super) fn timed_out(&self) -> Fault {
-        let fault = Fault::Timeout {
-            plugin: self.setup.name.clone(),
-            deadline: self.setup.limits.deadline,
-        };
-        self.log_fault(&fault);
-        fault
-    }
-
-    /// Through the plugin's log gate: a flood of failing calls cannot flood the log.
-    fn log_fault(&self, fault: &Fault) {
-        self.setup.log.write(Level::Error, &fault.to_string());
     }
 
     /// A new instance, initialised like the first one was.

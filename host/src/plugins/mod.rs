@@ -338,8 +338,7 @@ impl Registry {
         // Turned away here, on the request's thread, when the plugin is full: a flood of calls
         // to a busy plugin is answered without touching the plugin threads.
         let admission = loaded.admit()?;
-        let deadline = loaded.deadline_from_now();
-        let guard = loaded.clone();
+        let deadline = slot.setup.deadline_from_now();
         let mut call =
             Box::pin(async move { loaded.call(&runtime, request, admission, deadline).await });
         if slot.inline.load(Ordering::Relaxed) {
@@ -365,7 +364,7 @@ impl Registry {
         let result = match tokio::time::timeout_at(backstop, &mut moved.0).await {
             Ok(Ok(result)) => result,
             Ok(Err(err)) => Err(crashed(format!("the task calling it failed: {err}"))),
-            Err(_) => Err(guard.timed_out()),
+            Err(_) => Err(slot.setup.timed_out()),
         };
         if started.elapsed() < INLINE_AGAIN {
             slot.inline.store(true, Ordering::Relaxed);

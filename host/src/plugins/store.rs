@@ -70,41 +70,18 @@ pub(super) struct ReadError {
     pub(super) code: u16,
     /// Its message (`internal error` for failures inside the server).
     pub(super) message: String,
-    /// The query argument at fault, when the message names one.
+    /// The query argument at fault, when the Data API names one.
     pub(super) argument: Option<String>,
 }
 
 impl ReadError {
     fn new(code: u16, message: String) -> ReadError {
-        let argument = argument_at_fault(&message);
         ReadError {
             code,
             message,
-            argument,
+            argument: None,
         }
     }
-}
-
-/// The query argument a Data API 400 message names (`no such field 'x'`, `invalid limit`,
-/// `invalid filter value for builderid__gt`, `unrecognized query parameter 'x'`).
-fn argument_at_fault(message: &str) -> Option<String> {
-    let name = if let Some(quoted) = message
-        .strip_prefix("no such field '")
-        .or_else(|| message.strip_prefix("unrecognized query parameter '"))
-    {
-        quoted.split('\'').next()?
-    } else if let Some(arg) = message.strip_prefix("invalid filter value for ") {
-        arg
-    } else {
-        match message {
-            "invalid limit" => "limit",
-            "invalid offset" => "offset",
-            "cannot order on un-selected fields" => "order",
-            "cannot filter on un-selected fields" => "field",
-            _ => return None,
-        }
-    };
-    (!name.is_empty()).then(|| name.to_owned())
 }
 
 impl State {
@@ -146,7 +123,11 @@ impl State {
                 tracing::error!(plugin = %self.plugin, "data read failed: {}", err.message);
                 Err(ReadError::new(err.status, "internal error".into()))
             }
-            Err(err) => Err(ReadError::new(err.status, err.message)),
+            Err(err) => Err(ReadError {
+                code: err.status,
+                message: err.message,
+                argument: err.argument,
+            }),
         }
     }
 
@@ -248,26 +229,4 @@ macro_rules! same_in_every_version {
             }
         }
     };
-}
-
-#[cfg(test)]
-mod tests {
-    use super::argument_at_fault;
-
-    #[test]
-    fn the_argument_a_message_names() {
-        let named = |message: &str| argument_at_fault(message);
-        assert_eq!(named("invalid limit").as_deref(), Some("limit"));
-        assert_eq!(named("no such field 'nmae'").as_deref(), Some("nmae"));
-        assert_eq!(
-            named("invalid filter value for builderid__gt").as_deref(),
-            Some("builderid__gt")
-        );
-        assert_eq!(
-            named("unrecognized query parameter 'x'").as_deref(),
-            Some("x")
-        );
-        assert_eq!(named("Invalid path: nope"), None);
-        assert_eq!(named("no database is open"), None);
-    }
 }
