@@ -163,6 +163,12 @@ async fn hostile_plugins_fail_alone_and_cleanly() {
         ("/big", 500, "plugin 'hostile'", ""),
         ("/bytes?n=2000000", 502, "over the limit of 1 MiB", ""),
         ("/badpath", 404, "Invalid path: no/such/path", ""),
+        (
+            "/badfield",
+            400,
+            "no such field 'nmae' (argument: Some(\"nmae\"))",
+            "",
+        ),
         ("/files?path=/etc/passwd", 404, "", "root:"),
         ("/files?path=/assets/note.txt", 200, "an asset", ""),
         ("/files?path=/templates/mine.svg.j2", 200, "a template", ""),
