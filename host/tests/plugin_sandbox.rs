@@ -478,3 +478,116 @@ async fn memory_mib_caps_all_memories_of_an_instance_together() {
         assert!(body.contains(says), "memory_mib = {memory_mib}: {body}");
     }
 }
+
+/// A server in its own process (`serve`), so that no other test's plugin calls keep its epoch
+/// ticker awake; killed when dropped.
+struct ServerProcess {
+    child: std::process::Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn serve_hostile_process(limits: &str) -> ServerProcess {
+    let (dir, _) = common::plugin_site(&[("hostile", "hostile")], "");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = common::MasterToml::sqlite()
+        .plugin_dirs(&[std::path::Path::new("plugins")])
+        .set(&["www", "port"], format!("tcp:{port}:interface=127.0.0.1"))
+        .www_toml(&format!(
+            "[www.plugins]\nhostile = true\n[www.plugin_limits.hostile]\n{limits}\n"
+        ))
+        .write(dir.path());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = ServerProcess {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client()
+            .get(format!("{}/plugins/hostile/ok", server.base))
+            .send()
+            .await
+        {
+            assert_eq!(response.status(), 200);
+            return server;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How many times the process's `plugin-epoch` thread has gone to sleep so far.
+#[cfg(target_os = "linux")]
+fn ticker_sleeps(pid: u32) -> u64 {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap().path();
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if comm.trim() != "plugin-epoch" {
+            continue;
+        }
+        let status = std::fs::read_to_string(task.join("status")).unwrap();
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("voluntary_ctxt_switches:"))
+            .unwrap();
+        return line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    }
+    panic!("no plugin-epoch thread in process {pid}");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_epoch_ticker_sleeps_while_no_plugin_runs_and_wakes_for_the_next_call() {
+    let server = serve_hostile_process("deadline_ms = 300").await;
+    let pid = server.child.id();
+    // Ticking, it sleeps a thousand times a second; parked after 100 ms without a call, never.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = ticker_sleeps(pid);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = ticker_sleeps(pid) - before;
+    assert!(
+        idle < 50,
+        "the ticker woke {idle} times in 500 ms with no call"
+    );
+    // The first call after that is still stopped at its deadline: a guest that never yields
+    // is interrupted only by a ticking epoch.
+    let started = Instant::now();
+    let response = tokio::time::timeout(
+        Duration::from_secs(30),
+        get(&server.base, "/plugins/hostile/loop"),
+    )
+    .await
+    .expect("the spinning call was never stopped");
+    let took = started.elapsed();
+    assert_eq!(response.status(), 504, "{took:?}");
+    assert!(took < Duration::from_millis(300 + 1500), "took {took:?}");
+    assert!(
+        ticker_sleeps(pid) - before > idle,
+        "the ticker did not wake"
+    );
+    // and the server goes on answering
+    assert_eq!(
+        text(&server.base, "/plugins/hostile/ok").await,
+        (200, "ok".into())
+    );
+}

@@ -4,7 +4,6 @@
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
-use std::time::Duration;
 
 use wasmtime::component::Linker;
 use wasmtime::Engine;
@@ -15,13 +14,8 @@ use super::memory::MemoryPool;
 use super::store::State;
 use crate::data::DataApi;
 
-/// How often the epoch advances. At every tick a running guest either stops (past its
-/// deadline) or yields to the tokio scheduler, so a busy guest holds a thread for at most this
-/// long at a time.
-const TICK: Duration = Duration::from_millis(1);
-
-/// The process-wide engine. A thread advances its epoch every `TICK`, which is what stops or
-/// pauses a guest that keeps computing.
+/// The process-wide engine. A thread advances its epoch every tick while guests run
+/// (`epoch`), which is what stops or pauses a guest that keeps computing.
 fn engine() -> anyhow::Result<&'static Engine> {
     static ENGINE: OnceLock<Option<Engine>> = OnceLock::new();
     // One engine and one ticker for the process, however many threads ask first.
@@ -32,13 +26,7 @@ fn engine() -> anyhow::Result<&'static Engine> {
             let engine = Engine::new(&config)
                 .inspect_err(|err| tracing::error!("cannot create the wasm engine: {err:#}"))
                 .ok()?;
-            let ticker = engine.clone();
-            std::thread::Builder::new()
-                .name("plugin-epoch".into())
-                .spawn(move || loop {
-                    std::thread::sleep(TICK);
-                    ticker.increment_epoch();
-                })
+            super::epoch::start(engine.clone())
                 .inspect_err(|err| tracing::error!("cannot start the epoch thread: {err}"))
                 .ok()?;
             Some(engine)

@@ -7,6 +7,7 @@
 mod cache;
 mod discovery;
 mod engine;
+mod epoch;
 mod fonts;
 mod instance;
 mod logging;

@@ -1,13 +1,14 @@
 //! The WIT versions this host serves, as one type: `PluginPre` and `Plugin` are enums over the
 //! version modules (`v0_1_0`, `v0_2_0`), and every call goes through them, so the rest of the
 //! runtime never names a version. A component is matched against the newest version first.
+//! Every entry into a guest here keeps the epoch ticker awake while it lasts (`epoch`).
 
 use anyhow::bail;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
 use super::store::State;
-use super::{v0_1_0, v0_2_0, MenuEntry, Request, Response};
+use super::{epoch, v0_1_0, v0_2_0, MenuEntry, Request, Response};
 
 /// The WIT package versions this host loads UI plugins of, oldest first.
 pub(super) const WIT_VERSIONS: &[&str] = &[v0_1_0::WIT_VERSION, v0_2_0::WIT_VERSION];
@@ -89,6 +90,7 @@ impl PluginPre {
 
     /// A new instance in `store`.
     pub(super) async fn instantiate(&self, store: &mut Store<State>) -> wasmtime::Result<Plugin> {
+        let _running = epoch::running();
         Ok(match self {
             PluginPre::V0_1_0(pre) => Plugin::V0_1_0(pre.instantiate_async(store).await?),
             PluginPre::V0_2_0(pre) => Plugin::V0_2_0(pre.instantiate_async(store).await?),
@@ -102,6 +104,7 @@ impl Plugin {
         &self,
         store: &mut Store<State>,
     ) -> wasmtime::Result<HostManifest> {
+        let _running = epoch::running();
         Ok(match self {
             Plugin::V0_1_0(p) => p.call_manifest(store).await?.into(),
             Plugin::V0_2_0(p) => p.call_manifest(store).await?.into(),
@@ -114,6 +117,7 @@ impl Plugin {
         store: &mut Store<State>,
         config: &str,
     ) -> wasmtime::Result<Result<(), String>> {
+        let _running = epoch::running();
         match self {
             Plugin::V0_1_0(p) => p.call_init(store, config).await,
             Plugin::V0_2_0(p) => p.call_init(store, config).await,
@@ -126,6 +130,7 @@ impl Plugin {
         store: &mut Store<State>,
         request: Request,
     ) -> wasmtime::Result<Response> {
+        let _running = epoch::running();
         Ok(match self {
             Plugin::V0_1_0(p) => {
                 v0_1_0::response(p.call_handle(store, &v0_1_0::request(request)).await?)
