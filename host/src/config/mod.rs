@@ -7,6 +7,7 @@
 //! `docs/configuration.md` is the user's reference for every key.
 
 mod auth;
+mod de;
 mod error;
 mod forcesched;
 mod keys;
@@ -34,7 +35,7 @@ pub use limits::Limits;
 pub use port::Port;
 pub use secret::{Secret, SecretSource};
 
-use error::{rewrite_serde_message, Fail, KeyPath, Locator, Target};
+use error::{Fail, KeyPath, Locator, Target};
 
 /// The config file read when none is named.
 pub const DEFAULT_CONFIG_FILE: &str = "master.toml";
@@ -336,9 +337,10 @@ fn parse_in(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, Config
             format!("invalid TOML: {}", error::lower_first(&message)),
         )
     })?;
-    let locator = Locator::new(doc.clone());
-    let render = |fail: Fail, fallback: Option<std::ops::Range<usize>>| {
-        let span = locator.span_of(&fail.path, fail.target).or(fallback);
+    let raw: Result<RawConfig, _> = de::from_document(&doc);
+    let locator = Locator::new(doc);
+    let render = |fail: Fail| {
+        let span = locator.span_of(&fail.path, fail.target);
         let message = if fail.bare {
             fail.message
         } else {
@@ -346,17 +348,12 @@ fn parse_in(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, Config
         };
         ConfigError::at_span(path, text, span, message)
     };
-    let raw: RawConfig = toml_edit::de::from_document(doc).map_err(|err| {
-        let span = err.span();
-        let (at, target) = match &span {
-            Some(span) => locator.path_of(span),
-            None => (KeyPath::default(), Target::Value),
-        };
-        let mut fail = rewrite_serde_message(err.message(), &at, target, &locator);
+    let raw = raw.map_err(|fault| {
+        let mut fail = fault.into_fail();
         misplaced_www_key(&mut fail);
-        render(fail, span)
+        render(fail)
     })?;
-    build(raw, path, base_dir).map_err(|fail| render(fail, None))
+    build(raw, path, base_dir).map_err(render)
 }
 
 /// `port = 8010` at the top level: say it belongs in `[www]`.
@@ -546,7 +543,6 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
                 out.plugins_public.push((name, Value::Object(Map::new())));
             }
             Value::Object(mut map) => {
-                fix_datetimes(&mut map);
                 let public = secret::resolve_within(&mut map, &at, base_dir)?;
                 out.plugins.push((name.clone(), Value::Object(map)));
                 out.plugins_public.push((name, Value::Object(public)));
@@ -684,8 +680,7 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
             .resolve()
             .map_err(|m| Fail::at(www.key("cookie_expiration_time"), m))?;
     }
-    if let Some(mut map) = raw.ui_default_config {
-        fix_datetimes(&mut map);
+    if let Some(map) = raw.ui_default_config {
         out.ui_default_config = map;
     }
     if let Some(v) = raw.ws_ping_interval {
@@ -772,8 +767,6 @@ fn build_dialect(
                 dialect.secrets.push((key, secret));
             }
             None => {
-                let mut value = value;
-                fix_datetimes_value(&mut value);
                 dialect.options.insert(key, value);
             }
         }
@@ -1045,32 +1038,6 @@ where
     deserializer.deserialize_map(OrderedVisitor(PhantomData))
 }
 
-/// The key under which `toml` hands a datetime to serde.
-const TOML_DATETIME_KEY: &str = "$__toml_private_datetime";
-
-/// Replaces TOML datetimes (which reach JSON as one-key objects) with their text.
-pub(crate) fn fix_datetimes(map: &mut Map<String, Value>) {
-    for value in map.values_mut() {
-        fix_datetimes_value(value);
-    }
-}
-
-fn fix_datetimes_value(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if map.len() == 1 {
-                if let Some(Value::String(text)) = map.get(TOML_DATETIME_KEY) {
-                    *value = Value::String(text.clone());
-                    return;
-                }
-            }
-            fix_datetimes(map);
-        }
-        Value::Array(items) => items.iter_mut().for_each(fix_datetimes_value),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1187,6 +1154,22 @@ github = { secret = "s3cret", strict = true }
         assert_eq!(github.secret("secret").unwrap().expose(), "s3cret");
         assert_eq!(github.options["strict"], true);
         assert!(!github.options.contains_key("secret"));
+    }
+
+    #[test]
+    fn datetimes_reach_plugins_hooks_and_ui_settings_as_text() {
+        let c = ok("[www]\nui_default_config = { since = 1979-05-27 }\n\
+                    [www.plugins.badges]\nwhen = [1979-05-27T07:32:00Z]\n\
+                    [www.change_hook_dialects.base]\nat = 07:32:00\n");
+        assert_eq!(c.www.ui_default_config["since"], "1979-05-27");
+        assert_eq!(
+            c.www.plugin("badges").unwrap()["when"][0],
+            "1979-05-27T07:32:00Z"
+        );
+        assert_eq!(
+            c.www.change_hook_dialect("base").unwrap().options["at"],
+            "07:32:00"
+        );
     }
 
     #[test]
