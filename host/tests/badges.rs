@@ -120,12 +120,6 @@ struct Badge {
 fn badge(svg: &str) -> Badge {
     let doc = html::parse(svg);
     let root = doc.one("svg");
-    let all = |css: &str, name: &str| -> Vec<String> {
-        root.all(css)
-            .into_iter()
-            .map(|e| attr(e, name).to_owned())
-            .collect()
-    };
     Badge {
         width: attr(root, "width").to_owned(),
         height: attr(root, "height").to_owned(),
@@ -134,9 +128,9 @@ fn badge(svg: &str) -> Badge {
             .into_iter()
             .map(text)
             .collect(),
-        fills: all("rect[fill]", "fill"),
-        corners: all("rect[rx]", "rx"),
-        stops: all("stop[stop-color]", "stop-color"),
+        fills: root.values("rect[fill]", "fill"),
+        corners: root.values("rect[rx]", "rx"),
+        stops: root.values("stop[stop-color]", "stop-color"),
     }
 }
 

@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use common::html::{self, attr, attrs_of, has_class, id, text, Find};
+use common::html::{self, attr, attrs_of, has_class, text, Find};
 use common::{get, Server};
 use scraper::{ElementRef, Html};
 
@@ -352,10 +352,7 @@ async fn grid_builders_as_rows_changes_as_columns() {
     // five changes by default, newest first, the made-up one included
     assert_eq!(changes(head(&doc)), ["made-up", "5", "4", "3", "2"]);
     // builders with builds in those changes, by name (docs and win-test only built change 1)
-    let builders: Vec<i64> = rows(&doc)
-        .into_iter()
-        .map(|r| id(r, "data-builderid"))
-        .collect();
+    let builders = body(&doc).numbers(":scope > tr", "data-builderid");
     assert_eq!(builders, [1, 2, 6, 8, 3, 9]);
     // cells in column order; both builds of linux-build for change 2
     let linux_build = rows(&doc)[0];
@@ -407,10 +404,7 @@ async fn grid_filters_and_transposed_layout() {
         changes(head(&windows)),
         ["made-up", "5", "4", "3", "2", "1"]
     );
-    let builders: Vec<i64> = rows(&windows)
-        .into_iter()
-        .map(|r| id(r, "data-builderid"))
-        .collect();
+    let builders = body(&windows).numbers(":scope > tr", "data-builderid");
     assert_eq!(builders, [3, 4]);
 
     // transposed: changes as rows, builders as columns by name

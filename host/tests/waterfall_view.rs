@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use common::html::{self, attr, attrs_of, has_class, id, text, Find};
+use common::html::{self, attr, attrs_of, has_class, text, Find};
 use common::{get, Server};
 use scraper::{ElementRef, Html};
 
@@ -35,10 +35,7 @@ fn build(doc: &Html, buildid: i64) -> ElementRef<'_> {
 
 /// The boxes' build ids, column by column.
 fn builds(doc: &Html) -> Vec<i64> {
-    doc.all("a.wf-build")
-        .into_iter()
-        .map(|a| id(a, "data-buildid"))
-        .collect()
+    doc.numbers("a.wf-build", "data-buildid")
 }
 
 /// The same, sorted.
@@ -50,18 +47,12 @@ fn sorted_builds(doc: &Html) -> Vec<i64> {
 
 /// The builders of the header, left to right.
 fn headers(doc: &Html) -> Vec<i64> {
-    doc.all("div.wf-head > div.wf-builder")
-        .into_iter()
-        .map(|h| id(h, "data-builderid"))
-        .collect()
+    doc.numbers("div.wf-head > div.wf-builder", "data-builderid")
 }
 
 /// The builders of the columns, left to right.
 fn columns(doc: &Html) -> Vec<i64> {
-    doc.all("div.wf-body > div.wf-column")
-        .into_iter()
-        .map(|c| id(c, "data-builderid"))
-        .collect()
+    doc.numbers("div.wf-body > div.wf-column", "data-builderid")
 }
 
 /// The steps shown in a box.
@@ -174,29 +165,24 @@ async fn columns_and_boxes_in_order_with_links_and_colours() {
     );
 
     // the two tall boxes show their steps: build 4 (3 h) and the running build 14
-    let four = steps(build(&doc, 4));
-    assert_eq!(four.len(), 2);
-    assert_eq!(
-        attrs_of(four[1]),
-        [
-            ("class", "wf-step"),
-            ("data-result", "failure"),
-            ("style", "background:#e88;color:#000"),
-            ("title", "test: failed test")
-        ]
-    );
-    assert_eq!(text(four[1]), "test");
-    let fourteen = steps(build(&doc, 14));
-    assert_eq!(
-        attrs_of(fourteen[1]),
-        [
-            ("class", "wf-step"),
-            ("data-result", "running"),
-            ("style", "background:#E7D100;color:#000"),
-            ("title", "compile: compiling")
-        ]
-    );
-    assert_eq!(text(fourteen[1]), "compile");
+    for (buildid, result, colour, title, name) in [
+        (4, "failure", "#e88", "test: failed test", "test"),
+        (14, "running", "#E7D100", "compile: compiling", "compile"),
+    ] {
+        let shown = steps(build(&doc, buildid));
+        assert_eq!(shown.len(), 2, "build {buildid}");
+        let style = format!("background:{colour};color:#000");
+        assert_eq!(
+            attrs_of(shown[1]),
+            [
+                ("class", "wf-step"),
+                ("data-result", result),
+                ("style", style.as_str()),
+                ("title", title)
+            ]
+        );
+        assert_eq!(text(shown[1]), name);
+    }
     // build 1 has steps too, but its box (5 minutes, 20 px) is too small for them
     assert!(build(&doc, 1).all(".wf-steps, .wf-step").is_empty());
     assert!(doc.all("body script").is_empty());

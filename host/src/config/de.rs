@@ -514,11 +514,14 @@ impl<'de> MapAccess<'de> for Entries<'_, '_> {
         let Some((key, item)) = self.pending.take() else {
             return Err(de::Error::custom("a value was read before its key"));
         };
+        // what the value's own Deserialize raises after reading it belongs to the value too
+        let path = self.path.key(key);
         seed.deserialize(Reader {
             node: Node::Item(item),
-            path: self.path.key(key),
+            path: path.clone(),
             tag: None,
         })
+        .map_err(|fault| fault.place(&path, Target::Value, None))
     }
 }
 
@@ -538,12 +541,14 @@ impl<'de> SeqAccess<'de> for Elements<'_, '_> {
         let Some((i, node)) = self.items.next() else {
             return Ok(None);
         };
+        let path = self.path.index(i);
         seed.deserialize(Reader {
             node,
-            path: self.path.index(i),
+            path: path.clone(),
             tag: None,
         })
         .map(Some)
+        .map_err(|fault| fault.place(&path, Target::Value, None))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -621,6 +626,24 @@ mod tests {
         kind: Option<Kind>,
         #[serde(default)]
         mode: Option<Mode>,
+        #[serde(default)]
+        evens: Vec<Even>,
+        #[serde(default)]
+        even: Option<Even>,
+    }
+
+    /// A value whose own check runs after reading it.
+    #[derive(Debug, PartialEq)]
+    struct Even(u64);
+
+    impl<'de> Deserialize<'de> for Even {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let n = u64::deserialize(d)?;
+            if n % 2 == 1 {
+                return Err(de::Error::custom(format!("{n} is odd")));
+            }
+            Ok(Even(n))
+        }
     }
 
     #[derive(Debug, Deserialize, PartialEq)]
@@ -709,6 +732,8 @@ mod tests {
                 "unknown key 'size' in [kind]",
             ),
             ("", "missing top-level key 'port'"),
+            ("port = 1\neven = 3\n", "even: 3 is odd"),
+            ("port = 1\nevens = [2, 5]\n", "evens[1]: 5 is odd"),
         ];
         for (text, expected) in cases {
             assert_eq!(read::<Table>(text).unwrap_err(), expected, "{text}");

@@ -7,6 +7,7 @@
 //! `docs/configuration.md` is the user's reference for every key.
 
 mod auth;
+mod bounded;
 mod de;
 mod error;
 mod forcesched;
@@ -35,6 +36,7 @@ pub use limits::Limits;
 pub use port::Port;
 pub use secret::{Secret, SecretSource};
 
+use bounded::Bounded;
 use error::{Fail, KeyPath, Locator, Target};
 
 /// The config file read when none is named.
@@ -410,7 +412,7 @@ struct RawWww {
     #[serde(default)]
     plugin_limits: BTreeMap<String, RawPluginLimits>,
     #[serde(default)]
-    plugin_memory_mib: Option<u64>,
+    plugin_memory_mib: Option<Bounded<16, { 1 << 20 }>>,
     #[serde(default)]
     plugin_cache_dir: Option<String>,
     #[serde(default)]
@@ -445,22 +447,23 @@ struct RawWww {
     ws_ping_interval: Option<u64>,
     #[serde(default, deserialize_with = "ordered_map")]
     theme: Vec<(String, String)>,
+    // The limits (see `Limits`).
     #[serde(default)]
-    rest_max_limit: Option<u64>,
+    rest_max_limit: Option<Bounded<1, 1_000_000_000>>,
     #[serde(default)]
-    max_query_args: Option<u64>,
+    max_query_args: Option<Bounded<1, 100_000>>,
     #[serde(default)]
-    http_header_timeout_ms: Option<u64>,
+    http_header_timeout_ms: Option<Bounded<1, 3_600_000>>,
     #[serde(default)]
-    http_body_timeout_ms: Option<u64>,
+    http_body_timeout_ms: Option<Bounded<1, 3_600_000>>,
     #[serde(default)]
-    max_connections: Option<u64>,
+    max_connections: Option<Bounded<1, 1_000_000>>,
     #[serde(default)]
-    ws_max_message_kib: Option<u64>,
+    ws_max_message_kib: Option<Bounded<1, 65_536>>,
     #[serde(default)]
-    ws_max_subscriptions: Option<u64>,
+    ws_max_subscriptions: Option<Bounded<1, 1_000_000>>,
     #[serde(default)]
-    sse_max_subscriptions: Option<u64>,
+    sse_max_subscriptions: Option<Bounded<1, 1_000_000>>,
 }
 
 fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail> {
@@ -569,16 +572,10 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
         if !is_plugin_name(&name) {
             return Err(Fail::at_key(at, format!("'{name}' is not a plugin name")));
         }
-        out.plugin_limits.insert(name, limits.resolve(&at)?);
+        out.plugin_limits.insert(name, limits.resolve());
     }
     if let Some(mib) = raw.plugin_memory_mib {
-        if !(16..=1 << 20).contains(&mib) {
-            return Err(Fail::at(
-                www.key("plugin_memory_mib"),
-                format!("must be between 16 and {}, found {mib}", 1 << 20),
-            ));
-        }
-        out.plugin_memory_bytes = (mib as usize) << 20;
+        out.plugin_memory_bytes = mib.mib();
     }
     if let Some(dir) = raw.plugin_cache_dir {
         if dir.trim().is_empty() {
@@ -706,21 +703,30 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
         }
         slot.1 = value;
     }
-    // The keys of limits::KEYS, each with its field.
-    let limits = [
-        ("rest_max_limit", raw.rest_max_limit),
-        ("max_query_args", raw.max_query_args),
-        ("http_header_timeout_ms", raw.http_header_timeout_ms),
-        ("http_body_timeout_ms", raw.http_body_timeout_ms),
-        ("max_connections", raw.max_connections),
-        ("ws_max_message_kib", raw.ws_max_message_kib),
-        ("ws_max_subscriptions", raw.ws_max_subscriptions),
-        ("sse_max_subscriptions", raw.sse_max_subscriptions),
-    ];
-    for (key, value) in limits {
-        if let Some(value) = value {
-            out.limits.set(key, value, &www)?;
-        }
+    let limits = &mut out.limits;
+    if let Some(v) = raw.rest_max_limit {
+        limits.rest_max_limit = v.get();
+    }
+    if let Some(v) = raw.max_query_args {
+        limits.max_query_args = v.count();
+    }
+    if let Some(v) = raw.http_header_timeout_ms {
+        limits.header_timeout = v.millis();
+    }
+    if let Some(v) = raw.http_body_timeout_ms {
+        limits.body_timeout = v.millis();
+    }
+    if let Some(v) = raw.max_connections {
+        limits.max_connections = v.count();
+    }
+    if let Some(v) = raw.ws_max_message_kib {
+        limits.ws_max_message_bytes = v.kib();
+    }
+    if let Some(v) = raw.ws_max_subscriptions {
+        limits.ws_max_subscriptions = v.count();
+    }
+    if let Some(v) = raw.sse_max_subscriptions {
+        limits.sse_max_subscriptions = v.count();
     }
     if out.rest_default_limit > out.limits.rest_max_limit {
         return Err(Fail::at(
@@ -830,54 +836,47 @@ fn default_plugin_memory() -> usize {
 #[serde(deny_unknown_fields)]
 struct RawPluginLimits {
     #[serde(default)]
-    deadline_ms: Option<u64>,
+    deadline_ms: Option<Bounded<1, 600_000>>,
     #[serde(default)]
-    memory_mib: Option<u64>,
+    memory_mib: Option<Bounded<1, 4096>>,
     #[serde(default)]
-    response_mib: Option<u64>,
+    response_mib: Option<Bounded<1, 1024>>,
     #[serde(default)]
-    max_concurrent: Option<u64>,
+    max_concurrent: Option<Bounded<1, 1024>>,
     #[serde(default)]
-    max_queued: Option<u64>,
+    max_queued: Option<Bounded<0, 100_000>>,
     #[serde(default)]
-    max_data_reads: Option<u64>,
+    max_data_reads: Option<Bounded<0, 100_000>>,
     #[serde(default)]
-    data_mib: Option<u64>,
+    data_mib: Option<Bounded<1, 4096>>,
 }
 
 impl RawPluginLimits {
-    fn resolve(self, at: &KeyPath) -> Result<PluginLimits, Fail> {
+    fn resolve(self) -> PluginLimits {
         let mut limits = PluginLimits::default();
-        let check = |key: &str, v: Option<u64>, min: u64, max: u64| match v {
-            Some(v) if v < min || v > max => Err(Fail::at(
-                at.key(key),
-                format!("must be between {min} and {max}, found {v}"),
-            )),
-            other => Ok(other.map(|v| v as usize)),
-        };
-        if let Some(v) = check("deadline_ms", self.deadline_ms, 1, 600_000)? {
-            limits.deadline = Duration::from_millis(v as u64);
+        if let Some(v) = self.deadline_ms {
+            limits.deadline = v.millis();
         }
-        if let Some(v) = check("memory_mib", self.memory_mib, 1, 4096)? {
-            limits.memory_bytes = v << 20;
+        if let Some(v) = self.memory_mib {
+            limits.memory_bytes = v.mib();
         }
-        if let Some(v) = check("response_mib", self.response_mib, 1, 1024)? {
-            limits.response_bytes = v << 20;
+        if let Some(v) = self.response_mib {
+            limits.response_bytes = v.mib();
         }
-        if let Some(v) = check("max_concurrent", self.max_concurrent, 1, 1024)? {
-            limits.max_concurrent = v;
-            limits.max_queued = 32 * v;
+        if let Some(v) = self.max_concurrent {
+            limits.max_concurrent = v.count();
+            limits.max_queued = 32 * v.count();
         }
-        if let Some(v) = check("max_queued", self.max_queued, 0, 100_000)? {
-            limits.max_queued = v;
+        if let Some(v) = self.max_queued {
+            limits.max_queued = v.count();
         }
-        if let Some(v) = check("max_data_reads", self.max_data_reads, 0, 100_000)? {
-            limits.max_data_reads = v;
+        if let Some(v) = self.max_data_reads {
+            limits.max_data_reads = v.count();
         }
-        if let Some(v) = check("data_mib", self.data_mib, 1, 4096)? {
-            limits.data_bytes = v << 20;
+        if let Some(v) = self.data_mib {
+            limits.data_bytes = v.mib();
         }
-        Ok(limits)
+        limits
     }
 }
 
@@ -1042,8 +1041,7 @@ where
 mod tests {
     use super::*;
 
-    /// The serde structs are where a key is declared: the limits table and the reference
-    /// follow them.
+    /// The serde structs are where a key is declared: the reference follows them.
     #[test]
     fn every_key_is_declared_once_and_documented() {
         let www = keys::field_names::<RawWww>();
@@ -1051,13 +1049,6 @@ mod tests {
             www.contains(&"port") && www.contains(&"logfileName"),
             "{www:?}"
         );
-        for limit in limits::KEYS {
-            assert!(
-                www.contains(&limit.key),
-                "limit {} is no [www] key",
-                limit.key
-            );
-        }
         let docs = include_str!("../../../docs/configuration.md");
         let tables = [
             ("top level", keys::field_names::<RawConfig>()),
@@ -1362,6 +1353,20 @@ roleMatchers = [
             e.contains("[www] rest_default_limit: 1000 is above rest_max_limit (500)"),
             "{e}"
         );
+        let e = err("[www.plugin_limits.badges]\nmemory_mib = 5000\n");
+        assert!(
+            e.starts_with("master.toml:2:14: error: [www.plugin_limits.badges] memory_mib: must be between 1 and 4096, found 5000"),
+            "{e}"
+        );
+        let e = err("[www]\nplugin_memory_mib = 8\n");
+        assert!(
+            e.contains("[www] plugin_memory_mib: must be between 16 and 1048576, found 8"),
+            "{e}"
+        );
+        let c = ok("[www]\nplugin_memory_mib = 16\n[www.plugin_limits.badges]\nmax_concurrent = 3\nmax_queued = 0\n");
+        assert_eq!(c.www.plugin_memory_bytes, 16 << 20);
+        let badges = c.www.plugin_limits["badges"];
+        assert_eq!((badges.max_concurrent, badges.max_queued), (3, 0));
         let e = err("[www]\nws_max_subscription = 5\n");
         assert!(e.contains("did you mean 'ws_max_subscriptions'?"), "{e}");
     }

@@ -36,23 +36,28 @@ pub trait Find<'a>: Sized {
         }
     }
 
-    /// Attribute `name` of every element below that has it, in document order.
-    fn attrs(self, name: &str) -> Vec<String> {
-        self.all(&format!("[{name}]"))
+    /// Attribute `name` of every element below that matches `css`, in document order; fails
+    /// when one of them lacks it.
+    fn values(self, css: &str, name: &str) -> Vec<String> {
+        self.all(css)
             .into_iter()
             .map(|e| attr(e, name).to_owned())
             .collect()
     }
 
+    /// The integer attribute `name` of every element below that matches `css`.
+    fn numbers(self, css: &str, name: &str) -> Vec<i64> {
+        self.all(css).into_iter().map(|e| id(e, name)).collect()
+    }
+
+    /// Attribute `name` of every element below that has it, in document order.
+    fn attrs(self, name: &str) -> Vec<String> {
+        self.values(&format!("[{name}]"), name)
+    }
+
     /// The integer attribute `name` of every element below that has it, in document order.
     fn ids(self, name: &str) -> Vec<i64> {
-        self.attrs(name)
-            .iter()
-            .map(|v| {
-                v.parse()
-                    .unwrap_or_else(|_| panic!("{name}={v:?} is not an integer"))
-            })
-            .collect()
+        self.numbers(&format!("[{name}]"), name)
     }
 }
 
