@@ -1054,6 +1054,10 @@ mod tests {
             ("top level", keys::field_names::<RawConfig>()),
             ("[db]", keys::field_names::<RawDb>()),
             ("[www]", www),
+            (
+                "[www.plugin_limits.<name>]",
+                keys::field_names::<RawPluginLimits>(),
+            ),
         ];
         for (table, keys) in tables {
             for key in keys {
