@@ -7,6 +7,8 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
+use common::html::{self, attr, text, Find};
+
 /// A base directory with the reference database, `templates/` holding `templates`, and a
 /// config enabling the badges plugin with `plugin_config` (TOML lines of
 /// `[www.plugins.badges]`).
@@ -102,6 +104,34 @@ fn recorded_requests() -> Vec<(String, String, String)> {
         .collect();
     assert!(cases.len() >= 30, "{} recorded badge requests", cases.len());
     cases
+}
+
+/// A badge read with an HTML parser: its size, the texts it shows (the visible copy of each,
+/// not its shadow), the fills of its rectangles and the colours of its gradient, in order.
+struct Badge {
+    width: String,
+    height: String,
+    texts: Vec<String>,
+    fills: Vec<String>,
+    corners: Vec<String>,
+    stops: Vec<String>,
+}
+
+fn badge(svg: &str) -> Badge {
+    let doc = html::parse(svg);
+    let root = doc.one("svg");
+    Badge {
+        width: attr(root, "width").to_owned(),
+        height: attr(root, "height").to_owned(),
+        texts: root
+            .all("text:not([fill-opacity])")
+            .into_iter()
+            .map(text)
+            .collect(),
+        fills: root.values("rect[fill]", "fill"),
+        corners: root.values("rect[rx]", "rx"),
+        stops: root.values("stop[stop-color]", "stop-color"),
+    }
 }
 
 /// An SVG as words and numbers, whitespace runs collapsed.
@@ -296,8 +326,7 @@ async fn every_recorded_badge_is_reproduced() {
             // Here the pad is a number, and the unknown style a 400 that says so.
             ("badges/left_pad-string.svg.http", 500) => {
                 assert_eq!(answer.status, 200, "{file}: {}", answer.text());
-                let svg = answer.text();
-                assert!(svg.contains("width=\"133.1337890625\""), "{svg}");
+                assert_eq!(badge(&answer.text()).width, "133.1337890625");
             }
             ("badges/unknown-style.svg.http", 500) => {
                 assert_eq!(answer.status, 400, "{file}");
@@ -327,17 +356,9 @@ async fn every_recorded_badge_is_reproduced() {
     assert_eq!(post.header("allow"), Some("HEAD, GET"));
     // The builder name is percent-decoded.
     let encoded = get(&format!("{base}/linux%2Dbuild.svg")).await;
-    assert!(
-        encoded.text().contains(">success</text>"),
-        "{}",
-        encoded.text()
-    );
+    assert_eq!(badge(&encoded.text()).texts, ["Build Status", "success"]);
     let spaced = get(&format!("{base}/no%20such%20builder.svg")).await;
-    assert!(
-        spaced.text().contains(">unknown</text>"),
-        "{}",
-        spaced.text()
-    );
+    assert_eq!(badge(&spaced.text()).texts, ["Build Status", "unknown"]);
 }
 
 /// Recorded PNGs (requested without a recorded query; the left_text one is 92 px wide, so it
@@ -494,7 +515,7 @@ async fn nothing_can_be_injected() {
             assert_eq!(svg.matches('"').count(), reference.matches('"').count());
         }
     }
-    assert!(plain.contains(">Build Status</text>"), "{plain}");
+    assert_eq!(badge(&plain).texts, ["Build Status", "warnings"]);
     // Colours and the other texts that land in attributes are refused, not escaped.
     for query in [
         "left_color=%23fff%22%20onload%3D%22alert(1)",
@@ -576,15 +597,13 @@ async fn custom_templates_add_and_replace_styles() {
     let by_style = get(&format!("{base}/docs.svg?style=custom&note=%3Chi%3E")).await;
     assert_eq!(by_style.status, 200, "{}", by_style.text());
     let svg = by_style.text();
-    assert!(svg.contains(">warnings &lt;hi&gt;</text>"), "{svg}");
-    assert!(svg.contains("fill=\"#dfb317\""), "{svg}");
-    assert!(svg.contains("width=\"126.1337890625\""), "{svg}");
+    assert!(!svg.contains("<hi>"), "the note is escaped: {svg}");
+    let custom = badge(&svg);
+    assert_eq!(custom.texts, ["Build Status", "warnings <hi>"]);
+    assert_eq!(custom.fills, ["#555", "#dfb317"]);
+    assert_eq!(custom.width, "126.1337890625");
     let by_name = get(&format!("{base}/docs.svg?template_name=custom.svg.j2")).await;
-    assert!(
-        by_name.text().contains(">warnings </text>"),
-        "{}",
-        by_name.text()
-    );
+    assert_eq!(badge(&by_name.text()).texts, ["Build Status", "warnings "]);
     let png = get(&format!("{base}/docs.png?style=custom")).await;
     assert_eq!(png.status, 200);
     let image = decode_png(&png.body);
@@ -611,14 +630,15 @@ async fn custom_templates_add_and_replace_styles() {
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     for _ in 0..8 {
         let svg = get(&format!("{base}/docs.svg?style=custom")).await.text();
-        assert!(svg.contains("<desc>changed</desc>"), "{svg}");
+        assert_eq!(
+            text(html::parse(&svg).one("svg > desc")),
+            "changed",
+            "{svg}"
+        );
         let flat = get(&format!("{base}/integration.svg?style=flat"))
             .await
             .text();
-        assert!(
-            flat.contains("stop-color=\"#bbb\""),
-            "built-in flat again: {flat}"
-        );
+        assert_eq!(badge(&flat).stops, ["#bbb"], "built-in flat again: {flat}");
     }
     // Nothing outside the folder: names are file names.
     let answer = get(&format!("{base}/docs.svg?template_name=..%2Fmaster.toml")).await;
@@ -633,20 +653,18 @@ async fn the_config_sets_the_defaults() {
         &[],
     );
     let base = serve(&config).await;
-    let svg = get(&format!("{base}/docs.svg")).await.text();
-    assert!(svg.contains(">CI</text>"), "{svg}");
-    assert!(svg.contains("fill=\"#222\""), "{svg}");
-    assert!(svg.contains("fill=\"orange\""), "{svg}");
-    assert!(svg.contains("rx=\"3\""), "{svg}");
-    assert!(svg.contains("stop-color=\"#bbb\""), "flat: {svg}");
+    let svg = badge(&get(&format!("{base}/docs.svg")).await.text());
+    assert_eq!(svg.texts, ["CI", "warnings"]);
+    assert_eq!(svg.fills[..3], ["#222", "orange", "orange"]);
+    assert_eq!(svg.corners, ["3", "3", "3"]);
+    assert_eq!(svg.stops, ["#bbb"], "flat");
     // URL arguments still win.
-    let svg = get(&format!("{base}/docs.svg?left_color=%23abc&style=plastic"))
-        .await
-        .text();
-    assert!(
-        svg.contains("fill=\"#abc\"") && svg.contains("height=\"18\""),
-        "{svg}"
+    let svg = badge(
+        &get(&format!("{base}/docs.svg?left_color=%23abc&style=plastic"))
+            .await
+            .text(),
     );
+    assert_eq!((svg.fills[0].as_str(), svg.height.as_str()), ("#abc", "18"));
 
     // A bad config stops the start with the plugin's message.
     for (plugin_config, message) in [

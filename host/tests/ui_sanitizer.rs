@@ -102,6 +102,9 @@ fn live_script(html: &str) -> Vec<(&'static str, String)> {
 }
 
 /// What a view adds to the shell's head (between the shell's stylesheet and its scripts).
+/// These checks read the raw text the browser receives, not a parsed tree: a parser repairs
+/// and moves markup (an element misplaced in the head moves to the body), which could carry a
+/// payload out of the part a check looks at.
 fn view_head(html: &str) -> &str {
     &html[html.find("assets/ui.css").unwrap()..html.find("<script id=\"bb-page\"").unwrap()]
 }

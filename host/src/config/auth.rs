@@ -13,7 +13,9 @@ use super::{check_http_url, ordered_map};
 
 /// `[www.auth]`: how users log in. `type` names Buildbot's class.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", deny_unknown_fields)]
+// A table tagged by its `type` key (the config reader's convention for an enum renamed to a
+// lower-case key, see `config::de`).
+#[serde(rename = "type", deny_unknown_fields)]
 pub enum Auth {
     /// `type = "NoAuth"` (the default): nobody logs in; everyone is anonymous.
     NoAuth {},
@@ -347,7 +349,9 @@ pub struct BitbucketAuth {
 
 /// `userInfoProvider`: where user details come from when the login method lacks them.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", deny_unknown_fields)]
+// A table tagged by its `type` key (the config reader's convention for an enum renamed to a
+// lower-case key, see `config::de`).
+#[serde(rename = "type", deny_unknown_fields)]
 pub enum UserInfoProvider {
     /// `type = "LdapUserInfo"`.
     LdapUserInfo(LdapUserInfo),
@@ -619,7 +623,9 @@ pub enum StringsMatcher {
 
 /// `roleMatchers`: how a user gets roles (Buildbot's role matcher classes).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", deny_unknown_fields)]
+// A table tagged by its `type` key (the config reader's convention for an enum renamed to a
+// lower-case key, see `config::de`).
+#[serde(rename = "type", deny_unknown_fields)]
 pub enum RoleMatcher {
     /// `type = "RolesFromGroups"`: each group starting with `groupPrefix` is a role (without
     /// the prefix).
@@ -657,7 +663,9 @@ pub enum RoleMatcher {
 /// `allowRules` as written: the matcher tag plus its fields (variants are Buildbot's names).
 #[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "matcher", deny_unknown_fields)]
+// A table tagged by its `matcher` key (the config reader's convention for an enum renamed to a
+// lower-case key, see `config::de`).
+#[serde(rename = "matcher", deny_unknown_fields)]
 enum RawRule {
     AnyEndpointMatcher {
         role: String,
@@ -858,7 +866,9 @@ fn check_pattern(pattern: &str, matcher: StringsMatcher) -> Result<(), String> {
 
 /// One of `avatar_methods`: where avatar pictures come from, tried in order.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", deny_unknown_fields)]
+// A table tagged by its `type` key (the config reader's convention for an enum renamed to a
+// lower-case key, see `config::de`).
+#[serde(rename = "type", deny_unknown_fields)]
 pub enum AvatarMethod {
     /// `type = "AvatarGravatar"`: gravatar.com pictures from the email address.
     AvatarGravatar {},

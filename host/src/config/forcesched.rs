@@ -5,7 +5,6 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::error::{Fail, KeyPath};
-use super::fix_datetimes;
 
 /// `[[forceschedulers]]` as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -291,7 +290,6 @@ fn normalize_field(
     parent_full_name: Option<&str>,
     path: &KeyPath,
 ) -> Result<Value, Fail> {
-    fix_datetimes(&mut field);
     let kind = match field.get("type") {
         Some(Value::String(kind)) => kind.clone(),
         Some(_) => return Err(Fail::at(path.key("type"), "expected a string")),

@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use super::error::{Fail, KeyPath};
-
 /// What clients may take of the server. Every field has a `[www]` key and a default; none can
-/// be turned off, only moved.
+/// be turned off, only moved. A key's bounds are declared with its field in `RawWww`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// `rest_max_limit`: the most items one REST read returns; a larger `limit` (and
@@ -44,85 +42,5 @@ impl Default for Limits {
             ws_max_subscriptions: 1000,
             sse_max_subscriptions: 1000,
         }
-    }
-}
-
-/// One `[www]` limit key: its name, its largest value (the smallest is 1), and the field it sets.
-pub(super) struct LimitKey {
-    /// The `[www]` key.
-    pub(super) key: &'static str,
-    /// The largest value accepted.
-    max: u64,
-    /// Stores a checked value.
-    apply: fn(&mut Limits, u64),
-}
-
-/// At most 10^9 (every `max` below): fits a usize on the 64-bit targets the server builds for.
-fn count(value: u64) -> usize {
-    usize::try_from(value).unwrap_or(usize::MAX)
-}
-
-/// Every limit key, the one list `Limits::set` and `[www]`'s reading follow.
-pub(super) const KEYS: &[LimitKey] = &[
-    LimitKey {
-        key: "rest_max_limit",
-        max: 1_000_000_000,
-        apply: |l, v| l.rest_max_limit = v,
-    },
-    LimitKey {
-        key: "max_query_args",
-        max: 100_000,
-        apply: |l, v| l.max_query_args = count(v),
-    },
-    LimitKey {
-        key: "http_header_timeout_ms",
-        max: 3_600_000,
-        apply: |l, v| l.header_timeout = Duration::from_millis(v),
-    },
-    LimitKey {
-        key: "http_body_timeout_ms",
-        max: 3_600_000,
-        apply: |l, v| l.body_timeout = Duration::from_millis(v),
-    },
-    LimitKey {
-        key: "max_connections",
-        max: 1_000_000,
-        apply: |l, v| l.max_connections = count(v),
-    },
-    LimitKey {
-        key: "ws_max_message_kib",
-        max: 65_536,
-        apply: |l, v| l.ws_max_message_bytes = count(v) << 10,
-    },
-    LimitKey {
-        key: "ws_max_subscriptions",
-        max: 1_000_000,
-        apply: |l, v| l.ws_max_subscriptions = count(v),
-    },
-    LimitKey {
-        key: "sse_max_subscriptions",
-        max: 1_000_000,
-        apply: |l, v| l.sse_max_subscriptions = count(v),
-    },
-];
-
-impl Limits {
-    /// Sets the limit a `[www]` key names (one of [`KEYS`]), checking its range; `www` is the
-    /// `[www]` table, for messages.
-    pub(super) fn set(&mut self, key: &str, value: u64, www: &KeyPath) -> Result<(), Fail> {
-        let Some(limit) = KEYS.iter().find(|k| k.key == key) else {
-            return Err(Fail::at_key(
-                www.key(key),
-                format!("'{key}' is not a limit"),
-            ));
-        };
-        if value == 0 || value > limit.max {
-            return Err(Fail::at(
-                www.key(key),
-                format!("must be between 1 and {}, found {value}", limit.max),
-            ));
-        }
-        (limit.apply)(self, value);
-        Ok(())
     }
 }

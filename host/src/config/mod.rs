@@ -7,6 +7,8 @@
 //! `docs/configuration.md` is the user's reference for every key.
 
 mod auth;
+mod bounded;
+mod de;
 mod error;
 mod forcesched;
 mod keys;
@@ -34,7 +36,8 @@ pub use limits::Limits;
 pub use port::Port;
 pub use secret::{Secret, SecretSource};
 
-use error::{rewrite_serde_message, Fail, KeyPath, Locator, Target};
+use bounded::Bounded;
+use error::{Fail, KeyPath, Locator, Target};
 
 /// The config file read when none is named.
 pub const DEFAULT_CONFIG_FILE: &str = "master.toml";
@@ -336,9 +339,10 @@ fn parse_in(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, Config
             format!("invalid TOML: {}", error::lower_first(&message)),
         )
     })?;
-    let locator = Locator::new(doc.clone());
-    let render = |fail: Fail, fallback: Option<std::ops::Range<usize>>| {
-        let span = locator.span_of(&fail.path, fail.target).or(fallback);
+    let raw: Result<RawConfig, _> = de::from_document(&doc);
+    let locator = Locator::new(doc);
+    let render = |fail: Fail| {
+        let span = locator.span_of(&fail.path, fail.target);
         let message = if fail.bare {
             fail.message
         } else {
@@ -346,17 +350,12 @@ fn parse_in(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, Config
         };
         ConfigError::at_span(path, text, span, message)
     };
-    let raw: RawConfig = toml_edit::de::from_document(doc).map_err(|err| {
-        let span = err.span();
-        let (at, target) = match &span {
-            Some(span) => locator.path_of(span),
-            None => (KeyPath::default(), Target::Value),
-        };
-        let mut fail = rewrite_serde_message(err.message(), &at, target, &locator);
+    let raw = raw.map_err(|fault| {
+        let mut fail = fault.into_fail();
         misplaced_www_key(&mut fail);
-        render(fail, span)
+        render(fail)
     })?;
-    build(raw, path, base_dir).map_err(|fail| render(fail, None))
+    build(raw, path, base_dir).map_err(render)
 }
 
 /// `port = 8010` at the top level: say it belongs in `[www]`.
@@ -413,7 +412,7 @@ struct RawWww {
     #[serde(default)]
     plugin_limits: BTreeMap<String, RawPluginLimits>,
     #[serde(default)]
-    plugin_memory_mib: Option<u64>,
+    plugin_memory_mib: Option<Bounded<16, { 1 << 20 }>>,
     #[serde(default)]
     plugin_cache_dir: Option<String>,
     #[serde(default)]
@@ -448,22 +447,23 @@ struct RawWww {
     ws_ping_interval: Option<u64>,
     #[serde(default, deserialize_with = "ordered_map")]
     theme: Vec<(String, String)>,
+    // The limits (see `Limits`).
     #[serde(default)]
-    rest_max_limit: Option<u64>,
+    rest_max_limit: Option<Bounded<1, 1_000_000_000>>,
     #[serde(default)]
-    max_query_args: Option<u64>,
+    max_query_args: Option<Bounded<1, 100_000>>,
     #[serde(default)]
-    http_header_timeout_ms: Option<u64>,
+    http_header_timeout_ms: Option<Bounded<1, 3_600_000>>,
     #[serde(default)]
-    http_body_timeout_ms: Option<u64>,
+    http_body_timeout_ms: Option<Bounded<1, 3_600_000>>,
     #[serde(default)]
-    max_connections: Option<u64>,
+    max_connections: Option<Bounded<1, 1_000_000>>,
     #[serde(default)]
-    ws_max_message_kib: Option<u64>,
+    ws_max_message_kib: Option<Bounded<1, 65_536>>,
     #[serde(default)]
-    ws_max_subscriptions: Option<u64>,
+    ws_max_subscriptions: Option<Bounded<1, 1_000_000>>,
     #[serde(default)]
-    sse_max_subscriptions: Option<u64>,
+    sse_max_subscriptions: Option<Bounded<1, 1_000_000>>,
 }
 
 fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail> {
@@ -546,7 +546,6 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
                 out.plugins_public.push((name, Value::Object(Map::new())));
             }
             Value::Object(mut map) => {
-                fix_datetimes(&mut map);
                 let public = secret::resolve_within(&mut map, &at, base_dir)?;
                 out.plugins.push((name.clone(), Value::Object(map)));
                 out.plugins_public.push((name, Value::Object(public)));
@@ -573,16 +572,10 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
         if !is_plugin_name(&name) {
             return Err(Fail::at_key(at, format!("'{name}' is not a plugin name")));
         }
-        out.plugin_limits.insert(name, limits.resolve(&at)?);
+        out.plugin_limits.insert(name, limits.resolve());
     }
     if let Some(mib) = raw.plugin_memory_mib {
-        if !(16..=1 << 20).contains(&mib) {
-            return Err(Fail::at(
-                www.key("plugin_memory_mib"),
-                format!("must be between 16 and {}, found {mib}", 1 << 20),
-            ));
-        }
-        out.plugin_memory_bytes = (mib as usize) << 20;
+        out.plugin_memory_bytes = mib.mib();
     }
     if let Some(dir) = raw.plugin_cache_dir {
         if dir.trim().is_empty() {
@@ -684,8 +677,7 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
             .resolve()
             .map_err(|m| Fail::at(www.key("cookie_expiration_time"), m))?;
     }
-    if let Some(mut map) = raw.ui_default_config {
-        fix_datetimes(&mut map);
+    if let Some(map) = raw.ui_default_config {
         out.ui_default_config = map;
     }
     if let Some(v) = raw.ws_ping_interval {
@@ -711,21 +703,30 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
         }
         slot.1 = value;
     }
-    // The keys of limits::KEYS, each with its field.
-    let limits = [
-        ("rest_max_limit", raw.rest_max_limit),
-        ("max_query_args", raw.max_query_args),
-        ("http_header_timeout_ms", raw.http_header_timeout_ms),
-        ("http_body_timeout_ms", raw.http_body_timeout_ms),
-        ("max_connections", raw.max_connections),
-        ("ws_max_message_kib", raw.ws_max_message_kib),
-        ("ws_max_subscriptions", raw.ws_max_subscriptions),
-        ("sse_max_subscriptions", raw.sse_max_subscriptions),
-    ];
-    for (key, value) in limits {
-        if let Some(value) = value {
-            out.limits.set(key, value, &www)?;
-        }
+    let limits = &mut out.limits;
+    if let Some(v) = raw.rest_max_limit {
+        limits.rest_max_limit = v.get();
+    }
+    if let Some(v) = raw.max_query_args {
+        limits.max_query_args = v.count();
+    }
+    if let Some(v) = raw.http_header_timeout_ms {
+        limits.header_timeout = v.millis();
+    }
+    if let Some(v) = raw.http_body_timeout_ms {
+        limits.body_timeout = v.millis();
+    }
+    if let Some(v) = raw.max_connections {
+        limits.max_connections = v.count();
+    }
+    if let Some(v) = raw.ws_max_message_kib {
+        limits.ws_max_message_bytes = v.kib();
+    }
+    if let Some(v) = raw.ws_max_subscriptions {
+        limits.ws_max_subscriptions = v.count();
+    }
+    if let Some(v) = raw.sse_max_subscriptions {
+        limits.sse_max_subscriptions = v.count();
     }
     if out.rest_default_limit > out.limits.rest_max_limit {
         return Err(Fail::at(
@@ -772,8 +773,6 @@ fn build_dialect(
                 dialect.secrets.push((key, secret));
             }
             None => {
-                let mut value = value;
-                fix_datetimes_value(&mut value);
                 dialect.options.insert(key, value);
             }
         }
@@ -837,54 +836,47 @@ fn default_plugin_memory() -> usize {
 #[serde(deny_unknown_fields)]
 struct RawPluginLimits {
     #[serde(default)]
-    deadline_ms: Option<u64>,
+    deadline_ms: Option<Bounded<1, 600_000>>,
     #[serde(default)]
-    memory_mib: Option<u64>,
+    memory_mib: Option<Bounded<1, 4096>>,
     #[serde(default)]
-    response_mib: Option<u64>,
+    response_mib: Option<Bounded<1, 1024>>,
     #[serde(default)]
-    max_concurrent: Option<u64>,
+    max_concurrent: Option<Bounded<1, 1024>>,
     #[serde(default)]
-    max_queued: Option<u64>,
+    max_queued: Option<Bounded<0, 100_000>>,
     #[serde(default)]
-    max_data_reads: Option<u64>,
+    max_data_reads: Option<Bounded<0, 100_000>>,
     #[serde(default)]
-    data_mib: Option<u64>,
+    data_mib: Option<Bounded<1, 4096>>,
 }
 
 impl RawPluginLimits {
-    fn resolve(self, at: &KeyPath) -> Result<PluginLimits, Fail> {
+    fn resolve(self) -> PluginLimits {
         let mut limits = PluginLimits::default();
-        let check = |key: &str, v: Option<u64>, min: u64, max: u64| match v {
-            Some(v) if v < min || v > max => Err(Fail::at(
-                at.key(key),
-                format!("must be between {min} and {max}, found {v}"),
-            )),
-            other => Ok(other.map(|v| v as usize)),
-        };
-        if let Some(v) = check("deadline_ms", self.deadline_ms, 1, 600_000)? {
-            limits.deadline = Duration::from_millis(v as u64);
+        if let Some(v) = self.deadline_ms {
+            limits.deadline = v.millis();
         }
-        if let Some(v) = check("memory_mib", self.memory_mib, 1, 4096)? {
-            limits.memory_bytes = v << 20;
+        if let Some(v) = self.memory_mib {
+            limits.memory_bytes = v.mib();
         }
-        if let Some(v) = check("response_mib", self.response_mib, 1, 1024)? {
-            limits.response_bytes = v << 20;
+        if let Some(v) = self.response_mib {
+            limits.response_bytes = v.mib();
         }
-        if let Some(v) = check("max_concurrent", self.max_concurrent, 1, 1024)? {
-            limits.max_concurrent = v;
-            limits.max_queued = 32 * v;
+        if let Some(v) = self.max_concurrent {
+            limits.max_concurrent = v.count();
+            limits.max_queued = 32 * v.count();
         }
-        if let Some(v) = check("max_queued", self.max_queued, 0, 100_000)? {
-            limits.max_queued = v;
+        if let Some(v) = self.max_queued {
+            limits.max_queued = v.count();
         }
-        if let Some(v) = check("max_data_reads", self.max_data_reads, 0, 100_000)? {
-            limits.max_data_reads = v;
+        if let Some(v) = self.max_data_reads {
+            limits.max_data_reads = v.count();
         }
-        if let Some(v) = check("data_mib", self.data_mib, 1, 4096)? {
-            limits.data_bytes = v << 20;
+        if let Some(v) = self.data_mib {
+            limits.data_bytes = v.mib();
         }
-        Ok(limits)
+        limits
     }
 }
 
@@ -1045,38 +1037,11 @@ where
     deserializer.deserialize_map(OrderedVisitor(PhantomData))
 }
 
-/// The key under which `toml` hands a datetime to serde.
-const TOML_DATETIME_KEY: &str = "$__toml_private_datetime";
-
-/// Replaces TOML datetimes (which reach JSON as one-key objects) with their text.
-pub(crate) fn fix_datetimes(map: &mut Map<String, Value>) {
-    for value in map.values_mut() {
-        fix_datetimes_value(value);
-    }
-}
-
-fn fix_datetimes_value(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if map.len() == 1 {
-                if let Some(Value::String(text)) = map.get(TOML_DATETIME_KEY) {
-                    *value = Value::String(text.clone());
-                    return;
-                }
-            }
-            fix_datetimes(map);
-        }
-        Value::Array(items) => items.iter_mut().for_each(fix_datetimes_value),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The serde structs are where a key is declared: the limits table and the reference
-    /// follow them.
+    /// The serde structs are where a key is declared: the reference follows them.
     #[test]
     fn every_key_is_declared_once_and_documented() {
         let www = keys::field_names::<RawWww>();
@@ -1084,18 +1049,15 @@ mod tests {
             www.contains(&"port") && www.contains(&"logfileName"),
             "{www:?}"
         );
-        for limit in limits::KEYS {
-            assert!(
-                www.contains(&limit.key),
-                "limit {} is no [www] key",
-                limit.key
-            );
-        }
         let docs = include_str!("../../../docs/configuration.md");
         let tables = [
             ("top level", keys::field_names::<RawConfig>()),
             ("[db]", keys::field_names::<RawDb>()),
             ("[www]", www),
+            (
+                "[www.plugin_limits.<name>]",
+                keys::field_names::<RawPluginLimits>(),
+            ),
         ];
         for (table, keys) in tables {
             for key in keys {
@@ -1187,6 +1149,22 @@ github = { secret = "s3cret", strict = true }
         assert_eq!(github.secret("secret").unwrap().expose(), "s3cret");
         assert_eq!(github.options["strict"], true);
         assert!(!github.options.contains_key("secret"));
+    }
+
+    #[test]
+    fn datetimes_reach_plugins_hooks_and_ui_settings_as_text() {
+        let c = ok("[www]\nui_default_config = { since = 1979-05-27 }\n\
+                    [www.plugins.badges]\nwhen = [1979-05-27T07:32:00Z]\n\
+                    [www.change_hook_dialects.base]\nat = 07:32:00\n");
+        assert_eq!(c.www.ui_default_config["since"], "1979-05-27");
+        assert_eq!(
+            c.www.plugin("badges").unwrap()["when"][0],
+            "1979-05-27T07:32:00Z"
+        );
+        assert_eq!(
+            c.www.change_hook_dialect("base").unwrap().options["at"],
+            "07:32:00"
+        );
     }
 
     #[test]
@@ -1379,6 +1357,20 @@ roleMatchers = [
             e.contains("[www] rest_default_limit: 1000 is above rest_max_limit (500)"),
             "{e}"
         );
+        let e = err("[www.plugin_limits.badges]\nmemory_mib = 5000\n");
+        assert!(
+            e.starts_with("master.toml:2:14: error: [www.plugin_limits.badges] memory_mib: must be between 1 and 4096, found 5000"),
+            "{e}"
+        );
+        let e = err("[www]\nplugin_memory_mib = 8\n");
+        assert!(
+            e.contains("[www] plugin_memory_mib: must be between 16 and 1048576, found 8"),
+            "{e}"
+        );
+        let c = ok("[www]\nplugin_memory_mib = 16\n[www.plugin_limits.badges]\nmax_concurrent = 3\nmax_queued = 0\n");
+        assert_eq!(c.www.plugin_memory_bytes, 16 << 20);
+        let badges = c.www.plugin_limits["badges"];
+        assert_eq!((badges.max_concurrent, badges.max_queued), (3, 0));
         let e = err("[www]\nws_max_subscription = 5\n");
         assert!(e.contains("did you mean 'ws_max_subscriptions'?"), "{e}");
     }

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod html;
 mod master;
 
 pub use master::MasterToml;
@@ -237,25 +238,6 @@ pub async fn plugin_page(server: &Server, plugin: &str, query: &str) -> String {
     assert_eq!(status, 200, "{plugin} {query}: {body}");
     assert_eq!(content_type, "text/html; charset=utf-8");
     body
-}
-
-/// Every value of attribute `name` in `html`, in document order.
-pub fn attrs(html: &str, name: &str) -> Vec<String> {
-    let needle = format!(" {name}=\"");
-    html.match_indices(&needle)
-        .map(|(i, _)| {
-            let rest = &html[i + needle.len()..];
-            rest[..rest.find('"').unwrap()].to_owned()
-        })
-        .collect()
-}
-
-/// Every value of the integer attribute `name` in `html`, in document order.
-pub fn ids(html: &str, name: &str) -> Vec<i64> {
-    attrs(html, name)
-        .iter()
-        .map(|v| v.parse().unwrap())
-        .collect()
 }
 
 /// Where `cargo xtask build-test-plugins` puts the test components.
