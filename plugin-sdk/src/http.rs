@@ -2,21 +2,22 @@
 
 use serde::Serialize;
 
-/// Who made the request. Data reads made while handling it have this user's rights.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct User {
-    /// True when nobody is logged in; the other fields are then empty.
-    pub anonymous: bool,
-    /// Login name.
-    pub username: String,
-    /// Full name, when the authentication method knows it.
-    pub full_name: Option<String>,
-    /// E-mail address, when the authentication method knows it.
-    pub email: Option<String>,
-    /// Groups, as used by authorization rules.
-    pub groups: Vec<String>,
-    /// Roles the server's role matchers give the user (empty until the server has them).
-    pub roles: Vec<String>,
+/// The WIT record `user` of `buildbot:www@0.2.0`, with the SDK's methods:
+pub use crate::guest::wit::User;
+
+/// A user with every field empty (and `anonymous` false), what `..User::default()` fills in;
+/// [`User::anonymous`] and [`User::named`] are the usual starting points.
+impl Default for User {
+    fn default() -> User {
+        User {
+            anonymous: false,
+            username: String::new(),
+            full_name: None,
+            email: None,
+            groups: Vec::new(),
+            roles: Vec::new(),
+        }
+    }
 }
 
 impl User {
@@ -79,6 +80,10 @@ impl User {
 /// assert_eq!(request.query_params_named("tag"), ["a", "b"]);
 /// assert_eq!(request.header("accept"), Some("text/html"));
 /// ```
+///
+/// The SDK's own type rather than the WIT record `request`: its headers are `(name, value)`
+/// pairs, which plugins build and match on, where the record has a list of `header` records;
+/// the component glue converts the headers once per request and moves every other field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// `GET`, `HEAD`, `POST`, ...
@@ -203,6 +208,9 @@ impl Request {
 /// assert_eq!((moved.status, moved.header("location")), (302, Some("../builders")));
 /// assert_eq!(Response::not_found().status, 404);
 /// ```
+///
+/// The SDK's own type rather than the WIT record `response`, for the same reason as
+/// [`Request`]: headers as `(name, value)` pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// HTTP status code.
