@@ -419,18 +419,13 @@ mod tests {
 
     #[test]
     fn renders_every_operator() {
-        let ops = [
-            Op::Eq,
-            Op::Ne,
-            Op::Lt,
-            Op::Le,
-            Op::Gt,
-            Op::Ge,
-            Op::Contains,
-            Op::In,
-            Op::NotIn,
-        ];
-        let query = ops.iter().fold(Query::new(), |q, &op| q.filter("f", op, 1));
+        let query = Op::ALL
+            .iter()
+            .fold(Query::new(), |q, &op| q.filter("f", op, 1));
+        for op in Op::ALL {
+            assert_eq!(Op::parse(op.as_str()), Some(op));
+        }
+        assert_eq!(Op::parse("Eq"), None);
         assert_eq!(
             query.to_string(),
             "f__eq=1&f__ne=1&f__lt=1&f__le=1&f__gt=1&f__ge=1&f__contains=1&f__in=1&f__notin=1"
