@@ -106,6 +106,16 @@ async fn the_guides_example_serves_builds() {
         let (status, body) = get(&base, path).await;
         assert_eq!(status, want, "{path}: {body}");
     }
+    // Its menu entry opens it in the page shell, under the entry's label, links unchanged.
+    let (status, view) = get(&base, "/views/my_view/").await;
+    assert_eq!(status, 200, "{view}");
+    assert!(view.contains("class=\"sidebar\""), "{view}");
+    assert!(
+        view.contains("<h1 id=\"bb-heading\">My view</h1>"),
+        "{view}"
+    );
+    let shown = items(&view); // the sidebar's entries, then the view's
+    assert!(shown.ends_with(&expected), "{shown:?}");
     let posted = reqwest::Client::new()
         .post(format!("{base}/plugins/my_view/"))
         .send()
