@@ -1,6 +1,8 @@
-//! docs/plugins.md's walkthrough plugin (`MyView`) is a real component: its `src/lib.rs` block is
-//! `fixtures/plugins/my_view/src/lib.rs` byte for byte (built by `cargo xtask
-//! build-test-plugins`), and it is served against the reference database over HTTP.
+//! docs/plugins.md's examples are real components served against the reference database over
+//! HTTP: the walkthrough plugin (`MyView`), whose `src/lib.rs` block is
+//! `fixtures/plugins/my_view/src/lib.rs` byte for byte, and the other blocks, which
+//! `fixtures/plugins/guide_examples` compiles from the guide's text (both built by `cargo xtask
+//! build-test-plugins`).
 
 use crate::common;
 
@@ -147,5 +149,63 @@ async fn the_guides_example_takes_its_option_and_refuses_others() {
             "`limits = 3`: \"my_view: unknown option 'limits' (expected one of: limit)\""
         ),
         "the guide's comment changed: {guide}"
+    );
+}
+
+/// The guide's other examples (`fixtures/plugins/guide_examples`, compiled from the guide's own
+/// text by its build script) answer over HTTP what their text says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guides_other_examples_run_against_the_server() {
+    let (_dir, config) = common::plugin_site(
+        &[("guide_examples", "guide_examples")],
+        "[www.plugins]\nguide_examples = true\n",
+    );
+    let state = common::load_state(&config)
+        .await
+        .expect("the server starts");
+    let base = common::serve_state(state).await;
+
+    // "Reading build data": the five latest failed builds of builder 3.
+    let (status, numbers) = get(&base, "/plugins/guide_examples/failures").await;
+    assert_eq!(status, 200, "{numbers}");
+    let numbers: Vec<i64> = serde_json::from_str(&numbers).unwrap();
+    let (_, api) = get(
+        &base,
+        "/api/v2/builders/3/builds?results=2&order=-number&limit=5",
+    )
+    .await;
+    let api: serde_json::Value = serde_json::from_str(&api).unwrap();
+    let expected: Vec<i64> = api["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["number"].as_i64().unwrap())
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "the reference database has failures of builder 3"
+    );
+    assert_eq!(numbers, expected);
+
+    // "Changes with their builds": a line per change of the page, newest first.
+    let (status, text) = get(&base, "/plugins/guide_examples/console").await;
+    assert_eq!(status, 200, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(!lines.is_empty(), "{text}");
+    for line in &lines {
+        let (id, builds) = line.split_once(' ').unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            id.parse::<i64>().is_ok() && builds.ends_with(" builds"),
+            "{text}"
+        );
+    }
+    let (_, changes) = get(&base, "/api/v2/changes?order=-changeid&limit=1").await;
+    let changes: serde_json::Value = serde_json::from_str(&changes).unwrap();
+    let newest = changes["changes"][0]["changeid"].to_string();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with(&format!("{newest} "))),
+        "the newest change {newest} is missing:\n{text}"
     );
 }
