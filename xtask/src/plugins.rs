@@ -189,7 +189,8 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<bool> {
 /// the repository, builds it the way its README says (plain cargo, wasm32-wasip2, release),
 /// with the SDK taken by version through the scaffold's documented override, checks that its
 /// `Cargo.lock` kept the versions the bundled plugins are tested with, and puts the component
-/// with the test plugins, where the host's tests load it.
+/// with the test plugins, where the host's tests load it, and the crate next to it for the test
+/// that rebuilds it (`keep_scaffold`).
 pub(crate) fn scaffold_check() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("bbw-scaffold-{}", std::process::id()));
     if dir.exists() {
