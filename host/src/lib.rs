@@ -1,7 +1,6 @@
 //! buildbot-www: Buildbot's web server (REST Data API, UI, plugins) as a library; `main.rs` is its CLI.
 
 pub mod answers;
-pub mod civil;
 pub mod config;
 pub mod data;
 pub mod db;

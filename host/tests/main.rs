@@ -9,6 +9,7 @@ mod check_config_plugins;
 mod cli;
 mod config_files;
 mod console_view;
+mod docs_example;
 mod hardening;
 // The demo dataset and activity runner are behind the host's `demo` feature (on by default).
 #[cfg(feature = "demo")]

@@ -382,6 +382,169 @@ async fn the_scaffolded_plugin_builds_loads_and_says_hello() {
     );
 }
 
+/// The `buildbot-www serve` process under test, killed when dropped; what it logs is collected.
+struct ServeProcess {
+    child: std::process::Child,
+    base: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ServeProcess {
+    /// Starts `buildbot-www serve --config CONFIG` and waits for the address it serves on.
+    fn start(config: &Path) -> ServeProcess {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("buildbot-www serve starts");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn({
+            let log = log.clone();
+            move || {
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let base = line
+            .split(" on ")
+            .nth(1)
+            .and_then(|address| address.trim().strip_suffix('/'))
+            .unwrap_or_else(|| panic!("no address in {line:?}: {}", log.lock().unwrap()))
+            .to_owned();
+        ServeProcess { child, base, log }
+    }
+
+    /// Waits until the log has a line containing `text`; panics after a minute.
+    async fn wait_for_log(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let log = self.log.lock().unwrap().clone();
+            if let Some(line) = log.lines().find(|line| line.contains(text)) {
+                return line.to_owned();
+            }
+            assert!(Instant::now() < deadline, "no {text:?} in the log:\n{log}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Copies the files under `from` into `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// Replaces `file` the way the scaffold's README says: a copy next to it renamed over it.
+fn install(bytes: &[u8], file: &Path) {
+    let tmp = file.with_extension("wasm.new");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, file).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scaffolded_plugin_changed_by_its_author_is_reloaded_by_the_running_server() {
+    // The crate `cargo xtask test` scaffolded and built, and the target folder it was built in:
+    // the author's rebuild shares it, so only the plugin's own crate is compiled again.
+    let kept = common::test_plugin("scaffolded").with_file_name("scaffolded-src");
+    let target = std::fs::read_to_string(kept.with_file_name("scaffolded-target-dir"))
+        .expect("cargo xtask build-test-plugins records the scaffold's target folder");
+    let author = tempfile::tempdir().unwrap();
+    let crate_dir = author.path().join("scaffolded");
+    copy_tree(&kept, &crate_dir);
+
+    let (dir, config) = common::plugin_site(
+        &[("scaffolded", "scaffolded")],
+        "[www.plugins]\nscaffolded = true\n",
+    );
+    common::MasterToml::load(&config)
+        .set(&["www", "port"], "tcp:0:interface=127.0.0.1")
+        .write(dir.path());
+    let server = ServeProcess::start(&config);
+    let (status, page) = get(&server.base, "/plugins/scaffolded/").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>Hello, anonymous!</h1>"), "{page}");
+
+    // The author changes the default greeting and the version, and rebuilds as the README says.
+    let source = crate_dir.join("src/lib.rs");
+    let text = std::fs::read_to_string(&source).unwrap();
+    let changed = text.replace(
+        r#"config.string_or("greeting", "Hello")"#,
+        r#"config.string_or("greeting", "Good evening")"#,
+    );
+    assert_ne!(changed, text, "the scaffold's greeting moved");
+    std::fs::write(&source, changed).unwrap();
+    let manifest = crate_dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replacen("version = \"0.1.0\"", "version = \"0.1.1\"", 1),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let built = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        .current_dir(&crate_dir)
+        .env("CARGO_TARGET_DIR", target.trim())
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"])
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    eprintln!("the author's rebuild took {:?}", started.elapsed());
+    let wasm = Path::new(target.trim()).join("wasm32-wasip2/release/scaffolded.wasm");
+    let file = dir.path().join("plugins/scaffolded.wasm");
+    install(&std::fs::read(&wasm).unwrap(), &file);
+
+    // The running server serves the new version, without a restart.
+    server
+        .wait_for_log("plugin scaffolded reloaded: version 0.1.1")
+        .await;
+    let (status, page) = get(&server.base, "/plugins/scaffolded/").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>Good evening, anonymous!</h1>"), "{page}");
+
+    // A broken build (a file that is not a component) is logged and the new version stays.
+    install(b"\0asm\x01\0\0\0 not a component", &file);
+    let line = server
+        .wait_for_log("plugin scaffolded changed on disk but cannot be loaded")
+        .await;
+    assert!(line.contains("ERROR"), "{line}");
+    let (status, page) = get(&server.base, "/plugins/scaffolded/").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>Good evening, anonymous!</h1>"), "{page}");
+}
+
 #[tokio::test]
 async fn a_registry_without_plugins_answers_not_found() {
     let registry = Registry::default();

@@ -75,3 +75,61 @@ async fn the_documented_mistakes_are_refused() {
         assert!(body.contains(message), "{query}: {body}");
     }
 }
+
+/// The `number` and `state_string` of each build a query returns.
+async fn numbers_and_states(server: &common::Server, query: &Query) -> Vec<(i64, String)> {
+    let (status, body) = read(server, "builds", query).await;
+    assert_eq!(status, 200, "{query}: {body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    answer["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let state = b["state_string"].as_str().unwrap_or_default().to_owned();
+            (b["number"].as_i64().unwrap(), state)
+        })
+        .collect()
+}
+
+/// Host and SDK share one operator list (`data::Op`): every operator a plugin's `Query` can
+/// write is read by the server's parser (an unknown one would be ignored, as Buildbot does, and
+/// the filter would select everything), and selects what its name says.
+#[tokio::test]
+async fn every_operator_the_sdk_writes_filters_on_the_server() {
+    let server = common::serve_reference().await;
+    let fields = ["number", "state_string"];
+    let all = numbers_and_states(&server, &Query::new().fields(fields)).await;
+    let pivot = all[all.len() / 2].0;
+    let word = "finished";
+    for op in Op::ALL {
+        let query = match op {
+            Op::Contains => Query::new().filter("state_string", op, word),
+            Op::In | Op::NotIn => {
+                Query::new()
+                    .filter("number", op, pivot)
+                    .filter("number", op, pivot + 1)
+            }
+            _ => Query::new().filter("number", op, pivot),
+        }
+        .fields(fields);
+        let got = numbers_and_states(&server, &query).await;
+        let expected: Vec<(i64, String)> = all
+            .iter()
+            .filter(|(n, state)| match op {
+                Op::Eq => *n == pivot,
+                Op::Ne => *n != pivot,
+                Op::Lt => *n < pivot,
+                Op::Le => *n <= pivot,
+                Op::Gt => *n > pivot,
+                Op::Ge => *n >= pivot,
+                Op::Contains => state.contains(word),
+                Op::In => *n == pivot || *n == pivot + 1,
+                Op::NotIn => *n != pivot && *n != pivot + 1,
+            })
+            .cloned()
+            .collect();
+        assert!(!expected.is_empty() && expected.len() < all.len(), "{op}");
+        assert_eq!(got, expected, "{query}");
+    }
+}

@@ -23,8 +23,6 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::http::percent_encode;
-
 /// A failed Data API read: the HTTP status `/api/v2` would answer, its message, and the query
 /// argument at fault when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +95,31 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every operator of the query language: the list the server's query parser reads too.
+    pub const ALL: [Op; 9] = [
+        Op::Eq,
+        Op::Ne,
+        Op::Lt,
+        Op::Le,
+        Op::Gt,
+        Op::Ge,
+        Op::Contains,
+        Op::In,
+        Op::NotIn,
+    ];
+
+    /// The operator with this name in the query language (`gt`, `notin`), if there is one.
+    ///
+    /// ```
+    /// use buildbot_plugin_sdk::data::Op;
+    ///
+    /// assert_eq!(Op::parse("notin"), Some(Op::NotIn));
+    /// assert_eq!(Op::parse("like"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.as_str() == name)
+    }
+
     /// The operator's name in the query language.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -117,6 +140,25 @@ impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What [`Query`] leaves unescaped in names and values: RFC 3986's unreserved characters.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes a query parameter's name or value as [`Query`] writes it: everything but
+/// RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`), as UTF-8.
+///
+/// ```
+/// use buildbot_plugin_sdk::data::encode_query_value;
+///
+/// assert_eq!(encode_query_value("a b&c=d/é~-._+"), "a%20b%26c%3Dd%2F%C3%A9~-._%2B");
+/// ```
+pub fn encode_query_value(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
 
 /// A query in Buildbot's query language: filters, `order`, `limit`, `offset`, `field` and
@@ -281,9 +323,9 @@ impl fmt::Display for Query {
             if i > 0 {
                 out.push('&');
             }
-            percent_encode(name, &mut out);
+            out.push_str(&encode_query_value(name));
             out.push('=');
-            percent_encode(value, &mut out);
+            out.push_str(&encode_query_value(value));
         }
         f.write_str(&out)
     }
@@ -377,18 +419,13 @@ mod tests {
 
     #[test]
     fn renders_every_operator() {
-        let ops = [
-            Op::Eq,
-            Op::Ne,
-            Op::Lt,
-            Op::Le,
-            Op::Gt,
-            Op::Ge,
-            Op::Contains,
-            Op::In,
-            Op::NotIn,
-        ];
-        let query = ops.iter().fold(Query::new(), |q, &op| q.filter("f", op, 1));
+        let query = Op::ALL
+            .iter()
+            .fold(Query::new(), |q, &op| q.filter("f", op, 1));
+        for op in Op::ALL {
+            assert_eq!(Op::parse(op.as_str()), Some(op));
+        }
+        assert_eq!(Op::parse("Eq"), None);
         assert_eq!(
             query.to_string(),
             "f__eq=1&f__ne=1&f__lt=1&f__le=1&f__gt=1&f__ge=1&f__contains=1&f__in=1&f__notin=1"

@@ -1,4 +1,8 @@
-//! The glue between the component contract (private wit-bindgen bindings) and [`Plugin`].
+//! The glue between the component contract (wit-bindgen bindings) and [`Plugin`].
+//!
+//! The WIT records a plugin builds or reads as they are (the user, the manifest and its menu
+//! entries, the log level) are the generated types themselves, re-exported by the SDK with its
+//! methods added (as Zed's extension API does): one definition, no copying field by field.
 //!
 //! The component's exports are generated here, in the SDK, for the private type `Component`;
 //! they find the plugin through the function [`register_plugin!`](crate::register_plugin)
@@ -18,12 +22,18 @@ use crate::{Config, Manifest, Plugin, Request, Response};
     clippy::all,
     clippy::pedantic
 )]
-mod bindings {
+pub(crate) mod bindings {
     wit_bindgen::generate!({
         path: "wit/since_v0.2.0",
         world: "ui-plugin",
+        // What the SDK's own types offered before they became these: comparing, hashing and
+        // ordering (wit-bindgen derives `Clone` and writes `Debug` itself).
+        additional_derives: [PartialEq, Eq, Hash, PartialOrd, Ord],
     });
 }
+
+/// The contract's shared types, which the SDK re-exports.
+pub(crate) use bindings::buildbot::www::types as wit;
 
 /// How to build the registered plugin; returned by the function `register_plugin!` defines.
 pub struct Registration {
@@ -90,7 +100,7 @@ thread_local! {
 mod component {
     use super::bindings::{self, buildbot::www::types as wit};
     use super::Registration;
-    use crate::{Manifest, Request, Response, User};
+    use crate::{Manifest, Request, Response};
 
     mod registered {
         unsafe extern "Rust" {
@@ -112,29 +122,8 @@ mod component {
     struct Component;
 
     impl bindings::Guest for Component {
-        fn manifest() -> wit::Manifest {
-            let Manifest {
-                name,
-                version,
-                description,
-                menu,
-                events,
-            } = registration().manifest();
-            wit::Manifest {
-                name,
-                version,
-                description,
-                menu: menu
-                    .into_iter()
-                    .map(|entry| wit::MenuEntry {
-                        label: entry.label,
-                        path: entry.path,
-                        order: entry.order,
-                        icon: entry.icon,
-                    })
-                    .collect(),
-                events,
-            }
+        fn manifest() -> Manifest {
+            registration().manifest()
         }
 
         fn init(config: String) -> Result<(), String> {
@@ -157,14 +146,7 @@ mod component {
                 query,
                 headers: headers.into_iter().map(|h| (h.name, h.value)).collect(),
                 body,
-                user: User {
-                    anonymous: user.anonymous,
-                    username: user.username,
-                    full_name: user.full_name,
-                    email: user.email,
-                    groups: user.groups,
-                    roles: user.roles,
-                },
+                user,
                 root,
             };
             let Response {
@@ -206,15 +188,6 @@ pub(crate) fn data_get(path: &str, query: &str) -> Result<String, crate::DataErr
 pub(crate) fn log_write(level: crate::log::Level, message: &str) {
     #[cfg(target_arch = "wasm32")]
     {
-        use crate::log::Level;
-        use bindings::buildbot::www::types::Level as L;
-        let level = match level {
-            Level::Trace => L::Trace,
-            Level::Debug => L::Debug,
-            Level::Info => L::Info,
-            Level::Warn => L::Warn,
-            Level::Error => L::Error,
-        };
         bindings::buildbot::www::log::write(level, message);
     }
     #[cfg(not(target_arch = "wasm32"))]

@@ -1,24 +1,23 @@
 //! The request a plugin handles, the user who made it, and the response it answers.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
-/// Who made the request. Data reads made while handling it have this user's rights.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct User {
-    /// True when nobody is logged in; the other fields are then empty.
-    pub anonymous: bool,
-    /// Login name.
-    pub username: String,
-    /// Full name, when the authentication method knows it.
-    pub full_name: Option<String>,
-    /// E-mail address, when the authentication method knows it.
-    pub email: Option<String>,
-    /// Groups, as used by authorization rules.
-    pub groups: Vec<String>,
-    /// Roles the server's role matchers give the user (empty until the server has them).
-    pub roles: Vec<String>,
+/// The WIT record `user` of `buildbot:www@0.2.0`, with the SDK's methods:
+pub use crate::guest::wit::User;
+
+/// A user with every field empty (and `anonymous` false), what `..User::default()` fills in;
+/// [`User::anonymous`] and [`User::named`] are the usual starting points.
+impl Default for User {
+    fn default() -> User {
+        User {
+            anonymous: false,
+            username: String::new(),
+            full_name: None,
+            email: None,
+            groups: Vec::new(),
+            roles: Vec::new(),
+        }
+    }
 }
 
 impl User {
@@ -81,6 +80,10 @@ impl User {
 /// assert_eq!(request.query_params_named("tag"), ["a", "b"]);
 /// assert_eq!(request.header("accept"), Some("text/html"));
 /// ```
+///
+/// The SDK's own type rather than the WIT record `request`: its headers are `(name, value)`
+/// pairs, which plugins build and match on, where the record has a list of `header` records;
+/// the component glue converts the headers once per request and moves every other field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// `GET`, `HEAD`, `POST`, ...
@@ -205,6 +208,9 @@ impl Request {
 /// assert_eq!((moved.status, moved.header("location")), (302, Some("../builders")));
 /// assert_eq!(Response::not_found().status, 404);
 /// ```
+///
+/// The SDK's own type rather than the WIT record `response`, for the same reason as
+/// [`Request`]: headers as `(name, value)` pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// HTTP status code.
@@ -327,57 +333,13 @@ impl From<crate::DataError> for Response {
     }
 }
 
-/// Splits a query string into decoded name/value pairs; a parameter without `=` has an empty
-/// value.
+/// Splits a query string into decoded name/value pairs (`application/x-www-form-urlencoded`:
+/// `+` is a space, malformed escapes stay as they are, invalid UTF-8 becomes U+FFFD); a
+/// parameter without `=` has an empty value.
 pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let (name, value) = part.split_once('=').unwrap_or((part, ""));
-            (percent_decode(name), percent_decode(value))
-        })
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect()
-}
-
-/// Decodes `%XX` escapes and `+` (a space in query strings); malformed escapes stay as they are
-/// and invalid UTF-8 becomes U+FFFD.
-pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-                (Some(high), Some(low)) => {
-                    out.push(high << 4 | low);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(byte: Option<&u8>) -> Option<u8> {
-    let b = *byte?;
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
-/// Percent-encodes everything except RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
-pub(crate) fn percent_encode(text: &str, out: &mut String) {
-    for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
 }
 
 /// The value of the first header named `name` (case-insensitive).
@@ -412,15 +374,9 @@ mod tests {
         assert_eq!(request.query_params_named("a"), ["1", "2"]);
         assert_eq!(request.query_param("missing"), None);
         assert_eq!(request.query_param_as::<u8>("b"), None);
-        assert_eq!(percent_decode("%41%"), "A%");
-        assert_eq!(percent_decode("%ff"), "\u{fffd}");
-    }
-
-    #[test]
-    fn encodes_everything_but_unreserved() {
-        let mut out = String::new();
-        percent_encode("a b&c=d/é~-._+", &mut out);
-        assert_eq!(out, "a%20b%26c%3Dd%2F%C3%A9~-._%2B");
+        let odd = Request::get("/").with_query("x=%41%&y=%ff");
+        assert_eq!(odd.query_param("x").as_deref(), Some("A%"));
+        assert_eq!(odd.query_param("y").as_deref(), Some("\u{fffd}"));
     }
 
     #[test]

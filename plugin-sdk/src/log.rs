@@ -16,20 +16,8 @@
 
 use std::fmt;
 
-/// Severity of a log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Level {
-    /// Very detailed tracing.
-    Trace,
-    /// Debugging detail.
-    Debug,
-    /// Normal operation.
-    Info,
-    /// Something looks wrong but the plugin carries on.
-    Warn,
-    /// Something failed.
-    Error,
-}
+/// The WIT enum `level` of `buildbot:www@0.2.0`:
+pub use crate::guest::wit::Level;
 
 impl Level {
     /// The level's name in lower case.

@@ -1,36 +1,39 @@
 //! Who a plugin is and what it offers: [`Manifest`] and its sidebar [`MenuEntry`]s.
 
-/// Who the plugin is and what it offers; returned by [`Plugin::manifest`](crate::Plugin::manifest).
-///
-/// ```
-/// use buildbot_plugin_sdk::{Manifest, MenuEntry};
-///
-/// let manifest = Manifest::new("grid_view", "1.0.0")
-///     .description("Builds by builder and change")
-///     .menu(MenuEntry::new("Grid", "/").order(20).icon("fa-th"))
-///     .event("builds/*/*")
-///     .events(["changes/*/new", "buildrequests/*/*"]);
-/// assert_eq!(manifest.menu[0].order, 20);
-/// assert_eq!(manifest.events, ["builds/*/*", "changes/*/new", "buildrequests/*/*"]);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Manifest {
-    /// The name operators enable the plugin by and its mount point (`/plugins/<name>/`):
-    /// letters, digits and `_`.
-    pub name: String,
-    /// The plugin's own version, e.g. `1.2.0`.
-    pub version: String,
-    /// One line saying what the plugin shows.
-    pub description: String,
-    /// Sidebar entries.
-    pub menu: Vec<MenuEntry>,
-    /// Event paths in Buildbot's websocket notation (`builds/*/*`, `changes/*/new`) whose events
-    /// should refresh the plugin's views.
-    pub events: Vec<String>,
+/// The WIT record `manifest` of `buildbot:www@0.2.0`, built with [`Manifest::new`] and returned
+/// by [`Plugin::manifest`](crate::Plugin::manifest):
+pub use crate::guest::wit::Manifest;
+
+/// The WIT record `menu-entry` of `buildbot:www@0.2.0`, built with [`MenuEntry::new`]:
+pub use crate::guest::wit::MenuEntry;
+
+/// No name, version, description, menu entries or events.
+impl Default for Manifest {
+    fn default() -> Manifest {
+        Manifest {
+            name: String::new(),
+            version: String::new(),
+            description: String::new(),
+            menu: Vec::new(),
+            events: Vec::new(),
+        }
+    }
 }
 
 impl Manifest {
     /// A manifest with a name and a version, and nothing else.
+    ///
+    /// ```
+    /// use buildbot_plugin_sdk::{Manifest, MenuEntry};
+    ///
+    /// let manifest = Manifest::new("grid_view", "1.0.0")
+    ///     .description("Builds by builder and change")
+    ///     .menu(MenuEntry::new("Grid", "/").order(20).icon("fa-th"))
+    ///     .event("builds/*/*")
+    ///     .events(["changes/*/new", "buildrequests/*/*"]);
+    /// assert_eq!(manifest.menu[0].order, 20);
+    /// assert_eq!(manifest.events, ["builds/*/*", "changes/*/new", "buildrequests/*/*"]);
+    /// ```
     pub fn new(name: impl Into<String>, version: impl Into<String>) -> Manifest {
         Manifest {
             name: name.into(),
@@ -64,17 +67,16 @@ impl Manifest {
     }
 }
 
-/// An entry of the UI's sidebar.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MenuEntry {
-    /// Text shown in the sidebar.
-    pub label: String,
-    /// Path below the plugin's mount the entry opens, e.g. `/` or `/grid`.
-    pub path: String,
-    /// Position among all entries; smaller comes first.
-    pub order: i32,
-    /// Name of an icon (Font Awesome style), empty for none.
-    pub icon: String,
+/// Label and path empty, order 0, no icon.
+impl Default for MenuEntry {
+    fn default() -> MenuEntry {
+        MenuEntry {
+            label: String::new(),
+            path: String::new(),
+            order: 0,
+            icon: String::new(),
+        }
+    }
 }
 
 impl MenuEntry {

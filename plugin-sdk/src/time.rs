@@ -1,5 +1,7 @@
 //! Times for pages and headers: Unix seconds as a UTC calendar date and clock time. Components
 //! have no time-zone database, so everything is UTC; [`now_ms`](crate::now_ms) gives the present.
+//! The server formats its own times (UI pages, the access log) with this module too: it is the
+//! one copy of the conversion.
 //!
 //! ```
 //! use buildbot_plugin_sdk::time::UtcTime;
@@ -78,13 +80,18 @@ impl UtcTime {
         format!("{:02}:{:02}:{:02}", self.hour, self.minute, self.second)
     }
 
+    /// The month's English abbreviation: `Jan` to `Dec`.
+    pub fn month_abbr(&self) -> &'static str {
+        MONTHS[(self.month - 1) as usize]
+    }
+
     /// The HTTP date format (`Last-Modified`, `Date`): `Tue, 14 Nov 2023 22:13:20 GMT`.
     pub fn http_date(&self) -> String {
         format!(
             "{}, {:02} {} {} {} GMT",
             WEEKDAYS[self.weekday as usize],
             self.day,
-            MONTHS[(self.month - 1) as usize],
+            self.month_abbr(),
             self.year,
             self.clock()
         )
@@ -101,6 +108,29 @@ impl fmt::Display for UtcTime {
 #[cfg(test)]
 mod tests {
     use super::UtcTime;
+
+    /// Every day over 1900..2400 against a naive calendar walk (from before the epoch, so
+    /// negative day counts are checked too), with the weekdays going round.
+    #[test]
+    fn agrees_with_a_calendar_walk() {
+        let mut days = -25_567i64; // 1900-01-01, a Monday
+        for year in 1900..2400i64 {
+            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+            let february = if leap { 29 } else { 28 };
+            let lengths = [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+            for (m, len) in lengths.iter().enumerate() {
+                for d in 1..=*len {
+                    let t = UtcTime::from_unix(days * 86_400 + 3_723);
+                    assert_eq!(
+                        (t.year, t.month, t.day, t.hour, t.minute, t.second),
+                        (year, m as u32 + 1, d, 1, 2, 3)
+                    );
+                    assert_eq!(i64::from(t.weekday), (days + 25_567).rem_euclid(7));
+                    days += 1;
+                }
+            }
+        }
+    }
 
     #[test]
     fn calendar_edges() {

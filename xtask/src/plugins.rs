@@ -189,7 +189,8 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<bool> {
 /// the repository, builds it the way its README says (plain cargo, wasm32-wasip2, release),
 /// with the SDK taken by version through the scaffold's documented override, checks that its
 /// `Cargo.lock` kept the versions the bundled plugins are tested with, and puts the component
-/// with the test plugins, where the host's tests load it.
+/// with the test plugins, where the host's tests load it, and the crate next to it for the test
+/// that rebuilds it (`keep_scaffold`).
 pub(crate) fn scaffold_check() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("bbw-scaffold-{}", std::process::id()));
     if dir.exists() {
@@ -238,6 +239,45 @@ fn build_scaffold(dir: &Path) -> Result<()> {
         &target.join(WASM_TARGET).join("release/scaffolded.wasm"),
         &out.join("scaffolded.wasm"),
     )?;
+    keep_scaffold(&dir, &target, &out)
+}
+
+/// Leaves the scaffolded crate (as built, with its `Cargo.lock`) in `<out>/scaffolded-src/` and
+/// the target folder it was built in in `<out>/scaffolded-target-dir`, for the host's test that
+/// changes the plugin the way its author would, rebuilds it with plain cargo and has the running
+/// server reload it: sharing the target folder, the rebuild compiles only the plugin's crate.
+fn keep_scaffold(dir: &Path, target: &Path, out: &Path) -> Result<()> {
+    let kept = out.join("scaffolded-src");
+    if kept.exists() {
+        std::fs::remove_dir_all(&kept)
+            .with_context(|| format!("cannot remove {}", kept.display()))?;
+    }
+    copy_tree(dir, &kept)?;
+    std::fs::write(
+        out.join("scaffolded-target-dir"),
+        target.display().to_string(),
+    )
+    .context("cannot write scaffolded-target-dir")
+}
+
+/// Copies the files under `from` into `to`, except a `target` folder.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
+        let entry = entry?;
+        let path = entry.path();
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            if entry.file_name() != "target" {
+                copy_tree(&path, &dest)?;
+            }
+        } else {
+            std::fs::copy(&path, &dest)
+                .with_context(|| format!("cannot copy {}", path.display()))?;
+        }
+    }
     Ok(())
 }
 

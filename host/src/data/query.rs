@@ -9,60 +9,9 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use super::types::{is_list, value_kind, ResourceType, ValueKind};
 
-/// A filter operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// `eq` (also a plain `field=value`).
-    Eq,
-    /// `ne`.
-    Ne,
-    /// `lt`.
-    Lt,
-    /// `le`.
-    Le,
-    /// `gt`.
-    Gt,
-    /// `ge`.
-    Ge,
-    /// `contains`: substring of a string, or member of a list.
-    Contains,
-    /// `in`.
-    In,
-    /// `notin`.
-    NotIn,
-}
-
-impl Op {
-    fn parse(name: &str) -> Option<Op> {
-        Some(match name {
-            "eq" => Op::Eq,
-            "ne" => Op::Ne,
-            "lt" => Op::Lt,
-            "le" => Op::Le,
-            "gt" => Op::Gt,
-            "ge" => Op::Ge,
-            "contains" => Op::Contains,
-            "in" => Op::In,
-            "notin" => Op::NotIn,
-            _ => return None,
-        })
-    }
-
-    /// Buildbot's name of the operator.
-    pub fn name(self) -> &'static str {
-        match self {
-            Op::Eq => "eq",
-            Op::Ne => "ne",
-            Op::Lt => "lt",
-            Op::Le => "le",
-            Op::Gt => "gt",
-            Op::Ge => "ge",
-            Op::Contains => "contains",
-            Op::In => "in",
-            Op::NotIn => "notin",
-        }
-    }
-}
+/// A filter operator: the SDK's list, so that every operator a plugin's `Query` writes is one
+/// this parser reads, and the other way round.
+pub use buildbot_plugin_sdk::data::Op;
 
 /// One filter on a field.
 #[derive(Debug, Clone, PartialEq)]
@@ -333,7 +282,7 @@ impl ResultSpec {
                 format!(
                     "Filter({}, {}, [{}])",
                     py_str(&f.field),
-                    py_str(f.op.name()),
+                    py_str(f.op.as_str()),
                     values.join(", ")
                 )
             })

@@ -23,7 +23,7 @@ use axum::http::{header, HeaderMap, Version};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::civil::Civil;
+use buildbot_plugin_sdk::time::UtcTime;
 
 mod rotating;
 use rotating::RotatingFile;
@@ -219,19 +219,14 @@ fn format_line(
 
 /// `28/Nov/2026:01:22:17 +0000` (always UTC). Times before the epoch print as the epoch.
 fn format_clf_time(time: SystemTime) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let t = Civil::from_unix(i64::try_from(secs).unwrap_or(i64::MAX / 2));
+    let t = UtcTime::from_unix(i64::try_from(secs).unwrap_or(i64::MAX / 2));
     format!(
-        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+        "{:02}/{}/{:04}:{} +0000",
         t.day,
-        MONTHS[(t.month - 1) as usize],
+        t.month_abbr(),
         t.year,
-        t.hour,
-        t.minute,
-        t.second
+        t.clock()
     )
 }
 

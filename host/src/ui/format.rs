@@ -13,20 +13,10 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("first_line", first_line);
 }
 
-/// `results` → `success`, `failure`... (`pending` for null, Buildbot's `results_PENDING`).
+/// `results` → `success`, `failure`... (`pending` for null, Buildbot's `results_PENDING`;
+/// `unknown` for a code Buildbot does not define): the SDK's names, which plugins show too.
 fn result_name(value: Value) -> String {
-    match value.as_i64() {
-        None => "pending",
-        Some(0) => "success",
-        Some(1) => "warnings",
-        Some(2) => "failure",
-        Some(3) => "skipped",
-        Some(4) => "exception",
-        Some(5) => "retry",
-        Some(6) => "cancelled",
-        Some(_) => "unknown",
-    }
-    .to_owned()
+    buildbot_plugin_sdk::results::name(value.as_i64()).to_owned()
 }
 
 /// `started_at|duration(complete_at)`: the time between two epoch seconds (until now when the
@@ -64,26 +54,15 @@ fn datetime_filter(value: Value) -> String {
 
 /// Epoch seconds → `YYYY-MM-DD HH:MM:SS` in UTC.
 pub fn datetime(ts: i64) -> String {
-    let t = crate::civil::Civil::from_unix(ts);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year, t.month, t.day, t.hour, t.minute, t.second
-    )
+    buildbot_plugin_sdk::time::UtcTime::from_unix(ts).to_string()
 }
 
-/// What a query value keeps unescaped: RFC 3986's unreserved characters.
-const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// Percent-encodes a value for a query string.
+/// Percent-encodes a value for a query string, as the SDK's `Query` writes values.
 fn url_query(value: Value) -> String {
     let text = value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_owned);
-    percent_encoding::utf8_percent_encode(&text, QUERY_VALUE).to_string()
+    buildbot_plugin_sdk::data::encode_query_value(&text)
 }
 
 /// The first line of a text, cut at `max` characters (default 120) with an ellipsis.
@@ -122,5 +101,43 @@ mod tests {
         assert_eq!(duration(3), "3 s");
         assert_eq!(duration(7300), "2 h 1 min");
         assert_eq!(url_query(Value::from("a b&c")), "a%20b%26c");
+    }
+
+    /// `#8d4` and `#88DD44` alike.
+    fn hex_color(text: &str) -> String {
+        let digits = text.trim_start_matches('#').to_ascii_lowercase();
+        if digits.len() == 3 {
+            digits.chars().flat_map(|c| [c, c]).collect()
+        } else {
+            digits
+        }
+    }
+
+    /// The names the `result` filter gives are the SDK's (which plugins show), each has a rule
+    /// in the UI's stylesheet, and that rule paints it in the SDK's (Buildbot's) colour.
+    #[test]
+    fn result_names_and_colours_agree_with_the_sdk() {
+        use buildbot_plugin_sdk::results::{self, BuildResult};
+        let css = include_str!("assets/ui.css");
+        let mut cases: Vec<(Value, &str)> = BuildResult::ALL
+            .iter()
+            .map(|r| (Value::from(r.code()), r.name()))
+            .collect();
+        cases.push((Value::from(()), "pending"));
+        cases.push((Value::from(99), "unknown"));
+        for (value, name) in cases {
+            assert_eq!(result_name(value.clone()), name);
+            let code = value.as_i64();
+            let rule = format!(".results-{name} {{ background-color: ");
+            let at = css
+                .find(&rule)
+                .unwrap_or_else(|| panic!("ui.css has no {rule:?}"));
+            let color = css[at + rule.len()..].split(';').next().unwrap();
+            assert_eq!(
+                hex_color(color),
+                hex_color(results::color(code)),
+                "colour of {name}"
+            );
+        }
     }
 }
