@@ -27,7 +27,6 @@ use axum::Router;
 use crate::answers::{frontend_config_value, twisted_not_found};
 use crate::config::Config;
 use crate::data::DataApi;
-use crate::identity::User;
 use crate::jsonfmt::{self, Layout};
 
 /// What the HTTP handlers share.
@@ -43,6 +42,14 @@ pub struct HttpState {
     cors: Arc<cors::Origins>,
     /// Live updates for `/ws` and `/sse`: this process's events and the database watcher's.
     pub events: crate::events::Events,
+    /// Sessions, login and logout.
+    pub auth: Arc<crate::auth::Authentication>,
+}
+
+impl axum::extract::FromRef<HttpState> for Arc<crate::auth::Authentication> {
+    fn from_ref(state: &HttpState) -> Self {
+        state.auth.clone()
+    }
 }
 
 impl HttpState {
@@ -55,7 +62,9 @@ impl HttpState {
         events: crate::events::Events,
     ) -> anyhow::Result<Self> {
         let cors = cors::Origins::from_config(&config)?;
+        let auth = crate::auth::Authentication::new(&config, data.pool().clone());
         Ok(HttpState {
+            auth,
             config,
             data,
             plugins,
@@ -86,6 +95,8 @@ pub fn routes() -> Router<HttpState> {
     Router::new()
         .merge(api)
         .route("/config", any(frontend_config))
+        .route("/auth/login", any(crate::auth::login))
+        .route("/auth/logout", any(crate::auth::logout))
         .route("/ws", any(ws::handle))
         .route("/ws/", any(ws::handle))
         .route("/sse", any(sse::handle))
@@ -97,8 +108,10 @@ pub fn routes() -> Router<HttpState> {
 }
 
 /// `/config`: what the UI needs to start, in Buildbot's key order and layout.
-async fn frontend_config(State(state): State<HttpState>) -> Response<Body> {
-    let user = User::Anonymous;
+async fn frontend_config(
+    State(state): State<HttpState>,
+    crate::auth::CurrentUser(user): crate::auth::CurrentUser,
+) -> Response<Body> {
     let body = jsonfmt::to_string(
         &frontend_config_value(&state.config, &user),
         Layout::Spaced,

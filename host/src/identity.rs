@@ -1,9 +1,9 @@
 //! Who is making a request: every request and every data read carries a `User`.
 //!
-//! Authentication (a later issue) fills this in from the session cookie, `REMOTE_USER` or an
-//! OAuth2 login; until then every request is anonymous, as with Buildbot's `NoAuth`.
+//! Authentication (`crate::auth`) fills this in from the session cookie; without one a request
+//! is anonymous, as with Buildbot's `NoAuth`.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// The identity a request is made with.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -34,12 +34,22 @@ impl User {
                 full_name,
                 email,
                 groups,
-            } => json!({
-                "username": username,
-                "full_name": full_name,
-                "email": email,
-                "groups": groups,
-            }),
+            } => {
+                // Only what is known, in Buildbot's order: a password login is
+                // `{"username": u, "email": u}`.
+                let mut info = Map::new();
+                info.insert("username".into(), json!(username));
+                if let Some(full_name) = full_name {
+                    info.insert("full_name".into(), json!(full_name));
+                }
+                if let Some(email) = email {
+                    info.insert("email".into(), json!(email));
+                }
+                if !groups.is_empty() {
+                    info.insert("groups".into(), json!(groups));
+                }
+                Value::Object(info)
+            }
         }
     }
 }

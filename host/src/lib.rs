@@ -1,6 +1,7 @@
 //! buildbot-www: Buildbot's web server (REST Data API, UI, plugins) as a library; `main.rs` is its CLI.
 
 pub mod answers;
+pub mod auth;
 pub mod config;
 pub mod data;
 pub mod db;

@@ -41,10 +41,15 @@ impl AppState {
 /// The router with every route of this server: the HTTP server's, the UI's, and Twisted's 404
 /// for the rest.
 pub fn app(state: AppState) -> Router {
+    let auth = state.http.auth.clone();
     Router::new()
         .merge(crate::http::routes().with_state(state.http))
         .merge(crate::ui::router(state.ui))
         .fallback(crate::answers::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            crate::auth::identify,
+        ))
 }
 
 /// Opens the database named by the config and puts the Data API over it.

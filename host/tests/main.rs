@@ -4,6 +4,7 @@
 
 mod common;
 
+mod auth;
 mod badges;
 mod check_config_plugins;
 mod cli;

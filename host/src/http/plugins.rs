@@ -5,7 +5,6 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
 
 use super::HttpState;
-use crate::identity::User;
 use crate::plugins;
 
 /// The largest request body passed to a plugin.
@@ -47,6 +46,11 @@ pub(crate) async fn plugin_request(
         return Err(unknown(name));
     }
     let root = root.unwrap_or_else(|| "../".repeat(1 + below.matches('/').count()));
+    let user = req
+        .extensions()
+        .get::<crate::auth::CurrentUser>()
+        .map(|current| current.0.clone())
+        .unwrap_or_default();
     let query = req.uri().query().unwrap_or("").to_owned();
     let method = req.method().as_str().to_owned();
     let remote_user_header = match &config.www.auth {
@@ -85,7 +89,7 @@ pub(crate) async fn plugin_request(
         query,
         headers,
         body,
-        user: User::Anonymous,
+        user,
         root,
     };
     Ok((name, request))

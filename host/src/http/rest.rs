@@ -8,7 +8,6 @@ use serde_json::{json, Map};
 use super::{cors, HttpState};
 use crate::answers::twisted_not_found;
 use crate::data::{Answer, ApiError};
-use crate::identity::User;
 use crate::jsonfmt::{self, Layout};
 
 /// The only REST API version this server speaks.
@@ -96,7 +95,11 @@ async fn serve(
     let mut response = match *req.method() {
         Method::GET | Method::HEAD => {
             let max_args = state.config.www.limits.max_query_args;
-            let user = User::Anonymous;
+            let user = req
+                .extensions()
+                .get::<crate::auth::CurrentUser>()
+                .map(|current| current.0.clone())
+                .unwrap_or_default();
             let result =
                 match crate::data::query_args_at_most(query.as_deref().unwrap_or(""), max_args) {
                     Err(err) => Err(err),

@@ -1,0 +1,350 @@
+//! Authentication: who a request comes from, and logging in and out (`/auth/login`,
+//! `/auth/logout`), as `[www.auth]` configures it. See docs/authentication.md.
+//!
+//! Every request passes [`identify`], which turns a valid session cookie into the request's
+//! [`User`] (anonymous otherwise); handlers read it with [`CurrentUser`].
+
+pub mod session;
+pub mod throttle;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use axum::middleware::Next;
+use base64::Engine as _;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Auth, Config};
+use crate::db::Pool;
+use crate::identity::User;
+use session::Sessions;
+use throttle::Throttle;
+
+/// What logging in and out needs: the configured method, sessions and the failure throttle.
+#[derive(Debug)]
+pub struct Authentication {
+    method: Auth,
+    buildbot_url: String,
+    sessions: Sessions,
+    throttle: Throttle,
+}
+
+impl Authentication {
+    /// Authentication as `config` sets it up, with sessions kept in `pool`'s database.
+    pub fn new(config: &Config, pool: Pool) -> Arc<Authentication> {
+        let secure = config.buildbot_url.starts_with("https:");
+        Arc::new(Authentication {
+            method: config.www.auth.clone(),
+            buildbot_url: config.buildbot_url.clone(),
+            sessions: Sessions::new(pool, config.www.cookie_expiration_time, secure),
+            throttle: Throttle::default(),
+        })
+    }
+
+    /// Whether `user`/`password` is a valid login for the configured method.
+    fn check_password(&self, user: &str, password: &str) -> Result<bool, String> {
+        match &self.method {
+            Auth::UserPasswordAuth(config) => Ok(config
+                .users
+                .iter()
+                .filter(|(name, _)| name == user)
+                .any(|(_, secret)| same_secret(secret.expose(), password))),
+            other => Err(format!(
+                "logging in with a password is not available with {}",
+                other.name()
+            )),
+        }
+    }
+}
+
+/// Whether two secrets are equal, in time that depends on neither's content nor length.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// The request's user, as [`identify`] found it (anonymous where it did not run).
+#[derive(Debug, Clone, Default)]
+pub struct CurrentUser(pub User);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// Middleware: the user of the request's session cookie, for the handlers after it.
+pub async fn identify(
+    State(auth): State<Arc<Authentication>>,
+    mut request: Request,
+    next: Next,
+) -> Response<Body> {
+    let user = match session::token_in(request.headers()) {
+        Some(token) => auth.sessions.user(token).await,
+        None => User::Anonymous,
+    };
+    request.extensions_mut().insert(CurrentUser(user));
+    next.run(request).await
+}
+
+/// Credentials sent with a login: HTTP Basic, or the login form's fields.
+struct Credentials {
+    user: String,
+    password: String,
+}
+
+/// Longest `Authorization` value or form body read for a login.
+const MAX_CREDENTIALS: usize = 4096;
+
+fn basic_credentials(headers: &HeaderMap) -> Option<Credentials> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    if value.len() > MAX_CREDENTIALS {
+        return None;
+    }
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some(Credentials {
+        user: user.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
+fn form_credentials(body: &[u8]) -> Option<Credentials> {
+    let (mut user, mut password) = (None, None);
+    for (key, value) in form_urlencoded::parse(body) {
+        match &*key {
+            "username" => user = Some(value.into_owned()),
+            "password" => password = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    Some(Credentials {
+        user: user?,
+        password: password?,
+    })
+}
+
+/// What a fragment keeps unescaped in the `Location` Buildbot's login and logout answer with.
+const FRAGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'%');
+
+/// `<buildbotURL>#<redirect>`, Buildbot's answer to a login or logout. The redirect must be a
+/// path on this site (`/...`, not `//host`); anything else, or nothing, becomes `/`. Buildbot
+/// takes any text; a fragment cannot leave the site, but a UI that follows it could.
+fn back_to(buildbot_url: &str, query: Option<&str>) -> String {
+    let redirect = query
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(key, _)| key == "redirect")
+                .map(|(_, value)| value.into_owned())
+        })
+        .filter(|r| r.starts_with('/') && !r.starts_with("//") && !r.starts_with("/\\"))
+        .filter(|r| !r.chars().any(char::is_control))
+        .unwrap_or_else(|| "/".into());
+    format!(
+        "{buildbot_url}#{}",
+        utf8_percent_encode(&redirect, FRAGMENT)
+    )
+}
+
+fn answer(status: StatusCode) -> axum::http::response::Builder {
+    Response::builder()
+        .status(status)
+        .header(header::CACHE_CONTROL, "no-store")
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    answer(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from(body.to_owned()))
+        .unwrap_or_default()
+}
+
+/// `/auth/login`: Basic credentials (GET or HEAD, as Buildbot's UI sends them) or the login
+/// form (POST `username`, `password`). A good login sets the session cookie and redirects to
+/// `<buildbotURL>#<redirect>`; a bad one is 401 with `WWW-Authenticate: Basic`.
+pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) -> Response<Body> {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    let query = request.uri().query().map(str::to_owned);
+    let credentials = match *request.method() {
+        Method::GET | Method::HEAD => basic_credentials(request.headers()),
+        Method::POST => match axum::body::to_bytes(request.into_body(), MAX_CREDENTIALS).await {
+            Ok(body) => form_credentials(&body),
+            Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "login form too large"),
+        },
+        _ => {
+            return answer(StatusCode::METHOD_NOT_ALLOWED)
+                .header(header::ALLOW, "GET, HEAD, POST")
+                .body(Body::empty())
+                .unwrap_or_default()
+        }
+    };
+    if matches!(auth.method, Auth::NoAuth {}) {
+        return text(
+            StatusCode::FORBIDDEN,
+            "no login: [www.auth] is NoAuth, everyone is anonymous",
+        );
+    }
+    let refused = || {
+        answer(StatusCode::UNAUTHORIZED)
+            .header(header::WWW_AUTHENTICATE, "Basic realm=\"buildbot\"")
+            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(Body::from("Unauthorized"))
+            .unwrap_or_default()
+    };
+    let Some(credentials) = credentials else {
+        return refused();
+    };
+    if let Some(wait) = auth.throttle.wait(&credentials.user, address) {
+        return answer(StatusCode::TOO_MANY_REQUESTS)
+            .header(header::RETRY_AFTER, wait.as_secs().max(1))
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(Body::from("too many failed logins; try again later"))
+            .unwrap_or_default();
+    }
+    match auth.check_password(&credentials.user, &credentials.password) {
+        Ok(true) => {}
+        Ok(false) => {
+            auth.throttle.failed(&credentials.user, address);
+            tracing::info!("failed login for user {:?}", credentials.user);
+            return refused();
+        }
+        Err(message) => return text(StatusCode::FORBIDDEN, &message),
+    }
+    auth.throttle.succeeded(&credentials.user);
+    // Buildbot's user info for a password login: the name, also as e-mail.
+    let user = User::Known {
+        username: credentials.user.clone(),
+        full_name: None,
+        email: Some(credentials.user),
+        groups: Vec::new(),
+    };
+    let token = match auth.sessions.issue(&user).await {
+        Ok(token) => token,
+        Err(err) => {
+            tracing::error!("{err}");
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot start a session: the session secret is unavailable (see the server log)",
+            );
+        }
+    };
+    redirect(&auth, query.as_deref(), &auth.sessions.cookie(&token))
+}
+
+/// `/auth/logout`: ends the session (its token is refused from now on), removes the cookie and
+/// redirects to `<buildbotURL>#<redirect>`.
+pub async fn logout(State(auth): State<Arc<Authentication>>, request: Request) -> Response<Body> {
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return answer(StatusCode::METHOD_NOT_ALLOWED)
+            .header(header::ALLOW, "GET, HEAD")
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    if let Some(token) = session::token_in(request.headers()) {
+        auth.sessions.revoke(token).await;
+    }
+    redirect(
+        &auth,
+        request.uri().query(),
+        &auth.sessions.clearing_cookie(),
+    )
+}
+
+fn redirect(auth: &Authentication, query: Option<&str>, cookie: &str) -> Response<Body> {
+    let location = back_to(&auth.buildbot_url, query);
+    let mut response = answer(StatusCode::FOUND)
+        .body(Body::empty())
+        .unwrap_or_default();
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, location);
+    }
+    if let Ok(cookie) = HeaderValue::from_str(cookie) {
+        headers.insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_stay_on_the_site() {
+        let url = "http://ci.example.org/";
+        assert_eq!(back_to(url, None), "http://ci.example.org/#/");
+        assert_eq!(
+            back_to(url, Some("redirect=/builders/1")),
+            "http://ci.example.org/#/builders/1"
+        );
+        for hostile in [
+            "redirect=https://evil.example/x",
+            "redirect=//evil.example/x",
+            "redirect=/\\evil.example",
+            "redirect=/x%0d%0aSet-Cookie:%20a=b",
+            "redirect=javascript:alert(1)",
+        ] {
+            assert_eq!(
+                back_to(url, Some(hostile)),
+                "http://ci.example.org/#/",
+                "{hostile}"
+            );
+        }
+        assert_eq!(
+            back_to(url, Some("redirect=/a b\"<")),
+            "http://ci.example.org/#/a%20b%22%3C"
+        );
+    }
+
+    #[test]
+    fn basic_credentials_are_read_in_any_scheme_case() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            "bAsIc aG9tZXI6ZDpvaA==".parse().unwrap(),
+        );
+        let c = basic_credentials(&headers).unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("homer", "d:oh"));
+        for bad in ["Bearer x", "Basic !!!", "Basic aG9tZXI=", "Basic", ""] {
+            headers.insert(header::AUTHORIZATION, bad.parse().unwrap());
+            assert!(basic_credentials(&headers).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_compare_by_content() {
+        assert!(same_secret("d'oh", "d'oh"));
+        assert!(!same_secret("d'oh", "d'oh!"));
+        assert!(!same_secret("", "x"));
+    }
+}

@@ -1,0 +1,402 @@
+//! Logging in and out with `UserPasswordAuth` over real HTTP, and sessions Buildbot 4.3 can
+//! share: the token format, the secret in `object_state`, tokens minted by another
+//! implementation (Python's standard library, as Buildbot's PyJWT does it), and the holes of
+//! Buildbot's sessions that are closed here.
+
+use crate::common;
+
+use std::process::Command;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use serde_json::Value;
+
+const USERS: &str = "[www.auth]\ntype = \"UserPasswordAuth\"\nusers = { homer = \"doh!\", marge = \"blue hair\" }\n";
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+async fn login(base: &str, authorization: Option<&str>, query: &str) -> reqwest::Response {
+    let mut request = client().get(format!("{base}/auth/login{query}"));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    request.send().await.unwrap()
+}
+
+/// The session token a login answer sets.
+fn session_token(response: &reqwest::Response) -> String {
+    let cookies: Vec<&str> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cookies.len(), 1, "one Set-Cookie: {cookies:?}");
+    let cookie = cookies[0];
+    for attribute in ["Path=/", "HttpOnly", "SameSite=Lax"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http buildbotURL: {cookie}"
+    );
+    cookie
+        .strip_prefix("TWISTED_SESSION=")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned()
+}
+
+/// `/config`'s `user`, with the session token as a cookie (if any).
+async fn config_user(base: &str, token: Option<&str>) -> Value {
+    let mut request = client().get(format!("{base}/config"));
+    if let Some(token) = token {
+        request = request.header("cookie", format!("other=1; TWISTED_SESSION={token}"));
+    }
+    let config: Value =
+        serde_json::from_str(&request.send().await.unwrap().text().await.unwrap()).unwrap();
+    config["user"].clone()
+}
+
+/// The database's session secret, as Buildbot stores it.
+async fn session_secret(server: &common::Server) -> String {
+    let pool = buildbot_www::db::open_file(&server.dir.path().join("state.sqlite"))
+        .await
+        .unwrap();
+    let (value,): (String,) = sqlx::query_as(
+        "SELECT value_json FROM object_state JOIN objects ON objects.id = object_state.objectid \
+         WHERE objects.name = 'www' AND objects.class_name = 'buildbot.www.service.WWWService' \
+         AND object_state.name = 'session_secret'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    serde_json::from_str(&value).unwrap()
+}
+
+/// Runs Python 3 (standard library only) and returns what it prints.
+fn python(script: &str, args: &[&str]) -> String {
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs (apt-get install python3)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// Mints an HS256 token the way PyJWT (Buildbot's) writes one: `python3 - KEY CLAIMS [ALG]`.
+const MINT: &str = r#"
+import base64, hashlib, hmac, json, sys
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+alg = sys.argv[3] if len(sys.argv) > 3 else "HS256"
+header = b64(json.dumps({"alg": alg, "typ": "JWT"}, separators=(",", ":")).encode())
+payload = b64(sys.argv[2].encode())
+sig = hmac.new(sys.argv[1].encode(), (header + "." + payload).encode(), hashlib.sha256).digest()
+print(header + "." + payload + "." + b64(sig))
+"#;
+
+/// Verifies a token with the secret, as PyJWT would: prints the claims or `bad`.
+const CHECK: &str = r#"
+import base64, hashlib, hmac, json, sys
+token, key = sys.argv[1], sys.argv[2]
+header, payload, sig = token.split(".")
+pad = lambda s: s + "=" * (-len(s) % 4)
+want = hmac.new(key.encode(), (header + "." + payload).encode(), hashlib.sha256).digest()
+ok = hmac.compare_digest(want, base64.urlsafe_b64decode(pad(sig)))
+ok = ok and json.loads(base64.urlsafe_b64decode(pad(header))) == {"alg": "HS256", "typ": "JWT"}
+print(base64.urlsafe_b64decode(pad(payload)).decode() if ok else "bad")
+"#;
+
+#[tokio::test]
+async fn no_auth_has_no_login_and_everyone_is_anonymous() {
+    let server = common::serve_reference().await;
+    let response = login(&server.base, Some(&basic("homer", "doh!")), "").await;
+    assert_eq!(response.status(), 403);
+    assert!(response.headers().get("set-cookie").is_none());
+    let config: Value = client()
+        .get(format!("{}/config", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap();
+    assert_eq!(config["auth"], serde_json::json!({"name": "NoAuth"}));
+    assert_eq!(config["user"], serde_json::json!({"anonymous": true}));
+}
+
+#[tokio::test]
+async fn a_password_login_gives_a_session_that_logout_ends() {
+    let server =
+        common::serve_reference_config(common::MasterToml::reference().www_toml(USERS)).await;
+    let base = &server.base;
+    // no credentials, a wrong password, an unknown user, another scheme: 401 with a challenge
+    for authorization in [
+        None,
+        Some(basic("homer", "doh")),
+        Some(basic("bart", "doh!")),
+        Some("Bearer doh".to_owned()),
+        Some("Basic %%%".to_owned()),
+    ] {
+        let response = login(base, authorization.as_deref(), "").await;
+        assert_eq!(response.status(), 401, "{authorization:?}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Basic realm=\"buildbot\""
+        );
+        assert!(response.headers().get("set-cookie").is_none());
+    }
+    let response = login(base, Some(&basic("homer", "doh!")), "?redirect=/builders/2").await;
+    assert_eq!(response.status(), 302);
+    let buildbot_url = {
+        let config: Value = client()
+            .get(format!("{base}/config"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap();
+        assert_eq!(config["auth"]["name"], "UserPasswordAuth");
+        config["buildbotURL"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        response.headers()["location"].to_str().unwrap(),
+        format!("{buildbot_url}#/builders/2")
+    );
+    let token = session_token(&response);
+    let homer = serde_json::json!({"username": "homer", "email": "homer"});
+    assert_eq!(config_user(base, Some(&token)).await, homer);
+    assert_eq!(
+        config_user(base, None).await,
+        serde_json::json!({"anonymous": true})
+    );
+    // REST reads work with the cookie
+    let status = client()
+        .get(format!("{base}/api/v2/builders"))
+        .header("cookie", format!("TWISTED_SESSION={token}"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    // a changed token is anonymous
+    let mut forged: Vec<String> = token.split('.').map(str::to_owned).collect();
+    forged[1] = URL_SAFE_NO_PAD.encode(r#"{"user_info":{"username":"admin"},"exp":9999999999}"#);
+    assert_eq!(
+        config_user(base, Some(&forged.join("."))).await,
+        serde_json::json!({"anonymous": true})
+    );
+    // logout: the cookie goes, and the same token is refused afterwards
+    let response = client()
+        .get(format!("{base}/auth/logout?redirect=https://evil.example/"))
+        .header("cookie", format!("TWISTED_SESSION={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(
+        response.headers()["location"].to_str().unwrap(),
+        format!("{buildbot_url}#/"),
+        "an off-site redirect is not followed"
+    );
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("TWISTED_SESSION=;") && cookie.contains("Max-Age=0"));
+    assert_eq!(
+        config_user(base, Some(&token)).await,
+        serde_json::json!({"anonymous": true})
+    );
+    // the other user still logs in
+    let response = login(base, Some(&basic("marge", "blue hair")), "").await;
+    assert_eq!(response.status(), 302);
+    let marge = session_token(&response);
+    assert_eq!(config_user(base, Some(&marge)).await["username"], "marge");
+}
+
+#[tokio::test]
+async fn the_login_form_is_accepted_too() {
+    let server =
+        common::serve_reference_config(common::MasterToml::reference().www_toml(USERS)).await;
+    let response = client()
+        .post(format!("{}/auth/login?redirect=/", server.base))
+        .form(&[("username", "homer"), ("password", "doh!")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let token = session_token(&response);
+    assert_eq!(
+        config_user(&server.base, Some(&token)).await["username"],
+        "homer"
+    );
+    let response = client()
+        .post(format!("{}/auth/login", server.base))
+        .form(&[("username", "homer"), ("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let response = client()
+        .put(format!("{}/auth/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+}
+
+#[tokio::test]
+async fn sessions_are_shared_with_buildbot_through_the_database_secret() {
+    let server =
+        common::serve_reference_config(common::MasterToml::reference().www_toml(USERS)).await;
+    let base = &server.base;
+    let response = login(base, Some(&basic("homer", "doh!")), "").await;
+    let ours = session_token(&response);
+    let secret = session_secret(&server).await;
+    // our token verifies with the secret in another implementation, with Buildbot's claims
+    let claims: Value = serde_json::from_str(&python(CHECK, &[&ours, &secret])).unwrap();
+    assert_eq!(
+        claims["user_info"],
+        serde_json::json!({"username": "homer", "email": "homer"})
+    );
+    let lifetime = claims["exp"].as_i64().unwrap()
+        - std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+    assert!(
+        (604_700..=604_800).contains(&lifetime),
+        "a week: {lifetime}"
+    );
+    // a token a Buildbot master minted with the same secret is accepted here
+    let theirs = python(
+        MINT,
+        &[
+            &secret,
+            r#"{"user_info":{"username":"bart","email":"bart@example.org"},"exp":9999999999}"#,
+        ],
+    );
+    assert_eq!(
+        config_user(base, Some(&theirs)).await,
+        serde_json::json!({"username": "bart", "email": "bart@example.org"})
+    );
+    // what Buildbot accepts and this server does not: no exp, an expired one, another algorithm
+    for (claims, alg) in [
+        (r#"{"user_info":{"username":"bart"}}"#, "HS256"),
+        (r#"{"user_info":{"username":"bart"},"exp":1}"#, "HS256"),
+        (
+            r#"{"user_info":{"username":"bart"},"exp":9999999999}"#,
+            "HS512",
+        ),
+    ] {
+        let token = python(MINT, &[&secret, claims, alg]);
+        assert_eq!(
+            config_user(base, Some(&token)).await,
+            serde_json::json!({"anonymous": true}),
+            "{claims} {alg}"
+        );
+    }
+    // another secret: anonymous
+    let other = python(
+        MINT,
+        &[
+            "0123456789abcdef0123456789abcdef",
+            r#"{"user_info":{"username":"bart"},"exp":9999999999}"#,
+        ],
+    );
+    assert_eq!(
+        config_user(base, Some(&other)).await,
+        serde_json::json!({"anonymous": true})
+    );
+}
+
+#[tokio::test]
+async fn the_secret_buildbot_left_is_used_and_one_is_made_when_missing() {
+    // The reference database was written by a Buildbot master, which left its secret there.
+    let server =
+        common::serve_reference_config(common::MasterToml::reference().www_toml(USERS)).await;
+    let before = session_secret(&server).await;
+    let response = login(&server.base, Some(&basic("homer", "doh!")), "").await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(
+        session_secret(&server).await,
+        before,
+        "Buildbot's secret is kept"
+    );
+    let token = session_token(&response);
+    assert_ne!(python(CHECK, &[&token, &before]), "bad");
+
+    // A database without one (a new master, or the row deleted to end every session).
+    let server =
+        common::serve_reference_config(common::MasterToml::reference().www_toml(USERS)).await;
+    let pool = buildbot_www::db::open_file(&server.dir.path().join("state.sqlite"))
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM objects WHERE name = 'www'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM object_state WHERE name = 'session_secret'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let response = login(&server.base, Some(&basic("homer", "doh!")), "").await;
+    assert_eq!(response.status(), 302);
+    let made = session_secret(&server).await;
+    assert_ne!(made, before);
+    assert_eq!(made.len(), 32, "32 hex digits, as Buildbot makes it");
+    assert!(made.chars().all(|c| c.is_ascii_hexdigit()), "{made}");
+    let token = session_token(&response);
+    assert_ne!(python(CHECK, &[&token, &made]), "bad");
+    assert_eq!(python(CHECK, &[&token, &before]), "bad");
+    let rows: (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM object_state JOIN objects ON objects.id = object_state.objectid \
+         WHERE objects.name = 'www' AND object_state.name = 'session_secret'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.0, 1);
+}
+
+#[tokio::test]
+async fn repeated_failures_are_slowed_down() {
+    let server =
+        common::serve_reference_config(common::MasterToml::reference().www_toml(USERS)).await;
+    let base = &server.base;
+    for _ in 0..5 {
+        let response = login(base, Some(&basic("homer", "guess")), "").await;
+        assert_eq!(response.status(), 401);
+    }
+    // even the right password waits now, without being checked
+    let response = login(base, Some(&basic("homer", "doh!")), "").await;
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+    // the same address is slowed down for other names too
+    let response = login(base, Some(&basic("marge", "blue hair")), "").await;
+    assert_eq!(response.status(), 429);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let response = login(base, Some(&basic("homer", "doh!")), "").await;
+    assert_eq!(response.status(), 302);
+}
