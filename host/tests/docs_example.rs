@@ -5,6 +5,7 @@
 //! build-test-plugins`).
 
 use crate::common;
+use crate::common::html::{self, Find};
 
 use std::path::Path;
 
@@ -42,12 +43,8 @@ async fn get(base: &str, path: &str) -> (u16, String) {
 
 /// The text of each `<li>` of a page.
 fn items(page: &str) -> Vec<String> {
-    let document = scraper::Html::parse_fragment(page);
-    let li = scraper::Selector::parse("li").unwrap();
-    document
-        .select(&li)
-        .map(|item| item.text().collect())
-        .collect()
+    let document = html::parse(page);
+    document.all("li").into_iter().map(html::text).collect()
 }
 
 /// Serves my_view with these lines in `[www.plugins.my_view]`; returns the base URL.
@@ -88,7 +85,7 @@ async fn the_guides_example_serves_builds() {
         .iter()
         .map(|b| format!("builds/{}", b["buildid"]))
         .collect();
-    assert_eq!(common::attrs(&page, "href"), links);
+    assert_eq!(html::parse(&page).attrs("href"), links);
 
     // A build's page.
     let newest = &builds[0];
