@@ -591,3 +591,70 @@ async fn the_epoch_ticker_sleeps_while_no_plugin_runs_and_wakes_for_the_next_cal
         (200, "ok".into())
     );
 }
+
+/// The scheduling policy of each thread of process `pid` named `name` (Linux `/proc`).
+#[cfg(target_os = "linux")]
+fn policies(pid: u32, name: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap().path();
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if !comm.trim().starts_with(name) {
+            continue;
+        }
+        let sched = std::fs::read_to_string(task.join("sched")).unwrap_or_default();
+        if let Some(policy) = sched
+            .lines()
+            .find(|l| l.starts_with("policy"))
+            .and_then(|l| l.split(':').nth(1))
+        {
+            found.push(policy.trim().parse().unwrap());
+        }
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_ran_past_its_deadline_runs_on_idle_priority_threads() {
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_IDLE: u32 = 5;
+    let server = serve_hostile_process("deadline_ms = 300").await;
+    let pid = server.child.id();
+    // A call that waits runs on the normal plugin threads.
+    assert_eq!(
+        text(&server.base, "/plugins/hostile/sleep?ms=20").await,
+        (200, "slept".into())
+    );
+    let normal = policies(pid, "plugin-call");
+    assert!(!normal.is_empty(), "no plugin-call thread");
+    assert!(normal.iter().all(|p| *p == SCHED_OTHER), "{normal:?}");
+    assert!(
+        policies(pid, "plugin-idle").is_empty(),
+        "no idle threads yet"
+    );
+    // The first spin runs there too, until its deadline...
+    assert_eq!(
+        get(&server.base, "/plugins/hostile/loop").await.status(),
+        504
+    );
+    assert!(policies(pid, "plugin-idle").is_empty());
+    // ...and the plugin's next calls run at idle priority.
+    assert_eq!(
+        get(&server.base, "/plugins/hostile/loop").await.status(),
+        504
+    );
+    let idle = policies(pid, "plugin-idle");
+    assert!(
+        !idle.is_empty(),
+        "the second spin did not start the idle threads"
+    );
+    assert!(idle.iter().all(|p| *p == SCHED_IDLE), "{idle:?}");
+    assert!(policies(pid, "plugin-call")
+        .iter()
+        .all(|p| *p == SCHED_OTHER));
+    assert_eq!(
+        text(&server.base, "/plugins/hostile/ok").await,
+        (200, "ok".into())
+    );
+}

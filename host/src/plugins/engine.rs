@@ -35,33 +35,52 @@ fn engine() -> anyhow::Result<&'static Engine> {
         .context("the wasm engine could not be created")
 }
 
-/// The threads plugin calls run on: their own tokio runtime, so a guest that computes never
-/// holds a thread of the runtime serving REST, the UI and live updates. There is one thread
-/// fewer than there are cores (at least one), so that one core is always left to the server's
-/// own work, and on Linux the threads are scheduled as idle work (`SCHED_IDLE`): a REST worker
-/// that wakes takes the core at once instead of waiting out the plugin thread's time slice
-/// (nice 10 or 19 left a REST p99 of 4 ms while 300 calls spun; see docs/performance.md).
-/// A call that got here therefore runs on the time the server does not use, bounded anyway
-/// by its deadline; calls that answer within a tick never come here. One runtime for the
+/// Which plugin threads a call moved off the request's thread runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Threads {
+    /// Threads at the server's own priority: calls of plugins that keep to their deadlines
+    /// (views that wait on data reads and render) run here, and keep running when other
+    /// programs load the machine.
+    Normal,
+    /// Threads scheduled as idle work (Linux `SCHED_IDLE`, nice 19 where refused): calls of a
+    /// plugin that recently ran past its deadline. A REST worker that wakes takes the core
+    /// at once instead of waiting out the plugin thread's time slice (nice 10 or 19 left a
+    /// REST p99 of 4 ms while 300 calls spun; see docs/performance.md), so a spinning plugin
+    /// runs only on time nobody else wants, bounded by its deadline.
+    Idle,
+}
+
+/// The plugin threads of one kind: a tokio runtime of their own, so that a guest that
+/// computes never holds a thread serving REST, the UI and live updates, with one thread fewer
+/// than there are cores (at least one), so that one core is always left to the server's own
+/// work. Calls that answer within a tick never come here. One runtime of each kind for the
 /// process, never dropped.
-pub(super) fn call_runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
-    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
-    // Built inside `get_or_init`, so that only one is ever built: a second one, dropped in
-    // an async context, would panic.
-    RUNTIME
-        .get_or_init(|| {
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(cores.saturating_sub(1).max(1))
-                .thread_name("plugin-call")
-                .on_thread_start(idle_priority)
-                .enable_all()
-                .build()
-                .inspect_err(|err| tracing::error!("cannot start the plugin threads: {err}"))
-                .ok()
-        })
-        .as_ref()
-        .context("the plugin threads could not be started")
+pub(super) fn call_runtime(threads: Threads) -> anyhow::Result<&'static tokio::runtime::Runtime> {
+    static NORMAL: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    static IDLE: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    let (cell, name): (_, &str) = match threads {
+        Threads::Normal => (&NORMAL, "plugin-call"),
+        Threads::Idle => (&IDLE, "plugin-idle"),
+    };
+    // Built inside `get_or_init`, so that only one of each is ever built: a second one,
+    // dropped in an async context, would panic.
+    cell.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder
+            .worker_threads(cores.saturating_sub(1).max(1))
+            .thread_name(name)
+            .enable_all();
+        if threads == Threads::Idle {
+            builder.on_thread_start(idle_priority);
+        }
+        builder
+            .build()
+            .inspect_err(|err| tracing::error!("cannot start the {name} threads: {err}"))
+            .ok()
+    })
+    .as_ref()
+    .with_context(|| format!("the {name} threads could not be started"))
 }
 
 /// Makes the calling thread idle work (Linux: `SCHED_IDLE`, per thread, allowed without

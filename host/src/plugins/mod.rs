@@ -23,8 +23,8 @@ mod watch;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -186,15 +186,51 @@ const INLINE_AGAIN: Duration = Duration::from_micros(500);
 /// answering 504 itself (see `Registry::handle`).
 const DEADLINE_BACKSTOP: Duration = Duration::from_millis(20);
 
+/// How long after a call of a plugin ran past its deadline the plugin's calls run on the
+/// idle-priority plugin threads (see `Registry::handle`).
+const OVERRAN_FOR: Duration = Duration::from_secs(60);
+
 /// One enabled plugin: its settings and the component currently serving it.
 struct Slot {
     setup: Arc<instance::Setup>,
     current: RwLock<Arc<Loaded>>,
     /// Whether calls start on the caller's thread (see `Registry::handle`).
     inline: AtomicBool,
+    /// When a call last ran past its deadline: milliseconds after [`process_start`], plus
+    /// one (0: never).
+    overran: AtomicU64,
+}
+
+/// A fixed instant early in the process, for times kept in atomics.
+fn process_start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
 }
 
 impl Slot {
+    /// Notes that a call ran past its deadline.
+    fn mark_overran(&self) {
+        let since = process_start().elapsed().as_millis();
+        self.overran.store(
+            u64::try_from(since).unwrap_or(u64::MAX - 1) + 1,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Which plugin threads the plugin's moved calls run on: the idle-priority ones for
+    /// [`OVERRAN_FOR`] after a call ran past its deadline, the normal ones otherwise.
+    fn threads(&self) -> engine::Threads {
+        let overran = self.overran.load(Ordering::Relaxed);
+        let recent = overran != 0
+            && process_start().elapsed().as_millis()
+                < u128::from(overran - 1) + OVERRAN_FOR.as_millis();
+        if recent {
+            engine::Threads::Idle
+        } else {
+            engine::Threads::Normal
+        }
+    }
+
     fn loaded(&self) -> Arc<Loaded> {
         self.current
             .read()
@@ -284,6 +320,7 @@ impl Registry {
                     setup,
                     current: RwLock::new(Arc::new(loaded)),
                     inline: AtomicBool::new(true),
+                    overran: AtomicU64::new(0),
                 }),
             ));
         }
@@ -330,7 +367,11 @@ impl Registry {
     /// (1 ms) is handed, as it is, to the plugin threads (`engine::call_runtime`), and so are
     /// the plugin's next calls until one of them answers within [`INLINE_AGAIN`]: a plugin
     /// that computes never holds a thread serving REST or the UI for more than a tick, and
-    /// only once. If the caller goes away, the call is stopped.
+    /// only once. The plugin threads are the normal ones, or, for a minute after one of the
+    /// plugin's calls ran past its deadline, the idle-priority ones (`engine::Threads`): a
+    /// plugin that spins cannot take CPU time from REST, while views that keep to their
+    /// deadlines keep running when other programs load the machine. If the caller goes away,
+    /// the call is stopped.
     pub async fn handle(&self, name: &str, request: Request) -> Result<Response, Fault> {
         let (Some(slot), Some(runtime)) = (self.slot(name), self.inner.runtime.clone()) else {
             return Err(Fault::NotFound(name.to_owned()));
@@ -353,7 +394,7 @@ impl Registry {
             plugin: name.to_owned(),
             reason,
         };
-        let threads = engine::call_runtime()
+        let threads = engine::call_runtime(slot.threads())
             .map_err(|err| crashed(format!("no thread to run it on: {err}")))?;
         let started = Instant::now();
         let mut moved = AbortOnDrop(threads.spawn(call));
@@ -369,6 +410,9 @@ impl Registry {
         };
         if started.elapsed() < INLINE_AGAIN {
             slot.inline.store(true, Ordering::Relaxed);
+        }
+        if matches!(result, Err(Fault::Timeout { .. })) {
+            slot.mark_overran();
         }
         result
     }
