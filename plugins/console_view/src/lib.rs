@@ -11,6 +11,7 @@ pub mod tags;
 use std::fmt::Write;
 
 use buildbot_plugin_sdk::prelude::*;
+use buildbot_plugin_sdk::serde::Deserialize;
 
 use crate::common::{Args, View};
 use crate::tags::TagGroup;
@@ -18,7 +19,23 @@ use crate::tags::TagGroup;
 /// Changes per page unless configured: Buildbot's console shows 30.
 pub const DEFAULT_CHANGES: i64 = 30;
 
-/// The plugin: the operator's options.
+/// The operator's options, `[www.plugins.console_view]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde", deny_unknown_fields, default)]
+pub struct Options {
+    /// Changes per page, 1 to [`changes::MAX_CHANGES`](buildbot_plugin_sdk::changes::MAX_CHANGES).
+    pub changes: i64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            changes: DEFAULT_CHANGES,
+        }
+    }
+}
+
+/// The plugin: the operator's options, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsoleView {
     /// Changes per page (`changes`).
@@ -34,28 +51,24 @@ impl Plugin for ConsoleView {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        config.deny_unknown(&["changes"])?;
+        let options: Options = plugin_options::parse(&config)?;
         Ok(ConsoleView {
-            changes: common::changes_option(&config, DEFAULT_CHANGES)?,
+            changes: common::check_changes(&config, options.changes)?,
         })
     }
 
-    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
-        Ok(self.answer(request))
+    fn routes() -> Routes<Self> {
+        Routes::new().get("/", ConsoleView::index)
     }
 }
 
 impl ConsoleView {
-    /// The answer to one request; every failure is already an answer here.
-    fn answer(&self, request: &Request) -> Response {
-        common::answer(request, "console", |request| {
-            let args = match Args::parse(request, self.changes, &[]) {
-                Ok(args) => args,
-                Err(message) => return Ok(Err(message)),
-            };
-            let view = common::read(&args)?;
-            Ok(Ok(render(&args, &view, &request.root)))
-        })
+    /// The console page.
+    fn index(&mut self, request: &Request, _: &Params) -> Result<Response, Error> {
+        let args = Args::parse(request, self.changes, &[])
+            .map_err(|message| common::bad_request("console", message))?;
+        let view = common::read(&args).map_err(|error| common::data_error("console", error))?;
+        Ok(common::page(render(&args, &view, &request.root)))
     }
 }
 

@@ -132,8 +132,8 @@ fn pager_and_filters_keep_the_arguments() {
 #[test]
 fn bad_arguments_and_methods() {
     testing::set_data(|_, _| Err(DataError::new(500, "no data in this test")));
-    let console = ConsoleView { changes: 30 };
-    let get = |query: &str| console.answer(&Request::get("/").with_query(query));
+    let mut console = ConsoleView { changes: 30 };
+    let mut get = |query: &str| console.respond(&Request::get("/").with_query(query));
     let bad = get("page=abc");
     assert_eq!(bad.status, 400);
     assert_eq!(
@@ -144,9 +144,20 @@ fn bad_arguments_and_methods() {
         get("changes=-5").body_text().unwrap(),
         "bad console request: invalid changes '-5': expected a whole number from 1 to 200\n"
     );
-    assert_eq!(get("").status, 500);
-    assert_eq!(console.answer(&Request::get("/x")).status, 404);
-    assert_eq!(console.answer(&Request::new("POST", "/")).status, 405);
+    let failed = get("");
+    assert_eq!(failed.status, 500);
+    assert_eq!(
+        failed.body_text().unwrap(),
+        "console: no data in this test\n"
+    );
+    assert_eq!(console.respond(&Request::get("/x")).status, 404);
+    assert_eq!(console.respond(&Request::get("/x/")).status, 404);
+    let post = console.respond(&Request::new("POST", "/"));
+    assert_eq!(
+        (post.status, post.header("allow")),
+        (405, Some("GET, HEAD"))
+    );
+    assert_eq!(console.respond(&Request::new("HEAD", "/")).status, 500);
 }
 
 #[test]
@@ -157,14 +168,14 @@ fn empty_history() {
             path.split('/').next().unwrap()
         ))
     });
-    let console = ConsoleView { changes: 30 };
-    let page = console.answer(&Request::get("/"));
+    let mut console = ConsoleView { changes: 30 };
+    let page = console.respond(&Request::get("/"));
     assert_eq!(page.status, 200);
     assert!(page
         .body_text()
         .unwrap()
         .contains("<p class=\"bbv-empty\">No changes yet.</p>"));
-    let filtered = console.answer(&Request::get("/").with_query("branch=x%3Cy"));
+    let filtered = console.respond(&Request::get("/").with_query("branch=x%3Cy"));
     assert!(filtered
         .body_text()
         .unwrap()
@@ -179,6 +190,14 @@ fn config_options() {
     assert_eq!(
         config(r#"{"changes": 0}"#).unwrap_err(),
         "console_view: option 'changes' must be from 1 to 200, not 0"
+    );
+    assert_eq!(
+        config(r#"{"changes": 201}"#).unwrap_err(),
+        "console_view: option 'changes' must be from 1 to 200, not 201"
+    );
+    assert_eq!(
+        config(r#"{"changes": "x"}"#).unwrap_err(),
+        "console_view: invalid config: option 'changes': invalid type: string \"x\", expected i64"
     );
     assert_eq!(
         config(r#"{"change": 5}"#).unwrap_err(),

@@ -10,13 +10,33 @@ pub use view_common as common;
 use std::fmt::Write;
 
 use buildbot_plugin_sdk::prelude::*;
+use buildbot_plugin_sdk::serde::Deserialize;
 
 use crate::common::{Args, Detail, View};
 
 /// Changes per page unless configured: Buildbot's grid shows 5 revisions (`revisionLimit`).
 pub const DEFAULT_CHANGES: i64 = 5;
 
-/// The plugin: the operator's options.
+/// The operator's options, `[www.plugins.grid_view]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde", deny_unknown_fields, default)]
+pub struct Options {
+    /// Changes per page, 1 to [`changes::MAX_CHANGES`](buildbot_plugin_sdk::changes::MAX_CHANGES).
+    pub changes: i64,
+    /// Changes as rows and builders as columns unless the URL says otherwise.
+    pub transposed: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            changes: DEFAULT_CHANGES,
+            transposed: false,
+        }
+    }
+}
+
+/// The plugin: the operator's options, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GridView {
     /// Changes per page (`changes`).
@@ -34,33 +54,34 @@ impl Plugin for GridView {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        config.deny_unknown(&["changes", "transposed"])?;
+        let options: Options = plugin_options::parse(&config)?;
         Ok(GridView {
-            changes: common::changes_option(&config, DEFAULT_CHANGES)?,
-            transposed: config.bool_or("transposed", false)?,
+            changes: common::check_changes(&config, options.changes)?,
+            transposed: options.transposed,
         })
     }
 
-    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
-        Ok(self.answer(request))
+    fn routes() -> Routes<Self> {
+        Routes::new().get("/", GridView::index)
     }
 }
 
 impl GridView {
-    /// The answer to one request; every failure is already an answer here.
-    fn answer(&self, request: &Request) -> Response {
-        common::answer(request, "grid", |request| {
-            let parsed = Args::parse(request, self.changes, &["transposed"]).and_then(|args| {
+    /// The grid page; `?transposed=` overrides the configured layout.
+    fn index(&mut self, request: &Request, _: &Params) -> Result<Response, Error> {
+        let (args, transposed) = Args::parse(request, self.changes, &["transposed"])
+            .and_then(|args| {
                 let transposed = Args::flag(request, "transposed")?.unwrap_or(self.transposed);
                 Ok((args, transposed))
-            });
-            let (args, transposed) = match parsed {
-                Ok(parsed) => parsed,
-                Err(message) => return Ok(Err(message)),
-            };
-            let view = common::read(&args)?;
-            Ok(Ok(render(&args, &view, transposed, &request.root)))
-        })
+            })
+            .map_err(|message| common::bad_request("grid", message))?;
+        let view = common::read(&args).map_err(|error| common::data_error("grid", error))?;
+        Ok(common::page(render(
+            &args,
+            &view,
+            transposed,
+            &request.root,
+        )))
     }
 }
 

@@ -81,7 +81,7 @@ fn tag_filter_and_escaping() {
 #[test]
 fn arguments_config_and_manifest() {
     testing::set_data(|_, _| Err(DataError::new(500, "no data in this test")));
-    let grid = GridView::init(Config::empty("grid_view")).unwrap();
+    let mut grid = GridView::init(Config::empty("grid_view")).unwrap();
     assert_eq!(
         grid,
         GridView {
@@ -89,13 +89,15 @@ fn arguments_config_and_manifest() {
             transposed: false
         }
     );
-    let get = |query: &str| grid.answer(&Request::get("/").with_query(query));
+    let mut get = |query: &str| grid.respond(&Request::get("/").with_query(query));
     assert_eq!(
         get("transposed=maybe").body_text().unwrap(),
         "bad grid request: invalid transposed 'maybe': expected 1 or 0\n"
     );
     assert_eq!(get("before=-1").status, 400);
     assert_eq!(get("").status, 500);
+    assert_eq!(grid.respond(&Request::get("/transposed")).status, 404);
+    assert_eq!(grid.respond(&Request::new("PUT", "/")).status, 405);
     let config = |json: &str| GridView::init(Config::from_json("grid_view", json).unwrap());
     assert_eq!(
         config(r#"{"changes": 8, "transposed": true}"#).unwrap(),
@@ -106,7 +108,11 @@ fn arguments_config_and_manifest() {
     );
     assert_eq!(
         config(r#"{"transposed": "yes"}"#).unwrap_err(),
-        "grid_view: option 'transposed' must be true or false, not \"yes\""
+        "grid_view: invalid config: option 'transposed': invalid type: string \"yes\", expected a boolean"
+    );
+    assert_eq!(
+        config(r#"{"changes": 0}"#).unwrap_err(),
+        "grid_view: option 'changes' must be from 1 to 200, not 0"
     );
     assert!(config(r#"{"revisionLimit": 5}"#)
         .unwrap_err()

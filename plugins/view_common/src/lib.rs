@@ -135,46 +135,39 @@ pub fn filter_builders(builders: &mut Vec<Builder>, tags: &[String]) {
     builders.sort_by(|a, b| a.name.cmp(&b.name).then(a.builderid.cmp(&b.builderid)));
 }
 
-/// Answers a view's request: 405 for other methods than GET and HEAD, 400 for bad arguments,
-/// the page rendered by `render`, or the Data API's error.
-pub fn answer(
-    request: &Request,
-    view: &str,
-    render: impl FnOnce(&Request) -> Result<Result<String, String>, DataError>,
-) -> Response {
-    if request.path != "/" {
-        return Response::not_found();
-    }
-    if request.method != "GET" && request.method != "HEAD" {
-        return Response::error(
-            405,
-            format!("method not allowed: the {view} answers GET and HEAD\n"),
-        )
-        .with_header("allow", "HEAD, GET");
-    }
-    match render(request) {
-        Ok(Ok(html)) => Response::html(html).with_header("cache-control", "no-cache"),
-        Ok(Err(message)) => Response::error(400, format!("bad {view} request: {message}\n")),
-        Err(error) => {
-            if error.code >= 500 {
-                log::error!("reading the {view}'s data: {error}");
-            }
-            Response::error(error.code, format!("{view}: {}\n", error.message))
-        }
-    }
+/// A view's page as its answer: `200 text/html`, never cached (the page follows the builds).
+pub fn page(html: String) -> Response {
+    Response::html(html).with_header("cache-control", "no-cache")
 }
 
-/// The `changes` option (rows per page): 1 to [`changes::MAX_CHANGES`], else `default`.
-pub fn changes_option(config: &Config, default: i64) -> Result<usize, String> {
+/// The 400 answer to a request with a bad argument, naming the view (`bad console request:
+/// ...`).
+pub fn bad_request(view: &str, message: impl std::fmt::Display) -> Error {
+    Error::bad_request(format!("bad {view} request: {message}\n"))
+}
+
+/// The answer to a failed data read: its status and message, naming the view; a server-side
+/// failure (5xx) is logged too.
+pub fn data_error(view: &str, error: DataError) -> Error {
+    if error.code >= 500 {
+        log::error!("reading the {view}'s data: {error}");
+    }
+    Error::new(error.code, format!("{view}: {}\n", error.message))
+}
+
+/// Checks the `changes` option (rows per page) after parsing: 1 to [`changes::MAX_CHANGES`].
+pub fn check_changes(config: &Config, changes: i64) -> Result<usize, String> {
     let max = changes::MAX_CHANGES;
-    let value = config.int_or("changes", default)?;
-    usize::try_from(value)
+    usize::try_from(changes)
         .ok()
         .filter(|n| (1..=max).contains(n))
         .ok_or_else(|| {
-            config.error(format_args!(
-                "option 'changes' must be from 1 to {max}, not {value}"
-            ))
+            plugin_options::out_of_range(
+                config,
+                "changes",
+                format_args!("from 1 to {max}"),
+                changes,
+            )
         })
 }
 
