@@ -1,7 +1,8 @@
-//! What the console and grid views share: their URL arguments, the page of changes with the
-//! builders it shows, and the HTML of build boxes, change descriptions, the filter form and
-//! the pager. An ordinary library crate both view plugins depend on, so the two views look and
-//! behave alike without a second copy.
+//! What the bundled views share. For the console and grid views: their URL arguments, the page
+//! of changes with the builders it shows, and the HTML of build boxes, change descriptions, the
+//! filter form and the pager. For every view (the waterfall too): the answers, a page or an
+//! error naming the view. An ordinary library crate the view plugins depend on, so the views
+//! look and behave alike without a second copy.
 
 use std::fmt::Write;
 

@@ -107,44 +107,23 @@ impl Plugin for WaterfallView {
         Ok(WaterfallView::new(Options::from_config(&config)?))
     }
 
-    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
-        Ok(self.answer(request))
+    fn routes() -> Routes<Self> {
+        Routes::new().get("/", WaterfallView::index)
     }
 }
 
 impl WaterfallView {
-    /// The answer to one request; every failure is already an answer here.
-    fn answer(&self, request: &Request) -> Response {
-        if request.path != "/" {
-            return Response::not_found();
-        }
-        if request.method != "GET" && request.method != "HEAD" {
-            return Response::error(
-                405,
-                "method not allowed: the waterfall answers GET and HEAD\n",
-            )
-            .with_header("allow", "HEAD, GET");
-        }
-        let args = match Args::parse(request, &self.options) {
-            Ok(args) => args,
-            Err(message) => {
-                return Response::error(400, format!("bad waterfall request: {message}\n"))
-            }
-        };
+    /// The waterfall page, with a `Server-Timing` header of where the time went.
+    fn index(&mut self, request: &Request, _: &Params) -> Result<Response, Error> {
+        let args = Args::parse(request, &self.options)
+            .map_err(|message| view_common::bad_request("waterfall", message))?;
         let now = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
         let mut timing = Timing::start();
         let reader = reader_key(&request.user);
-        match self.timed_page(&args, &request.root, &reader, now, &mut timing) {
-            Ok(html) => Response::html(html)
-                .with_header("cache-control", "no-cache")
-                .with_header("server-timing", timing.header()),
-            Err(error) => {
-                if error.code >= 500 {
-                    log::error!("reading the waterfall's data: {error}");
-                }
-                Response::error(error.code, format!("waterfall: {}\n", error.message))
-            }
-        }
+        let html = self
+            .timed_page(&args, &request.root, &reader, now, &mut timing)
+            .map_err(|error| view_common::data_error("waterfall", error))?;
+        Ok(view_common::page(html).with_header("server-timing", timing.header()))
     }
 }
 

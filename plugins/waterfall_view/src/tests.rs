@@ -540,7 +540,8 @@ fn options_have_defaults_and_are_checked() {
     );
     assert_eq!(
         error(json!({"scale": "logarithmic"})),
-        "waterfall_view: option 'scale' must be \"linear\" or \"log\", not \"logarithmic\""
+        "waterfall_view: invalid config: option 'scale': unknown variant `logarithmic`, \
+         expected `linear` or `log`"
     );
     assert_eq!(
         error(json!({"limit": 5000})),
@@ -552,19 +553,28 @@ fn options_have_defaults_and_are_checked() {
     );
     assert_eq!(
         error(json!({"idle_threshold": "5m"})),
-        "waterfall_view: option 'idle_threshold' must be an integer, not \"5m\""
+        "waterfall_view: invalid config: option 'idle_threshold': invalid type: string \"5m\", \
+         expected i64"
     );
-    assert!(error(json!({"min_height_for_steps": -1})).contains("min_height_for_steps"));
+    assert_eq!(
+        error(json!({"min_height_for_steps": -1})),
+        "waterfall_view: option 'min_height_for_steps' must be between 0 and 10000, not -1"
+    );
+    assert_eq!(
+        error(json!({"show_builders_without_builds": 1})),
+        "waterfall_view: invalid config: option 'show_builders_without_builds': \
+         invalid type: integer `1`, expected a boolean"
+    );
 }
 
-fn get(plugin: &WaterfallView, query: &str) -> Response {
-    plugin.answer(&Request::get("/").with_query(query))
+fn get(plugin: &mut WaterfallView, query: &str) -> Response {
+    plugin.respond(&Request::get("/").with_query(query))
 }
 
 #[test]
 fn bad_arguments_are_400_with_a_reason() {
     let _reads = dataset();
-    let plugin = view(json!({}));
+    let mut plugin = view(json!({}));
     let cases = [
         (
             "before=abc",
@@ -588,7 +598,7 @@ fn bad_arguments_are_400_with_a_reason() {
         ("limit=", "not ''"),
     ];
     for (query, message) in cases {
-        let response = get(&plugin, query);
+        let response = get(&mut plugin, query);
         assert_eq!(response.status, 400, "{query}");
         assert_eq!(
             response.header("content-type"),
@@ -599,28 +609,29 @@ fn bad_arguments_are_400_with_a_reason() {
         assert!(body.contains(message), "{query}: {body}");
     }
     let long = "x".repeat(101);
-    assert!(get(&plugin, &format!("tag={long}"))
+    assert!(get(&mut plugin, &format!("tag={long}"))
         .body_text()
         .unwrap()
         .contains("at most 100 characters"));
     let many: Vec<String> = (0..21).map(|i| format!("tag=t{i}")).collect();
-    assert_eq!(get(&plugin, &many.join("&")).status, 400);
+    assert_eq!(get(&mut plugin, &many.join("&")).status, 400);
     // a long value is cut in the message
-    let body = get(&plugin, &format!("scale={}", "y".repeat(500)))
+    let body = get(&mut plugin, &format!("scale={}", "y".repeat(500)))
         .body_text()
         .unwrap()
         .to_owned();
     assert!(body.len() < 150, "{body}");
     // other paths and methods
-    assert_eq!(plugin.answer(&Request::get("/x")).status, 404);
-    let post = plugin.answer(&Request::new("POST", "/"));
+    assert_eq!(plugin.respond(&Request::get("/x")).status, 404);
+    let post = plugin.respond(&Request::new("POST", "/"));
     assert_eq!(
         (post.status, post.header("allow")),
-        (405, Some("HEAD, GET"))
+        (405, Some("GET, HEAD"))
     );
+    assert_eq!(plugin.respond(&Request::new("HEAD", "/")).status, 200);
     // unknown arguments are ignored; the limit may reach MAX_LIMIT
-    assert_eq!(get(&plugin, "foo=bar").status, 200);
-    assert_eq!(get(&plugin, &format!("limit={MAX_LIMIT}")).status, 200);
+    assert_eq!(get(&mut plugin, "foo=bar").status, 200);
+    assert_eq!(get(&mut plugin, &format!("limit={MAX_LIMIT}")).status, 200);
 }
 
 #[test]
@@ -1134,7 +1145,7 @@ fn pages_through_history() {
 #[test]
 fn the_page_is_a_document_with_its_style() {
     let _reads = dataset();
-    let response = get(&view(json!({})), "");
+    let response = get(&mut view(json!({})), "");
     assert_eq!(response.status, 200);
     assert_eq!(
         response.header("content-type"),
@@ -1147,7 +1158,7 @@ fn the_page_is_a_document_with_its_style() {
     assert!(!html.contains("<script"));
     // a failing read is the request's error
     testing::set_data(|_, _| Err(DataError::new(403, "not allowed")));
-    let response = get(&view(json!({})), "");
+    let response = get(&mut view(json!({})), "");
     assert_eq!(response.status, 403);
     assert_eq!(response.body_text(), Some("waterfall: not allowed\n"));
 }
