@@ -231,7 +231,10 @@ fn caching_headers() {
         Some("Sat, 28 Nov 2026 03:20:00 GMT")
     );
     // No build: no date.
-    assert_eq!(get(&mut badges, "/nosuch.svg").header("last-modified"), None);
+    assert_eq!(
+        get(&mut badges, "/nosuch.svg").header("last-modified"),
+        None
+    );
 }
 
 #[test]
@@ -279,7 +282,10 @@ fn nothing_is_injected() {
     let svg = response.body_text().unwrap();
     assert!(!svg.contains("<script"), "{svg}");
     assert!(svg.contains("&lt;/text&gt;&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;"));
-    let plain = get(&mut badges, "/docs.svg").body_text().unwrap().to_owned();
+    let plain = get(&mut badges, "/docs.svg")
+        .body_text()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         svg.matches('<').count(),
         plain.matches('<').count(),

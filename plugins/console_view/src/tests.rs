@@ -8,7 +8,13 @@ use crate::common::fixture::{self, args, attributes};
 
 fn console(query: &str) -> String {
     let args = args(query, &[]);
-    render(&args, &fixture::view(&args), "../../")
+    render(
+        &templates().unwrap(),
+        &args,
+        &fixture::view(&args),
+        "../../",
+    )
+    .unwrap()
 }
 
 /// The rows' changeids (`r<revision>` for made-up changes).
@@ -120,7 +126,7 @@ fn pager_and_filters_keep_the_arguments() {
         changeid: Some(4),
         time: Some(1_700_001_800),
     });
-    let html = render(&args, &view, "../../");
+    let html = render(&templates().unwrap(), &args, &view, "../../").unwrap();
     assert!(html.contains(
         "<a href=\"?branch=feature%2Fx&amp;tag=linux&amp;changes=2&amp;before=4&amp;until=1700001800\" rel=\"next\">Older ›</a>"
     ));
@@ -132,7 +138,7 @@ fn pager_and_filters_keep_the_arguments() {
 #[test]
 fn bad_arguments_and_methods() {
     testing::set_data(|_, _| Err(DataError::new(500, "no data in this test")));
-    let mut console = ConsoleView { changes: 30 };
+    let mut console = ConsoleView::init(Config::empty("console_view")).unwrap();
     let mut get = |query: &str| console.respond(&Request::get("/").with_query(query));
     let bad = get("page=abc");
     assert_eq!(bad.status, 400);
@@ -168,7 +174,7 @@ fn empty_history() {
             path.split('/').next().unwrap()
         ))
     });
-    let mut console = ConsoleView { changes: 30 };
+    let mut console = ConsoleView::init(Config::empty("console_view")).unwrap();
     let page = console.respond(&Request::get("/"));
     assert_eq!(page.status, 200);
     assert!(page
