@@ -206,9 +206,9 @@ pub fn templates(own: &[(&'static str, &'static str)]) -> Result<Templates, Stri
 /// Renders template `name`; the text is the page's HTML.
 ///
 /// minijinja writes `/` as `&#x2f;` and `'` as `&#x27;`: the page gets `/` and `&#39;` back,
-/// the same characters in fewer bytes (a console page has thousands of links), as the views
-/// wrote them before templates. Neither entity can come from the data: a `&` in it is already
-/// `&amp;`.
+/// the same characters in fewer bytes (a console or waterfall page has thousands of links), as
+/// the views wrote them before templates. Neither entity can come from the data: a `&` in it
+/// is already `&amp;`, and `/` needs no escaping in HTML text or quoted attributes.
 pub fn render(templates: &Templates, name: &str, context: impl Serialize) -> Result<String, Error> {
     let html = templates.render_text(name, context)?;
     if !html.contains("&#x") {

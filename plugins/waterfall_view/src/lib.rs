@@ -38,10 +38,11 @@ pub const BUILDER_TTL_MS: u64 = 10_000;
 /// Readers whose builders an instance keeps before it starts over.
 pub const BUILDER_READERS: usize = 64;
 
-/// The plugin: the operator's options and this instance's caches.
+/// The plugin: the operator's options, the page's templates and this instance's caches.
 #[derive(Debug)]
 pub struct WaterfallView {
     options: Options,
+    templates: Templates,
     caches: Mutex<Caches>,
 }
 
@@ -104,7 +105,7 @@ impl Plugin for WaterfallView {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        Ok(WaterfallView::new(Options::from_config(&config)?))
+        WaterfallView::new(Options::from_config(&config)?)
     }
 
     fn routes() -> Routes<Self> {
@@ -120,20 +121,19 @@ impl WaterfallView {
         let now = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
         let mut timing = Timing::start();
         let reader = reader_key(&request.user);
-        let html = self
-            .timed_page(&args, &request.root, &reader, now, &mut timing)
-            .map_err(|error| view_common::data_error("waterfall", error))?;
+        let html = self.timed_page(&args, &request.root, &reader, now, &mut timing)?;
         Ok(view_common::page(html).with_header("server-timing", timing.header()))
     }
 }
 
 impl WaterfallView {
-    /// The plugin with these options.
-    pub fn new(options: Options) -> WaterfallView {
-        WaterfallView {
+    /// The plugin with these options; the error is a template's that does not compile.
+    pub fn new(options: Options) -> Result<WaterfallView, String> {
+        Ok(WaterfallView {
             options,
+            templates: render::templates()?,
             caches: Mutex::default(),
-        }
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Caches> {
@@ -142,7 +142,7 @@ impl WaterfallView {
 
     /// The page for `args` as an anonymous user sees it, with links built on `root`, at time
     /// `now` (Unix seconds).
-    pub fn page(&self, args: &Args, root: &str, now: i64) -> Result<String, DataError> {
+    pub fn page(&self, args: &Args, root: &str, now: i64) -> Result<String, Error> {
         self.timed_page(args, root, "", now, &mut Timing::start())
     }
 
@@ -155,7 +155,8 @@ impl WaterfallView {
         reader: &str,
         now: i64,
         timing: &mut Timing,
-    ) -> Result<String, DataError> {
+    ) -> Result<String, Error> {
+        let data_error = |error| view_common::data_error("waterfall", error);
         let options = &self.options;
         let mut page = Page {
             args,
@@ -172,12 +173,12 @@ impl WaterfallView {
         let mut all_builders = None;
         let mut total_builders = 0;
         if !args.tags.is_empty() || options.show_builders_without_builds {
-            let mut builders = self.all_builders(reader)?;
+            let mut builders = self.all_builders(reader).map_err(data_error)?;
             total_builders = builders.len();
             builders.retain(|b| args.tags.iter().all(|tag| b.tags.contains(tag)));
             if builders.is_empty() && !args.tags.is_empty() {
                 page.empty = Some(Empty::NoBuilderWithTags);
-                return Ok(render::document(&page));
+                return render::document(&self.templates, &page);
             }
             all_builders = Some(builders);
         }
@@ -188,7 +189,7 @@ impl WaterfallView {
             )),
             _ => None,
         };
-        let found = fetch::builds(args, only.as_ref())?;
+        let found = fetch::builds(args, only.as_ref()).map_err(data_error)?;
         timing.mark("builds");
         let builds = found.builds;
         if builds.is_empty() {
@@ -197,7 +198,7 @@ impl WaterfallView {
                 Cursor::Before(id) => Empty::NoBuildsBefore(id),
                 _ => Empty::NoBuilds,
             });
-            return Ok(render::document(&page));
+            return render::document(&self.templates, &page);
         }
         if let (Some(oldest), Some(newest)) = (builds.last(), builds.first()) {
             page.older = found.older.then_some(Cursor::Before(oldest.buildid));
@@ -208,7 +209,7 @@ impl WaterfallView {
         let ids: BTreeSet<i64> = builds.iter().map(|b| b.builderid).collect();
         let mut builders = match all_builders {
             Some(builders) => builders,
-            None => self.builders_by_id(reader, &ids)?,
+            None => self.builders_by_id(reader, &ids).map_err(data_error)?,
         };
         if !options.show_builders_without_builds {
             builders.retain(|b| ids.contains(&b.builderid));
@@ -224,7 +225,7 @@ impl WaterfallView {
         }
         timing.mark("builders");
         let groups = if builders.len() > 2 {
-            self.groups(&builds)?
+            self.groups(&builds).map_err(data_error)?
         } else {
             Vec::new()
         };
@@ -279,9 +280,10 @@ impl WaterfallView {
             });
         }
         timing.mark("layout");
-        self.add_steps(&mut page.columns, reader)?;
+        self.add_steps(&mut page.columns, reader)
+            .map_err(data_error)?;
         timing.mark("steps");
-        let html = render::document(&page);
+        let html = render::document(&self.templates, &page)?;
         timing.mark("render");
         Ok(html)
     }

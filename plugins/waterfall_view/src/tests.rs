@@ -948,7 +948,8 @@ fn steps_that_do_not_fit_are_cut() {
     let plugin = WaterfallView::new(Options {
         min_height_for_steps: 0.0,
         ..Options::default()
-    });
+    })
+    .unwrap();
     let mut columns = vec![Column {
         builder: Builder::default(),
         lanes: 1,
