@@ -4,7 +4,8 @@
 use buildbot_plugin_sdk::{testing, DataError};
 
 use super::*;
-use crate::common::fixture::{self, args, attributes};
+use crate::common::fixture::scraper::{Html, Selector};
+use crate::common::fixture::{self, args, texts, values, HOSTILE};
 
 fn console(query: &str) -> String {
     let args = args(query, &[]);
@@ -19,13 +20,15 @@ fn console(query: &str) -> String {
 
 /// The rows' changeids (`r<revision>` for made-up changes).
 fn rows(html: &str) -> Vec<String> {
-    html.split("<tr")
-        .skip(1)
-        .filter_map(|row| {
-            let head = &row[..row.find('>').unwrap()];
-            let changeid = attributes(head, "data-changeid").pop();
-            let revision = attributes(head, "data-revision").pop();
-            changeid.or(revision.map(|r| format!("r{}", &r[..4])))
+    let page = Html::parse_document(html);
+    page.select(&Selector::parse("tbody tr").unwrap())
+        .map(|row| {
+            let row = row.value();
+            match (row.attr("data-changeid"), row.attr("data-revision")) {
+                (Some(changeid), _) => changeid.to_owned(),
+                (None, Some(revision)) => format!("r{}", &revision[..4]),
+                (None, None) => panic!("a row without a change"),
+            }
         })
         .collect()
 }
@@ -34,6 +37,10 @@ fn rows(html: &str) -> Vec<String> {
 fn rows_are_changes_newest_first_with_the_made_up_one_on_top() {
     let html = console("");
     assert_eq!(rows(&html), ["rf0f0", "5", "4", "3", "2", "1"]);
+    assert_eq!(
+        values(&html, "tbody tr:first-child", "data-revision"),
+        ["f0".repeat(20)]
+    );
     assert!(html.contains("<tr class=\"bbv-made-up\" data-revision=\"f0f0"));
     assert!(html.contains("built without a change"));
 }
@@ -43,23 +50,12 @@ fn builders_are_columns_grouped_by_tags() {
     let html = console("");
     let head = &html[..html.find("<tbody>").unwrap()];
     assert_eq!(
-        attributes(head, "data-builderid"),
+        values(&html, "thead [data-builderid]", "data-builderid"),
         ["1", "6", "3", "2", "4", "9", "5", "8"]
     );
     assert_eq!(
-        attributes(head, "data-tag"),
-        [
-            "build",
-            "test",
-            "&lt;i&gt;",
-            "docs",
-            "",
-            "linux",
-            "macos",
-            "windows",
-            "linux",
-            "windows"
-        ]
+        values(&html, "thead [data-tag]", "data-tag"),
+        ["build", "test", "<i>", "docs", "", "linux", "macos", "windows", "linux", "windows"]
     );
     // the second header row: the subgroups of build and test, a blank cell under the others
     let second = head.split("<tr class=\"bbv-tags\">").nth(2).unwrap();
@@ -81,9 +77,13 @@ fn cells_link_every_build_in_buildbot_colours() {
         .split("<tr")
         .find(|r| r.starts_with(" data-changeid=\"2\""))
         .unwrap();
-    assert_eq!(attributes(row, "data-buildid"), ["10", "6", "9", "8", "7"]);
+    let boxes = "tr[data-changeid='2'] [data-buildid]";
     assert_eq!(
-        attributes(row, "data-result"),
+        values(&html, boxes, "data-buildid"),
+        ["10", "6", "9", "8", "7"]
+    );
+    assert_eq!(
+        values(&html, boxes, "data-result"),
         ["success", "failure", "cancelled", "retry", "exception"]
     );
     assert!(row.contains(
@@ -109,10 +109,60 @@ fn database_text_is_escaped() {
 }
 
 #[test]
+fn hostile_database_text_stays_text() {
+    let args = args("", &[]);
+    let html = render(
+        &templates().unwrap(),
+        &args,
+        &fixture::hostile_view(&args),
+        "../../",
+    )
+    .unwrap();
+    for element in ["img", "script", "b", "i"] {
+        assert!(texts(&html, element).is_empty(), "a <{element}> got in");
+    }
+    let hostile = |what: &str| format!("{HOSTILE}{what}");
+    // every text reads back as it was written, in elements and in attributes
+    let name = hostile("name");
+    assert!(texts(&html, "th.bbv-builder a").contains(&name));
+    assert!(values(&html, "thead [data-tag]", "data-tag").contains(&hostile("tag")));
+    assert!(texts(&html, "th.bbv-group a").contains(&hostile("tag")));
+    let change = "tr[data-changeid='5'] ";
+    assert_eq!(
+        values(&html, &format!("{change}.bbv-author"), "title"),
+        [format!("{} <{}>", hostile("author"), hostile("mail"))]
+    );
+    assert_eq!(
+        texts(&html, &format!("{change}.bbv-author")),
+        [hostile("author")]
+    );
+    assert_eq!(
+        values(&html, &format!("{change}.bbv-comments"), "title"),
+        [hostile("comments")]
+    );
+    assert_eq!(
+        texts(&html, &format!("{change}.bbv-branch")),
+        [hostile("branch")]
+    );
+    assert_eq!(
+        values(&html, &format!("{change}.bbv-revision"), "href"),
+        [format!("https://example.org/{}", hostile("link"))]
+    );
+    assert_eq!(
+        values(&html, &format!("{change}.bbv-revision"), "title"),
+        [hostile("revision")]
+    );
+    let titles = values(&html, ".bbv-build", "title");
+    assert!(titles.contains(&format!("{name} #5: {}", hostile("state"))));
+}
+
+#[test]
 fn tag_filter_keeps_builders_with_every_tag() {
     let html = console("tag=linux&tag=build");
-    let head = &html[..html.find("<tbody>").unwrap()];
-    assert_eq!(attributes(head, "data-builderid"), ["1"]);
+    assert_eq!(
+        values(&html, "thead [data-builderid]", "data-builderid"),
+        ["1"]
+    );
     assert!(html.contains("data-tag=\"linux\">linux<a href=\"?tag=build\""));
     let none = console("tag=nope");
     assert!(none.contains("No builds of these changes for builders tagged nope."));

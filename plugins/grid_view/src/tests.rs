@@ -4,7 +4,7 @@
 use buildbot_plugin_sdk::{testing, DataError};
 
 use super::*;
-use crate::common::fixture::{self, args, attributes};
+use crate::common::fixture::{self, args, texts, values, HOSTILE};
 
 fn grid(query: &str, transposed: bool) -> String {
     let args = args(query, &["transposed"]);
@@ -18,10 +18,6 @@ fn grid(query: &str, transposed: bool) -> String {
     .unwrap()
 }
 
-fn head(html: &str) -> &str {
-    &html[..html.find("<tbody>").unwrap()]
-}
-
 fn body(html: &str) -> &str {
     &html[html.find("<tbody>").unwrap()..]
 }
@@ -30,42 +26,41 @@ fn body(html: &str) -> &str {
 fn builders_as_rows_changes_as_columns_newest_first() {
     let html = grid("", false);
     assert_eq!(
-        attributes(head(&html), "data-changeid"),
+        values(&html, "thead [data-changeid]", "data-changeid"),
         ["5", "4", "3", "2", "1"]
     );
-    assert_eq!(attributes(head(&html), "data-revision"), ["f0".repeat(20)]);
-    assert!(
-        head(&html).find("data-revision").unwrap() < head(&html).find("data-changeid").unwrap()
-    );
-    let rows: Vec<String> = body(&html)
-        .split("<tr")
-        .skip(1)
-        .map(|row| attributes(&row[..row.find('>').unwrap()], "data-builderid").remove(0))
-        .collect();
-    // by name: docs linux-build linux-test mac-build tools win-build win-test x<b>"&'
-    assert_eq!(rows, ["5", "1", "2", "6", "8", "3", "4", "9"]);
-    // linux-build under change 2: both builds, newest first
-    let linux = body(&html)
-        .split("<tr")
-        .find(|r| r.starts_with(" data-builderid=\"1\""))
-        .unwrap();
+    // the made-up change first
     assert_eq!(
-        attributes(linux, "data-buildid"),
+        values(&html, "thead th.bbv-change:nth-child(2)", "data-revision"),
+        ["f0".repeat(20)]
+    );
+    // by name: docs linux-build linux-test mac-build tools win-build win-test x<b>"&'
+    assert_eq!(
+        values(&html, "tbody tr", "data-builderid"),
+        ["5", "1", "2", "6", "8", "3", "4", "9"]
+    );
+    // linux-build under change 2: both builds, newest first
+    let linux = "tbody tr[data-builderid='1']";
+    assert_eq!(
+        values(&html, &format!("{linux} [data-buildid]"), "data-buildid"),
         ["13", "11", "10", "6", "1"]
     );
-    assert!(linux.contains("<span class=\"bbv-tag\">linux</span>"));
+    assert_eq!(
+        texts(&html, &format!("{linux} .bbv-tag")),
+        ["linux", "build"]
+    );
 }
 
 #[test]
 fn transposed_puts_changes_in_rows() {
     for html in [grid("", true), grid("transposed=1", true)] {
         assert_eq!(
-            attributes(head(&html), "data-builderid"),
+            values(&html, "thead [data-builderid]", "data-builderid"),
             ["5", "1", "2", "6", "8", "3", "4", "9"]
         );
         assert!(body(&html).starts_with("<tbody>\n<tr class=\"bbv-made-up\" data-revision=\"f0f0"));
         assert_eq!(
-            attributes(body(&html), "data-changeid"),
+            values(&html, "tbody tr", "data-changeid"),
             ["5", "4", "3", "2", "1"]
         );
         assert!(html.contains("bbv-transposed"));
@@ -79,10 +74,60 @@ fn transposed_puts_changes_in_rows() {
 #[test]
 fn tag_filter_and_escaping() {
     let html = grid("tag=%3Ci%3E", false);
-    assert_eq!(attributes(body(&html), "data-builderid"), ["9", "9"]);
+    assert_eq!(
+        values(&html, "tbody [data-builderid]", "data-builderid"),
+        ["9", "9"]
+    );
     assert!(html.contains("<span class=\"bbv-tag\">&lt;i&gt;</span>"));
     assert!(html.contains("data-tag=\"&lt;i&gt;\""));
     assert!(!html.contains("<i>") && !html.contains("<script>"));
+}
+
+#[test]
+fn hostile_database_text_stays_text() {
+    for transposed in [false, true] {
+        let args = args("", &["transposed"]);
+        let html = render(
+            &templates().unwrap(),
+            &args,
+            &fixture::hostile_view(&args),
+            transposed,
+            "../../",
+        )
+        .unwrap();
+        for element in ["img", "script", "b", "i"] {
+            assert!(texts(&html, element).is_empty(), "a <{element}> got in");
+        }
+        let hostile = |what: &str| format!("{HOSTILE}{what}");
+        let name = hostile("name");
+        let builders = if transposed {
+            "th.bbv-builder a"
+        } else {
+            "tbody th.bbv-builder a"
+        };
+        assert!(texts(&html, builders).contains(&name));
+        if !transposed {
+            assert!(texts(&html, ".bbv-tag").contains(&hostile("tag")));
+        }
+        let change = "[data-changeid='5'] ";
+        assert_eq!(
+            values(&html, &format!("{change}.bbv-author"), "title"),
+            [format!("{} <{}>", hostile("author"), hostile("mail"))]
+        );
+        assert_eq!(
+            texts(&html, &format!("{change}.bbv-branch")),
+            [hostile("branch")]
+        );
+        assert_eq!(
+            values(&html, &format!("{change}.bbv-revision"), "href"),
+            [format!("https://example.org/{}", hostile("link"))]
+        );
+        let comments = values(&html, &format!("{change}.bbv-comments"), "title");
+        assert_eq!(comments.len(), usize::from(transposed));
+        assert!(comments.iter().all(|c| *c == hostile("comments")));
+        let titles = values(&html, ".bbv-build", "title");
+        assert!(titles.contains(&format!("{name} #5: {}", hostile("state"))));
+    }
 }
 
 #[test]

@@ -512,14 +512,17 @@ pub fn utc_time(seconds: i64) -> String {
     format!("{} {:02}:{:02}", time.date(), time.hour, time.minute)
 }
 
-/// The views dataset (`fixtures/views/dataset.sql`) as the first page reads it, for the unit
-/// tests of both views (native builds only, like the SDK's `testing`).
+/// The views dataset (`fixtures/views/dataset.sql`) as the first page reads it, and pages read
+/// with an HTML parser (`scraper`), for the unit tests of the views (native builds only, like
+/// the SDK's `testing`).
 #[cfg(not(target_arch = "wasm32"))]
 #[doc(hidden)]
 pub mod fixture {
     use buildbot_plugin_sdk::changes::ChangeBuilds;
     use buildbot_plugin_sdk::models::{Build, Builder, Change};
     use buildbot_plugin_sdk::serde_json::json;
+    pub use scraper;
+    use scraper::{Html, Selector};
 
     use super::*;
 
@@ -676,14 +679,52 @@ pub mod fixture {
         Args::parse(&Request::get("/").with_query(query), 30, flags).unwrap()
     }
 
-    /// The values of attribute `name` in `html`, in order.
-    pub fn attributes(html: &str, name: &str) -> Vec<String> {
-        let needle = format!(" {name}=\"");
-        html.match_indices(&needle)
-            .map(|(i, _)| {
-                let rest = &html[i + needle.len()..];
-                rest[..rest.find('"').unwrap()].to_owned()
-            })
+    /// The values of `attribute` on the elements the CSS selector `css` picks in `html`, in
+    /// document order, as a browser reads them (entities decoded).
+    pub fn values(html: &str, css: &str, attribute: &str) -> Vec<String> {
+        let selector = Selector::parse(css).expect("a valid selector");
+        Html::parse_document(html)
+            .select(&selector)
+            .filter_map(|element| element.value().attr(attribute).map(str::to_owned))
             .collect()
+    }
+
+    /// The text of each element the CSS selector `css` picks in `html`, in document order.
+    pub fn texts(html: &str, css: &str) -> Vec<String> {
+        let selector = Selector::parse(css).expect("a valid selector");
+        Html::parse_document(html)
+            .select(&selector)
+            .map(|element| element.text().collect())
+            .collect()
+    }
+
+    /// Text made to break out of wherever it is written: an element, an attribute, a URL.
+    pub const HOSTILE: &str = "\"'><img src=x onerror=alert(1)>&amp;</td><script>alert(2)</script>";
+
+    /// The page and builders with every text the views show from the database replaced by
+    /// [`HOSTILE`] (with a suffix telling them apart): builder name and tag, author, comments,
+    /// branch, revision and revision link, build state.
+    pub fn hostile_view(args: &Args) -> View {
+        let mut view = view(args);
+        let text = |what: &str| format!("{HOSTILE}{what}");
+        for builder in &mut view.builders {
+            if builder.builderid == 1 {
+                builder.name = text("name");
+                builder.tags.push(text("tag"));
+            }
+        }
+        for row in &mut view.page.changes {
+            if row.change.changeid == 5 {
+                row.change.author = format!("{} <{}>", text("author"), text("mail"));
+                row.change.comments = text("comments");
+                row.change.branch = Some(text("branch"));
+                row.change.revision = Some(text("revision"));
+                row.change.revlink = Some(format!("https://example.org/{}", text("link")));
+            }
+            for build in &mut row.builds {
+                build.state_string = text("state");
+            }
+        }
+        view
     }
 }
