@@ -324,7 +324,7 @@ async fn every_recorded_badge_is_reproduced() {
     }
     // The 405 says what is allowed, as Buildbot's does.
     let post = request("POST", &format!("{base}/docs.svg"), &[]).await;
-    assert_eq!(post.header("allow"), Some("GET, HEAD"));
+    assert_eq!(post.header("allow"), Some("HEAD, GET"));
     // The builder name is percent-decoded.
     let encoded = get(&format!("{base}/linux%2Dbuild.svg")).await;
     assert!(

@@ -87,7 +87,13 @@ impl Plugin for Badges {
             path: format!("/{}", path.replace('%', "%25").replace('/', "%2F")),
             ..request.clone()
         };
-        Self::routes().dispatch(self, &routed)
+        let answer = Self::routes().dispatch(self, &routed)?;
+        // Buildbot's badges list the methods as `HEAD, GET` (compatibility.md).
+        Ok(if answer.status == 405 {
+            answer.with_header("allow", "HEAD, GET")
+        } else {
+            answer
+        })
     }
 }
 

@@ -180,7 +180,7 @@ fn statuses_colours_and_unknown_builders() {
     let post = badges.respond(&Request::new("POST", "/docs.svg"));
     assert_eq!(
         (post.status, post.header("allow")),
-        (405, Some("GET, HEAD"))
+        (405, Some("HEAD, GET"))
     );
     let head = badges.respond(&Request::new("HEAD", "/docs.svg"));
     assert_eq!(head.status, 200);
