@@ -134,7 +134,7 @@ pub fn render(
             .page
             .changes
             .iter()
-            .map(|row| ChangeRow::new(row, &columns))
+            .map(|row| ChangeRow::new(row, &columns, root))
             .collect(),
     };
     common::render(templates, "console.html", console)

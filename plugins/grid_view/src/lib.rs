@@ -10,7 +10,7 @@ pub use view_common as common;
 use buildbot_plugin_sdk::prelude::*;
 use buildbot_plugin_sdk::serde::{Deserialize, Serialize};
 
-use crate::common::{Args, Cell, ChangeRow, ChangeText, Frame, Heading, View};
+use crate::common::{Args, Cell, Cells, ChangeRow, ChangeText, Frame, Heading, View};
 
 /// Changes per page unless configured: Buildbot's grid shows 5 revisions (`revisionLimit`).
 pub const DEFAULT_CHANGES: i64 = 5;
@@ -110,7 +110,7 @@ struct Grid<'a> {
 #[serde(crate = "buildbot_plugin_sdk::serde")]
 struct BuilderRow<'a> {
     heading: Heading<'a>,
-    cells: Vec<Option<Cell<'a>>>,
+    cells: Cells,
 }
 
 /// The grid page; `transposed`: changes as rows, builders as columns.
@@ -149,7 +149,7 @@ pub fn render(
         grid.columns = columns.iter().map(|b| Heading::from(*b)).collect();
         grid.rows = changes
             .iter()
-            .map(|row| ChangeRow::new(row, &columns))
+            .map(|row| ChangeRow::new(row, &columns, root))
             .collect();
     } else {
         grid.changes = changes.iter().map(ChangeText::new).collect();
@@ -158,7 +158,7 @@ pub fn render(
             .iter()
             .map(|builder| BuilderRow {
                 heading: Heading::from(builder),
-                cells: changes.iter().map(|row| Cell::new(row, builder)).collect(),
+                cells: Cells::new(changes.iter().map(|row| Cell::new(row, builder, root))),
             })
             .collect();
     }

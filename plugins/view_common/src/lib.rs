@@ -211,10 +211,24 @@ pub fn templates(own: &[(&'static str, &'static str)]) -> Result<Templates, Stri
 /// is already `&amp;`, and `/` needs no escaping in HTML text or quoted attributes.
 pub fn render(templates: &Templates, name: &str, context: impl Serialize) -> Result<String, Error> {
     let html = templates.render_text(name, context)?;
-    if !html.contains("&#x") {
-        return Ok(html);
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html.as_str();
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let entity = &rest[at..];
+        rest = if let Some(after) = entity.strip_prefix("&#x2f;") {
+            out.push('/');
+            after
+        } else if let Some(after) = entity.strip_prefix("&#x27;") {
+            out.push_str("&#39;");
+            after
+        } else {
+            out.push('&');
+            &entity[1..]
+        };
     }
-    Ok(html.replace("&#x2f;", "/").replace("&#x27;", "&#39;"))
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// What `view_common/page.html` shows around a view's table: the filter form, what an empty
@@ -407,25 +421,57 @@ impl<'a> ChangeText<'a> {
     }
 }
 
-/// A row of a table of changes: the change and, per column, its builds.
+/// A row of a table of changes: the change and its builds per column.
 #[derive(Debug, Serialize)]
 #[serde(crate = "buildbot_plugin_sdk::serde")]
 pub struct ChangeRow<'a> {
     /// The change.
     pub change: ChangeText<'a>,
-    /// Per column, the builds of that builder (`None`: no builds).
-    pub cells: Vec<Option<Cell<'a>>>,
+    /// Its builds, per column.
+    pub cells: Cells,
 }
 
 impl<'a> ChangeRow<'a> {
-    /// The row of `row` against `columns`.
-    pub fn new(row: &'a ChangeBuilds, columns: &[&'a Builder]) -> ChangeRow<'a> {
+    /// The row of `row` against `columns`, with links relative to `root`.
+    pub fn new(row: &'a ChangeBuilds, columns: &[&'a Builder], root: &str) -> ChangeRow<'a> {
         ChangeRow {
             change: ChangeText::new(row),
-            cells: columns
-                .iter()
-                .map(|builder| Cell::new(row, builder))
-                .collect(),
+            cells: Cells::new(columns.iter().map(|builder| Cell::new(row, builder, root))),
+        }
+    }
+}
+
+/// The cells of a row, most of them usually empty: the cells with builds, each after the
+/// number of empty cells before it, and the number of empty cells after the last.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct Cells {
+    /// The cells with builds.
+    pub cells: Vec<Cell>,
+    /// Empty cells after the last one.
+    pub trailing: usize,
+}
+
+impl Cells {
+    /// The cells of a row, in column order (`None`: an empty cell).
+    pub fn new(row: impl Iterator<Item = Option<Cell>>) -> Cells {
+        let mut cells = Vec::new();
+        let mut empty = 0;
+        for cell in row {
+            match cell {
+                None => empty += 1,
+                Some(cell) => {
+                    cells.push(Cell {
+                        skip: empty,
+                        ..cell
+                    });
+                    empty = 0;
+                }
+            }
+        }
+        Cells {
+            cells,
+            trailing: empty,
         }
     }
 }
@@ -433,54 +479,56 @@ impl<'a> ChangeRow<'a> {
 /// One builder's builds of one change.
 #[derive(Debug, Serialize)]
 #[serde(crate = "buildbot_plugin_sdk::serde")]
-pub struct Cell<'a> {
+pub struct Cell {
+    /// Empty cells before this one in its row.
+    pub skip: usize,
     /// The builder.
     pub builderid: i64,
     /// Its builds of the change, newest first.
-    pub builds: Vec<BuildBox<'a>>,
+    pub builds: Vec<BuildBox>,
 }
 
-impl<'a> Cell<'a> {
-    /// The builds of `builder` in `row`, or `None` when it has none.
-    pub fn new(row: &'a ChangeBuilds, builder: &'a Builder) -> Option<Cell<'a>> {
+impl Cell {
+    /// The builds of `builder` in `row`, or `None` when it has none; links are relative to
+    /// `root`.
+    pub fn new(row: &ChangeBuilds, builder: &Builder, root: &str) -> Option<Cell> {
         let builds: Vec<BuildBox> = row
             .builds_of(builder.builderid)
-            .map(|build| BuildBox::new(build, builder))
+            .map(|build| BuildBox::new(build, builder, root))
             .collect();
         (!builds.is_empty()).then_some(Cell {
+            skip: 0,
             builderid: builder.builderid,
             builds,
         })
     }
 }
 
-/// A build's box: its number on its result's colour, linking to the build's page.
+/// A build's box: its number on its result's colour, linking to the build's page. The
+/// attributes made of several values are put together here (a page has thousands of boxes, and
+/// each value a template looks up costs time); the template escapes them like any value.
 #[derive(Debug, Serialize)]
 #[serde(crate = "buildbot_plugin_sdk::serde")]
-pub struct BuildBox<'a> {
+pub struct BuildBox {
     /// The build.
     pub buildid: i64,
-    /// Its builder.
-    pub builderid: i64,
-    /// The builder's name.
-    pub builder: &'a str,
     /// Its number.
     pub number: i64,
     /// Still running.
     pub running: bool,
     /// The result's name, or `running`.
     pub result: &'static str,
-    /// Background and text colours.
-    pub color: &'static str,
-    /// The text's colour.
-    pub text_color: &'static str,
-    /// The build's state, or its result's name when it has none.
-    pub state: &'a str,
+    /// The link to the build's page, relative to the server's root.
+    pub href: String,
+    /// Its colours: `background:...;color:...`.
+    pub style: String,
+    /// `<builder> #<number>: <state, or the result's name>`.
+    pub title: String,
 }
 
-impl<'a> BuildBox<'a> {
-    /// The box of `build` of `builder`.
-    pub fn new(build: &'a Build, builder: &'a Builder) -> BuildBox<'a> {
+impl BuildBox {
+    /// The box of `build` of `builder`, on a page whose root is `root`.
+    pub fn new(build: &Build, builder: &Builder, root: &str) -> BuildBox {
         let (result, color, text_color) = if build.complete {
             let code = build.results;
             let text = build.result().map_or("#000", BuildResult::text_color);
@@ -488,20 +536,19 @@ impl<'a> BuildBox<'a> {
         } else {
             ("running", results::PENDING_COLOR, "#000")
         };
+        let state = if build.state_string.is_empty() {
+            result
+        } else {
+            &build.state_string
+        };
         BuildBox {
             buildid: build.buildid,
-            builderid: build.builderid,
-            builder: &builder.name,
             number: build.number,
             running: !build.complete,
             result,
-            color,
-            text_color,
-            state: if build.state_string.is_empty() {
-                result
-            } else {
-                &build.state_string
-            },
+            href: format!("{root}builders/{}/builds/{}", build.builderid, build.number),
+            style: format!("background:{color};color:{text_color}"),
+            title: format!("{} #{}: {state}", builder.name, build.number),
         }
     }
 }

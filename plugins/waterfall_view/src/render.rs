@@ -180,10 +180,11 @@ struct BoxView<'a> {
     lane: usize,
     top: String,
     height: String,
-    left: String,
-    width: String,
-    background: &'static str,
-    color: &'static str,
+    /// The link to the build's page.
+    href: String,
+    /// Position and colours (the attributes made of several values are put together here: a
+    /// page has hundreds of boxes, and each value a template looks up costs time).
+    style: String,
     title: String,
     state: &'a str,
     steps: Option<StepsView<'a>>,
@@ -324,13 +325,13 @@ fn grid<'a>(document: &mut Document<'a>, page: &'a Page<'_>) {
             boxes: column
                 .boxes
                 .iter()
-                .map(|b| box_view(&column.builder, column.lanes, b))
+                .map(|b| box_view(page.root, &column.builder, column.lanes, b))
                 .collect(),
         })
         .collect();
 }
 
-fn box_view<'a>(builder: &Builder, lanes: usize, b: &'a BuildBox) -> BoxView<'a> {
+fn box_view<'a>(root: &str, builder: &Builder, lanes: usize, b: &'a BuildBox) -> BoxView<'a> {
     let build = &b.build;
     let running = build.complete_at.is_none();
     let (result, background, color) = if running {
@@ -385,10 +386,17 @@ fn box_view<'a>(builder: &Builder, lanes: usize, b: &'a BuildBox) -> BoxView<'a>
         lane: b.lane,
         top: format!("{:.1}", b.top),
         height: format!("{:.1}", b.height),
-        left: format!("{:.3}", width * b.lane as f64),
-        width: format!("{width:.3}"),
-        background,
-        color,
+        href: format!(
+            "{root}builders/{}/builds/{}",
+            builder.builderid, build.number
+        ),
+        style: format!(
+            "top:{:.1}px;height:{:.1}px;left:{:.3}%;width:{width:.3}%;background:{background};\
+             color:{color}",
+            b.top,
+            b.height,
+            width * b.lane as f64
+        ),
         title,
         state: &build.state_string,
         steps,
