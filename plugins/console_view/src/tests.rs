@@ -5,7 +5,7 @@ use buildbot_plugin_sdk::{testing, DataError};
 
 use super::*;
 use crate::common::fixture::scraper::{Html, Selector};
-use crate::common::fixture::{self, args, texts, values, HOSTILE};
+use crate::common::fixture::{self, args, hostile, texts, values};
 
 fn console(query: &str) -> String {
     let args = args(query, &[]);
@@ -118,42 +118,15 @@ fn hostile_database_text_stays_text() {
         "../../",
     )
     .unwrap();
-    for element in ["img", "script", "b", "i"] {
-        assert!(texts(&html, element).is_empty(), "a <{element}> got in");
-    }
-    let hostile = |what: &str| format!("{HOSTILE}{what}");
-    // every text reads back as it was written, in elements and in attributes
-    let name = hostile("name");
-    assert!(texts(&html, "th.bbv-builder a").contains(&name));
+    fixture::assert_hostile_text_reads_back(&html);
+    // the builder's name and tag in the headers, the comments in full
+    assert!(texts(&html, "th.bbv-builder a").contains(&hostile("name")));
     assert!(values(&html, "thead [data-tag]", "data-tag").contains(&hostile("tag")));
     assert!(texts(&html, "th.bbv-group a").contains(&hostile("tag")));
-    let change = "tr[data-changeid='5'] ";
     assert_eq!(
-        values(&html, &format!("{change}.bbv-author"), "title"),
-        [format!("{} <{}>", hostile("author"), hostile("mail"))]
-    );
-    assert_eq!(
-        texts(&html, &format!("{change}.bbv-author")),
-        [hostile("author")]
-    );
-    assert_eq!(
-        values(&html, &format!("{change}.bbv-comments"), "title"),
+        values(&html, "[data-changeid='5'] .bbv-comments", "title"),
         [hostile("comments")]
     );
-    assert_eq!(
-        texts(&html, &format!("{change}.bbv-branch")),
-        [hostile("branch")]
-    );
-    assert_eq!(
-        values(&html, &format!("{change}.bbv-revision"), "href"),
-        [format!("https://example.org/{}", hostile("link"))]
-    );
-    assert_eq!(
-        values(&html, &format!("{change}.bbv-revision"), "title"),
-        [hostile("revision")]
-    );
-    let titles = values(&html, ".bbv-build", "title");
-    assert!(titles.contains(&format!("{name} #5: {}", hostile("state"))));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use buildbot_plugin_sdk::{testing, DataError};
 
 use super::*;
-use crate::common::fixture::{self, args, texts, values, HOSTILE};
+use crate::common::fixture::{self, args, hostile, texts, values};
 
 fn grid(query: &str, transposed: bool) -> String {
     let args = args(query, &["transposed"]);
@@ -95,38 +95,20 @@ fn hostile_database_text_stays_text() {
             "../../",
         )
         .unwrap();
-        for element in ["img", "script", "b", "i"] {
-            assert!(texts(&html, element).is_empty(), "a <{element}> got in");
-        }
-        let hostile = |what: &str| format!("{HOSTILE}{what}");
-        let name = hostile("name");
+        fixture::assert_hostile_text_reads_back(&html);
         let builders = if transposed {
             "th.bbv-builder a"
         } else {
             "tbody th.bbv-builder a"
         };
-        assert!(texts(&html, builders).contains(&name));
+        assert!(texts(&html, builders).contains(&hostile("name")));
         if !transposed {
             assert!(texts(&html, ".bbv-tag").contains(&hostile("tag")));
         }
-        let change = "[data-changeid='5'] ";
-        assert_eq!(
-            values(&html, &format!("{change}.bbv-author"), "title"),
-            [format!("{} <{}>", hostile("author"), hostile("mail"))]
-        );
-        assert_eq!(
-            texts(&html, &format!("{change}.bbv-branch")),
-            [hostile("branch")]
-        );
-        assert_eq!(
-            values(&html, &format!("{change}.bbv-revision"), "href"),
-            [format!("https://example.org/{}", hostile("link"))]
-        );
-        let comments = values(&html, &format!("{change}.bbv-comments"), "title");
+        // the comments only in the transposed layout's full descriptions
+        let comments = values(&html, "[data-changeid='5'] .bbv-comments", "title");
         assert_eq!(comments.len(), usize::from(transposed));
         assert!(comments.iter().all(|c| *c == hostile("comments")));
-        let titles = values(&html, ".bbv-build", "title");
-        assert!(titles.contains(&format!("{name} #5: {}", hostile("state"))));
     }
 }
 

@@ -748,12 +748,45 @@ pub mod fixture {
     /// Text made to break out of wherever it is written: an element, an attribute, a URL.
     pub const HOSTILE: &str = "\"'><img src=x onerror=alert(1)>&amp;</td><script>alert(2)</script>";
 
+    /// [`HOSTILE`] followed by `what`.
+    pub fn hostile(what: &str) -> String {
+        format!("{HOSTILE}{what}")
+    }
+
+    /// Checks a page of [`hostile_view`]: no element got in, and what both views show of
+    /// change 5 and of the builds reads back exactly as written, in elements and attributes.
+    pub fn assert_hostile_text_reads_back(html: &str) {
+        for element in ["img", "script", "b", "i"] {
+            assert!(texts(html, element).is_empty(), "a <{element}> got in");
+        }
+        let change = "[data-changeid='5'] ";
+        let author = format!("{change}.bbv-author");
+        assert_eq!(
+            values(html, &author, "title"),
+            [format!("{} <{}>", hostile("author"), hostile("mail"))]
+        );
+        assert_eq!(texts(html, &author), [hostile("author")]);
+        assert_eq!(
+            texts(html, &format!("{change}.bbv-branch")),
+            [hostile("branch")]
+        );
+        let revision = format!("{change}.bbv-revision");
+        assert_eq!(
+            values(html, &revision, "href"),
+            [format!("https://example.org/{}", hostile("link"))]
+        );
+        assert_eq!(values(html, &revision, "title"), [hostile("revision")]);
+        let titles = values(html, ".bbv-build", "title");
+        let box_title = format!("{} #5: {}", hostile("name"), hostile("state"));
+        assert!(titles.contains(&box_title), "{titles:?}");
+    }
+
     /// The page and builders with every text the views show from the database replaced by
     /// [`HOSTILE`] (with a suffix telling them apart): builder name and tag, author, comments,
     /// branch, revision and revision link, build state.
     pub fn hostile_view(args: &Args) -> View {
         let mut view = view(args);
-        let text = |what: &str| format!("{HOSTILE}{what}");
+        let text = hostile;
         for builder in &mut view.builders {
             if builder.builderid == 1 {
                 builder.name = text("name");

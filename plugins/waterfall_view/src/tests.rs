@@ -14,7 +14,7 @@ use crate::layout::{lanes, Gap, GapKind, GAP_HEIGHT};
 use crate::options::{Scale, MAX_LIMIT};
 use crate::order::order_builders;
 use crate::render::{duration, utc};
-use view_common::fixture::{texts, values as attributes, HOSTILE};
+use view_common::fixture::{hostile, texts, values as attributes};
 
 /// T of the views dataset.
 const T: i64 = 1_700_000_000;
@@ -981,7 +981,6 @@ fn database_text_is_escaped() {
 
 #[test]
 fn hostile_database_text_stays_text() {
-    let hostile = |what: &str| format!("{HOSTILE}{what}");
     let builder = Builder {
         builderid: 3,
         name: hostile("name"),
