@@ -670,7 +670,7 @@ async fn the_config_sets_the_defaults() {
     for (plugin_config, message) in [
         (
             "left_pad = \"5\"",
-            "badges: option left_pad must be a number, not \"5\"",
+            "badges: invalid config: option 'left_pad': invalid type: string \"5\", expected a number",
         ),
         ("style = \"nosuch\"", "badges: unknown style 'nosuch'"),
         ("colour = \"red\"", "badges: unknown option 'colour'"),

@@ -493,7 +493,7 @@ async fn config_errors_stop_the_start() {
         ),
         (
             "changes = \"x\"",
-            "console_view: option 'changes' must be an integer, not \"x\"",
+            "console_view: invalid config: option 'changes': invalid type: string \"x\", expected i64",
         ),
     ] {
         let error =

@@ -452,7 +452,8 @@ async fn config_mistakes_stop_start_up() {
         ),
         (
             "scale = \"logarithmic\"",
-            "waterfall_view: option 'scale' must be \"linear\" or \"log\", not \"logarithmic\"",
+            "waterfall_view: invalid config: option 'scale': unknown variant `logarithmic`, \
+             expected `linear` or `log`",
         ),
         (
             "limit = 0",

@@ -74,25 +74,53 @@ impl Plugin for Badges {
         Ok(badges)
     }
 
+    fn routes() -> Routes<Self> {
+        Routes::new().get("/{badge}", Badges::answer)
+    }
+
     fn handle(&mut self, request: &Request) -> Result<Response, Error> {
-        Ok(self.answer(request))
+        // A builder's name may hold `/` (asked for as `%2F`, which the server decodes), and a
+        // `{badge}` is one path segment: the routes see the name with its `%` and `/` encoded,
+        // and `answer` decodes them. (The SDK's patterns have no rest-of-the-path segment.)
+        let path = request.path.strip_prefix('/').unwrap_or(&request.path);
+        let routed = Request {
+            path: format!("/{}", path.replace('%', "%25").replace('/', "%2F")),
+            ..request.clone()
+        };
+        let answer = Self::routes().dispatch(self, &routed)?;
+        // Buildbot's badges list the methods as `HEAD, GET` (compatibility.md).
+        Ok(if answer.status == 405 {
+            answer.with_header("allow", "HEAD, GET")
+        } else {
+            answer
+        })
     }
 }
 
 impl Badges {
-    /// The answer to one request; every failure is already an answer here.
-    fn answer(&self, request: &Request) -> Response {
-        let Some((builder, format)) = parse_path(&request.path) else {
-            return Response::not_found();
-        };
-        if request.method != "GET" && request.method != "HEAD" {
-            return Response::error(405, "method not allowed: badges answer GET and HEAD\n")
-                .with_header("allow", "HEAD, GET");
-        }
-        self.badge(request, builder, format)
+    /// `/<builder>.svg` or `/<builder>.png`.
+    fn answer(&mut self, request: &Request, params: &Params) -> Result<Response, Error> {
+        let file = decode_segment(params.get("badge").unwrap_or_default());
+        let (builder, format) = parse_file(&file).ok_or_else(|| Error::not_found("not found"))?;
+        Ok(self
+            .badge(request, builder, format)
             .unwrap_or_else(|response| response)
-            .with_header("cache-control", "no-cache")
+            .with_header("cache-control", "no-cache"))
     }
+}
+
+/// A path segment as `Badges::handle` encoded it, decoded: `%2F` is `/`, `%25` is `%`.
+fn decode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    let mut rest = segment;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let code = rest.get(at..at + 3);
+        out.push(if code == Some("%2F") { '/' } else { '%' });
+        rest = &rest[(at + 3).min(rest.len())..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The two formats.
@@ -104,10 +132,9 @@ pub enum Format {
     Png,
 }
 
-/// `/<builder>.svg` or `/<builder>.png` (the path is percent-decoded; the builder is what is
-/// left, and may contain anything, `/` included).
-fn parse_path(path: &str) -> Option<(&str, Format)> {
-    let rest = path.strip_prefix('/')?;
+/// `<builder>.svg` or `<builder>.png` (percent-decoded; the builder is what is left, and may
+/// contain anything, `/` included).
+fn parse_file(rest: &str) -> Option<(&str, Format)> {
     let (name, format) = if let Some(name) = rest.strip_suffix(".svg") {
         (name, Format::Svg)
     } else {

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use buildbot_plugin_sdk::serde_json::Value;
+use buildbot_plugin_sdk::serde::de::{self, Visitor};
+use buildbot_plugin_sdk::serde::{Deserialize, Deserializer};
 use buildbot_plugin_sdk::{escape_html, Config};
 
 use crate::color;
@@ -39,20 +40,6 @@ pub const MAX_ARGS: usize = 32;
 pub const MAX_PAD: f64 = 100.0;
 /// The largest font size, in pixels.
 pub const MAX_FONT_SIZE: i64 = 100;
-
-/// The options, by the names Buildbot gives them.
-const OPTION_NAMES: [&str; 10] = [
-    "left_pad",
-    "left_text",
-    "left_color",
-    "right_pad",
-    "border_radius",
-    "style",
-    "template_name",
-    "font_face",
-    "font_size",
-    "color_scheme",
-];
 
 /// A number as the configuration or the URL gave it: integers stay integers, so a template
 /// prints `5`, not `5.0`, as Buildbot's Jinja does.
@@ -96,15 +83,38 @@ impl Num {
             _ => None,
         }
     }
+}
 
-    fn from_json(value: &Value) -> Option<Num> {
-        match value {
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => Some(Num::Int(i)),
-                None => n.as_f64().filter(|f| f.is_finite()).map(Num::Float),
-            },
-            _ => None,
+/// A number in the config: an integer or a finite number.
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Num, D::Error> {
+        struct Number;
+        impl Visitor<'_> for Number {
+            type Value = Num;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Num, E> {
+                Ok(Num::Int(value))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Num, E> {
+                i64::try_from(value)
+                    .map(Num::Int)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(value), &self))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Num, E> {
+                if value.is_finite() {
+                    Ok(Num::Float(value))
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Float(value), &self))
+                }
+            }
         }
+        deserializer.deserialize_any(Number)
     }
 }
 
@@ -117,8 +127,10 @@ impl fmt::Display for Num {
     }
 }
 
-/// The effective options of one badge.
-#[derive(Debug, Clone, PartialEq)]
+/// The effective options of one badge; each field but `extras` is the option of its name in
+/// `[www.plugins.badges]` and in the URL.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde", deny_unknown_fields, default)]
 pub struct Options {
     /// Space around the left text (the text is centred in its width plus this).
     pub left_pad: Num,
@@ -143,6 +155,7 @@ pub struct Options {
     /// URL arguments that are not options (by name, escaped): Buildbot hands every argument to
     /// the template as `config.<name>`, so custom templates can take parameters of their own.
     /// They are dropped for the built-in templates, which do not use them.
+    #[serde(skip)]
     pub extras: BTreeMap<String, String>,
 }
 
@@ -178,26 +191,26 @@ impl Default for Options {
     }
 }
 
-/// A value of an option, from the config (JSON) or the URL (text).
+/// Where [`Options::set`] takes an option's value from.
+#[derive(Clone, Copy)]
 enum Raw<'a> {
-    Json(&'a Value),
+    /// The value already in the field, from the config (its type checked by serde).
+    Configured,
+    /// A URL argument's text.
     Text(&'a str),
 }
 
 impl Raw<'_> {
-    fn text(&self, name: &str) -> Result<&str, String> {
+    fn text(self, current: &str) -> String {
         match self {
-            Raw::Text(t) => Ok(t),
-            Raw::Json(Value::String(t)) => Ok(t),
-            Raw::Json(other) => Err(format!("{name} must be a string, not {other}")),
+            Raw::Configured => current.to_owned(),
+            Raw::Text(t) => t.to_owned(),
         }
     }
 
-    fn num(&self, name: &str) -> Result<Num, String> {
+    fn num(self, name: &str, current: Num) -> Result<Num, String> {
         match self {
-            Raw::Json(v) => {
-                Num::from_json(v).ok_or_else(|| format!("{name} must be a number, not {v}"))
-            }
+            Raw::Configured => Ok(current),
             Raw::Text(t) => Num::parse(t)
                 .ok_or_else(|| format!("{name} must be a number, not {:?}", shorten(t))),
         }
@@ -207,33 +220,17 @@ impl Raw<'_> {
 impl Options {
     /// The defaults with the plugin's config applied; the error names the bad option.
     pub fn from_config(config: &Config) -> Result<Options, String> {
-        config.deny_unknown(&OPTION_NAMES)?;
-        let mut options = Options::default();
-        for (name, value) in config.values() {
-            if name == "color_scheme" {
-                let Value::Object(scheme) = value else {
-                    return Err(config.error(format_args!(
-                        "option 'color_scheme' must be a table of status = colour, not {value}"
-                    )));
-                };
-                for (status, colour) in scheme {
-                    if !STATUSES.contains(&status.as_str()) {
-                        return Err(config.error(format_args!(
-                            "color_scheme: unknown status '{status}' (expected one of: {})",
-                            STATUSES.join(", ")
-                        )));
-                    }
-                    let colour = Raw::Json(colour)
-                        .text(&format!("color_scheme.{status}"))
-                        .and_then(color::normalize)
-                        .map_err(|e| config.error(format_args!("color_scheme.{status}: {e}")))?;
-                    options.color_scheme.insert(status.clone(), colour);
-                }
-                continue;
-            }
-            options
-                .set(name, Raw::Json(value))
-                .map_err(|e| config.error(format_args!("option {e}")))?;
+        let mut options: Options = plugin_options::parse(config)?;
+        // A configured scheme names some statuses; the others keep Buildbot's colours.
+        for (status, colour) in Options::default().color_scheme {
+            options.color_scheme.entry(status).or_insert(colour);
+        }
+        // The values the operator gave, checked as a URL argument's would be.
+        for name in config.values().keys() {
+            options.set(name, Raw::Configured).map_err(|e| {
+                let detail = e.strip_prefix(name.as_str()).unwrap_or(&e);
+                config.error(format_args!("option '{name}'{detail}"))
+            })?;
         }
         Ok(options)
     }
@@ -262,7 +259,7 @@ impl Options {
                     )
                 }
                 "" => {}
-                known if OPTION_NAMES.contains(&known) => options.set(known, Raw::Text(value))?,
+                option if options.set(option, Raw::Text(value))? => {}
                 extra => {
                     if value.chars().count() > MAX_ARG_CHARS {
                         return Err(format!(
@@ -288,13 +285,15 @@ impl Options {
         Ok(options)
     }
 
-    fn set(&mut self, name: &str, raw: Raw<'_>) -> Result<(), String> {
+    /// Sets option `name` from `raw` (or checks its configured value); `Ok(false)` when there
+    /// is no option of that name. The error begins with the option's name.
+    fn set(&mut self, name: &str, raw: Raw<'_>) -> Result<bool, String> {
         match name {
-            "left_pad" => self.left_pad = pad(name, raw.num(name)?)?,
-            "right_pad" => self.right_pad = pad(name, raw.num(name)?)?,
-            "border_radius" => self.border_radius = pad(name, raw.num(name)?)?,
+            "left_pad" => self.left_pad = pad(name, raw.num(name, self.left_pad)?)?,
+            "right_pad" => self.right_pad = pad(name, raw.num(name, self.right_pad)?)?,
+            "border_radius" => self.border_radius = pad(name, raw.num(name, self.border_radius)?)?,
             "font_size" => {
-                let size = raw.num(name)?;
+                let size = raw.num(name, self.font_size)?;
                 self.font_size = match size {
                     Num::Int(i) if (1..=MAX_FONT_SIZE).contains(&i) => size,
                     Num::Float(f)
@@ -310,7 +309,7 @@ impl Options {
                 }
             }
             "left_text" => {
-                let text = raw.text(name)?;
+                let text = raw.text(&self.left_text);
                 let count = text.chars().count();
                 if count > MAX_TEXT_CHARS {
                     return Err(format!(
@@ -320,38 +319,38 @@ impl Options {
                 if text.chars().any(char::is_control) {
                     return Err("left_text must not contain control characters".into());
                 }
-                self.left_text = text.to_owned();
+                self.left_text = text;
             }
             "left_color" => {
-                self.left_color =
-                    color::normalize(raw.text(name)?).map_err(|e| format!("left_color: {e}"))?
+                self.left_color = color::normalize(&raw.text(&self.left_color))
+                    .map_err(|e| format!("left_color: {e}"))?
             }
             "style" => {
-                let style = raw.text(name)?;
-                if !is_file_name_part(style) {
+                let style = raw.text(&self.style);
+                if !is_file_name_part(&style) {
                     return Err(format!(
                         "style {:?} is not a style name (letters, digits, '-', '_' and '.', at \
                          most 64 characters; built in: {})",
-                        shorten(style),
+                        shorten(&style),
                         STYLES.join(", ")
                     ));
                 }
-                self.style = style.to_owned();
+                self.style = style;
             }
             "template_name" => {
-                let pattern = raw.text(name)?;
+                let pattern = raw.text(&self.template_name);
                 let check = pattern.replace("{style}", "x");
                 if pattern.len() > 128 || !is_file_name_part(&check) || check.starts_with('.') {
                     return Err(format!(
                         "template_name {:?} is not a template file name (letters, digits, '-', \
                          '_' and '.', not starting with '.', optionally with {{style}})",
-                        shorten(pattern)
+                        shorten(&pattern)
                     ));
                 }
-                self.template_name = pattern.to_owned();
+                self.template_name = pattern;
             }
             "font_face" => {
-                let face = raw.text(name)?;
+                let face = raw.text(&self.font_face);
                 let ok = !face.trim().is_empty()
                     && face.len() <= 64
                     && face.bytes().all(|b| {
@@ -361,14 +360,27 @@ impl Options {
                     return Err(format!(
                         "font_face {:?} is not a font family name (letters, digits, spaces, '-', \
                          '_' and '.', at most 64 characters)",
-                        shorten(face)
+                        shorten(&face)
                     ));
                 }
-                self.font_face = face.to_owned();
+                self.font_face = face;
             }
-            other => return Err(format!("'{other}' is not an option")),
+            "color_scheme" => {
+                // Only from the config: the URL cannot set it (see `with_args`).
+                for (status, colour) in &mut self.color_scheme {
+                    if !STATUSES.contains(&status.as_str()) {
+                        return Err(format!(
+                            "color_scheme: unknown status '{status}' (expected one of: {})",
+                            STATUSES.join(", ")
+                        ));
+                    }
+                    *colour = color::normalize(colour)
+                        .map_err(|e| format!("color_scheme: {status}: {e}"))?;
+                }
+            }
+            _ => return Ok(false),
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The template's file name: `template_name` with `{style}` replaced.
@@ -477,43 +489,43 @@ mod tests {
             (r#"{"left_pads": 1}"#, "badges: unknown option 'left_pads'"),
             (
                 r#"{"left_pad": "5"}"#,
-                "badges: option left_pad must be a number, not \"5\"",
+                "badges: invalid config: option 'left_pad': invalid type: string \"5\", expected a number",
             ),
             (
                 r#"{"left_pad": -1}"#,
-                "badges: option left_pad must be from 0 to 100, not -1",
+                "badges: option 'left_pad' must be from 0 to 100, not -1",
             ),
             (
                 r#"{"font_size": 11.5}"#,
-                "badges: option font_size must be a whole number",
+                "badges: option 'font_size' must be a whole number",
             ),
             (
                 r#"{"style": "../x"}"#,
-                "badges: option style \"../x\" is not a style name",
+                "badges: option 'style' \"../x\" is not a style name",
             ),
             (
                 r#"{"left_color": "nope"}"#,
-                "badges: option left_color: \"nope\" is not a colour",
+                "badges: option 'left_color': \"nope\" is not a colour",
             ),
             (
                 r##"{"color_scheme": {"green": "#0f0"}}"##,
-                "badges: color_scheme: unknown status 'green'",
+                "badges: option 'color_scheme': unknown status 'green'",
             ),
             (
                 r#"{"color_scheme": {"success": "x"}}"#,
-                "badges: color_scheme.success: \"x\" is not a colour",
+                "badges: option 'color_scheme': success: \"x\" is not a colour",
             ),
             (
                 r#"{"color_scheme": "red"}"#,
-                "badges: option 'color_scheme' must be a table",
+                "badges: invalid config: option 'color_scheme': invalid type: string \"red\", expected a map",
             ),
             (
                 r#"{"template_name": "/etc/passwd"}"#,
-                "badges: option template_name \"/etc/passwd\" is not",
+                "badges: option 'template_name' \"/etc/passwd\" is not",
             ),
             (
                 r#"{"left_text": 3}"#,
-                "badges: option left_text must be a string, not 3",
+                "badges: invalid config: option 'left_text': invalid type: integer `3`, expected a string",
             ),
         ] {
             let err = Options::from_config(&config(json)).unwrap_err();

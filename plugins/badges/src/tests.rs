@@ -47,9 +47,9 @@ fn plugin() -> Badges {
     Badges::new(Options::default(), "/nonexistent")
 }
 
-fn get(badges: &Badges, url: &str) -> Response {
+fn get(badges: &mut Badges, url: &str) -> Response {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    badges.answer(&Request::get(path).with_query(query))
+    badges.respond(&Request::get(path).with_query(query))
 }
 
 fn reference_dir() -> PathBuf {
@@ -138,9 +138,9 @@ fn assert_same_geometry(what: &str, expected: &str, actual: &str) {
 #[test]
 fn every_recorded_svg_is_reproduced() {
     reference_data();
-    let badges = plugin();
+    let mut badges = plugin();
     for (file, url, body) in recorded_svgs() {
-        let response = get(&badges, &url);
+        let response = get(&mut badges, &url);
         assert_eq!(response.status, 200, "{file}: {:?}", response.body_text());
         assert_eq!(response.header("content-type"), Some("image/svg+xml"));
         assert_eq!(response.header("cache-control"), Some("no-cache"));
@@ -151,7 +151,7 @@ fn every_recorded_svg_is_reproduced() {
 #[test]
 fn statuses_colours_and_unknown_builders() {
     reference_data();
-    let badges = plugin();
+    let mut badges = plugin();
     for (builder, status, colour) in [
         ("running", "running", "#007ec6"),
         ("skipper", "skipped", "#a4a61d"),
@@ -161,7 +161,7 @@ fn statuses_colours_and_unknown_builders() {
         ("123", "warnings", "#dfb317"),
         ("99", "unknown", "#9f9f9f"),
     ] {
-        let response = get(&badges, &format!("/{builder}.svg"));
+        let response = get(&mut badges, &format!("/{builder}.svg"));
         let svg = response.body_text().unwrap();
         assert!(
             svg.contains(&format!(">{status}</text>")),
@@ -172,30 +172,34 @@ fn statuses_colours_and_unknown_builders() {
             "{builder}: {svg}"
         );
     }
-    let response = get(&badges, "/broken.svg");
+    let response = get(&mut badges, "/broken.svg");
     assert_eq!(response.status, 503);
     for path in ["/docs", "/docs.jpg", "/.svg", "/docs.svg/x", "/"] {
-        assert_eq!(get(&badges, path).status, 404, "{path}");
+        assert_eq!(get(&mut badges, path).status, 404, "{path}");
     }
-    let post = badges.answer(&Request::new("POST", "/docs.svg"));
+    let post = badges.respond(&Request::new("POST", "/docs.svg"));
     assert_eq!(
         (post.status, post.header("allow")),
         (405, Some("HEAD, GET"))
     );
-    let head = badges.answer(&Request::new("HEAD", "/docs.svg"));
+    let head = badges.respond(&Request::new("HEAD", "/docs.svg"));
     assert_eq!(head.status, 200);
+    // a name with '/' and '%' reaches the handler whole, as one badge
+    let post = badges.respond(&Request::new("POST", "/a/b%2F/c.svg"));
+    assert_eq!(post.status, 405);
+    assert_eq!(decode_segment("a%2Fb%25%2F%252F%"), "a/b%/%2F%");
 }
 
 #[test]
 fn caching_headers() {
     reference_data();
-    let badges = plugin();
-    let first = get(&badges, "/docs.svg");
+    let mut badges = plugin();
+    let first = get(&mut badges, "/docs.svg");
     let etag = first.header("etag").unwrap().to_owned();
     // Drawn by this request: how long it took; from the cache afterwards: no timing.
     let timing = first.header("server-timing").unwrap();
     assert!(timing.starts_with("draw;dur="), "{timing}");
-    assert_eq!(get(&badges, "/docs.svg").header("server-timing"), None);
+    assert_eq!(get(&mut badges, "/docs.svg").header("server-timing"), None);
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
     assert_eq!(http_date(1795836100), "Sat, 28 Nov 2026 03:21:40 GMT");
     assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
@@ -204,36 +208,39 @@ fn caching_headers() {
         first.header("last-modified"),
         Some("Sat, 28 Nov 2026 03:21:40 GMT")
     );
-    let again = badges.answer(&Request::get("/docs.svg").with_header("If-None-Match", &etag));
+    let again = badges.respond(&Request::get("/docs.svg").with_header("If-None-Match", &etag));
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
     assert_eq!(again.header("etag"), Some(etag.as_str()));
-    let weak = badges.answer(
+    let weak = badges.respond(
         &Request::get("/docs.svg").with_header("if-none-match", format!("\"x\", W/{etag}")),
     );
     assert_eq!(weak.status, 304);
-    let other = get(&badges, "/docs.svg?left_color=123");
+    let other = get(&mut badges, "/docs.svg?left_color=123");
     assert_ne!(other.header("etag").unwrap(), etag);
-    let stale = badges.answer(
+    let stale = badges.respond(
         &Request::get("/docs.svg")
             .with_query("left_color=123")
             .with_header("if-none-match", &etag),
     );
     assert_eq!(stale.status, 200);
     // A running build: the start time.
-    let running = get(&badges, "/running.svg");
+    let running = get(&mut badges, "/running.svg");
     assert_eq!(
         running.header("last-modified"),
         Some("Sat, 28 Nov 2026 03:20:00 GMT")
     );
     // No build: no date.
-    assert_eq!(get(&badges, "/nosuch.svg").header("last-modified"), None);
+    assert_eq!(
+        get(&mut badges, "/nosuch.svg").header("last-modified"),
+        None
+    );
 }
 
 #[test]
 fn bad_arguments_are_400() {
     reference_data();
-    let badges = plugin();
+    let mut badges = plugin();
     for query in [
         "left_pad=abc",
         "right_pad=",
@@ -247,7 +254,7 @@ fn bad_arguments_are_400() {
         "font_face=%3Cb%3E",
         &format!("left_text={}", "x".repeat(101)),
     ] {
-        let response = get(&badges, &format!("/docs.svg?{query}"));
+        let response = get(&mut badges, &format!("/docs.svg?{query}"));
         assert_eq!(response.status, 400, "{query}");
         assert!(
             response
@@ -261,28 +268,31 @@ fn bad_arguments_are_400() {
     }
     // Buildbot answers 500 to a pad given in the URL (a string added to a float); here it is
     // a number.
-    assert_eq!(get(&badges, "/docs.svg?left_pad=10").status, 200);
+    assert_eq!(get(&mut badges, "/docs.svg?left_pad=10").status, 200);
 }
 
 #[test]
 fn nothing_is_injected() {
     reference_data();
-    let badges = plugin();
+    let mut badges = plugin();
     let response = get(
-        &badges,
+        &mut badges,
         "/docs.svg?left_text=%3C%2Ftext%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E%22%27&label=%3Cx%3E",
     );
     let svg = response.body_text().unwrap();
     assert!(!svg.contains("<script"), "{svg}");
     assert!(svg.contains("&lt;/text&gt;&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;"));
-    let plain = get(&badges, "/docs.svg").body_text().unwrap().to_owned();
+    let plain = get(&mut badges, "/docs.svg")
+        .body_text()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         svg.matches('<').count(),
         plain.matches('<').count(),
         "{svg}"
     );
     for colour in ["%23fff%22%20onload%3D%22x", "red%3Cx", "url(%23a)"] {
-        let response = get(&badges, &format!("/docs.svg?left_color={colour}"));
+        let response = get(&mut badges, &format!("/docs.svg?left_color={colour}"));
         assert_eq!(response.status, 400, "{colour}");
     }
 }
@@ -306,8 +316,8 @@ fn custom_templates_replace_and_add_styles() {
     .unwrap();
     std::fs::write(dir.join("broken.svg.j2"), "{% if %}").unwrap();
     std::fs::write(dir.join("text.svg.j2"), "plain text").unwrap();
-    let badges = Badges::new(Options::default(), &dir);
-    let mine = get(&badges, "/docs.svg?style=mine&label=a%26b");
+    let mut badges = Badges::new(Options::default(), &dir);
+    let mine = get(&mut badges, "/docs.svg?style=mine&label=a%26b");
     assert_eq!(mine.status, 200, "{:?}", mine.body_text());
     assert!(
         mine.body_text()
@@ -316,11 +326,11 @@ fn custom_templates_replace_and_add_styles() {
         "{:?}",
         mine.body_text()
     );
-    let png = get(&badges, "/docs.png?style=mine");
+    let png = get(&mut badges, "/docs.png?style=mine");
     assert_eq!(png.status, 200, "{:?}", png.body_text());
-    let flat = get(&badges, "/docs.svg?style=flat");
+    let flat = get(&mut badges, "/docs.svg?style=flat");
     assert_eq!(flat.body_text(), Some("<svg>replaced flat warnings</svg>"));
-    let named = get(&badges, "/docs.svg?template_name=mine.svg.j2");
+    let named = get(&mut badges, "/docs.svg?template_name=mine.svg.j2");
     assert!(
         named
             .body_text()
@@ -329,7 +339,7 @@ fn custom_templates_replace_and_add_styles() {
         "{:?}",
         named.body_text()
     );
-    let broken = get(&badges, "/docs.svg?style=broken");
+    let broken = get(&mut badges, "/docs.svg?style=broken");
     assert_eq!(broken.status, 500, "{:?}", broken.body_text());
     assert!(
         broken.body_text().unwrap().contains("syntax error"),
@@ -337,7 +347,7 @@ fn custom_templates_replace_and_add_styles() {
         broken.body_text()
     );
     // A PNG of something that is not an SVG is the template's fault.
-    let not_svg = get(&badges, "/docs.png?style=text");
+    let not_svg = get(&mut badges, "/docs.png?style=text");
     assert_eq!(not_svg.status, 500, "{:?}", not_svg.body_text());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -349,14 +359,17 @@ fn init_checks_the_config() {
     let err = Badges::init(config(r#"{"style": "nosuch"}"#)).unwrap_err();
     assert!(err.starts_with("badges: unknown style 'nosuch'"), "{err}");
     let err = Badges::init(config(r#"{"left_pad": "x"}"#)).unwrap_err();
-    assert_eq!(err, "badges: option left_pad must be a number, not \"x\"");
+    assert_eq!(
+        err,
+        "badges: invalid config: option 'left_pad': invalid type: string \"x\", expected a number"
+    );
 }
 
 /// PNG: the size is the SVG's, rounded; text is drawn (light pixels over the colours).
 #[test]
 fn png_size_and_text() {
     reference_data();
-    let badges = plugin();
+    let mut badges = plugin();
     for (url, width, height) in [
         ("/linux-build.png", 121, 18),
         ("/windows-build.png", 113, 18),
@@ -367,7 +380,7 @@ fn png_size_and_text() {
         ("/docs.png?style=badgeio", 140, 20),
         ("/docs.png?style=flat-square&font_size=14", 158, 20),
     ] {
-        let response = get(&badges, url);
+        let response = get(&mut badges, url);
         assert_eq!(response.status, 200, "{url}: {:?}", response.body_text());
         assert_eq!(response.header("content-type"), Some("image/png"));
         let png = &response.body;
@@ -383,17 +396,17 @@ fn png_size_and_text() {
 #[ignore]
 fn time_uncached_png() {
     reference_data();
-    let badges = plugin();
+    let mut badges = plugin();
     let n = 300;
     let start = std::time::Instant::now();
     for i in 0..n {
-        let response = get(&badges, &format!("/docs.png?left_text=Build%20{i}"));
+        let response = get(&mut badges, &format!("/docs.png?left_text=Build%20{i}"));
         assert_eq!(response.status, 200);
     }
     println!("uncached PNG: {:?} per badge", start.elapsed() / n);
     let start = std::time::Instant::now();
     for i in 0..n {
-        let response = get(&badges, &format!("/docs.svg?left_text=Build%20{i}x"));
+        let response = get(&mut badges, &format!("/docs.svg?left_text=Build%20{i}x"));
         assert_eq!(response.status, 200);
     }
     println!("uncached SVG: {:?} per badge", start.elapsed() / n);
@@ -448,22 +461,22 @@ fn statuses_are_reused_for_a_second_per_reader() {
         counter.set(counter.get() + 1);
         Ok(r#"{"builds": [{"number": 1, "complete": false, "started_at": 5}], "meta": {}}"#.into())
     });
-    let badges = plugin();
+    let mut badges = plugin();
     for _ in 0..5 {
-        assert_eq!(get(&badges, "/docs.svg").status, 200);
-        assert_eq!(get(&badges, "/docs.png?style=flat").status, 200);
+        assert_eq!(get(&mut badges, "/docs.svg").status, 200);
+        assert_eq!(get(&mut badges, "/docs.png?style=flat").status, 200);
     }
     assert_eq!(
         reads.get(),
         1,
         "one read for ten requests within the second"
     );
-    get(&badges, "/other.svg");
+    get(&mut badges, "/other.svg");
     assert_eq!(reads.get(), 2, "per builder");
     let named = Request::get("/docs.svg").with_user(buildbot_plugin_sdk::User::named("bob"));
-    assert_eq!(badges.answer(&named).status, 200);
+    assert_eq!(badges.respond(&named).status, 200);
     assert_eq!(reads.get(), 3, "another reader reads for itself");
     std::thread::sleep(std::time::Duration::from_millis(STATUS_TTL_MS + 50));
-    get(&badges, "/docs.svg");
+    get(&mut badges, "/docs.svg");
     assert_eq!(reads.get(), 4, "read again after the TTL");
 }

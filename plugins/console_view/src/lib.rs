@@ -8,21 +8,37 @@
 pub use view_common as common;
 pub mod tags;
 
-use std::fmt::Write;
-
 use buildbot_plugin_sdk::prelude::*;
+use buildbot_plugin_sdk::serde::{Deserialize, Serialize};
 
-use crate::common::{Args, View};
+use crate::common::{Args, ChangeRow, Frame, Heading, View};
 use crate::tags::TagGroup;
 
 /// Changes per page unless configured: Buildbot's console shows 30.
 pub const DEFAULT_CHANGES: i64 = 30;
 
-/// The plugin: the operator's options.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The operator's options, `[www.plugins.console_view]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde", deny_unknown_fields, default)]
+pub struct Options {
+    /// Changes per page, 1 to [`changes::MAX_CHANGES`](buildbot_plugin_sdk::changes::MAX_CHANGES).
+    pub changes: i64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            changes: DEFAULT_CHANGES,
+        }
+    }
+}
+
+/// The plugin: the operator's options, checked, and the page's templates.
+#[derive(Debug)]
 pub struct ConsoleView {
     /// Changes per page (`changes`).
     pub changes: usize,
+    templates: Templates,
 }
 
 impl Plugin for ConsoleView {
@@ -34,113 +50,141 @@ impl Plugin for ConsoleView {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        config.deny_unknown(&["changes"])?;
+        let options: Options = plugin_options::parse(&config)?;
         Ok(ConsoleView {
-            changes: common::changes_option(&config, DEFAULT_CHANGES)?,
+            changes: common::check_changes(&config, options.changes)?,
+            templates: templates()?,
         })
     }
 
-    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
-        Ok(self.answer(request))
+    fn routes() -> Routes<Self> {
+        Routes::new().get("/", ConsoleView::index)
     }
 }
 
 impl ConsoleView {
-    /// The answer to one request; every failure is already an answer here.
-    fn answer(&self, request: &Request) -> Response {
-        common::answer(request, "console", |request| {
-            let args = match Args::parse(request, self.changes, &[]) {
-                Ok(args) => args,
-                Err(message) => return Ok(Err(message)),
-            };
-            let view = common::read(&args)?;
-            Ok(Ok(render(&args, &view, &request.root)))
-        })
+    /// The console page.
+    fn index(&mut self, request: &Request, _: &Params) -> Result<Response, Error> {
+        let args = Args::parse(request, self.changes, &[])
+            .map_err(|message| common::bad_request("console", message))?;
+        let view = common::read(&args).map_err(|error| common::data_error("console", error))?;
+        let html = render(&self.templates, &args, &view, &request.root)?;
+        Ok(common::page(html))
     }
 }
 
-/// Styles of the console's table.
-const STYLE: &str = "\
-.bbv-console th.bbv-builder{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;\
-white-space:nowrap;max-height:14em;overflow:hidden;padding:4px 2px}\
-.bbv-console th.bbv-group{text-align:center;font-size:11px}\
-.bbv-console th.bbv-group a{color:#334}";
+/// The console's templates: view_common's and `console.html`.
+pub fn templates() -> Result<Templates, String> {
+    common::templates(&[("console.html", include_str!("../templates/console.html"))])
+}
+
+/// What `console.html` shows.
+#[derive(Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+struct Console<'a> {
+    title: &'static str,
+    class: &'static str,
+    root: &'a str,
+    #[serde(flatten)]
+    frame: Frame<'a>,
+    header_rows: Vec<Vec<TagCell<'a>>>,
+    columns: Vec<Heading<'a>>,
+    rows: Vec<ChangeRow<'a>>,
+}
+
+/// A cell of the tag header rows: a group's tag (`None`: the builders without a further tag)
+/// with the link to the view filtered by the tags down to it, or a blank under a group that is
+/// not split that far.
+#[derive(Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+struct TagCell<'a> {
+    width: usize,
+    blank: bool,
+    tag: Option<&'a str>,
+    href: Option<String>,
+}
 
 /// The console page.
-pub fn render(args: &Args, view: &View, root: &str) -> String {
-    let mut out = String::with_capacity(16 * 1024);
-    out.push_str("<div class=\"bbv bbv-console\">\n");
-    common::filter_form(args, "", &mut out);
-    if view.page.changes.is_empty() || view.builders.is_empty() {
-        common::empty_state(args, view, &mut out);
-    }
-    if !view.page.changes.is_empty() {
-        table(args, view, root, &mut out);
-    }
-    common::pager(args, &view.page, &mut out);
-    out.push_str("</div>\n");
-    common::document("Console View", STYLE, &out)
-}
-
-/// The table: tag headers above the builders' names, then one row per change.
-fn table(args: &Args, view: &View, root: &str, out: &mut String) {
+pub fn render(
+    templates: &Templates,
+    args: &Args,
+    view: &View,
+    root: &str,
+) -> Result<String, Error> {
     let groups = tags::group(&view.builders);
     let columns: Vec<&Builder> = groups.iter().flat_map(TagGroup::columns).collect();
     let depth = groups.iter().map(TagGroup::depth).max().unwrap_or(0);
-    let mut headers = String::new();
-    for level in 0..depth {
-        headers.push_str("<tr class=\"bbv-tags\"><th></th>");
-        for group in &groups {
-            tag_headers(args, group, level, &[], &mut headers);
-        }
-        headers.push_str("</tr>\n");
-    }
-    out.push_str("<table class=\"bbv-table bbv-console\">\n");
-    common::changes_table(&headers, &view.page.changes, &columns, root, out);
+    let header_rows = (0..depth)
+        .map(|level| {
+            let mut cells = Vec::new();
+            for group in &groups {
+                tag_cells(args, group, level, &[], &mut cells);
+            }
+            cells
+        })
+        .collect();
+    let console = Console {
+        title: "Console View",
+        class: "bbv-console",
+        root,
+        frame: Frame::new(args, view),
+        header_rows,
+        columns: columns.iter().map(|b| Heading::from(*b)).collect(),
+        rows: view
+            .page
+            .changes
+            .iter()
+            .map(|row| ChangeRow::new(row, &columns, root))
+            .collect(),
+    };
+    common::render(templates, "console.html", console)
 }
 
-/// The header cells of header row `level` below `group`: the group's own cell at its level, a
-/// blank cell under a group that is not split that far. A tag cell links to the view filtered
-/// by the tags down to it.
-fn tag_headers(args: &Args, group: &TagGroup, level: usize, path: &[&str], out: &mut String) {
+/// The cells of header row `level` below `group`: the group's own cell at its level, a blank
+/// cell under a group that is not split that far.
+fn tag_cells<'a>(
+    args: &Args,
+    group: &TagGroup<'a>,
+    level: usize,
+    path: &[&'a str],
+    out: &mut Vec<TagCell<'a>>,
+) {
     let width = group.width();
     if level > 0 {
         if group.groups.is_empty() {
-            let _ = write!(out, "<th colspan=\"{width}\"></th>");
+            out.push(TagCell {
+                width,
+                blank: true,
+                tag: None,
+                href: None,
+            });
         } else {
             let mut below = path.to_vec();
             below.extend(group.tag);
             for sub in &group.groups {
-                tag_headers(args, sub, level - 1, &below, out);
+                tag_cells(args, sub, level - 1, &below, out);
             }
         }
         return;
     }
-    match group.tag {
-        None => {
-            let _ = write!(
-                out,
-                "<th class=\"bbv-group\" colspan=\"{width}\" data-tag=\"\"></th>"
-            );
-        }
-        Some(tag) => {
-            let href = args.link(
-                |kept| {
-                    for t in path.iter().chain([&tag]) {
-                        if !kept.iter().any(|(n, v)| n == "tag" && v == t) {
-                            kept.push(("tag".into(), (*t).to_owned()));
-                        }
+    let href = group.tag.map(|tag| {
+        args.link(
+            |kept| {
+                for t in path.iter().chain([&tag]) {
+                    if !kept.iter().any(|(n, v)| n == "tag" && v == t) {
+                        kept.push(("tag".into(), (*t).to_owned()));
                     }
-                },
-                &[],
-            );
-            let _ = write!(
-                out,
-                "<th class=\"bbv-group\" colspan=\"{width}\" data-tag=\"{0}\"><a href=\"{href}\">{0}</a></th>",
-                escape_html(tag)
-            );
-        }
-    }
+                }
+            },
+            &[],
+        )
+    });
+    out.push(TagCell {
+        width,
+        blank: false,
+        tag: group.tag,
+        href,
+    });
 }
 
 register_plugin!(ConsoleView);

@@ -4,22 +4,31 @@
 use buildbot_plugin_sdk::{testing, DataError};
 
 use super::*;
-use crate::common::fixture::{self, args, attributes};
+use crate::common::fixture::scraper::{Html, Selector};
+use crate::common::fixture::{self, args, hostile, texts, values};
 
 fn console(query: &str) -> String {
     let args = args(query, &[]);
-    render(&args, &fixture::view(&args), "../../")
+    render(
+        &templates().unwrap(),
+        &args,
+        &fixture::view(&args),
+        "../../",
+    )
+    .unwrap()
 }
 
 /// The rows' changeids (`r<revision>` for made-up changes).
 fn rows(html: &str) -> Vec<String> {
-    html.split("<tr")
-        .skip(1)
-        .filter_map(|row| {
-            let head = &row[..row.find('>').unwrap()];
-            let changeid = attributes(head, "data-changeid").pop();
-            let revision = attributes(head, "data-revision").pop();
-            changeid.or(revision.map(|r| format!("r{}", &r[..4])))
+    let page = Html::parse_document(html);
+    page.select(&Selector::parse("tbody tr").unwrap())
+        .map(|row| {
+            let row = row.value();
+            match (row.attr("data-changeid"), row.attr("data-revision")) {
+                (Some(changeid), _) => changeid.to_owned(),
+                (None, Some(revision)) => format!("r{}", &revision[..4]),
+                (None, None) => panic!("a row without a change"),
+            }
         })
         .collect()
 }
@@ -28,6 +37,10 @@ fn rows(html: &str) -> Vec<String> {
 fn rows_are_changes_newest_first_with_the_made_up_one_on_top() {
     let html = console("");
     assert_eq!(rows(&html), ["rf0f0", "5", "4", "3", "2", "1"]);
+    assert_eq!(
+        values(&html, "tbody tr:first-child", "data-revision"),
+        ["f0".repeat(20)]
+    );
     assert!(html.contains("<tr class=\"bbv-made-up\" data-revision=\"f0f0"));
     assert!(html.contains("built without a change"));
 }
@@ -37,23 +50,12 @@ fn builders_are_columns_grouped_by_tags() {
     let html = console("");
     let head = &html[..html.find("<tbody>").unwrap()];
     assert_eq!(
-        attributes(head, "data-builderid"),
+        values(&html, "thead [data-builderid]", "data-builderid"),
         ["1", "6", "3", "2", "4", "9", "5", "8"]
     );
     assert_eq!(
-        attributes(head, "data-tag"),
-        [
-            "build",
-            "test",
-            "&lt;i&gt;",
-            "docs",
-            "",
-            "linux",
-            "macos",
-            "windows",
-            "linux",
-            "windows"
-        ]
+        values(&html, "thead [data-tag]", "data-tag"),
+        ["build", "test", "<i>", "docs", "", "linux", "macos", "windows", "linux", "windows"]
     );
     // the second header row: the subgroups of build and test, a blank cell under the others
     let second = head.split("<tr class=\"bbv-tags\">").nth(2).unwrap();
@@ -75,9 +77,13 @@ fn cells_link_every_build_in_buildbot_colours() {
         .split("<tr")
         .find(|r| r.starts_with(" data-changeid=\"2\""))
         .unwrap();
-    assert_eq!(attributes(row, "data-buildid"), ["10", "6", "9", "8", "7"]);
+    let boxes = "tr[data-changeid='2'] [data-buildid]";
     assert_eq!(
-        attributes(row, "data-result"),
+        values(&html, boxes, "data-buildid"),
+        ["10", "6", "9", "8", "7"]
+    );
+    assert_eq!(
+        values(&html, boxes, "data-result"),
         ["success", "failure", "cancelled", "retry", "exception"]
     );
     assert!(row.contains(
@@ -103,10 +109,33 @@ fn database_text_is_escaped() {
 }
 
 #[test]
+fn hostile_database_text_stays_text() {
+    let args = args("", &[]);
+    let html = render(
+        &templates().unwrap(),
+        &args,
+        &fixture::hostile_view(&args),
+        "../../",
+    )
+    .unwrap();
+    fixture::assert_hostile_text_reads_back(&html);
+    // the builder's name and tag in the headers, the comments in full
+    assert!(texts(&html, "th.bbv-builder a").contains(&hostile("name")));
+    assert!(values(&html, "thead [data-tag]", "data-tag").contains(&hostile("tag")));
+    assert!(texts(&html, "th.bbv-group a").contains(&hostile("tag")));
+    assert_eq!(
+        values(&html, "[data-changeid='5'] .bbv-comments", "title"),
+        [hostile("comments")]
+    );
+}
+
+#[test]
 fn tag_filter_keeps_builders_with_every_tag() {
     let html = console("tag=linux&tag=build");
-    let head = &html[..html.find("<tbody>").unwrap()];
-    assert_eq!(attributes(head, "data-builderid"), ["1"]);
+    assert_eq!(
+        values(&html, "thead [data-builderid]", "data-builderid"),
+        ["1"]
+    );
     assert!(html.contains("data-tag=\"linux\">linux<a href=\"?tag=build\""));
     let none = console("tag=nope");
     assert!(none.contains("No builds of these changes for builders tagged nope."));
@@ -120,7 +149,7 @@ fn pager_and_filters_keep_the_arguments() {
         changeid: Some(4),
         time: Some(1_700_001_800),
     });
-    let html = render(&args, &view, "../../");
+    let html = render(&templates().unwrap(), &args, &view, "../../").unwrap();
     assert!(html.contains(
         "<a href=\"?branch=feature%2Fx&amp;tag=linux&amp;changes=2&amp;before=4&amp;until=1700001800\" rel=\"next\">Older ›</a>"
     ));
@@ -132,8 +161,8 @@ fn pager_and_filters_keep_the_arguments() {
 #[test]
 fn bad_arguments_and_methods() {
     testing::set_data(|_, _| Err(DataError::new(500, "no data in this test")));
-    let console = ConsoleView { changes: 30 };
-    let get = |query: &str| console.answer(&Request::get("/").with_query(query));
+    let mut console = ConsoleView::init(Config::empty("console_view")).unwrap();
+    let mut get = |query: &str| console.respond(&Request::get("/").with_query(query));
     let bad = get("page=abc");
     assert_eq!(bad.status, 400);
     assert_eq!(
@@ -144,9 +173,20 @@ fn bad_arguments_and_methods() {
         get("changes=-5").body_text().unwrap(),
         "bad console request: invalid changes '-5': expected a whole number from 1 to 200\n"
     );
-    assert_eq!(get("").status, 500);
-    assert_eq!(console.answer(&Request::get("/x")).status, 404);
-    assert_eq!(console.answer(&Request::new("POST", "/")).status, 405);
+    let failed = get("");
+    assert_eq!(failed.status, 500);
+    assert_eq!(
+        failed.body_text().unwrap(),
+        "console: no data in this test\n"
+    );
+    assert_eq!(console.respond(&Request::get("/x")).status, 404);
+    assert_eq!(console.respond(&Request::get("/x/")).status, 404);
+    let post = console.respond(&Request::new("POST", "/"));
+    assert_eq!(
+        (post.status, post.header("allow")),
+        (405, Some("GET, HEAD"))
+    );
+    assert_eq!(console.respond(&Request::new("HEAD", "/")).status, 500);
 }
 
 #[test]
@@ -157,14 +197,14 @@ fn empty_history() {
             path.split('/').next().unwrap()
         ))
     });
-    let console = ConsoleView { changes: 30 };
-    let page = console.answer(&Request::get("/"));
+    let mut console = ConsoleView::init(Config::empty("console_view")).unwrap();
+    let page = console.respond(&Request::get("/"));
     assert_eq!(page.status, 200);
     assert!(page
         .body_text()
         .unwrap()
         .contains("<p class=\"bbv-empty\">No changes yet.</p>"));
-    let filtered = console.answer(&Request::get("/").with_query("branch=x%3Cy"));
+    let filtered = console.respond(&Request::get("/").with_query("branch=x%3Cy"));
     assert!(filtered
         .body_text()
         .unwrap()
@@ -179,6 +219,14 @@ fn config_options() {
     assert_eq!(
         config(r#"{"changes": 0}"#).unwrap_err(),
         "console_view: option 'changes' must be from 1 to 200, not 0"
+    );
+    assert_eq!(
+        config(r#"{"changes": 201}"#).unwrap_err(),
+        "console_view: option 'changes' must be from 1 to 200, not 201"
+    );
+    assert_eq!(
+        config(r#"{"changes": "x"}"#).unwrap_err(),
+        "console_view: invalid config: option 'changes': invalid type: string \"x\", expected i64"
     );
     assert_eq!(
         config(r#"{"change": 5}"#).unwrap_err(),

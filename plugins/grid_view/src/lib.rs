@@ -7,22 +7,41 @@
 
 pub use view_common as common;
 
-use std::fmt::Write;
-
 use buildbot_plugin_sdk::prelude::*;
+use buildbot_plugin_sdk::serde::{Deserialize, Serialize};
 
-use crate::common::{Args, Detail, View};
+use crate::common::{Args, Cell, Cells, ChangeRow, ChangeText, Frame, Heading, View};
 
 /// Changes per page unless configured: Buildbot's grid shows 5 revisions (`revisionLimit`).
 pub const DEFAULT_CHANGES: i64 = 5;
 
-/// The plugin: the operator's options.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The operator's options, `[www.plugins.grid_view]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde", deny_unknown_fields, default)]
+pub struct Options {
+    /// Changes per page, 1 to [`changes::MAX_CHANGES`](buildbot_plugin_sdk::changes::MAX_CHANGES).
+    pub changes: i64,
+    /// Changes as rows and builders as columns unless the URL says otherwise.
+    pub transposed: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            changes: DEFAULT_CHANGES,
+            transposed: false,
+        }
+    }
+}
+
+/// The plugin: the operator's options, checked, and the page's templates.
+#[derive(Debug)]
 pub struct GridView {
     /// Changes per page (`changes`).
     pub changes: usize,
     /// Changes as rows and builders as columns by default (`transposed`).
     pub transposed: bool,
+    templates: Templates,
 }
 
 impl Plugin for GridView {
@@ -34,47 +53,74 @@ impl Plugin for GridView {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        config.deny_unknown(&["changes", "transposed"])?;
+        let options: Options = plugin_options::parse(&config)?;
         Ok(GridView {
-            changes: common::changes_option(&config, DEFAULT_CHANGES)?,
-            transposed: config.bool_or("transposed", false)?,
+            changes: common::check_changes(&config, options.changes)?,
+            transposed: options.transposed,
+            templates: templates()?,
         })
     }
 
-    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
-        Ok(self.answer(request))
+    fn routes() -> Routes<Self> {
+        Routes::new().get("/", GridView::index)
     }
 }
 
 impl GridView {
-    /// The answer to one request; every failure is already an answer here.
-    fn answer(&self, request: &Request) -> Response {
-        common::answer(request, "grid", |request| {
-            let parsed = Args::parse(request, self.changes, &["transposed"]).and_then(|args| {
+    /// The grid page; `?transposed=` overrides the configured layout.
+    fn index(&mut self, request: &Request, _: &Params) -> Result<Response, Error> {
+        let (args, transposed) = Args::parse(request, self.changes, &["transposed"])
+            .and_then(|args| {
                 let transposed = Args::flag(request, "transposed")?.unwrap_or(self.transposed);
                 Ok((args, transposed))
-            });
-            let (args, transposed) = match parsed {
-                Ok(parsed) => parsed,
-                Err(message) => return Ok(Err(message)),
-            };
-            let view = common::read(&args)?;
-            Ok(Ok(render(&args, &view, transposed, &request.root)))
-        })
+            })
+            .map_err(|message| common::bad_request("grid", message))?;
+        let view = common::read(&args).map_err(|error| common::data_error("grid", error))?;
+        let html = render(&self.templates, &args, &view, transposed, &request.root)?;
+        Ok(common::page(html))
     }
 }
 
-/// Styles of the grid's table.
-const STYLE: &str = "\
-.bbv-grid th.bbv-builder{text-align:left;white-space:nowrap}\
-.bbv-grid thead th.bbv-change{vertical-align:bottom}\
-.bbv-grid thead th.bbv-builder{writing-mode:vertical-rl;transform:rotate(180deg);max-height:14em;\
-overflow:hidden;padding:4px 2px}";
+/// The grid's templates: view_common's and `grid.html`.
+pub fn templates() -> Result<Templates, String> {
+    common::templates(&[("grid.html", include_str!("../templates/grid.html"))])
+}
+
+/// What `grid.html` shows: one of the two layouts.
+#[derive(Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+struct Grid<'a> {
+    title: &'static str,
+    class: &'static str,
+    root: &'a str,
+    #[serde(flatten)]
+    frame: Frame<'a>,
+    swap: String,
+    transposed: bool,
+    /// Builders as rows: the changes heading the columns, the builders with their cells.
+    changes: Vec<ChangeText<'a>>,
+    builders: Vec<BuilderRow<'a>>,
+    /// Transposed: the builders heading the columns, the changes with their cells.
+    columns: Vec<Heading<'a>>,
+    rows: Vec<ChangeRow<'a>>,
+}
+
+/// A builder's row: its builds of each change.
+#[derive(Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+struct BuilderRow<'a> {
+    heading: Heading<'a>,
+    cells: Cells,
+}
 
 /// The grid page; `transposed`: changes as rows, builders as columns.
-pub fn render(args: &Args, view: &View, transposed: bool, root: &str) -> String {
-    let mut out = String::with_capacity(16 * 1024);
-    out.push_str("<div class=\"bbv bbv-grid\">\n");
+pub fn render(
+    templates: &Templates,
+    args: &Args,
+    view: &View,
+    transposed: bool,
+    root: &str,
+) -> Result<String, Error> {
     let swap = args.link(
         |kept| {
             kept.retain(|(n, _)| n != "transposed");
@@ -85,60 +131,38 @@ pub fn render(args: &Args, view: &View, transposed: bool, root: &str) -> String 
         },
         &[],
     );
-    let controls = format!("<a href=\"{swap}\">Swap rows and columns</a> ");
-    common::filter_form(args, &controls, &mut out);
-    if view.page.changes.is_empty() || view.builders.is_empty() {
-        common::empty_state(args, view, &mut out);
+    let changes = &view.page.changes;
+    let mut grid = Grid {
+        title: "Grid View",
+        class: "bbv-grid",
+        root,
+        frame: Frame::new(args, view),
+        swap,
+        transposed,
+        changes: Vec::new(),
+        builders: Vec::new(),
+        columns: Vec::new(),
+        rows: Vec::new(),
+    };
+    if transposed {
+        let columns: Vec<&Builder> = view.builders.iter().collect();
+        grid.columns = columns.iter().map(|b| Heading::from(*b)).collect();
+        grid.rows = changes
+            .iter()
+            .map(|row| ChangeRow::new(row, &columns, root))
+            .collect();
+    } else {
+        grid.changes = changes.iter().map(ChangeText::new).collect();
+        grid.builders = view
+            .builders
+            .iter()
+            .map(|builder| BuilderRow {
+                heading: Heading::from(builder),
+                cells: Cells::new(changes.iter().map(|row| Cell::new(row, builder, root))),
+            })
+            .collect();
     }
-    if !view.page.changes.is_empty() {
-        if transposed {
-            changes_as_rows(view, root, &mut out);
-        } else {
-            builders_as_rows(view, root, &mut out);
-        }
-    }
-    common::pager(args, &view.page, &mut out);
-    out.push_str("</div>\n");
-    common::document("Grid View", STYLE, &out)
-}
-
-/// Builders as rows, changes as columns (the default layout).
-fn builders_as_rows(view: &View, root: &str, out: &mut String) {
-    out.push_str("<table class=\"bbv-table bbv-grid\">\n<thead>\n<tr><th>Builder</th>");
-    for row in &view.page.changes {
-        let _ = write!(
-            out,
-            "<th class=\"bbv-change\"{}>",
-            common::change_attribute(row)
-        );
-        common::describe_change(row, Detail::Short, out);
-        out.push_str("</th>");
-    }
-    out.push_str("</tr>\n</thead>\n<tbody>\n");
-    for builder in &view.builders {
-        let _ = write!(
-            out,
-            "<tr data-builderid=\"{}\"><th class=\"bbv-builder\">",
-            builder.builderid
-        );
-        common::builder_link(builder, root, out);
-        for tag in &builder.tags {
-            let _ = write!(out, " <span class=\"bbv-tag\">{}</span>", escape_html(tag));
-        }
-        out.push_str("</th>");
-        for row in &view.page.changes {
-            common::cell(row, builder, root, out);
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</tbody>\n</table>\n");
-}
-
-/// Changes as rows, builders as columns (transposed).
-fn changes_as_rows(view: &View, root: &str, out: &mut String) {
-    let columns: Vec<&Builder> = view.builders.iter().collect();
-    out.push_str("<table class=\"bbv-table bbv-grid bbv-transposed\">\n");
-    common::changes_table("", &view.page.changes, &columns, root, out);
+    common::render(templates, "grid.html", grid)
 }
 
 register_plugin!(GridView);

@@ -1,13 +1,13 @@
-//! What the console and grid views share: their URL arguments, the page of changes with the
-//! builders it shows, and the HTML of build boxes, change descriptions, the filter form and
-//! the pager. An ordinary library crate both view plugins depend on, so the two views look and
-//! behave alike without a second copy.
-
-use std::fmt::Write;
+//! What the bundled views share. For the console and grid views: their URL arguments, the page
+//! of changes with the builders it shows, and the HTML of build boxes, change descriptions, the
+//! filter form and the pager. For every view (the waterfall too): the answers, a page or an
+//! error naming the view. An ordinary library crate the view plugins depend on, so the views
+//! look and behave alike without a second copy.
 
 use buildbot_plugin_sdk::changes::{self, ChangeBuilds, Cursor, Page, Selection};
 use buildbot_plugin_sdk::prelude::*;
 use buildbot_plugin_sdk::results;
+use buildbot_plugin_sdk::serde::Serialize;
 use buildbot_plugin_sdk::time::UtcTime;
 
 /// The URL arguments of a view: the SDK's selection (`changes`, `branch`, cursor), `tag`
@@ -62,8 +62,7 @@ impl Args {
         })
     }
 
-    /// A relative link to this view: the kept arguments changed by `edit`, then `cursor`;
-    /// HTML-escaped for an attribute.
+    /// A relative link to this view: the kept arguments changed by `edit`, then `cursor`.
     pub fn link(
         &self,
         edit: impl FnOnce(&mut Vec<(String, String)>),
@@ -82,7 +81,7 @@ impl Args {
         if query.is_empty() {
             "./".to_owned()
         } else {
-            escape_html(&format!("?{query}")).into_owned()
+            format!("?{query}")
         }
     }
 
@@ -135,261 +134,423 @@ pub fn filter_builders(builders: &mut Vec<Builder>, tags: &[String]) {
     builders.sort_by(|a, b| a.name.cmp(&b.name).then(a.builderid.cmp(&b.builderid)));
 }
 
-/// Answers a view's request: 405 for other methods than GET and HEAD, 400 for bad arguments,
-/// the page rendered by `render`, or the Data API's error.
-pub fn answer(
-    request: &Request,
-    view: &str,
-    render: impl FnOnce(&Request) -> Result<Result<String, String>, DataError>,
-) -> Response {
-    if request.path != "/" {
-        return Response::not_found();
-    }
-    if request.method != "GET" && request.method != "HEAD" {
-        return Response::error(
-            405,
-            format!("method not allowed: the {view} answers GET and HEAD\n"),
-        )
-        .with_header("allow", "HEAD, GET");
-    }
-    match render(request) {
-        Ok(Ok(html)) => Response::html(html).with_header("cache-control", "no-cache"),
-        Ok(Err(message)) => Response::error(400, format!("bad {view} request: {message}\n")),
-        Err(error) => {
-            if error.code >= 500 {
-                log::error!("reading the {view}'s data: {error}");
-            }
-            Response::error(error.code, format!("{view}: {}\n", error.message))
-        }
-    }
+/// A view's page as its answer: `200 text/html`, never cached (the page follows the builds).
+pub fn page(html: String) -> Response {
+    Response::html(html).with_header("cache-control", "no-cache")
 }
 
-/// The `changes` option (rows per page): 1 to [`changes::MAX_CHANGES`], else `default`.
-pub fn changes_option(config: &Config, default: i64) -> Result<usize, String> {
+/// The 400 answer to a request with a bad argument, naming the view (`bad console request:
+/// ...`).
+pub fn bad_request(view: &str, message: impl std::fmt::Display) -> Error {
+    Error::bad_request(format!("bad {view} request: {message}\n"))
+}
+
+/// The answer to a failed data read: its status and message, naming the view; a server-side
+/// failure (5xx) is logged too.
+pub fn data_error(view: &str, error: DataError) -> Error {
+    if error.code >= 500 {
+        log::error!("reading the {view}'s data: {error}");
+    }
+    Error::new(error.code, format!("{view}: {}\n", error.message))
+}
+
+/// Checks the `changes` option (rows per page) after parsing: 1 to [`changes::MAX_CHANGES`].
+pub fn check_changes(config: &Config, changes: i64) -> Result<usize, String> {
     let max = changes::MAX_CHANGES;
-    let value = config.int_or("changes", default)?;
-    usize::try_from(value)
+    usize::try_from(changes)
         .ok()
         .filter(|n| (1..=max).contains(n))
         .ok_or_else(|| {
-            config.error(format_args!(
-                "option 'changes' must be from 1 to {max}, not {value}"
-            ))
+            plugin_options::out_of_range(
+                config,
+                "changes",
+                format_args!("from 1 to {max}"),
+                changes,
+            )
         })
 }
 
-/// A table with changes as rows and `columns` as builders: `header_rows` (e.g. tag groups)
-/// above the row of builder names, then one row per change.
-pub fn changes_table(
-    header_rows: &str,
-    changes: &[ChangeBuilds],
-    columns: &[&Builder],
-    root: &str,
-    out: &mut String,
-) {
-    out.push_str("<thead>\n");
-    out.push_str(header_rows);
-    out.push_str("<tr class=\"bbv-builders\"><th class=\"bbv-change\">Change</th>");
-    for builder in columns {
-        let _ = write!(
-            out,
-            "<th class=\"bbv-builder\" data-builderid=\"{}\">",
-            builder.builderid
-        );
-        builder_link(builder, root, out);
-        out.push_str("</th>");
-    }
-    out.push_str("</tr>\n</thead>\n<tbody>\n");
-    for row in changes {
-        let class = if row.made_up {
-            " class=\"bbv-made-up\""
+/// The shared templates (`templates/`, compiled into the plugin) under `view_common/`, with
+/// the view's own templates: `(name, source)`.
+pub fn templates(own: &[(&'static str, &'static str)]) -> Result<Templates, String> {
+    let shared = [
+        (
+            "view_common/page.html",
+            include_str!("../templates/page.html"),
+        ),
+        (
+            "view_common/style.css",
+            include_str!("../templates/style.css"),
+        ),
+        (
+            "view_common/changes.html",
+            include_str!("../templates/changes.html"),
+        ),
+        (
+            "view_common/changes_table.html",
+            include_str!("../templates/changes_table.html"),
+        ),
+        (
+            "view_common/cell.html",
+            include_str!("../templates/cell.html"),
+        ),
+    ];
+    shared
+        .into_iter()
+        .chain(own.iter().copied())
+        .try_fold(Templates::new(), |templates, (name, source)| {
+            templates.with(name, source)
+        })
+}
+
+/// Renders template `name`; the text is the page's HTML.
+///
+/// minijinja writes `/` as `&#x2f;` and `'` as `&#x27;`: the page gets `/` and `&#39;` back,
+/// the same characters in fewer bytes (a console or waterfall page has thousands of links), as
+/// the views wrote them before templates. Neither entity can come from the data: a `&` in it
+/// is already `&amp;`, and `/` needs no escaping in HTML text or quoted attributes.
+pub fn render(templates: &Templates, name: &str, context: impl Serialize) -> Result<String, Error> {
+    let html = templates.render_text(name, context)?;
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html.as_str();
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let entity = &rest[at..];
+        rest = if let Some(after) = entity.strip_prefix("&#x2f;") {
+            out.push('/');
+            after
+        } else if let Some(after) = entity.strip_prefix("&#x27;") {
+            out.push_str("&#39;");
+            after
         } else {
-            ""
+            out.push('&');
+            &entity[1..]
         };
-        let _ = write!(
-            out,
-            "<tr{class}{}><th class=\"bbv-change\">",
-            change_attribute(row)
-        );
-        describe_change(row, Detail::Full, out);
-        out.push_str("</th>");
-        for builder in columns {
-            cell(row, builder, root, out);
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// What `view_common/page.html` shows around a view's table: the filter form, what an empty
+/// page says, the pager.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct Frame<'a> {
+    /// The filter form.
+    pub filters: Filters<'a>,
+    /// Why the page shows no builds, when it does not.
+    pub empty: Option<EmptyState<'a>>,
+    /// Links to other pages, when there are other pages.
+    pub pager: Option<Pager>,
+}
+
+impl<'a> Frame<'a> {
+    /// The frame of `view` read with `args`.
+    pub fn new(args: &'a Args, view: &View) -> Frame<'a> {
+        let page = &view.page;
+        let empty = (page.changes.is_empty() || view.builders.is_empty()).then(|| EmptyState {
+            kind: if !page.changes.is_empty() {
+                "no_builds"
+            } else if args.selection.cursor == Cursor::TOP {
+                "no_changes"
+            } else {
+                "no_more_changes"
+            },
+            branch: args.selection.branch.as_deref(),
+            tags: &args.tags,
+        });
+        let pager = (page.newer.is_some() || page.older.is_some()).then(|| Pager {
+            newest: args.link(|_| {}, &[]),
+            newer: page.newer.map(|c| args.link(|_| {}, &c.newer_arguments())),
+            older: page.older.map(|c| args.link(|_| {}, &c.older_arguments())),
+        });
+        Frame {
+            filters: Filters::new(args),
+            empty,
+            pager,
         }
-        out.push_str("</tr>\n");
     }
-    out.push_str("</tbody>\n</table>\n");
 }
 
-/// A builder's name linking to its page.
-pub fn builder_link(builder: &Builder, root: &str, out: &mut String) {
-    let _ = write!(
-        out,
-        "<a href=\"{root}builders/{}\">{}</a>",
-        builder.builderid,
-        escape_html(&builder.name)
-    );
+/// The filter form: branch, the tags chosen, a tag to add, the other arguments kept; plain
+/// GET, so it works without scripts.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct Filters<'a> {
+    /// The branch asked for, or empty.
+    pub branch: &'a str,
+    /// The tags asked for, each with the link that drops it.
+    pub chosen: Vec<ChosenTag<'a>>,
+    /// The other arguments (page size, the view's flags), kept as they are.
+    pub hidden: Vec<&'a (String, String)>,
 }
 
-/// The cell of one builder and one change: empty, or the boxes of its builds.
-pub fn cell(row: &ChangeBuilds, builder: &Builder, root: &str, out: &mut String) {
-    if row.builds_of(builder.builderid).next().is_none() {
-        out.push_str("<td></td>");
-        return;
+/// A tag the page is filtered by.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct ChosenTag<'a> {
+    /// The tag.
+    pub tag: &'a str,
+    /// The page without it.
+    pub without: String,
+}
+
+impl<'a> Filters<'a> {
+    fn new(args: &'a Args) -> Filters<'a> {
+        Filters {
+            branch: args.selection.branch.as_deref().unwrap_or(""),
+            chosen: args
+                .tags
+                .iter()
+                .map(|tag| ChosenTag {
+                    tag,
+                    without: args.link(|kept| kept.retain(|(n, v)| n != "tag" || v != tag), &[]),
+                })
+                .collect(),
+            hidden: args
+                .kept
+                .iter()
+                .filter(|(n, _)| n != "branch" && n != "tag")
+                .collect(),
+        }
     }
-    let _ = write!(
-        out,
-        "<td class=\"bbv-cell\" data-builderid=\"{}\">",
-        builder.builderid
-    );
-    build_boxes(root, row, builder, out);
-    out.push_str("</td>");
 }
 
-/// A whole HTML document: the shared styles, the view's `style`, and `body`.
-pub fn document(title: &str, style: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <style>{STYLE}{style}</style></head>\n<body>\n{body}</body></html>\n"
-    )
+/// What an empty page says, with what filtered it.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct EmptyState<'a> {
+    /// `no_changes`, `no_more_changes` (past the first page) or `no_builds` (of the builders
+    /// shown).
+    pub kind: &'static str,
+    /// The branch asked for.
+    pub branch: Option<&'a str>,
+    /// The tags asked for.
+    pub tags: &'a [String],
 }
 
-/// The styles both views use (`bbv-` classes).
-pub const STYLE: &str = "\
-.bbv-filters{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:0 0 10px}\
-.bbv-filters input[type=text]{padding:3px 6px;width:12em}\
-.bbv-chosen{display:inline-block;background:#30426a;color:#fff;border-radius:3px;padding:0 6px;font-size:12px}\
-.bbv-chosen a{color:#fff;margin-left:4px}\
-.bbv-table{border-collapse:collapse;background:#fff;border:1px solid #dde1e7}\
-.bbv-table th,.bbv-table td{border:1px solid #eef0f3;padding:2px 3px;vertical-align:middle}\
-.bbv-table thead th{background:#f0f2f5;font-size:12px;font-weight:600;color:#445}\
-.bbv-change{text-align:left;font-size:12px;min-width:14em;max-width:28em;font-weight:normal}\
-.bbv-change .bbv-comments{display:block;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\
-.bbv-meta{color:#667;font-size:11px}\
-.bbv-revision{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11px}\
-.bbv-branch{display:inline-block;background:#e5e9f0;color:#334;border-radius:3px;padding:0 4px;font-size:11px}\
-.bbv-made-up .bbv-change{font-style:italic}\
-.bbv-cell{text-align:center;white-space:nowrap}\
-.bbv-build{display:inline-block;min-width:1.6em;margin:1px;padding:0 3px;border-radius:3px;font-size:11px;\
-line-height:1.5;text-align:center;color:#000}\
-.bbv-build:hover{text-decoration:none;outline:1px solid #445}\
-.bbv-running{animation:bbv-pulse 2s ease-in-out infinite}\
-@keyframes bbv-pulse{50%{opacity:.55}}\
-.bbv-pager{display:flex;gap:16px;margin:10px 0}\
-.bbv-empty{color:#889;font-style:italic}\
-.bbv-tag{display:inline-block;background:#e5e9f0;color:#334;border-radius:3px;padding:0 4px;margin-right:2px;font-size:11px}";
+/// Links to the newest, newer and older pages.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct Pager {
+    /// The first page.
+    pub newest: String,
+    /// The page before, if any.
+    pub newer: Option<String>,
+    /// The page after, if any.
+    pub older: Option<String>,
+}
 
-/// One box per build, newest first: the build's number on its result's colour, linking to the
-/// build's page.
-pub fn build_boxes(root: &str, row: &ChangeBuilds, builder: &Builder, out: &mut String) {
-    for build in row.builds_of(builder.builderid) {
-        let (result, color, text) = if build.complete {
+/// A builder as a column or row heading.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct Heading<'a> {
+    /// Its id.
+    pub builderid: i64,
+    /// Its name.
+    pub name: &'a str,
+    /// Its tags.
+    pub tags: &'a [String],
+}
+
+impl<'a> From<&'a Builder> for Heading<'a> {
+    fn from(builder: &'a Builder) -> Heading<'a> {
+        Heading {
+            builderid: builder.builderid,
+            name: &builder.name,
+            tags: &builder.tags,
+        }
+    }
+}
+
+/// A change as `view_common/changes.html` describes it.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct ChangeText<'a> {
+    /// Made up from `got_revision`, not a change in the database.
+    pub made_up: bool,
+    /// Its id (0 when made up).
+    pub changeid: i64,
+    /// The whole revision.
+    pub revision: &'a str,
+    /// Its first 10 characters.
+    pub short_revision: String,
+    /// The link to the revision, when it is an `http(s)` URL.
+    pub revlink: Option<&'a str>,
+    /// The author as written (`Name <mail>`).
+    pub author: &'a str,
+    /// The name part.
+    pub author_name: &'a str,
+    /// The branch, when not empty.
+    pub branch: Option<&'a str>,
+    /// The whole comments.
+    pub comments: &'a str,
+    /// The first line of the comments, at most 100 characters (for a made-up change, what it
+    /// is).
+    pub first_line: String,
+    /// `YYYY-MM-DD HH:MM`, UTC.
+    pub when: String,
+}
+
+impl<'a> ChangeText<'a> {
+    /// What is shown of `row`'s change.
+    pub fn new(row: &'a ChangeBuilds) -> ChangeText<'a> {
+        let change = &row.change;
+        let revision = change.revision.as_deref().unwrap_or("");
+        let comments = if row.made_up {
+            "built without a change, revision from got_revision"
+        } else {
+            change.comments.lines().next().unwrap_or("")
+        };
+        ChangeText {
+            made_up: row.made_up,
+            changeid: change.changeid,
+            revision,
+            short_revision: revision.chars().take(10).collect(),
+            revlink: change
+                .revlink
+                .as_deref()
+                .filter(|link| link.starts_with("https://") || link.starts_with("http://")),
+            author: &change.author,
+            author_name: change.author.split(" <").next().unwrap_or(""),
+            branch: change.branch.as_deref().filter(|b| !b.is_empty()),
+            comments: &change.comments,
+            first_line: comments.chars().take(100).collect(),
+            when: utc_time(change.when_timestamp),
+        }
+    }
+}
+
+/// A row of a table of changes: the change and its builds per column.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct ChangeRow<'a> {
+    /// The change.
+    pub change: ChangeText<'a>,
+    /// Its builds, per column.
+    pub cells: Cells,
+}
+
+impl<'a> ChangeRow<'a> {
+    /// The row of `row` against `columns`, with links relative to `root`.
+    pub fn new(row: &'a ChangeBuilds, columns: &[&'a Builder], root: &str) -> ChangeRow<'a> {
+        ChangeRow {
+            change: ChangeText::new(row),
+            cells: Cells::new(columns.iter().map(|builder| Cell::new(row, builder, root))),
+        }
+    }
+}
+
+/// The cells of a row, most of them usually empty: the cells with builds, each after the
+/// number of empty cells before it, and the number of empty cells after the last.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct Cells {
+    /// The cells with builds.
+    pub cells: Vec<Cell>,
+    /// Empty cells after the last one.
+    pub trailing: usize,
+}
+
+impl Cells {
+    /// The cells of a row, in column order (`None`: an empty cell).
+    pub fn new(row: impl Iterator<Item = Option<Cell>>) -> Cells {
+        let mut cells = Vec::new();
+        let mut empty = 0;
+        for cell in row {
+            match cell {
+                None => empty += 1,
+                Some(cell) => {
+                    cells.push(Cell {
+                        skip: empty,
+                        ..cell
+                    });
+                    empty = 0;
+                }
+            }
+        }
+        Cells {
+            cells,
+            trailing: empty,
+        }
+    }
+}
+
+/// One builder's builds of one change.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct Cell {
+    /// Empty cells before this one in its row.
+    pub skip: usize,
+    /// The builder.
+    pub builderid: i64,
+    /// Its builds of the change, newest first.
+    pub builds: Vec<BuildBox>,
+}
+
+impl Cell {
+    /// The builds of `builder` in `row`, or `None` when it has none; links are relative to
+    /// `root`.
+    pub fn new(row: &ChangeBuilds, builder: &Builder, root: &str) -> Option<Cell> {
+        let builds: Vec<BuildBox> = row
+            .builds_of(builder.builderid)
+            .map(|build| BuildBox::new(build, builder, root))
+            .collect();
+        (!builds.is_empty()).then_some(Cell {
+            skip: 0,
+            builderid: builder.builderid,
+            builds,
+        })
+    }
+}
+
+/// A build's box: its number on its result's colour, linking to the build's page. The
+/// attributes made of several values are put together here (a page has thousands of boxes, and
+/// each value a template looks up costs time); the template escapes them like any value.
+#[derive(Debug, Serialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde")]
+pub struct BuildBox {
+    /// The build.
+    pub buildid: i64,
+    /// Its number.
+    pub number: i64,
+    /// Still running.
+    pub running: bool,
+    /// The result's name, or `running`.
+    pub result: &'static str,
+    /// The link to the build's page, relative to the server's root.
+    pub href: String,
+    /// Its colours: `background:...;color:...`.
+    pub style: String,
+    /// `<builder> #<number>: <state, or the result's name>`.
+    pub title: String,
+}
+
+impl BuildBox {
+    /// The box of `build` of `builder`, on a page whose root is `root`.
+    pub fn new(build: &Build, builder: &Builder, root: &str) -> BuildBox {
+        let (result, color, text_color) = if build.complete {
             let code = build.results;
             let text = build.result().map_or("#000", BuildResult::text_color);
             (results::name(code), results::color(code), text)
         } else {
             ("running", results::PENDING_COLOR, "#000")
         };
-        let running = if build.complete { "" } else { " bbv-running" };
         let state = if build.state_string.is_empty() {
             result
         } else {
             &build.state_string
         };
-        let _ = write!(
-            out,
-            "<a class=\"bbv-build{running}\" href=\"{root}builders/{}/builds/{}\" data-buildid=\"{}\" \
-             data-result=\"{result}\" style=\"background:{color};color:{text}\" title=\"{} #{}: {}\">{}</a>",
-            build.builderid,
-            build.number,
-            build.buildid,
-            escape_html(&builder.name),
-            build.number,
-            escape_html(state),
-            build.number,
-        );
+        BuildBox {
+            buildid: build.buildid,
+            number: build.number,
+            running: !build.complete,
+            result,
+            href: format!("{root}builders/{}/builds/{}", build.builderid, build.number),
+            style: format!("background:{color};color:{text_color}"),
+            title: format!("{} #{}: {state}", builder.name, build.number),
+        }
     }
-}
-
-/// The attribute naming a change's row or column: `data-changeid`, or `data-revision` for a
-/// made-up change.
-pub fn change_attribute(row: &ChangeBuilds) -> String {
-    if row.made_up {
-        format!(
-            " data-revision=\"{}\"",
-            escape_html(row.change.revision.as_deref().unwrap_or(""))
-        )
-    } else {
-        format!(" data-changeid=\"{}\"", row.change.changeid)
-    }
-}
-
-/// How much of a change to describe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detail {
-    /// Author, first line of the comments, revision, branch and time.
-    Full,
-    /// Author, revision, branch and time.
-    Short,
-}
-
-/// The description of a change: who, what, which revision on which branch, and when; a made-up
-/// change says it has no change.
-pub fn describe_change(row: &ChangeBuilds, detail: Detail, out: &mut String) {
-    let change = &row.change;
-    let revision = change.revision.as_deref().unwrap_or("");
-    let short: String = revision.chars().take(10).collect();
-    let revision_html = match change.revlink.as_deref() {
-        Some(link) if link.starts_with("https://") || link.starts_with("http://") => format!(
-            "<a class=\"bbv-revision\" href=\"{}\" title=\"{}\">{}</a>",
-            escape_html(link),
-            escape_html(revision),
-            escape_html(&short)
-        ),
-        _ => format!(
-            "<span class=\"bbv-revision\" title=\"{}\">{}</span>",
-            escape_html(revision),
-            escape_html(&short)
-        ),
-    };
-    if row.made_up {
-        out.push_str("<span class=\"bbv-author\">no change</span> ");
-    } else {
-        let author = change.author.split(" <").next().unwrap_or("");
-        let _ = write!(
-            out,
-            "<span class=\"bbv-author\" title=\"{}\">{}</span> ",
-            escape_html(&change.author),
-            escape_html(author)
-        );
-    }
-    out.push_str(&revision_html);
-    if let Some(branch) = change.branch.as_deref().filter(|b| !b.is_empty()) {
-        let _ = write!(
-            out,
-            " <span class=\"bbv-branch\">{}</span>",
-            escape_html(branch)
-        );
-    }
-    if detail == Detail::Full {
-        let comments = if row.made_up {
-            "built without a change, revision from got_revision"
-        } else {
-            change.comments.lines().next().unwrap_or("")
-        };
-        let first: String = comments.chars().take(100).collect();
-        let _ = write!(
-            out,
-            "<span class=\"bbv-comments\" title=\"{}\">{}</span>",
-            escape_html(&change.comments),
-            escape_html(&first)
-        );
-    }
-    let _ = write!(
-        out,
-        "<span class=\"bbv-meta\"> {}</span>",
-        utc_time(change.when_timestamp)
-    );
 }
 
 /// `YYYY-MM-DD HH:MM` (UTC) of a time in seconds since 1970.
@@ -398,106 +559,17 @@ pub fn utc_time(seconds: i64) -> String {
     format!("{} {:02}:{:02}", time.date(), time.hour, time.minute)
 }
 
-/// The filter form (branch, tags chosen, tag to add) with the view's own `controls`; plain GET,
-/// so it works without scripts.
-pub fn filter_form(args: &Args, controls: &str, out: &mut String) {
-    out.push_str("<form class=\"bbv-filters\" method=\"get\" action=\"./\">");
-    let branch = args.selection.branch.as_deref().unwrap_or("");
-    let _ = write!(
-        out,
-        "<label>Branch <input type=\"text\" name=\"branch\" value=\"{}\" placeholder=\"all branches\"></label>",
-        escape_html(branch)
-    );
-    for tag in &args.tags {
-        let without = args.link(|kept| kept.retain(|(n, v)| n != "tag" || v != tag), &[]);
-        let _ = write!(
-            out,
-            "<input type=\"hidden\" name=\"tag\" value=\"{0}\"><span class=\"bbv-chosen\" \
-             data-tag=\"{0}\">{0}<a href=\"{without}\" title=\"remove this tag\">×</a></span>",
-            escape_html(tag)
-        );
-    }
-    out.push_str("<label>Tag <input type=\"text\" name=\"tag\" placeholder=\"add a tag\"></label>");
-    // The other arguments (page size, the view's flags) stay as they are.
-    for (name, value) in args
-        .kept
-        .iter()
-        .filter(|(n, _)| n != "branch" && n != "tag")
-    {
-        let _ = write!(
-            out,
-            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-            escape_html(name),
-            escape_html(value)
-        );
-    }
-    out.push_str(controls);
-    out.push_str("<button type=\"submit\">Filter</button> <a href=\"./\">Clear</a></form>\n");
-}
-
-/// Links to the newest, newer and older pages, when there are such pages.
-pub fn pager(args: &Args, page: &Page, out: &mut String) {
-    if page.newer.is_none() && page.older.is_none() {
-        return;
-    }
-    out.push_str("<nav class=\"bbv-pager\">");
-    if let Some(newer) = page.newer {
-        let _ = write!(
-            out,
-            "<a href=\"{}\" rel=\"first\">« Newest</a><a href=\"{}\" rel=\"prev\">‹ Newer</a>",
-            args.link(|_| {}, &[]),
-            args.link(|_| {}, &newer.newer_arguments())
-        );
-    }
-    if let Some(older) = page.older {
-        let _ = write!(
-            out,
-            "<a href=\"{}\" rel=\"next\">Older ›</a>",
-            args.link(|_| {}, &older.older_arguments())
-        );
-    }
-    out.push_str("</nav>\n");
-}
-
-/// What an empty page says, with what filtered it.
-pub fn empty_state(args: &Args, view: &View, out: &mut String) {
-    let mut filters = Vec::new();
-    if let Some(branch) = &args.selection.branch {
-        filters.push(format!("on branch {}", escape_html(branch)));
-    }
-    if !args.tags.is_empty() {
-        let tags: Vec<String> = args
-            .tags
-            .iter()
-            .map(|t| escape_html(t).into_owned())
-            .collect();
-        filters.push(format!("for builders tagged {}", tags.join(" and ")));
-    }
-    let filtered = if filters.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", filters.join(" "))
-    };
-    let text = if view.page.changes.is_empty() {
-        if args.selection.cursor == Cursor::TOP {
-            format!("No changes{filtered} yet.")
-        } else {
-            format!("No more changes{filtered}.")
-        }
-    } else {
-        format!("No builds of these changes{filtered}.")
-    };
-    let _ = writeln!(out, "<p class=\"bbv-empty\">{text}</p>");
-}
-
-/// The views dataset (`fixtures/views/dataset.sql`) as the first page reads it, for the unit
-/// tests of both views (native builds only, like the SDK's `testing`).
+/// The views dataset (`fixtures/views/dataset.sql`) as the first page reads it, and pages read
+/// with an HTML parser (`scraper`), for the unit tests of the views (native builds only, like
+/// the SDK's `testing`).
 #[cfg(not(target_arch = "wasm32"))]
 #[doc(hidden)]
 pub mod fixture {
     use buildbot_plugin_sdk::changes::ChangeBuilds;
     use buildbot_plugin_sdk::models::{Build, Builder, Change};
     use buildbot_plugin_sdk::serde_json::json;
+    pub use scraper;
+    use scraper::{Html, Selector};
 
     use super::*;
 
@@ -654,14 +726,85 @@ pub mod fixture {
         Args::parse(&Request::get("/").with_query(query), 30, flags).unwrap()
     }
 
-    /// The values of attribute `name` in `html`, in order.
-    pub fn attributes(html: &str, name: &str) -> Vec<String> {
-        let needle = format!(" {name}=\"");
-        html.match_indices(&needle)
-            .map(|(i, _)| {
-                let rest = &html[i + needle.len()..];
-                rest[..rest.find('"').unwrap()].to_owned()
-            })
+    /// The values of `attribute` on the elements the CSS selector `css` picks in `html`, in
+    /// document order, as a browser reads them (entities decoded).
+    pub fn values(html: &str, css: &str, attribute: &str) -> Vec<String> {
+        let selector = Selector::parse(css).expect("a valid selector");
+        Html::parse_document(html)
+            .select(&selector)
+            .filter_map(|element| element.value().attr(attribute).map(str::to_owned))
             .collect()
+    }
+
+    /// The text of each element the CSS selector `css` picks in `html`, in document order.
+    pub fn texts(html: &str, css: &str) -> Vec<String> {
+        let selector = Selector::parse(css).expect("a valid selector");
+        Html::parse_document(html)
+            .select(&selector)
+            .map(|element| element.text().collect())
+            .collect()
+    }
+
+    /// Text made to break out of wherever it is written: an element, an attribute, a URL.
+    pub const HOSTILE: &str = "\"'><img src=x onerror=alert(1)>&amp;</td><script>alert(2)</script>";
+
+    /// [`HOSTILE`] followed by `what`.
+    pub fn hostile(what: &str) -> String {
+        format!("{HOSTILE}{what}")
+    }
+
+    /// Checks a page of [`hostile_view`]: no element got in, and what both views show of
+    /// change 5 and of the builds reads back exactly as written, in elements and attributes.
+    pub fn assert_hostile_text_reads_back(html: &str) {
+        for element in ["img", "script", "b", "i"] {
+            assert!(texts(html, element).is_empty(), "a <{element}> got in");
+        }
+        let change = "[data-changeid='5'] ";
+        let author = format!("{change}.bbv-author");
+        assert_eq!(
+            values(html, &author, "title"),
+            [format!("{} <{}>", hostile("author"), hostile("mail"))]
+        );
+        assert_eq!(texts(html, &author), [hostile("author")]);
+        assert_eq!(
+            texts(html, &format!("{change}.bbv-branch")),
+            [hostile("branch")]
+        );
+        let revision = format!("{change}.bbv-revision");
+        assert_eq!(
+            values(html, &revision, "href"),
+            [format!("https://example.org/{}", hostile("link"))]
+        );
+        assert_eq!(values(html, &revision, "title"), [hostile("revision")]);
+        let titles = values(html, ".bbv-build", "title");
+        let box_title = format!("{} #5: {}", hostile("name"), hostile("state"));
+        assert!(titles.contains(&box_title), "{titles:?}");
+    }
+
+    /// The page and builders with every text the views show from the database replaced by
+    /// [`HOSTILE`] (with a suffix telling them apart): builder name and tag, author, comments,
+    /// branch, revision and revision link, build state.
+    pub fn hostile_view(args: &Args) -> View {
+        let mut view = view(args);
+        let text = hostile;
+        for builder in &mut view.builders {
+            if builder.builderid == 1 {
+                builder.name = text("name");
+                builder.tags.push(text("tag"));
+            }
+        }
+        for row in &mut view.page.changes {
+            if row.change.changeid == 5 {
+                row.change.author = format!("{} <{}>", text("author"), text("mail"));
+                row.change.comments = text("comments");
+                row.change.branch = Some(text("branch"));
+                row.change.revision = Some(text("revision"));
+                row.change.revlink = Some(format!("https://example.org/{}", text("link")));
+            }
+            for build in &mut row.builds {
+                build.state_string = text("state");
+            }
+        }
+        view
     }
 }

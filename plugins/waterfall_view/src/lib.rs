@@ -38,10 +38,11 @@ pub const BUILDER_TTL_MS: u64 = 10_000;
 /// Readers whose builders an instance keeps before it starts over.
 pub const BUILDER_READERS: usize = 64;
 
-/// The plugin: the operator's options and this instance's caches.
+/// The plugin: the operator's options, the page's templates and this instance's caches.
 #[derive(Debug)]
 pub struct WaterfallView {
     options: Options,
+    templates: Templates,
     caches: Mutex<Caches>,
 }
 
@@ -104,57 +105,35 @@ impl Plugin for WaterfallView {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        Ok(WaterfallView::new(Options::from_config(&config)?))
+        WaterfallView::new(Options::from_config(&config)?)
     }
 
-    fn handle(&mut self, request: &Request) -> Result<Response, Error> {
-        Ok(self.answer(request))
+    fn routes() -> Routes<Self> {
+        Routes::new().get("/", WaterfallView::index)
     }
 }
 
 impl WaterfallView {
-    /// The answer to one request; every failure is already an answer here.
-    fn answer(&self, request: &Request) -> Response {
-        if request.path != "/" {
-            return Response::not_found();
-        }
-        if request.method != "GET" && request.method != "HEAD" {
-            return Response::error(
-                405,
-                "method not allowed: the waterfall answers GET and HEAD\n",
-            )
-            .with_header("allow", "HEAD, GET");
-        }
-        let args = match Args::parse(request, &self.options) {
-            Ok(args) => args,
-            Err(message) => {
-                return Response::error(400, format!("bad waterfall request: {message}\n"))
-            }
-        };
+    /// The waterfall page, with a `Server-Timing` header of where the time went.
+    fn index(&mut self, request: &Request, _: &Params) -> Result<Response, Error> {
+        let args = Args::parse(request, &self.options)
+            .map_err(|message| view_common::bad_request("waterfall", message))?;
         let now = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
         let mut timing = Timing::start();
         let reader = reader_key(&request.user);
-        match self.timed_page(&args, &request.root, &reader, now, &mut timing) {
-            Ok(html) => Response::html(html)
-                .with_header("cache-control", "no-cache")
-                .with_header("server-timing", timing.header()),
-            Err(error) => {
-                if error.code >= 500 {
-                    log::error!("reading the waterfall's data: {error}");
-                }
-                Response::error(error.code, format!("waterfall: {}\n", error.message))
-            }
-        }
+        let html = self.timed_page(&args, &request.root, &reader, now, &mut timing)?;
+        Ok(view_common::page(html).with_header("server-timing", timing.header()))
     }
 }
 
 impl WaterfallView {
-    /// The plugin with these options.
-    pub fn new(options: Options) -> WaterfallView {
-        WaterfallView {
+    /// The plugin with these options; the error is a template's that does not compile.
+    pub fn new(options: Options) -> Result<WaterfallView, String> {
+        Ok(WaterfallView {
             options,
+            templates: render::templates()?,
             caches: Mutex::default(),
-        }
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Caches> {
@@ -163,7 +142,7 @@ impl WaterfallView {
 
     /// The page for `args` as an anonymous user sees it, with links built on `root`, at time
     /// `now` (Unix seconds).
-    pub fn page(&self, args: &Args, root: &str, now: i64) -> Result<String, DataError> {
+    pub fn page(&self, args: &Args, root: &str, now: i64) -> Result<String, Error> {
         self.timed_page(args, root, "", now, &mut Timing::start())
     }
 
@@ -176,7 +155,8 @@ impl WaterfallView {
         reader: &str,
         now: i64,
         timing: &mut Timing,
-    ) -> Result<String, DataError> {
+    ) -> Result<String, Error> {
+        let data_error = |error| view_common::data_error("waterfall", error);
         let options = &self.options;
         let mut page = Page {
             args,
@@ -193,12 +173,12 @@ impl WaterfallView {
         let mut all_builders = None;
         let mut total_builders = 0;
         if !args.tags.is_empty() || options.show_builders_without_builds {
-            let mut builders = self.all_builders(reader)?;
+            let mut builders = self.all_builders(reader).map_err(data_error)?;
             total_builders = builders.len();
             builders.retain(|b| args.tags.iter().all(|tag| b.tags.contains(tag)));
             if builders.is_empty() && !args.tags.is_empty() {
                 page.empty = Some(Empty::NoBuilderWithTags);
-                return Ok(render::document(&page));
+                return render::document(&self.templates, &page);
             }
             all_builders = Some(builders);
         }
@@ -209,7 +189,7 @@ impl WaterfallView {
             )),
             _ => None,
         };
-        let found = fetch::builds(args, only.as_ref())?;
+        let found = fetch::builds(args, only.as_ref()).map_err(data_error)?;
         timing.mark("builds");
         let builds = found.builds;
         if builds.is_empty() {
@@ -218,7 +198,7 @@ impl WaterfallView {
                 Cursor::Before(id) => Empty::NoBuildsBefore(id),
                 _ => Empty::NoBuilds,
             });
-            return Ok(render::document(&page));
+            return render::document(&self.templates, &page);
         }
         if let (Some(oldest), Some(newest)) = (builds.last(), builds.first()) {
             page.older = found.older.then_some(Cursor::Before(oldest.buildid));
@@ -229,7 +209,7 @@ impl WaterfallView {
         let ids: BTreeSet<i64> = builds.iter().map(|b| b.builderid).collect();
         let mut builders = match all_builders {
             Some(builders) => builders,
-            None => self.builders_by_id(reader, &ids)?,
+            None => self.builders_by_id(reader, &ids).map_err(data_error)?,
         };
         if !options.show_builders_without_builds {
             builders.retain(|b| ids.contains(&b.builderid));
@@ -245,7 +225,7 @@ impl WaterfallView {
         }
         timing.mark("builders");
         let groups = if builders.len() > 2 {
-            self.groups(&builds)?
+            self.groups(&builds).map_err(data_error)?
         } else {
             Vec::new()
         };
@@ -300,9 +280,10 @@ impl WaterfallView {
             });
         }
         timing.mark("layout");
-        self.add_steps(&mut page.columns, reader)?;
+        self.add_steps(&mut page.columns, reader)
+            .map_err(data_error)?;
         timing.mark("steps");
-        let html = render::document(&page);
+        let html = render::document(&self.templates, &page)?;
         timing.mark("render");
         Ok(html)
     }

@@ -2,7 +2,9 @@
 //! start-up, and the URL arguments (`?before=`, `?after=`, `?scale=`, `?limit=`, `?tag=`) that
 //! change one page, checked per request.
 
+use buildbot_plugin_sdk::serde::Deserialize;
 use buildbot_plugin_sdk::{Config, Query, Request};
+use plugin_options::out_of_range;
 
 /// The most builds one page may show (`limit`, in the config or the URL).
 pub const MAX_LIMIT: i64 = 1000;
@@ -11,22 +13,9 @@ pub const MAX_TAGS: usize = 20;
 /// The longest `?tag=` value, in characters.
 pub const MAX_TAG_CHARS: usize = 100;
 
-/// Every option of `[www.plugins.waterfall_view]`.
-pub const OPTION_NAMES: [&str; 10] = [
-    "limit",
-    "scale",
-    "pixels_per_minute",
-    "pixels_per_decade",
-    "idle_threshold",
-    "quiet_threshold",
-    "min_column_width",
-    "show_builders_without_builds",
-    "max_step_builds",
-    "min_height_for_steps",
-];
-
 /// How durations become heights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde", rename_all = "lowercase")]
 pub enum Scale {
     /// Height proportional to time: `pixels_per_minute`.
     Linear,
@@ -53,8 +42,9 @@ impl Scale {
     }
 }
 
-/// The operator's options, with their defaults.
-#[derive(Debug, Clone, PartialEq)]
+/// The operator's options, with their defaults: each field is the option of its name.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde", deny_unknown_fields, default)]
 pub struct Options {
     /// `limit`: builds per page, newest first (1 to [`MAX_LIMIT`]).
     pub limit: i64,
@@ -98,62 +88,57 @@ impl Default for Options {
 }
 
 impl Options {
-    /// The options of `[www.plugins.waterfall_view]`; an unknown option or a value out of its
-    /// range is an error that names it.
+    /// The options of `[www.plugins.waterfall_view]`; an unknown option, a value of the wrong
+    /// type or out of its range is an error that names it.
     pub fn from_config(config: &Config) -> Result<Options, String> {
-        config.deny_unknown(&OPTION_NAMES)?;
-        let d = Options::default();
-        let int = |key: &str, default: i64, min: i64, max: i64| -> Result<i64, String> {
-            let value = config.int_or(key, default)?;
+        let options: Options = plugin_options::parse(config)?;
+        options.check(config)?;
+        Ok(options)
+    }
+
+    /// The value checks that types do not make: ranges.
+    fn check(&self, config: &Config) -> Result<(), String> {
+        let int = |name: &str, value: i64, min: i64, max: i64| {
             if (min..=max).contains(&value) {
-                Ok(value)
+                Ok(())
             } else {
-                Err(config.error(format_args!(
-                    "option '{key}' must be between {min} and {max}, not {value}"
-                )))
-            }
-        };
-        let positive = |key: &str, default: f64, max: f64| -> Result<f64, String> {
-            let value = config.number(key)?.unwrap_or(default);
-            if value > 0.0 && value <= max {
-                Ok(value)
-            } else {
-                Err(config.error(format_args!(
-                    "option '{key}' must be above 0 and at most {max}, not {value}"
-                )))
-            }
-        };
-        let scale = match config.string("scale")? {
-            None => d.scale,
-            Some(text) => Scale::parse(text).ok_or_else(|| {
-                config.error(format_args!(
-                    "option 'scale' must be \"linear\" or \"log\", not \"{text}\""
+                Err(out_of_range(
+                    config,
+                    name,
+                    format_args!("between {min} and {max}"),
+                    value,
                 ))
-            })?,
+            }
         };
-        let min_height_for_steps = config
-            .number("min_height_for_steps")?
-            .unwrap_or(d.min_height_for_steps);
-        if !(0.0..=10_000.0).contains(&min_height_for_steps) {
-            return Err(config.error(format_args!(
-                "option 'min_height_for_steps' must be between 0 and 10000, not {min_height_for_steps}"
-            )));
+        let positive = |name: &str, value: f64, max: f64| {
+            if value > 0.0 && value <= max {
+                Ok(())
+            } else {
+                Err(out_of_range(
+                    config,
+                    name,
+                    format_args!("above 0 and at most {max}"),
+                    value,
+                ))
+            }
+        };
+        let seconds = i64::from(i32::MAX);
+        int("limit", self.limit, 1, MAX_LIMIT)?;
+        positive("pixels_per_minute", self.pixels_per_minute, 600.0)?;
+        positive("pixels_per_decade", self.pixels_per_decade, 2000.0)?;
+        int("idle_threshold", self.idle_threshold, 0, seconds)?;
+        int("quiet_threshold", self.quiet_threshold, 0, seconds)?;
+        int("min_column_width", self.min_column_width, 20, 2000)?;
+        int("max_step_builds", self.max_step_builds, 0, 200)?;
+        if !(0.0..=10_000.0).contains(&self.min_height_for_steps) {
+            return Err(out_of_range(
+                config,
+                "min_height_for_steps",
+                "between 0 and 10000",
+                self.min_height_for_steps,
+            ));
         }
-        Ok(Options {
-            limit: int("limit", d.limit, 1, MAX_LIMIT)?,
-            scale,
-            pixels_per_minute: positive("pixels_per_minute", d.pixels_per_minute, 600.0)?,
-            pixels_per_decade: positive("pixels_per_decade", d.pixels_per_decade, 2000.0)?,
-            idle_threshold: int("idle_threshold", d.idle_threshold, 0, i64::from(i32::MAX))?,
-            quiet_threshold: int("quiet_threshold", d.quiet_threshold, 0, i64::from(i32::MAX))?,
-            min_column_width: int("min_column_width", d.min_column_width, 20, 2000)?,
-            show_builders_without_builds: config.bool_or(
-                "show_builders_without_builds",
-                d.show_builders_without_builds,
-            )?,
-            max_step_builds: int("max_step_builds", d.max_step_builds, 0, 200)?,
-            min_height_for_steps,
-        })
+        Ok(())
     }
 }
 

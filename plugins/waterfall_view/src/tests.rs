@@ -14,6 +14,7 @@ use crate::layout::{lanes, Gap, GapKind, GAP_HEIGHT};
 use crate::options::{Scale, MAX_LIMIT};
 use crate::order::order_builders;
 use crate::render::{duration, utc};
+use view_common::fixture::{hostile, texts, values as attributes};
 
 /// T of the views dataset.
 const T: i64 = 1_700_000_000;
@@ -251,22 +252,18 @@ fn render(plugin: &WaterfallView, query: &str, now: i64) -> String {
 
 /// Every value of attribute `name` in `html`, in document order.
 fn attrs(html: &str, name: &str) -> Vec<String> {
-    let needle = format!(" {name}=\"");
-    html.match_indices(&needle)
-        .map(|(i, _)| {
-            let rest = &html[i + needle.len()..];
-            rest[..rest.find('"').unwrap()].to_owned()
-        })
-        .collect()
+    attributes(html, &format!("[{name}]"), name)
 }
 
-/// The opening tag of the build box of `buildid`.
-fn build_tag(html: &str, buildid: i64) -> &str {
-    let at = html
-        .find(&format!("data-buildid=\"{buildid}\""))
-        .unwrap_or_else(|| panic!("no box of build {buildid}"));
-    let start = html[..at].rfind('<').unwrap();
-    &html[start..start + html[start..].find('>').unwrap() + 1]
+/// Attribute `name` of the build box of `buildid`.
+fn box_attr(html: &str, buildid: i64, name: &str) -> String {
+    let css = format!("a.wf-build[data-buildid='{buildid}']");
+    assert_eq!(
+        attributes(html, &css, "data-buildid").len(),
+        1,
+        "one box of build {buildid}"
+    );
+    attributes(html, &css, name).pop().unwrap_or_default()
 }
 
 /// The document's body (the style names every class).
@@ -274,20 +271,12 @@ fn body(html: &str) -> &str {
     &html[html.find("<body>").unwrap()..]
 }
 
-fn attr_of(tag: &str, name: &str) -> String {
-    attrs(tag, name).into_iter().next().unwrap_or_default()
-}
-
 fn height_of(html: &str, buildid: i64) -> f64 {
-    attr_of(build_tag(html, buildid), "data-height")
-        .parse()
-        .unwrap()
+    box_attr(html, buildid, "data-height").parse().unwrap()
 }
 
 fn top_of(html: &str, buildid: i64) -> f64 {
-    attr_of(build_tag(html, buildid), "data-top")
-        .parse()
-        .unwrap()
+    box_attr(html, buildid, "data-top").parse().unwrap()
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -540,7 +529,8 @@ fn options_have_defaults_and_are_checked() {
     );
     assert_eq!(
         error(json!({"scale": "logarithmic"})),
-        "waterfall_view: option 'scale' must be \"linear\" or \"log\", not \"logarithmic\""
+        "waterfall_view: invalid config: option 'scale': unknown variant `logarithmic`, \
+         expected `linear` or `log`"
     );
     assert_eq!(
         error(json!({"limit": 5000})),
@@ -552,19 +542,28 @@ fn options_have_defaults_and_are_checked() {
     );
     assert_eq!(
         error(json!({"idle_threshold": "5m"})),
-        "waterfall_view: option 'idle_threshold' must be an integer, not \"5m\""
+        "waterfall_view: invalid config: option 'idle_threshold': invalid type: string \"5m\", \
+         expected i64"
     );
-    assert!(error(json!({"min_height_for_steps": -1})).contains("min_height_for_steps"));
+    assert_eq!(
+        error(json!({"min_height_for_steps": -1})),
+        "waterfall_view: option 'min_height_for_steps' must be between 0 and 10000, not -1"
+    );
+    assert_eq!(
+        error(json!({"show_builders_without_builds": 1})),
+        "waterfall_view: invalid config: option 'show_builders_without_builds': \
+         invalid type: integer `1`, expected a boolean"
+    );
 }
 
-fn get(plugin: &WaterfallView, query: &str) -> Response {
-    plugin.answer(&Request::get("/").with_query(query))
+fn get(plugin: &mut WaterfallView, query: &str) -> Response {
+    plugin.respond(&Request::get("/").with_query(query))
 }
 
 #[test]
 fn bad_arguments_are_400_with_a_reason() {
     let _reads = dataset();
-    let plugin = view(json!({}));
+    let mut plugin = view(json!({}));
     let cases = [
         (
             "before=abc",
@@ -588,7 +587,7 @@ fn bad_arguments_are_400_with_a_reason() {
         ("limit=", "not ''"),
     ];
     for (query, message) in cases {
-        let response = get(&plugin, query);
+        let response = get(&mut plugin, query);
         assert_eq!(response.status, 400, "{query}");
         assert_eq!(
             response.header("content-type"),
@@ -599,28 +598,29 @@ fn bad_arguments_are_400_with_a_reason() {
         assert!(body.contains(message), "{query}: {body}");
     }
     let long = "x".repeat(101);
-    assert!(get(&plugin, &format!("tag={long}"))
+    assert!(get(&mut plugin, &format!("tag={long}"))
         .body_text()
         .unwrap()
         .contains("at most 100 characters"));
     let many: Vec<String> = (0..21).map(|i| format!("tag=t{i}")).collect();
-    assert_eq!(get(&plugin, &many.join("&")).status, 400);
+    assert_eq!(get(&mut plugin, &many.join("&")).status, 400);
     // a long value is cut in the message
-    let body = get(&plugin, &format!("scale={}", "y".repeat(500)))
+    let body = get(&mut plugin, &format!("scale={}", "y".repeat(500)))
         .body_text()
         .unwrap()
         .to_owned();
     assert!(body.len() < 150, "{body}");
     // other paths and methods
-    assert_eq!(plugin.answer(&Request::get("/x")).status, 404);
-    let post = plugin.answer(&Request::new("POST", "/"));
+    assert_eq!(plugin.respond(&Request::get("/x")).status, 404);
+    let post = plugin.respond(&Request::new("POST", "/"));
     assert_eq!(
         (post.status, post.header("allow")),
-        (405, Some("HEAD, GET"))
+        (405, Some("GET, HEAD"))
     );
+    assert_eq!(plugin.respond(&Request::new("HEAD", "/")).status, 200);
     // unknown arguments are ignored; the limit may reach MAX_LIMIT
-    assert_eq!(get(&plugin, "foo=bar").status, 200);
-    assert_eq!(get(&plugin, &format!("limit={MAX_LIMIT}")).status, 200);
+    assert_eq!(get(&mut plugin, "foo=bar").status, 200);
+    assert_eq!(get(&mut plugin, &format!("limit={MAX_LIMIT}")).status, 200);
 }
 
 #[test]
@@ -671,12 +671,12 @@ fn columns_and_boxes_in_order() {
     // linux-build's rebuild (10, T+1000 to T+1300) overlaps build 11 (from T+1260): two lanes
     let lanes = attrs(&html, "data-lanes");
     assert_eq!(lanes, ["2", "1", "1", "1", "1", "1", "1", "1"]);
-    let lane = |id| attr_of(build_tag(&html, id), "data-lane");
+    let lane = |id| box_attr(&html, id, "data-lane");
     assert_eq!(
         [lane(13), lane(11), lane(10), lane(6), lane(1)],
         ["0", "1", "0", "0", "0"]
     );
-    assert!(attr_of(build_tag(&html, 11), "style").contains("left:50.000%;width:50.000%"));
+    assert!(box_attr(&html, 11, "style").contains("left:50.000%;width:50.000%"));
     assert!(html.contains("data-builderid=\"1\" style=\"flex:2 0 180px;width:180px\""));
     // boxes: column by column, newest first within a column
     let boxes: Vec<i64> = attrs(&html, "data-buildid")
@@ -711,12 +711,12 @@ fn columns_and_boxes_in_order() {
 fn boxes_link_to_their_builds_in_result_colours() {
     let _reads = dataset();
     let html = render(&view(json!({})), "", LATER);
-    let tag = build_tag(&html, 6);
-    assert_eq!(attr_of(tag, "href"), "../../builders/1/builds/2");
-    assert_eq!(attr_of(tag, "data-builderid"), "1");
-    assert_eq!(attr_of(tag, "data-number"), "2");
-    assert_eq!(attr_of(tag, "data-result"), "failure");
-    assert!(attr_of(tag, "style").contains("background:#e88;color:#000"));
+    let attr = |name| box_attr(&html, 6, name);
+    assert_eq!(attr("href"), "../../builders/1/builds/2");
+    assert_eq!(attr("data-builderid"), "1");
+    assert_eq!(attr("data-number"), "2");
+    assert_eq!(attr("data-result"), "failure");
+    assert!(attr("style").contains("background:#e88;color:#000"));
     let results: Vec<(i64, &str)> = vec![
         (1, "success"),
         (3, "warnings"),
@@ -729,15 +729,15 @@ fn boxes_link_to_their_builds_in_result_colours() {
     ];
     for (buildid, result) in results {
         assert_eq!(
-            attr_of(build_tag(&html, buildid), "data-result"),
+            box_attr(&html, buildid, "data-result"),
             result,
             "build {buildid}"
         );
     }
-    let running = build_tag(&html, 14);
-    assert!(attr_of(running, "class").contains("wf-running"));
-    assert!(attr_of(running, "style").contains("background:#E7D100"));
-    assert!(attr_of(running, "title").starts_with("linux-test #3: running (running for 2 d 7 h"));
+    let running = |name| box_attr(&html, 14, name);
+    assert!(running("class").contains("wf-running"));
+    assert!(running("style").contains("background:#E7D100"));
+    assert!(running("title").starts_with("linux-test #3: running (running for 2 d 7 h"));
     // builder headers link to the builder pages
     assert!(html.contains("<a href=\"../../builders/4\" title=\"win-test\">win-test</a>"));
 }
@@ -937,7 +937,8 @@ fn steps_that_do_not_fit_are_cut() {
     let plugin = WaterfallView::new(Options {
         min_height_for_steps: 0.0,
         ..Options::default()
-    });
+    })
+    .unwrap();
     let mut columns = vec![Column {
         builder: Builder::default(),
         lanes: 1,
@@ -970,12 +971,97 @@ fn database_text_is_escaped() {
     assert!(html.contains("<span class=\"wf-tags\">&lt;i&gt;</span>"));
     // the state string in the box and its title
     assert!(html.contains("<b>#1</b> build &lt;successful&gt; &amp; &quot;ok&quot;"));
-    let title = attr_of(build_tag(&html, 15), "title");
-    assert!(title.starts_with("x&lt;b&gt;&quot;&amp;&#39; #1: build &lt;successful&gt;"));
+    let title = box_attr(&html, 15, "title");
+    assert!(title.starts_with("x<b>\"&' #1: build <successful> & \"ok\" ("));
     // the tag filter echoed in the form
     assert!(html.contains("<input name=\"tag\" value=\"&lt;i&gt;\""));
     assert!(!html.contains("<i>"));
     assert!(!html.contains("x<b>"));
+}
+
+#[test]
+fn hostile_database_text_stays_text() {
+    let builder = Builder {
+        builderid: 3,
+        name: hostile("name"),
+        tags: vec![hostile("tag")],
+        ..Builder::default()
+    };
+    let step = Step {
+        name: hostile("step"),
+        state_string: hostile("step state"),
+        complete: true,
+        results: Some(0),
+        ..Step::default()
+    };
+    let build = Build {
+        buildid: 7,
+        builderid: 3,
+        number: 2,
+        state_string: hostile("state"),
+        complete: true,
+        complete_at: Some(T + 60),
+        started_at: T,
+        results: Some(2),
+        ..Build::default()
+    };
+    let plugin = view(json!({}));
+    let args = Args::parse(
+        &Request::get("/").with_query("tag=%3Cscript%3Ex"),
+        &plugin.options,
+    )
+    .unwrap();
+    let page = Page {
+        args: &args,
+        root: "../../",
+        min_column_width: 90,
+        columns: vec![Column {
+            builder,
+            lanes: 1,
+            boxes: vec![BuildBox {
+                build,
+                lane: 0,
+                top: 0.0,
+                height: 100.0,
+                seconds: 60,
+                steps: Some(Steps {
+                    steps: vec![step],
+                    more: false,
+                }),
+            }],
+        }],
+        axis: Axis::new(&[], None, &Settings::new(&plugin.options, Scale::Linear)),
+        older: None,
+        newer: None,
+        empty: None,
+    };
+    let html = render::document(&render::templates().unwrap(), &page).unwrap();
+    for element in ["img", "script", "i"] {
+        assert!(texts(&html, element).is_empty(), "a <{element}> got in");
+    }
+    assert_eq!(texts(&html, ".wf-builder a"), [hostile("name")]);
+    assert_eq!(
+        attributes(&html, ".wf-builder a", "title"),
+        [hostile("name")]
+    );
+    assert_eq!(texts(&html, ".wf-tags"), [hostile("tag")]);
+    assert!(box_attr(&html, 7, "title").starts_with(&format!(
+        "{} #2: {} (1 min",
+        hostile("name"),
+        hostile("state")
+    )));
+    assert_eq!(texts(&html, ".wf-step"), [hostile("step")]);
+    assert_eq!(
+        attributes(&html, ".wf-step", "title"),
+        [format!("{}: {}", hostile("step"), hostile("step state"))]
+    );
+    assert!(texts(&html, "a.wf-build")
+        .concat()
+        .contains(&hostile("state")));
+    assert_eq!(
+        attributes(&html, "input[name=tag]", "value"),
+        ["<script>x", ""]
+    );
 }
 
 #[test]
@@ -1134,7 +1220,7 @@ fn pages_through_history() {
 #[test]
 fn the_page_is_a_document_with_its_style() {
     let _reads = dataset();
-    let response = get(&view(json!({})), "");
+    let response = get(&mut view(json!({})), "");
     assert_eq!(response.status, 200);
     assert_eq!(
         response.header("content-type"),
@@ -1147,7 +1233,7 @@ fn the_page_is_a_document_with_its_style() {
     assert!(!html.contains("<script"));
     // a failing read is the request's error
     testing::set_data(|_, _| Err(DataError::new(403, "not allowed")));
-    let response = get(&view(json!({})), "");
+    let response = get(&mut view(json!({})), "");
     assert_eq!(response.status, 403);
     assert_eq!(response.body_text(), Some("waterfall: not allowed\n"));
 }
