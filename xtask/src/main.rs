@@ -17,8 +17,9 @@ commands:
   demo                       build (plugins too), create the demo database, serve it on
                              http://127.0.0.1:8010/ with demo builds running
                              (serve --demo-activity)
-  test                       build the plugins and test plugins, run every test (installs
-                             chromium and chromium-driver for the UI's browser tests if missing);
+  test                       build the plugins and test plugins, run every test (installs the
+                             Debian packages chromium, chromium-driver, apache2-utils and
+                             python3 for the browser and login tests if missing);
                              ends with one line over everything: N passed, M failed[, K skipped]
   tidy                       check the repository's invariants (part of test): no file refers to
                              a path outside the repository, every Rust file opens with //!, only
@@ -145,20 +146,39 @@ fn demo() -> Result<()> {
     )
 }
 
-/// The UI's browser tests (`host/tests/ui.rs`) drive Debian's headless Chromium through
-/// chromedriver: install both when missing.
-fn ensure_browser() -> Result<()> {
-    let found = std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join("chromedriver").is_file())
-    });
-    if found {
+/// The programs the tests run, with the Debian packages that bring them: the UI's browser
+/// tests drive headless Chromium through chromedriver (`host/tests/ui.rs`); the login tests
+/// write password files with Apache's `htpasswd` and mint session tokens with Python
+/// (`host/tests/auth.rs`).
+const TEST_TOOLS: &[(&str, &[&str])] = &[
+    ("chromedriver", &["chromium", "chromium-driver"]),
+    ("htpasswd", &["apache2-utils"]),
+    ("python3", &["python3"]),
+];
+
+/// Installs the Debian packages of the test programs that are missing.
+fn ensure_test_tools() -> Result<()> {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+    };
+    let missing: Vec<&str> = TEST_TOOLS
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .flat_map(|(_, packages)| packages.iter().copied())
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
-    println!("xtask: installing chromium and chromium-driver (Debian packages) for the UI tests");
+    println!(
+        "xtask: installing {} (Debian packages) for the tests",
+        missing.join(", ")
+    );
     let _ = Command::new("apt-get").args(["update", "-qq"]).status();
     run_command(
         Command::new("apt-get")
-            .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+            .args(["install", "-y", "-qq"])
+            .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }
@@ -177,7 +197,7 @@ fn test() -> Result<()> {
     ]))?;
     plugins::build_plugins()?;
     plugins::build_test_plugins()?;
-    ensure_browser()?;
+    ensure_test_tools()?;
     let mut tally = tally::Tally::default();
     plugins::test_plugins_natively(&mut tally)?;
     tally.run(

@@ -4,6 +4,7 @@
 //! Every request passes [`identify`], which turns a valid session cookie into the request's
 //! [`User`] (anonymous otherwise); handlers read it with [`CurrentUser`].
 
+pub mod htpasswd;
 pub mod session;
 pub mod throttle;
 
@@ -36,31 +37,46 @@ pub struct Authentication {
 }
 
 impl Authentication {
-    /// Authentication as `config` sets it up, with sessions kept in `pool`'s database.
-    pub fn new(config: &Config, pool: Pool) -> Arc<Authentication> {
+    /// Authentication as `config` sets it up, with sessions kept in `pool`'s database. Fails
+    /// on an `HTPasswdAuth` file with an entry whose hash cannot be checked.
+    pub fn new(config: &Config, pool: Pool) -> anyhow::Result<Arc<Authentication>> {
+        if let Auth::HTPasswdAuth(htpasswd) = &config.www.auth {
+            htpasswd::check_file(&htpasswd.passwd_file)?;
+        }
         let secure = config.buildbot_url.starts_with("https:");
-        Arc::new(Authentication {
+        Ok(Arc::new(Authentication {
             method: config.www.auth.clone(),
             buildbot_url: config.buildbot_url.clone(),
             sessions: Sessions::new(pool, config.www.cookie_expiration_time, secure),
             throttle: Throttle::default(),
-        })
+        }))
     }
 
     /// Whether `user`/`password` is a valid login for the configured method.
-    fn check_password(&self, user: &str, password: &str) -> Result<bool, String> {
+    fn check_password(&self, user: &str, password: &str) -> Result<bool, LoginError> {
         match &self.method {
             Auth::UserPasswordAuth(config) => Ok(config
                 .users
                 .iter()
                 .filter(|(name, _)| name == user)
                 .any(|(_, secret)| same_secret(secret.expose(), password))),
-            other => Err(format!(
+            Auth::HTPasswdAuth(config) => htpasswd::verify(&config.passwd_file, user, password)
+                .map_err(|err| LoginError::Server(err.to_string())),
+            other => Err(LoginError::NotAvailable(format!(
                 "logging in with a password is not available with {}",
                 other.name()
-            )),
+            ))),
         }
     }
+}
+
+/// Why a password could not be checked.
+#[derive(Debug)]
+enum LoginError {
+    /// The configured method has no password login (the message says so to the client).
+    NotAvailable(String),
+    /// A problem on the server's side (logged; the client is told to see the log).
+    Server(String),
 }
 
 /// Whether two secrets are equal, in time that depends on neither's content nor length.
@@ -231,14 +247,32 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
             .body(Body::from("too many failed logins; try again later"))
             .unwrap_or_default();
     }
-    match auth.check_password(&credentials.user, &credentials.password) {
+    // bcrypt and SHA-crypt take milliseconds to hundreds of them: off the async threads.
+    let checked = {
+        let (auth, user, password) = (
+            auth.clone(),
+            credentials.user.clone(),
+            credentials.password.clone(),
+        );
+        tokio::task::spawn_blocking(move || auth.check_password(&user, &password))
+            .await
+            .unwrap_or_else(|err| Err(LoginError::Server(format!("the check failed: {err}"))))
+    };
+    match checked {
         Ok(true) => {}
         Ok(false) => {
             auth.throttle.failed(&credentials.user, address);
             tracing::info!("failed login for user {:?}", credentials.user);
             return refused();
         }
-        Err(message) => return text(StatusCode::FORBIDDEN, &message),
+        Err(LoginError::NotAvailable(message)) => return text(StatusCode::FORBIDDEN, &message),
+        Err(LoginError::Server(message)) => {
+            tracing::error!("login of user {:?}: {message}", credentials.user);
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the password could not be checked (see the server log)",
+            );
+        }
     }
     auth.throttle.succeeded(&credentials.user);
     // Buildbot's user info for a password login: the name, also as e-mail.
