@@ -187,18 +187,52 @@ impl Config {
     /// let config = Config::from_json("p", r#"{"limit": "x"}"#).unwrap();
     /// assert_eq!(
     ///     config.parse::<Options>().unwrap_err(),
-    ///     "p: invalid config: invalid type: string \"x\", expected u32"
+    ///     "p: invalid config: option 'limit': invalid type: string \"x\", expected u32"
     /// );
     /// ```
+    /// Every error names the option it is about (`option 'limit': ...`, or the one at fault in
+    /// a table: `option 'scheme': success: ...`), which is how `buildbot-www check-config` finds
+    /// the option's line in the config file.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, String> {
-        T::deserialize(Strict(Value::Object(self.values.clone()))).map_err(|e| {
-            let message = e.to_string();
-            if message.starts_with(UNKNOWN_OPTION) {
-                self.error(format_args!("{message}"))
-            } else {
-                self.error(format_args!("invalid config: {message}"))
-            }
-        })
+        serde_path_to_error::deserialize(Strict(Value::Object(self.values.clone()))).map_err(
+            |error| {
+                let path = error.path().to_string();
+                let message = error.into_inner().to_string();
+                if message.starts_with(UNKNOWN_OPTION) {
+                    return self.error(format_args!("{message}"));
+                }
+                match path.split_once('.') {
+                    _ if path == "." => self.error(format_args!("invalid config: {message}")),
+                    Some((option, below)) => self.error(format_args!(
+                        "invalid config: option '{option}': {below}: {message}"
+                    )),
+                    None => self.error(format_args!("invalid config: option '{path}': {message}")),
+                }
+            },
+        )
+    }
+
+    /// The error text of an option whose value is outside what it accepts, for the checks a
+    /// plugin makes after [`Config::parse`]: `<plugin>: option '<name>' must be <accepted>, not
+    /// <value>`.
+    ///
+    /// ```
+    /// use buildbot_plugin_sdk::Config;
+    ///
+    /// assert_eq!(
+    ///     Config::empty("view").out_of_range("limit", "from 1 to 1000", 0),
+    ///     "view: option 'limit' must be from 1 to 1000, not 0"
+    /// );
+    /// ```
+    pub fn out_of_range(
+        &self,
+        option: &str,
+        accepted: impl fmt::Display,
+        value: impl fmt::Display,
+    ) -> String {
+        self.error(format_args!(
+            "option '{option}' must be {accepted}, not {value}"
+        ))
     }
 
     fn wrong_type(&self, key: &str, expected: &str, got: &Value) -> String {
@@ -250,6 +284,40 @@ impl<'de> serde::Deserializer<'de> for Strict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct Options {
+        flag: bool,
+        scheme: std::collections::BTreeMap<String, String>,
+    }
+
+    fn parsed(json: &str) -> Result<Options, String> {
+        Config::from_json("p", json).unwrap().parse()
+    }
+
+    #[test]
+    fn parse_errors_name_the_option_even_inside_a_table() {
+        assert_eq!(
+            parsed(r#"{"flag": "yes"}"#).unwrap_err(),
+            "p: invalid config: option 'flag': invalid type: string \"yes\", expected a boolean"
+        );
+        assert_eq!(
+            parsed(r#"{"scheme": {"success": 3}}"#).unwrap_err(),
+            "p: invalid config: option 'scheme': success: invalid type: integer `3`, expected a string"
+        );
+        assert_eq!(
+            parsed(r#"{"scheme": 3}"#).unwrap_err(),
+            "p: invalid config: option 'scheme': invalid type: integer `3`, expected a map"
+        );
+        assert_eq!(
+            parsed(r#"{"flag": true, "colour": 1}"#).unwrap_err(),
+            "p: unknown option 'colour' (expected one of: flag, scheme)"
+        );
+        let options = parsed(r#"{"scheme": {"success": "green"}}"#).unwrap();
+        assert!(!options.flag);
+        assert_eq!(options.scheme["success"], "green");
+    }
 
     #[test]
     fn typed_accessors() {

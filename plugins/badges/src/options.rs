@@ -220,7 +220,7 @@ impl Raw<'_> {
 impl Options {
     /// The defaults with the plugin's config applied; the error names the bad option.
     pub fn from_config(config: &Config) -> Result<Options, String> {
-        let mut options: Options = plugin_options::parse(config)?;
+        let mut options: Options = config.parse()?;
         // A configured scheme names some statuses; the others keep Buildbot's colours.
         for (status, colour) in Options::default().color_scheme {
             options.color_scheme.entry(status).or_insert(colour);

@@ -50,7 +50,7 @@ impl Plugin for ConsoleView {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        let options: Options = plugin_options::parse(&config)?;
+        let options: Options = config.parse()?;
         Ok(ConsoleView {
             changes: common::check_changes(&config, options.changes)?,
             templates: templates()?,

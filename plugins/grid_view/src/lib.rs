@@ -53,7 +53,7 @@ impl Plugin for GridView {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        let options: Options = plugin_options::parse(&config)?;
+        let options: Options = config.parse()?;
         Ok(GridView {
             changes: common::check_changes(&config, options.changes)?,
             transposed: options.transposed,

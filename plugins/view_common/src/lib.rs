@@ -160,14 +160,7 @@ pub fn check_changes(config: &Config, changes: i64) -> Result<usize, String> {
     usize::try_from(changes)
         .ok()
         .filter(|n| (1..=max).contains(n))
-        .ok_or_else(|| {
-            plugin_options::out_of_range(
-                config,
-                "changes",
-                format_args!("from 1 to {max}"),
-                changes,
-            )
-        })
+        .ok_or_else(|| config.out_of_range("changes", format_args!("from 1 to {max}"), changes))
 }
 
 /// The shared templates (`templates/`, compiled into the plugin) under `view_common/`, with

@@ -4,7 +4,6 @@
 
 use buildbot_plugin_sdk::serde::Deserialize;
 use buildbot_plugin_sdk::{Config, Query, Request};
-use plugin_options::out_of_range;
 
 /// The most builds one page may show (`limit`, in the config or the URL).
 pub const MAX_LIMIT: i64 = 1000;
@@ -91,7 +90,7 @@ impl Options {
     /// The options of `[www.plugins.waterfall_view]`; an unknown option, a value of the wrong
     /// type or out of its range is an error that names it.
     pub fn from_config(config: &Config) -> Result<Options, String> {
-        let options: Options = plugin_options::parse(config)?;
+        let options: Options = config.parse()?;
         options.check(config)?;
         Ok(options)
     }
@@ -102,24 +101,14 @@ impl Options {
             if (min..=max).contains(&value) {
                 Ok(())
             } else {
-                Err(out_of_range(
-                    config,
-                    name,
-                    format_args!("between {min} and {max}"),
-                    value,
-                ))
+                Err(config.out_of_range(name, format_args!("between {min} and {max}"), value))
             }
         };
         let positive = |name: &str, value: f64, max: f64| {
             if value > 0.0 && value <= max {
                 Ok(())
             } else {
-                Err(out_of_range(
-                    config,
-                    name,
-                    format_args!("above 0 and at most {max}"),
-                    value,
-                ))
+                Err(config.out_of_range(name, format_args!("above 0 and at most {max}"), value))
             }
         };
         let seconds = i64::from(i32::MAX);
@@ -131,8 +120,7 @@ impl Options {
         int("min_column_width", self.min_column_width, 20, 2000)?;
         int("max_step_builds", self.max_step_builds, 0, 200)?;
         if !(0.0..=10_000.0).contains(&self.min_height_for_steps) {
-            return Err(out_of_range(
-                config,
+            return Err(config.out_of_range(
                 "min_height_for_steps",
                 "between 0 and 10000",
                 self.min_height_for_steps,
