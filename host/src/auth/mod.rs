@@ -92,15 +92,22 @@ fn same_secret(a: &str, b: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct CurrentUser(pub User);
 
+impl CurrentUser {
+    /// The user [`identify`] put on a request (anonymous where it did not run), for handlers
+    /// that take the whole request.
+    pub fn of(extensions: &axum::http::Extensions) -> User {
+        extensions
+            .get::<CurrentUser>()
+            .map(|current| current.0.clone())
+            .unwrap_or_default()
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<CurrentUser>()
-            .cloned()
-            .unwrap_or_default())
+        Ok(CurrentUser(CurrentUser::of(&parts.extensions)))
     }
 }
 

@@ -46,11 +46,7 @@ pub(crate) async fn plugin_request(
         return Err(unknown(name));
     }
     let root = root.unwrap_or_else(|| "../".repeat(1 + below.matches('/').count()));
-    let user = req
-        .extensions()
-        .get::<crate::auth::CurrentUser>()
-        .map(|current| current.0.clone())
-        .unwrap_or_default();
+    let user = crate::auth::CurrentUser::of(req.extensions());
     let query = req.uri().query().unwrap_or("").to_owned();
     let method = req.method().as_str().to_owned();
     let remote_user_header = match &config.www.auth {

@@ -95,11 +95,7 @@ async fn serve(
     let mut response = match *req.method() {
         Method::GET | Method::HEAD => {
             let max_args = state.config.www.limits.max_query_args;
-            let user = req
-                .extensions()
-                .get::<crate::auth::CurrentUser>()
-                .map(|current| current.0.clone())
-                .unwrap_or_default();
+            let user = crate::auth::CurrentUser::of(req.extensions());
             let result =
                 match crate::data::query_args_at_most(query.as_deref().unwrap_or(""), max_args) {
                     Err(err) => Err(err),
