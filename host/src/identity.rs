@@ -21,6 +21,9 @@ pub enum User {
         email: Option<String>,
         /// Groups, used by authorization rules.
         groups: Vec<String>,
+        /// Further `user_info` keys, in order: RemoteUserAuth's other regex groups, LDAP's
+        /// `accountExtraFields`, what a provider adds.
+        extra: Map<String, Value>,
     },
 }
 
@@ -34,6 +37,7 @@ impl User {
                 full_name,
                 email,
                 groups,
+                extra,
             } => {
                 // Only what is known, in Buildbot's order: a password login is
                 // `{"username": u, "email": u}`.
@@ -47,6 +51,9 @@ impl User {
                 }
                 if !groups.is_empty() {
                     info.insert("groups".into(), json!(groups));
+                }
+                for (key, value) in extra {
+                    info.entry(key.clone()).or_insert_with(|| value.clone());
                 }
                 Value::Object(info)
             }

@@ -74,9 +74,13 @@ fn run() -> Result<()> {
     }
 }
 
-/// The workspace root.
+/// The workspace root: the parent of xtask's folder as `cargo run` names it when it starts
+/// xtask. The folder compiled in is only the fallback, because a build folder shared between
+/// clones (`CARGO_TARGET_DIR`) may hold an xtask compiled in another clone.
 pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default()

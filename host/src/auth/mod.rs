@@ -7,6 +7,7 @@
 pub mod htpasswd;
 pub mod session;
 pub mod throttle;
+pub mod user_info;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -288,6 +289,7 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
         full_name: None,
         email: Some(credentials.user),
         groups: Vec::new(),
+        extra: serde_json::Map::new(),
     };
     let token = match auth.sessions.issue(&user).await {
         Ok(token) => token,

@@ -172,6 +172,9 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs().try_into().unwrap_or(i64::MAX))
 }
 
+/// The `user_info` keys [`User::Known`] has fields for; the others go to its `extra`.
+const KNOWN_KEYS: [&str; 5] = ["username", "full_name", "email", "groups", "anonymous"];
+
 /// The user of a token's `user_info`: `{"anonymous": true}` (or no `username`) is anonymous.
 fn user_from_info(info: &Map<String, Value>) -> User {
     let text = |key: &str| info.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -191,6 +194,11 @@ fn user_from_info(info: &Map<String, Value>) -> User {
                         .collect()
                 })
                 .unwrap_or_default(),
+            extra: info
+                .iter()
+                .filter(|(key, _)| !KNOWN_KEYS.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
         },
         _ => User::Anonymous,
     }
@@ -390,8 +398,10 @@ mod tests {
 
     #[test]
     fn user_info_becomes_a_user() {
-        let info = json!({"username": "homer", "email": "homer@example.org", "groups": ["admins"]});
+        let info = json!({"username": "homer", "realm": "EXAMPLE.COM", "email": "homer@example.org", "groups": ["admins"]});
         let user = user_from_info(info.as_object().unwrap());
+        let mut extra = Map::new();
+        extra.insert("realm".into(), json!("EXAMPLE.COM"));
         assert_eq!(
             user,
             User::Known {
@@ -399,6 +409,7 @@ mod tests {
                 full_name: None,
                 email: Some("homer@example.org".into()),
                 groups: vec!["admins".into()],
+                extra,
             }
         );
         let anonymous = json!({"anonymous": true, "username": "homer"});

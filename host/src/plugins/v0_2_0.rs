@@ -50,6 +50,7 @@ pub(super) fn request(request: HostRequest) -> wit::Request {
             full_name,
             email,
             groups,
+            ..
         } => wit::User {
             anonymous: false,
             username,
