@@ -85,12 +85,17 @@ async fn session_secret(server: &common::Server) -> String {
 
 /// Runs Python 3 (standard library only) and returns what it prints.
 fn python(script: &str, args: &[&str]) -> String {
-    let output = Command::new("python3")
+    run_python("python3", script, args)
+}
+
+/// Runs `interpreter` on `script` and returns what it prints.
+fn run_python(interpreter: &str, script: &str, args: &[&str]) -> String {
+    let output = Command::new(interpreter)
         .arg("-c")
         .arg(script)
         .args(args)
         .output()
-        .expect("python3 runs (apt-get install python3)");
+        .unwrap_or_else(|err| panic!("{interpreter} runs (apt-get install python3): {err}"));
     assert!(
         output.status.success(),
         "{}",
@@ -518,4 +523,150 @@ async fn an_htpasswd_hash_that_cannot_be_checked_is_refused_naming_its_line() {
         "{message}"
     );
     assert!(!message.contains("pw-des"), "{message}");
+}
+
+const REMOTE_USER: &str = "[www.auth]\ntype = \"RemoteUserAuth\"\n";
+
+/// `/config`'s `user` for a request with these headers (and no cookie unless given).
+async fn config_user_with(base: &str, headers: &[(&str, &str)]) -> Value {
+    let mut request = client().get(format!("{base}/config"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let config: Value =
+        serde_json::from_str(&request.send().await.unwrap().text().await.unwrap()).unwrap();
+    config["user"].clone()
+}
+
+#[tokio::test]
+async fn a_remote_user_is_read_from_the_proxy_header_on_every_request() {
+    let server =
+        common::serve_reference_config(common::MasterToml::reference().www_toml(REMOTE_USER)).await;
+    let base = &server.base;
+    let homer = serde_json::json!({"username": "homer", "email": "homer", "realm": "EXAMPLE.COM"});
+    // any path, not only `/`; the header name in any case
+    for name in ["REMOTE_USER", "remote_user"] {
+        assert_eq!(
+            config_user_with(base, &[(name, "homer@EXAMPLE.COM")]).await,
+            homer
+        );
+    }
+    // the whole value must match (Buildbot accepts a prefix), another header is not this one
+    for (name, value) in [
+        ("REMOTE_USER", "homer@EXAMPLE@COM"),
+        ("REMOTE_USER", "homer@EXAMPLE.COM trailing"),
+        ("REMOTE_USER", "homer"),
+        ("Remote-User", "homer@EXAMPLE.COM"),
+    ] {
+        assert_eq!(
+            config_user_with(base, &[(name, value)]).await,
+            serde_json::json!({"anonymous": true}),
+            "{name}: {value}"
+        );
+    }
+    // a valid session cookie of homer's counts for nothing without the header
+    let secret = session_secret(&server).await;
+    let token = python(
+        MINT,
+        &[
+            &secret,
+            r#"{"user_info":{"username":"homer","email":"homer"},"exp":9999999999}"#,
+        ],
+    );
+    let cookie = format!("TWISTED_SESSION={token}");
+    assert_eq!(
+        config_user_with(base, &[("cookie", &cookie)]).await,
+        serde_json::json!({"anonymous": true})
+    );
+    // and the header wins over a cookie of somebody else
+    let marge = config_user_with(base, &[("cookie", &cookie), ("REMOTE_USER", "marge@X")]).await;
+    assert_eq!(marge["username"], "marge");
+    // REST reads, password logins are not this method's
+    let status = client()
+        .get(format!("{base}/api/v2/builders"))
+        .header("REMOTE_USER", "homer@EXAMPLE.COM")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let response = login(base, Some(&basic("homer", "doh!")), "").await;
+    assert_eq!(response.status(), 403);
+    assert!(response.headers().get("set-cookie").is_none());
+}
+
+#[tokio::test]
+async fn a_remote_user_header_and_expression_can_be_chosen() {
+    let www = "[www.auth]\ntype = \"RemoteUserAuth\"\nheader = \"X-Forwarded-User\"\n\
+               headerRegex = '(?P<username>[a-z]+)(/(?P<team>[a-z]+))?'\n";
+    let server =
+        common::serve_reference_config(common::MasterToml::reference().www_toml(www)).await;
+    assert_eq!(
+        config_user_with(&server.base, &[("x-forwarded-user", "lisa/jazz")]).await,
+        serde_json::json!({"username": "lisa", "email": "lisa", "team": "jazz"})
+    );
+    assert_eq!(
+        config_user_with(&server.base, &[("x-forwarded-user", "lisa")]).await,
+        serde_json::json!({"username": "lisa", "email": "lisa"})
+    );
+    assert_eq!(
+        config_user_with(&server.base, &[("REMOTE_USER", "lisa@X")]).await,
+        serde_json::json!({"anonymous": true})
+    );
+    // an expression without a username group is refused at start, naming the key
+    let error = common::start_up_error(
+        "[www.auth]\ntype = \"RemoteUserAuth\"\nheaderRegex = '(?P<user>.+)'\n",
+    )
+    .await;
+    assert!(
+        error.contains("headerRegex") && error.contains("username"),
+        "{error}"
+    );
+}
+
+/// Debian's Python, where `python3-jwt` installs PyJWT (a `python3` earlier on the PATH may be
+/// another installation).
+const DEBIAN_PYTHON: &str = "/usr/bin/python3";
+
+/// PyJWT (`python3-jwt`, the library Buildbot signs its sessions with) reads our tokens, and we
+/// read its.
+const PYJWT: &str = r#"
+import json, sys, jwt
+mode, key = sys.argv[1], sys.argv[2]
+if mode == "decode":
+    print(json.dumps(jwt.decode(sys.argv[3], key, algorithms=["HS256"])))
+else:
+    print(jwt.encode(json.loads(sys.argv[3]), key, algorithm="HS256"))
+"#;
+
+#[tokio::test]
+async fn sessions_interoperate_with_pyjwt() {
+    let server =
+        common::serve_reference_config(common::MasterToml::reference().www_toml(USERS)).await;
+    let base = &server.base;
+    let ours = session_token(&login(base, Some(&basic("marge", "blue hair")), "").await);
+    let secret = session_secret(&server).await;
+    let claims: Value = serde_json::from_str(&run_python(
+        DEBIAN_PYTHON,
+        PYJWT,
+        &["decode", &secret, &ours],
+    ))
+    .unwrap();
+    assert_eq!(
+        claims["user_info"],
+        serde_json::json!({"username": "marge", "email": "marge"})
+    );
+    let theirs = run_python(
+        DEBIAN_PYTHON,
+        PYJWT,
+        &[
+            "encode",
+            &secret,
+            r#"{"user_info":{"username":"lisa","full_name":"Lisa Simpson","groups":["jazz"]},"exp":9999999999}"#,
+        ],
+    );
+    assert_eq!(
+        config_user(base, Some(&theirs)).await,
+        serde_json::json!({"username": "lisa", "full_name": "Lisa Simpson", "groups": ["jazz"]})
+    );
 }

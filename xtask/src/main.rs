@@ -150,21 +150,29 @@ fn demo() -> Result<()> {
     )
 }
 
-/// The programs the tests run, with the Debian packages that bring them: the UI's browser
+/// The programs (or files, by absolute path) the tests need, with the Debian packages that
+/// bring them: the UI's browser
 /// tests drive headless Chromium through chromedriver (`host/tests/ui.rs`); the login tests
 /// write password files with Apache's `htpasswd` and mint session tokens with Python
-/// (`host/tests/auth.rs`).
+/// and check them with PyJWT (`host/tests/auth.rs`).
 const TEST_TOOLS: &[(&str, &[&str])] = &[
     ("chromedriver", &["chromium", "chromium-driver"]),
     ("htpasswd", &["apache2-utils"]),
     ("python3", &["python3"]),
+    // PyJWT, for the session interoperability test (Buildbot signs sessions with it).
+    (
+        "/usr/lib/python3/dist-packages/jwt/__init__.py",
+        &["python3-jwt"],
+    ),
 ];
 
 /// Installs the Debian packages of the test programs that are missing.
 fn ensure_test_tools() -> Result<()> {
     let on_path = |program: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+        Path::new(program).is_absolute() && Path::new(program).is_file()
+            || std::env::var_os("PATH").is_some_and(|path| {
+                std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+            })
     };
     let missing: Vec<&str> = TEST_TOOLS
         .iter()

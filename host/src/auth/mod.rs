@@ -5,6 +5,7 @@
 //! [`User`] (anonymous otherwise); handlers read it with [`CurrentUser`].
 
 pub mod htpasswd;
+pub mod remote_user;
 pub mod session;
 pub mod throttle;
 pub mod user_info;
@@ -25,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{Auth, Config};
 use crate::db::Pool;
 use crate::identity::User;
+use remote_user::RemoteUser;
 use session::Sessions;
 use throttle::Throttle;
 
@@ -35,6 +37,8 @@ pub struct Authentication {
     buildbot_url: String,
     sessions: Sessions,
     throttle: Throttle,
+    /// With `RemoteUserAuth`: the header every request's user is read from.
+    remote_user: Option<RemoteUser>,
 }
 
 impl Authentication {
@@ -44,12 +48,17 @@ impl Authentication {
         if let Auth::HTPasswdAuth(htpasswd) = &config.www.auth {
             htpasswd::check_file(&htpasswd.passwd_file)?;
         }
+        let remote_user = match &config.www.auth {
+            Auth::RemoteUserAuth(remote) => Some(RemoteUser::new(remote)?),
+            _ => None,
+        };
         let secure = config.buildbot_url.starts_with("https:");
         Ok(Arc::new(Authentication {
             method: config.www.auth.clone(),
             buildbot_url: config.buildbot_url.clone(),
             sessions: Sessions::new(pool, config.www.cookie_expiration_time, secure),
             throttle: Throttle::default(),
+            remote_user,
         }))
     }
 
@@ -112,15 +121,18 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     }
 }
 
-/// Middleware: the user of the request's session cookie, for the handlers after it.
+/// Middleware: the user of the request's session cookie (with `RemoteUserAuth`, of the
+/// proxy's header), for the handlers after it.
 pub async fn identify(
     State(auth): State<Arc<Authentication>>,
     mut request: Request,
     next: Next,
 ) -> Response<Body> {
-    let user = match session::token_in(request.headers()) {
-        Some(token) => auth.sessions.user(token).await,
-        None => User::Anonymous,
+    let user = match (&auth.remote_user, session::token_in(request.headers())) {
+        // Behind an authenticating proxy only the proxy's header counts, never a session.
+        (Some(remote), _) => remote.user(request.headers()).await,
+        (None, Some(token)) => auth.sessions.user(token).await,
+        (None, None) => User::Anonymous,
     };
     request.extensions_mut().insert(CurrentUser(user));
     next.run(request).await
