@@ -258,6 +258,11 @@ async fn the_login_form_is_accepted_too() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    // no Basic challenge, which would put the browser's password dialog over the form
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Form realm=\"buildbot\""
+    );
     let response = client()
         .put(format!("{}/auth/login", server.base))
         .send()

@@ -639,3 +639,111 @@ async fn a_broken_template_override_fails_start_up() {
     assert!(err.contains("builders.html"), "{err}");
     assert!(err.contains("line 3") || err.contains("line 4"), "{err}");
 }
+
+/// The demo dataset served with `www_toml` added, `buildbotURL` being the server's own address
+/// (logging in and out redirects there). Returns the base URL and the folder to keep.
+async fn site_with_auth(www_toml: &str) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = buildbot_www::db::open_file(&dir.path().join("state.sqlite"))
+        .await
+        .unwrap();
+    buildbot_www::fixtures::fill_demo(&pool, 1_700_000_000)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config_path = common::MasterToml::sqlite()
+        .set(&["buildbotURL"], format!("{base}/"))
+        .www_toml(www_toml)
+        .write(dir.path());
+    let config = buildbot_www::config::load(&config_path).expect("config loads");
+    let state = buildbot_www::server::state(config).await.expect("state");
+    let limits = state.http.config.www.limits;
+    tokio::spawn(buildbot_www::http::serve(
+        listener,
+        buildbot_www::server::app(state),
+        limits,
+        std::future::pending(),
+    ));
+    (base, dir)
+}
+
+/// The top bar's login form: a wrong password shows a message in the page (no browser
+/// dialog), a good one shows the user and a logout link, and logging out comes back to the
+/// same page through Buildbot's `<buildbotURL>#/path` redirect, anonymous again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_in_and_out_from_the_top_bar() {
+    let (base, _dir) =
+        site_with_auth(
+            // no avatars from the internet: the placeholder picture
+            "avatar_methods = []\n[www.auth]\ntype = \"UserPasswordAuth\"\nusers = { homer = \"doh!\" }\n",
+        )
+            .await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let wait = Duration::from_secs(15);
+    browser.goto(&format!("{base}/builders")).await;
+    let fill = |password: &str| {
+        format!(
+            "var f = document.querySelector('#bb-login form');\
+             document.getElementById('bb-login').open = true;\
+             f.username.value = 'homer'; f.password.value = '{password}';\
+             f.querySelector('button').click(); return true;"
+        )
+    };
+    browser.js(&fill("wrong")).await;
+    let message = browser
+        .wait_for(
+            "the wrong-password message",
+            "var e = document.querySelector('#bb-login .account-error');\
+             return e && !e.hidden && e.textContent;",
+            wait,
+        )
+        .await;
+    assert_eq!(message, "Wrong user name or password.");
+    browser.js(&fill("doh!")).await;
+    let name = browser
+        .wait_for(
+            "the user in the top bar",
+            "var n = document.querySelector('#bb-account .account-name');\
+             return n && n.textContent;",
+            wait,
+        )
+        .await;
+    assert_eq!(name, "homer");
+    assert!(browser
+        .js("return location.pathname")
+        .await
+        .as_str()
+        .unwrap()
+        .ends_with("/builders"));
+    let config: Value = serde_json::from_str(
+        browser
+            .js("var r = new XMLHttpRequest(); r.open('GET', 'config', false); r.send(); return r.responseText;")
+            .await
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["user"]["username"], "homer");
+    browser.screenshot("logged-in").await;
+    browser
+        .js("document.getElementById('bb-logout').click(); return true;")
+        .await;
+    browser
+        .wait_for(
+            "the builders page again, anonymous",
+            "return location.pathname.endsWith('/builders') && !location.hash \
+             && document.querySelector('#bb-login summary') !== null;",
+            wait,
+        )
+        .await;
+    // The wrong password's 401 is the only error the browser logged.
+    let errors: Vec<String> = severe(&browser.console().await)
+        .into_iter()
+        .filter(|e| !(e.contains("auth/login") && e.contains("401")))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    browser.quit().await;
+}

@@ -231,6 +231,13 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| peer.ip());
     let query = request.uri().query().map(str::to_owned);
+    // A failed form login challenges with a scheme browsers do not prompt for: the UI's form
+    // shows its own message instead of the browser's password dialog over it.
+    let challenge = if request.method() == Method::POST {
+        "Form realm=\"buildbot\""
+    } else {
+        "Basic realm=\"buildbot\""
+    };
     let credentials = match *request.method() {
         Method::GET | Method::HEAD => basic_credentials(request.headers()),
         Method::POST => match axum::body::to_bytes(request.into_body(), MAX_CREDENTIALS).await {
@@ -252,7 +259,7 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
     }
     let refused = || {
         answer(StatusCode::UNAUTHORIZED)
-            .header(header::WWW_AUTHENTICATE, "Basic realm=\"buildbot\"")
+            .header(header::WWW_AUTHENTICATE, challenge)
             .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
             .body(Body::from("Unauthorized"))
             .unwrap_or_default()

@@ -5,6 +5,7 @@
 //! Every URL a page emits is relative (`root` is `../` per path level), so the server works
 //! behind a reverse proxy under any path prefix.
 
+mod account;
 mod assets;
 mod format;
 mod page_error;
@@ -26,9 +27,12 @@ use minijinja::value::Serde;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::auth::CurrentUser;
 use crate::config::Config;
 use crate::data::DataApi;
+use crate::identity::User;
 use crate::plugins::Registry;
+use account::Account;
 
 /// The page templates, by name; `custom_templates_dir` may replace any of them.
 pub const TEMPLATES: &[(&str, &str)] = &[
@@ -259,6 +263,8 @@ pub struct PageRequest {
     pub query: String,
     /// Settings from the `bb_settings` cookie (the browser's own, over the defaults).
     pub browser_settings: Map<String, Value>,
+    /// Who asks (the session's or the proxy's user).
+    pub user: User,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
@@ -268,13 +274,18 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
         Ok(PageRequest::read(
             &parts.uri,
             parts.headers.get_all(header::COOKIE).iter(),
+            CurrentUser::of(&parts.extensions),
         ))
     }
 }
 
 impl PageRequest {
     /// The page request of a URI and its `Cookie` headers.
-    fn read<'a>(uri: &Uri, cookies: impl Iterator<Item = &'a HeaderValue>) -> PageRequest {
+    fn read<'a>(
+        uri: &Uri,
+        cookies: impl Iterator<Item = &'a HeaderValue>,
+        user: User,
+    ) -> PageRequest {
         let path = uri.path().to_owned();
         let browser_settings = cookies
             .filter_map(|v| v.to_str().ok())
@@ -290,6 +301,7 @@ impl PageRequest {
             query: uri.query().unwrap_or("").to_owned(),
             path,
             browser_settings,
+            user,
         }
     }
 }
@@ -321,6 +333,15 @@ impl PageRequest {
             }
         }
         settings
+    }
+
+    /// The page's path with its query, as logging in or out comes back to it.
+    pub fn path_and_query(&self) -> String {
+        if self.query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, self.query)
+        }
     }
 
     /// A query argument.
@@ -360,6 +381,8 @@ pub struct Shell<'a> {
     pub settings: Map<String, Value>,
     /// buildbot-www's version.
     pub version: &'static str,
+    /// The top bar's account area.
+    pub account: Account,
 }
 
 /// One sidebar entry.
@@ -445,6 +468,7 @@ pub fn shell<'a>(
         ui_defaults: &config.www.ui_default_config,
         settings: req.settings(config),
         version: env!("CARGO_PKG_VERSION"),
+        account: Account::new(config, &req.user, &req.path_and_query()),
     }
 }
 

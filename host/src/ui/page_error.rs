@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::IntoResponse;
 
 use super::{html_status, shell, ErrorPage, PageRequest, UiState};
+use crate::auth::CurrentUser;
 use crate::data::ApiError;
 
 /// A page that cannot be shown: the Data API's answer (404 for a missing builder, 400 for a bad
@@ -43,6 +44,7 @@ pub(super) async fn render(
     next: Next,
 ) -> Response<Body> {
     let uri = req.uri().clone();
+    let user = CurrentUser::of(req.extensions());
     let cookies: Vec<_> = req
         .headers()
         .get_all(header::COOKIE)
@@ -53,7 +55,7 @@ pub(super) async fn render(
     let Some(PageError(err)) = response.extensions_mut().remove::<PageError>() else {
         return response;
     };
-    let page = PageRequest::read(&uri, cookies.iter());
+    let page = PageRequest::read(&uri, cookies.iter(), user);
     if err.internal {
         tracing::error!("page {}: {}", page.path, err.message);
     }

@@ -968,7 +968,7 @@ async fn pending_page(state: &UiState, req: &PageRequest) -> PageResult {
 
 /// `/about`: versions (Rust, buildbot-www, then `[www] versions`), plugins, config summary.
 pub(super) async fn about(State(state): State<UiState>, req: PageRequest) -> Response<Body> {
-    let config = crate::answers::frontend_config_value(&state.config, &User::Anonymous);
+    let config = crate::answers::frontend_config_value(&state.config, &req.user);
     let plugins: Vec<Value> = state
         .plugins
         .plugins()

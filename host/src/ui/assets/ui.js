@@ -332,7 +332,62 @@
     return true;
   }
 
+  // ---- account ---------------------------------------------------------------------------
+  // Logging in and out answers with Buildbot's `<buildbotURL>#/path`: the home page goes on
+  // to that path, since these pages are not routed by the fragment.
+  function followFragment() {
+    var hash = window.location.hash;
+    if (pageData.page !== "home" || hash.indexOf("#/") !== 0) return false;
+    var path = decodeURIComponent(hash.slice(2));
+    if (path === "" || path.indexOf("/") === 0 || path.indexOf("\\") !== -1) {
+      history.replaceState(null, "", window.location.pathname + window.location.search);
+      return false;
+    }
+    window.location.replace(absolute(path).href);
+    return true;
+  }
+
+  // The login form posts in the background, so that a wrong password shows a message here
+  // instead of the browser's own password dialog; a good one reloads the page, logged in.
+  function initLogin() {
+    var avatar = document.querySelector("#bb-account .avatar");
+    if (avatar) avatar.addEventListener("error", function () { avatar.hidden = true; });
+    var login = document.getElementById("bb-login");
+    if (!login) return;
+    if (login.getAttribute("data-autologin") === "1") {
+      window.location.replace(login.href);
+      return;
+    }
+    var form = login.querySelector("form");
+    if (!form || !window.fetch) return;
+    var error = form.querySelector(".account-error");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      error.hidden = true;
+      fetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        credentials: "same-origin",
+        redirect: "manual",
+      }).then(function (response) {
+        if (response.type === "opaqueredirect" || response.ok) {
+          window.location.reload();
+          return;
+        }
+        error.textContent = response.status === 401 ? "Wrong user name or password."
+          : response.status === 429 ? "Too many failed logins: try again later."
+          : "The login failed (" + response.status + ").";
+        error.hidden = false;
+      }, function () {
+        error.textContent = "The server cannot be reached.";
+        error.hidden = false;
+      });
+    });
+  }
+
   // ---- start -----------------------------------------------------------------------------
+  if (followFragment()) return;
+  initLogin();
   localizeTimes(document);
   initSettingsPage();
   var isLog = initLog();
