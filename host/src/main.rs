@@ -125,6 +125,10 @@ async fn run(command: Command) -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
+            // What start-up reads beyond the file (an htpasswd file's entries) is checked too.
+            if let Err(err) = buildbot_www::auth::check(&config) {
+                return report(Err(err));
+            }
             // Every enabled plugin's `init` sees its options, so that an option it refuses
             // is reported here, located in the file, rather than when serving.
             match buildbot_www::plugins::check(&config).await {

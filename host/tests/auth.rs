@@ -512,8 +512,16 @@ async fn an_htpasswd_hash_that_cannot_be_checked_is_refused_naming_its_line() {
         dir.path().join("state.sqlite"),
     )
     .unwrap();
-    let config = htpasswd_config(&path).write(dir.path());
-    let config = buildbot_www::config::load(&config).expect("the config itself is fine");
+    let config_path = htpasswd_config(&path).write(dir.path());
+    // check-config reads the file as start-up does
+    let checked = common::buildbot_www(&["check-config".as_ref(), config_path.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert!(!checked.status.success());
+    assert!(
+        stderr.contains("users.htpasswd:2:") && stderr.contains("DES"),
+        "{stderr}"
+    );
+    let config = buildbot_www::config::load(&config_path).expect("the config itself is fine");
     let data = buildbot_www::server::data_api(&config).await.unwrap();
     let Err(err) = buildbot_www::server::AppState::new(
         config,
@@ -674,4 +682,45 @@ async fn sessions_interoperate_with_pyjwt() {
         config_user(base, Some(&theirs)).await,
         serde_json::json!({"username": "lisa", "full_name": "Lisa Simpson", "groups": ["jazz"]})
     );
+}
+
+#[tokio::test]
+async fn huge_or_malformed_credentials_are_refused_and_the_server_stays_up() {
+    let server =
+        common::serve_reference_config(common::MasterToml::reference().www_toml(USERS)).await;
+    let base = &server.base;
+    let long = "x".repeat(6000);
+    for authorization in [
+        basic("homer", &long),
+        basic(&long, "doh!"),
+        "Basic ".to_owned() + &"A".repeat(6000),
+        "Basic aG9tZXI6".to_owned() + &"=".repeat(10),
+        "Basic //8=".to_owned(), // not UTF-8
+        "Basicaaa".to_owned(),
+    ] {
+        let status = login(base, Some(&authorization), "").await.status();
+        assert!(
+            status == 401 || status == 431,
+            "{}…: {status}",
+            &authorization[..12]
+        );
+    }
+    // a form far over the limit
+    let response = client()
+        .post(format!("{base}/auth/login"))
+        .form(&[("username", "homer"), ("password", &"y".repeat(100_000))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    // a session cookie far over the limit, or not a token at all, is anonymous
+    for token in ["a".repeat(7000), "a.b.c".into(), "..".into(), "%%%".into()] {
+        assert_eq!(
+            config_user(base, Some(&token)).await,
+            serde_json::json!({"anonymous": true})
+        );
+    }
+    // and the real users still log in
+    let response = login(base, Some(&basic("homer", "doh!")), "").await;
+    assert_eq!(response.status(), 302);
 }

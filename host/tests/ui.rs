@@ -7,6 +7,7 @@
 //! included. Without chromedriver these tests are skipped unless
 //! `BUILDBOT_WWW_REQUIRE_BROWSER=1` (set by `cargo xtask test`, which installs the packages).
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -94,7 +95,12 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver with the browser it started (its process group), also when a test
+    /// failed before closing the session.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -125,6 +131,7 @@ impl Browser {
         };
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

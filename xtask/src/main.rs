@@ -1,6 +1,7 @@
 //! Build orchestration: `cargo xtask <command>` (run without a command for help).
 
 mod bench;
+mod bench_auth;
 mod plugins;
 mod tally;
 mod tidy;
@@ -42,6 +43,8 @@ commands:
                              latency, 304s, uncached PNG renders
   bench views                render time of the waterfall, console and grid views on a
                              1,000 builders x 1M builds database
+  bench auth                 a REST read with a session cookie against anonymous; login
+                             latency per password hash (bcrypt costs 5, 10, 12, apr1, SHA-512)
 ";
 
 fn main() {

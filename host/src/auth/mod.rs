@@ -45,9 +45,7 @@ impl Authentication {
     /// Authentication as `config` sets it up, with sessions kept in `pool`'s database. Fails
     /// on an `HTPasswdAuth` file with an entry whose hash cannot be checked.
     pub fn new(config: &Config, pool: Pool) -> anyhow::Result<Arc<Authentication>> {
-        if let Auth::HTPasswdAuth(htpasswd) = &config.www.auth {
-            htpasswd::check_file(&htpasswd.passwd_file)?;
-        }
+        check(config)?;
         let remote_user = match &config.www.auth {
             Auth::RemoteUserAuth(remote) => Some(RemoteUser::new(remote)?),
             _ => None,
@@ -78,6 +76,20 @@ impl Authentication {
             ))),
         }
     }
+}
+
+/// What start-up checks of `[www.auth]` beyond the config file itself, for `check-config`
+/// too: every entry of an `HTPasswdAuth` file has a hash this server can check, a
+/// `RemoteUserAuth` header is a valid header name.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    match &config.www.auth {
+        Auth::HTPasswdAuth(htpasswd) => htpasswd::check_file(&htpasswd.passwd_file)?,
+        Auth::RemoteUserAuth(remote) => {
+            RemoteUser::new(remote)?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Why a password could not be checked.

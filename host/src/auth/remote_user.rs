@@ -56,7 +56,7 @@ impl RemoteUser {
     /// The user the proxy named in `headers`; anonymous without exactly one header whose
     /// whole value matches the expression.
     pub async fn user(&self, headers: &HeaderMap) -> User {
-        let Some(user) = self.from_header(headers) else {
+        let Some(user) = self.named_by(headers) else {
             return User::Anonymous;
         };
         if self.provider.is_none() {
@@ -87,7 +87,7 @@ impl RemoteUser {
     /// The user the header names, before any provider: the expression's named groups
     /// (`username`, `email` and `full_name` in their fields, the others kept in order), the
     /// e-mail being the user name when no group gives it, as Buildbot does.
-    fn from_header(&self, headers: &HeaderMap) -> Option<User> {
+    fn named_by(&self, headers: &HeaderMap) -> Option<User> {
         let mut values = headers.get_all(&self.header).iter();
         let value = values.next()?;
         if values.next().is_some() || value.len() > MAX_VALUE {
@@ -171,7 +171,7 @@ mod tests {
     fn the_whole_value_must_match() {
         let remote = reader("REMOTE_USER", r"(?P<username>[^ @]+)@(?P<realm>[^ @]+)");
         let user = remote
-            .from_header(&headers(&[("remote_user", "homer@EXAMPLE.COM")]))
+            .named_by(&headers(&[("remote_user", "homer@EXAMPLE.COM")]))
             .unwrap();
         assert_eq!(
             user.user_info(),
@@ -179,18 +179,18 @@ mod tests {
         );
         for value in ["homer@EXAMPLE@COM", "homer@EXAMPLE.COM junk", "homer", ""] {
             assert_eq!(
-                remote.from_header(&headers(&[("REMOTE_USER", value)])),
+                remote.named_by(&headers(&[("REMOTE_USER", value)])),
                 None,
                 "{value}"
             );
         }
         // Another header, or the header twice, names nobody.
         assert_eq!(
-            remote.from_header(&headers(&[("Remote-User", "homer@EXAMPLE.COM")])),
+            remote.named_by(&headers(&[("Remote-User", "homer@EXAMPLE.COM")])),
             None
         );
         assert_eq!(
-            remote.from_header(&headers(&[
+            remote.named_by(&headers(&[
                 ("REMOTE_USER", "homer@EXAMPLE.COM"),
                 ("REMOTE_USER", "marge@EXAMPLE.COM")
             ])),
@@ -205,7 +205,7 @@ mod tests {
             r"(?P<full_name>[^<]+) <(?P<email>[^>]+)> (?P<username>\w+)",
         );
         let user = remote
-            .from_header(&headers(&[(
+            .named_by(&headers(&[(
                 "x-forwarded-user",
                 "Homer Simpson <homer@example.org> homer",
             )]))
@@ -220,7 +220,7 @@ mod tests {
     fn a_flag_at_the_start_still_applies() {
         let remote = reader("REMOTE_USER", r"(?i)(?P<username>[a-z]+)");
         assert!(remote
-            .from_header(&headers(&[("REMOTE_USER", "HOMER")]))
+            .named_by(&headers(&[("REMOTE_USER", "HOMER")]))
             .is_some());
     }
 }
