@@ -113,8 +113,8 @@ impl Sessions {
     /// A key for another use of the server's secret (`purpose` names the use): HMAC-SHA256 of
     /// `purpose` under the session secret, so it is as secret as sessions but cannot sign one.
     pub async fn derived_key(&self, purpose: &str) -> Result<Vec<u8>, SecretError> {
-        let mut mac = HmacSha256::new_from_slice(self.key().await?)
-            .expect("HMAC takes keys of any length");
+        let mut mac =
+            HmacSha256::new_from_slice(self.key().await?).expect("HMAC takes keys of any length");
         mac.update(purpose.as_bytes());
         Ok(mac.finalize().into_bytes().to_vec())
     }

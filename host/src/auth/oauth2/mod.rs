@@ -56,9 +56,10 @@ struct Class<'a> {
 macro_rules! class {
     ($a:expr, $provider:expr, $defaults:expr) => {{
         let mut endpoints: [String; 3] = $defaults;
-        for (endpoint, configured) in endpoints
-            .iter_mut()
-            .zip([&$a.auth_uri, &$a.token_uri, &$a.resource_endpoint])
+        for (endpoint, configured) in
+            endpoints
+                .iter_mut()
+                .zip([&$a.auth_uri, &$a.token_uri, &$a.resource_endpoint])
         {
             if let Some(url) = configured {
                 endpoint.clone_from(url);
@@ -197,7 +198,11 @@ impl OAuth2 {
             query.append_pair("scope", scope);
         }
         query.append_pair("state", state);
-        let joiner = if self.auth_uri.contains('?') { '&' } else { '?' };
+        let joiner = if self.auth_uri.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         format!("{}{joiner}{}", self.auth_uri, query.finish())
     }
 
@@ -340,13 +345,19 @@ pub(super) async fn login(
         return start(auth, oauth, redirect_path(Some(query)), secure).await;
     };
     let nonce = session::cookie_in(request.headers(), state::COOKIE).map(str::to_owned);
-    match finish(auth, oauth, &code, nonce.as_deref(), &param("state").unwrap_or_default()).await {
-        Ok((page, session_cookie)) => {
-            found(
-                &home_at(&auth.buildbot_url, &page),
-                &[session_cookie.as_str(), clear.as_str()],
-            )
-        }
+    match finish(
+        auth,
+        oauth,
+        &code,
+        nonce.as_deref(),
+        &param("state").unwrap_or_default(),
+    )
+    .await
+    {
+        Ok((page, session_cookie)) => found(
+            &home_at(&auth.buildbot_url, &page),
+            &[session_cookie.as_str(), clear.as_str()],
+        ),
         Err(failure) => failed(auth, oauth, &failure, &clear),
     }
 }
@@ -412,7 +423,11 @@ fn failed(
 ) -> Response<Body> {
     let name = oauth.provider.name();
     // A provider could echo what it was sent; the client secret is never shown.
-    let message = shorten(&failure.message().replace(oauth.client_secret.expose(), "***"));
+    let message = shorten(
+        &failure
+            .message()
+            .replace(oauth.client_secret.expose(), "***"),
+    );
     tracing::warn!("login with {name} failed: {message}");
     let page = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Login with {name} failed</title></head>\n\
@@ -458,7 +473,10 @@ mod tests {
 
     #[test]
     fn the_state_cookie_is_scoped_to_the_login_path() {
-        assert_eq!(url_path("https://ci.example.org/bb/auth/login"), "/bb/auth/login");
+        assert_eq!(
+            url_path("https://ci.example.org/bb/auth/login"),
+            "/bb/auth/login"
+        );
         assert_eq!(url_path("http://localhost:8010/auth/login"), "/auth/login");
         assert_eq!(url_path("http://localhost:8010"), "/");
     }

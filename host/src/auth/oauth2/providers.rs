@@ -89,9 +89,7 @@ impl Provider {
         };
         match self {
             Provider::Google => google(&api).await,
-            Provider::GitHub {
-                graphql: None, ..
-            } => github_rest(&api).await,
+            Provider::GitHub { graphql: None, .. } => github_rest(&api).await,
             Provider::GitHub {
                 graphql: Some(endpoint),
                 teams,
@@ -155,7 +153,9 @@ async fn github_graphql(
     teams: bool,
     debug: bool,
 ) -> Result<User, Failure> {
-    let data = api.graphql(endpoint, VIEWER_QUERY, json!({}), debug).await?;
+    let data = api
+        .graphql(endpoint, VIEWER_QUERY, json!({}), debug)
+        .await?;
     let viewer = data.get("viewer").unwrap_or(&Value::Null);
     let username = api.required(viewer, "login", "GraphQL viewer")?;
     let mut groups: Vec<String> = viewer
@@ -222,7 +222,10 @@ async fn team_groups(
             .and_then(Value::as_array);
         for node in edges.into_iter().flatten() {
             for key in ["name", "slug"] {
-                if let Some(team) = node.pointer(&format!("/node/{key}")).and_then(Value::as_str) {
+                if let Some(team) = node
+                    .pointer(&format!("/node/{key}"))
+                    .and_then(Value::as_str)
+                {
                     teams.insert(format!("{org}/{team}"));
                 }
             }

@@ -81,7 +81,9 @@ pub fn check(key: &[u8], nonce: Option<&str>, state: &str, now: i64) -> Result<S
     if now.saturating_sub(issued) > LIFETIME || issued > now.saturating_add(60) {
         return Err(StateError::Expired);
     }
-    let page = URL_SAFE_NO_PAD.decode(page).map_err(|_| StateError::Mismatch)?;
+    let page = URL_SAFE_NO_PAD
+        .decode(page)
+        .map_err(|_| StateError::Mismatch)?;
     String::from_utf8(page).map_err(|_| StateError::Mismatch)
 }
 
@@ -105,7 +107,10 @@ mod tests {
             check(KEY, Some(&started.nonce), &started.state, 1_010),
             Ok("/builders/2".to_owned())
         );
-        assert!(!started.state.contains(&started.nonce), "the nonce stays in the browser");
+        assert!(
+            !started.state.contains(&started.nonce),
+            "the nonce stays in the browser"
+        );
     }
 
     #[test]
