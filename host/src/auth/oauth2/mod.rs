@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use super::session::{self, now};
 use super::{answer, found, home_at, redirect_path, Authentication};
 use crate::config::{Auth, Config, Secret, UserInfoProvider};
-pub use providers::Provider;
+use providers::Provider;
 
 /// One configured OAuth2 class: the provider, the client registered with it, its endpoints.
 #[derive(Debug)]
@@ -279,7 +279,7 @@ fn url_path(url: &str) -> String {
 /// none may hold a secret (the messages are written here; a provider's own error text is
 /// shown escaped).
 #[derive(Debug)]
-pub enum Failure {
+enum Failure {
     /// The provider sent the browser back with `?error=` (the user declined, or the
     /// application is not set up right at the provider).
     Refused(String),

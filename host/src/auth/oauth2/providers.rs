@@ -19,7 +19,7 @@ const MAX_ANSWER: usize = 1024 * 1024;
 
 /// One of Buildbot's OAuth2 classes.
 #[derive(Debug, Clone)]
-pub enum Provider {
+pub(super) enum Provider {
     /// `GoogleAuth`: `/userinfo`.
     Google,
     /// `GitHubAuth`: REST (`/user`, `/user/emails`, `/user/orgs`) or GraphQL.
