@@ -46,7 +46,7 @@ pub fn frontend_config_value(config: &Config, user: &User) -> Value {
     json!({
         "port": www.port.as_ref().map_or(Value::Null, |p| p.text.clone()),
         "plugins": plugins,
-        "auth": {"name": www.auth.name()},
+        "auth": crate::auth::oauth2::config_dict(&www.auth),
         "authz": {},
         "avatar_methods": {"name": "gravatar"},
         "logfileName": www.logfile_name,

@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod auth_oauth2;
 mod badges;
 mod check_config_plugins;
 mod cli;

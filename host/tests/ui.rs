@@ -89,7 +89,7 @@ async fn site() -> Site {
 }
 
 /// A chromedriver process and one browser session.
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     client: fantoccini::Client,
 }
@@ -114,7 +114,7 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
 }
 
 impl Browser {
-    async fn start() -> Option<Browser> {
+    pub(crate) async fn start() -> Option<Browser> {
         let Some(driver) = find_program(&["chromedriver"]) else {
             assert!(
                 std::env::var("BUILDBOT_WWW_REQUIRE_BROWSER").is_err(),
@@ -168,14 +168,14 @@ impl Browser {
         })
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.client
             .goto(url)
             .await
             .unwrap_or_else(|e| panic!("{url}: {e}"));
     }
 
-    async fn js(&self, script: &str) -> Value {
+    pub(crate) async fn js(&self, script: &str) -> Value {
         self.client
             .execute(script, Vec::new())
             .await
@@ -200,7 +200,7 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    async fn wait_for(&self, what: &str, script: &str, timeout: Duration) -> Value {
+    pub(crate) async fn wait_for(&self, what: &str, script: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let value = self.js(script).await;
@@ -212,7 +212,7 @@ impl Browser {
         }
     }
 
-    async fn quit(&self) {
+    pub(crate) async fn quit(&self) {
         let _ = self.client.clone().close().await;
     }
 }

@@ -5,6 +5,7 @@
 //! [`User`] (anonymous otherwise); handlers read it with [`CurrentUser`].
 
 pub mod htpasswd;
+pub mod oauth2;
 pub mod remote_user;
 pub mod session;
 pub mod throttle;
@@ -39,6 +40,8 @@ pub struct Authentication {
     throttle: Throttle,
     /// With `RemoteUserAuth`: the header every request's user is read from.
     remote_user: Option<RemoteUser>,
+    /// The OAuth2 class, when `[www.auth]` chooses one.
+    oauth2: Option<oauth2::OAuth2>,
 }
 
 impl Authentication {
@@ -57,6 +60,7 @@ impl Authentication {
             sessions: Sessions::new(pool, config.www.cookie_expiration_time, secure),
             throttle: Throttle::default(),
             remote_user,
+            oauth2: oauth2::OAuth2::from_config(config)?,
         }))
     }
 
@@ -206,19 +210,33 @@ const FRAGMENT: &AsciiSet = &CONTROLS
 /// path on this site (`/...`, not `//host`); anything else, or nothing, becomes `/`. Buildbot
 /// takes any text; a fragment cannot leave the site, but a UI that follows it could.
 fn back_to(buildbot_url: &str, query: Option<&str>) -> String {
-    let redirect = query
+    home_at(buildbot_url, &redirect_path(query))
+}
+
+/// The query's `redirect` if it is a path on this site, else `/`.
+fn redirect_path(query: Option<&str>) -> String {
+    query
         .and_then(|q| {
             form_urlencoded::parse(q.as_bytes())
                 .find(|(key, _)| key == "redirect")
                 .map(|(_, value)| value.into_owned())
         })
-        .filter(|r| r.starts_with('/') && !r.starts_with("//") && !r.starts_with("/\\"))
-        .filter(|r| !r.chars().any(char::is_control))
-        .unwrap_or_else(|| "/".into());
-    format!(
-        "{buildbot_url}#{}",
-        utf8_percent_encode(&redirect, FRAGMENT)
-    )
+        .filter(|r| is_site_path(r))
+        .unwrap_or_else(|| "/".into())
+}
+
+/// `/...`, not `//host` or `/\\host`, without control characters.
+fn is_site_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && !path.chars().any(char::is_control)
+}
+
+/// `<buildbotURL>#<path>` for a path on this site (`#/` for any other).
+fn home_at(buildbot_url: &str, path: &str) -> String {
+    let path = if is_site_path(path) { path } else { "/" };
+    format!("{buildbot_url}#{}", utf8_percent_encode(path, FRAGMENT))
 }
 
 fn answer(status: StatusCode) -> axum::http::response::Builder {
@@ -238,6 +256,9 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
 /// form (POST `username`, `password`). A good login sets the session cookie and redirects to
 /// `<buildbotURL>#<redirect>`; a bad one is 401 with `WWW-Authenticate: Basic`.
 pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) -> Response<Body> {
+    if let Some(oauth2) = &auth.oauth2 {
+        return oauth2::login(&auth, oauth2, request).await;
+    }
     let address = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -355,16 +376,22 @@ pub async fn logout(State(auth): State<Arc<Authentication>>, request: Request) -
 }
 
 fn redirect(auth: &Authentication, query: Option<&str>, cookie: &str) -> Response<Body> {
-    let location = back_to(&auth.buildbot_url, query);
+    found(&back_to(&auth.buildbot_url, query), &[cookie])
+}
+
+/// `302` to `location`, setting `cookies`.
+fn found(location: &str, cookies: &[&str]) -> Response<Body> {
     let mut response = answer(StatusCode::FOUND)
         .body(Body::empty())
         .unwrap_or_default();
     let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&location) {
+    if let Ok(location) = HeaderValue::from_str(location) {
         headers.insert(header::LOCATION, location);
     }
-    if let Ok(cookie) = HeaderValue::from_str(cookie) {
-        headers.insert(header::SET_COOKIE, cookie);
+    for cookie in cookies {
+        if let Ok(cookie) = HeaderValue::from_str(cookie) {
+            headers.append(header::SET_COOKIE, cookie);
+        }
     }
     response
 }

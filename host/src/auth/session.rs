@@ -110,6 +110,20 @@ impl Sessions {
         ))
     }
 
+    /// A key for another use of the server's secret (`purpose` names the use): HMAC-SHA256 of
+    /// `purpose` under the session secret, so it is as secret as sessions but cannot sign one.
+    pub async fn derived_key(&self, purpose: &str) -> Result<Vec<u8>, SecretError> {
+        let mut mac =
+            HmacSha256::new_from_slice(self.key().await?).expect("HMAC takes keys of any length");
+        mac.update(purpose.as_bytes());
+        Ok(mac.finalize().into_bytes().to_vec())
+    }
+
+    /// Whether the session cookie is marked `Secure` (an https `buildbotURL`).
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
     /// Ends the session of `token` (a logout): the same token is anonymous from now on.
     pub async fn revoke(&self, token: &str) {
         let Ok(key) = self.key().await else {
@@ -154,19 +168,24 @@ impl Sessions {
 
 /// The session token in a request's `Cookie` headers, if any.
 pub fn token_in(headers: &axum::http::HeaderMap) -> Option<&str> {
+    cookie_in(headers, COOKIE)
+}
+
+/// The value of the cookie `name` in a request's `Cookie` headers, if any and not empty.
+pub fn cookie_in<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, token)| token.trim_matches('"'))
-        .filter(|token| !token.is_empty())
+        .find(|(found, _)| *found == name)
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|value| !value.is_empty())
 }
 
 /// Seconds since the Unix epoch.
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs().try_into().unwrap_or(i64::MAX))

@@ -128,10 +128,12 @@ impl Auth {
             }
             Auth::GoogleAuth(a) => {
                 check_client(&a.client_id, &mut a.client_secret, path, base_dir)?;
+                check_endpoints([&a.auth_uri, &a.token_uri, &a.resource_endpoint], path)?;
                 validate_provider(&mut a.user_info_provider, path, base_dir)
             }
             Auth::GitHubAuth(a) => {
                 check_client(&a.client_id, &mut a.client_secret, path, base_dir)?;
+                check_endpoints([&a.auth_uri, &a.token_uri, &a.resource_endpoint], path)?;
                 if let Some(url) = &a.server_url {
                     check_http_url(url).map_err(|m| Fail::at(path.key("serverURL"), m))?;
                 }
@@ -153,10 +155,12 @@ impl Auth {
                 check_http_url(&a.instance_uri)
                     .map_err(|m| Fail::at(path.key("instanceUri"), m))?;
                 check_client(&a.client_id, &mut a.client_secret, path, base_dir)?;
+                check_endpoints([&a.auth_uri, &a.token_uri, &a.resource_endpoint], path)?;
                 validate_provider(&mut a.user_info_provider, path, base_dir)
             }
             Auth::BitbucketAuth(a) => {
                 check_client(&a.client_id, &mut a.client_secret, path, base_dir)?;
+                check_endpoints([&a.auth_uri, &a.token_uri, &a.resource_endpoint], path)?;
                 validate_provider(&mut a.user_info_provider, path, base_dir)
             }
         }
@@ -173,6 +177,20 @@ fn check_client(
         return Err(Fail::at(path.key("clientId"), "must not be empty"));
     }
     client_secret.resolve(&path.key("clientSecret"), base_dir)
+}
+
+/// The OAuth2 endpoint overrides (`authUri`, `tokenUri`, `resourceEndpoint`, in that order)
+/// must be http(s) URLs.
+fn check_endpoints(endpoints: [&Option<String>; 3], path: &KeyPath) -> Result<(), Fail> {
+    for (key, url) in ["authUri", "tokenUri", "resourceEndpoint"]
+        .into_iter()
+        .zip(endpoints)
+    {
+        if let Some(url) = url {
+            check_http_url(url).map_err(|m| Fail::at(path.key(key), m))?;
+        }
+    }
+    Ok(())
 }
 
 fn validate_provider(
@@ -263,6 +281,15 @@ pub struct GoogleAuth {
     /// `userInfoProvider`: where to find more about the user.
     #[serde(rename = "userInfoProvider", default)]
     pub user_info_provider: Option<UserInfoProvider>,
+    /// `authUri`: the provider's authorization page (default: the provider's own).
+    #[serde(rename = "authUri", default)]
+    pub auth_uri: Option<String>,
+    /// `tokenUri`: the provider's token endpoint (default: the provider's own).
+    #[serde(rename = "tokenUri", default)]
+    pub token_uri: Option<String>,
+    /// `resourceEndpoint`: the base URL of the provider's user API (default: the provider's own).
+    #[serde(rename = "resourceEndpoint", default)]
+    pub resource_endpoint: Option<String>,
 }
 
 /// `type = "GitHubAuth"`.
@@ -296,6 +323,15 @@ pub struct GitHubAuth {
     /// `userInfoProvider`: where to find more about the user.
     #[serde(rename = "userInfoProvider", default)]
     pub user_info_provider: Option<UserInfoProvider>,
+    /// `authUri`: the provider's authorization page (default: the provider's own).
+    #[serde(rename = "authUri", default)]
+    pub auth_uri: Option<String>,
+    /// `tokenUri`: the provider's token endpoint (default: the provider's own).
+    #[serde(rename = "tokenUri", default)]
+    pub token_uri: Option<String>,
+    /// `resourceEndpoint`: the base URL of the provider's user API (default: the provider's own).
+    #[serde(rename = "resourceEndpoint", default)]
+    pub resource_endpoint: Option<String>,
 }
 
 fn default_github_api() -> u8 {
@@ -324,6 +360,15 @@ pub struct GitLabAuth {
     /// `userInfoProvider`: where to find more about the user.
     #[serde(rename = "userInfoProvider", default)]
     pub user_info_provider: Option<UserInfoProvider>,
+    /// `authUri`: the provider's authorization page (default: the provider's own).
+    #[serde(rename = "authUri", default)]
+    pub auth_uri: Option<String>,
+    /// `tokenUri`: the provider's token endpoint (default: the provider's own).
+    #[serde(rename = "tokenUri", default)]
+    pub token_uri: Option<String>,
+    /// `resourceEndpoint`: the base URL of the provider's user API (default: the provider's own).
+    #[serde(rename = "resourceEndpoint", default)]
+    pub resource_endpoint: Option<String>,
 }
 
 /// `type = "BitbucketAuth"`.
@@ -345,6 +390,15 @@ pub struct BitbucketAuth {
     /// `userInfoProvider`: where to find more about the user.
     #[serde(rename = "userInfoProvider", default)]
     pub user_info_provider: Option<UserInfoProvider>,
+    /// `authUri`: the provider's authorization page (default: the provider's own).
+    #[serde(rename = "authUri", default)]
+    pub auth_uri: Option<String>,
+    /// `tokenUri`: the provider's token endpoint (default: the provider's own).
+    #[serde(rename = "tokenUri", default)]
+    pub token_uri: Option<String>,
+    /// `resourceEndpoint`: the base URL of the provider's user API (default: the provider's own).
+    #[serde(rename = "resourceEndpoint", default)]
+    pub resource_endpoint: Option<String>,
 }
 
 /// `userInfoProvider`: where user details come from when the login method lacks them.
