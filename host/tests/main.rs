@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod avatar;
 mod badges;
 mod check_config_plugins;
 mod cli;
@@ -12,6 +13,7 @@ mod config_files;
 mod console_view;
 mod docs_example;
 mod hardening;
+mod ldap;
 // The demo dataset and activity runner are behind the host's `demo` feature (on by default).
 #[cfg(feature = "demo")]
 mod live;

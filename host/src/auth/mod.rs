@@ -5,6 +5,7 @@
 //! [`User`] (anonymous otherwise); handlers read it with [`CurrentUser`].
 
 pub mod htpasswd;
+pub mod ldap;
 pub mod session;
 pub mod throttle;
 pub mod user_info;
