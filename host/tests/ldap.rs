@@ -30,24 +30,12 @@ struct Slapd {
     ldap: String,
     ldaps: String,
     ca: PathBuf,
+    /// The keeper's stdin: when this binary exits it closes, and the keeper stops slapd and
+    /// removes its folder.
+    _keeper: std::process::ChildStdin,
 }
 
 static SLAPD: OnceLock<Option<Slapd>> = OnceLock::new();
-static SLAPD_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
-static SLAPD_DIR: OnceLock<PathBuf> = OnceLock::new();
-
-extern "C" fn stop_slapd() {
-    let pid = SLAPD_PID.load(std::sync::atomic::Ordering::SeqCst);
-    if pid > 0 {
-        // SAFETY: signalling the child this binary started, by its id.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-    }
-    if let Some(dir) = SLAPD_DIR.get() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
-}
 
 fn program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -176,7 +164,6 @@ fn seed_ldif() -> String {
 
 fn start(slapd: &Path, slapadd: &Path) -> Slapd {
     let dir = tempfile::tempdir().unwrap().keep();
-    let _ = SLAPD_DIR.set(dir.clone());
     certificates(&dir);
     std::fs::create_dir(dir.join("db")).unwrap();
     let conf = dir.join("slapd.conf");
@@ -203,23 +190,23 @@ fn start(slapd: &Path, slapadd: &Path) -> Slapd {
         .arg("-l")
         .arg(dir.join("seed.ldif")));
     let (plain, tls) = (free_port(), free_port());
-    let child = Command::new(slapd)
-        .arg("-f")
+    let mut keeper = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "\"$0\" -f \"$1\" -h \"$2\" -d 0 >/dev/null 2>&1 & pid=$!; \
+             cat >/dev/null; kill $pid; wait $pid; rm -rf \"$3\"",
+        )
+        .arg(slapd)
         .arg(&conf)
-        .arg("-h")
         .arg(format!(
             "ldap://127.0.0.1:{plain}/ ldaps://127.0.0.1:{tls}/"
         ))
-        .args(["-d", "0"])
+        .arg(&dir)
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    SLAPD_PID.store(child.id() as i32, std::sync::atomic::Ordering::SeqCst);
-    // SAFETY: registering a plain function to run at exit.
-    unsafe {
-        libc::atexit(stop_slapd);
-    }
     let deadline = Instant::now() + Duration::from_secs(20);
     for port in [plain, tls] {
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -231,6 +218,7 @@ fn start(slapd: &Path, slapadd: &Path) -> Slapd {
         ldap: format!("ldap://127.0.0.1:{plain}"),
         ldaps: format!("ldaps://127.0.0.1:{tls}"),
         ca: dir.join("ca.pem"),
+        _keeper: keeper.stdin.take().unwrap(),
     }
 }
 
@@ -489,4 +477,35 @@ async fn a_dead_directory_falls_through_to_the_next_avatar_method() {
         answer.header("location"),
         "//www.gravatar.com/avatar/998f245b1c6837c0139dac911172a59f?d=retro&s=32"
     );
+}
+
+#[test]
+fn tls_settings_are_checked_at_load() {
+    let load = |uri: &str, tls: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = common::MasterToml::sqlite()
+            .www_toml(&format!(
+                "[www.auth]\ntype = \"RemoteUserAuth\"\n[www.auth.userInfoProvider]\n{}",
+                ldap_toml(uri, tls)
+            ))
+            .write(dir.path());
+        buildbot_www::config::load(&path).map(|_| ())
+    };
+    let err = load(
+        "ldap://127.0.0.1:389",
+        "tls = { ca_certs_file = \"no-such.pem\" }\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("ca_certs_file"), "{err}");
+    assert!(err.contains("no-such.pem"), "{err}");
+    let err = load("ldaps://127.0.0.1:636", "tls = { start_tls = true }\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("start_tls"), "{err}");
+    let err = load("ldap://127.0.0.1:389", "tls = { verify = false }\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("verify"), "{err}");
+    load("ldaps://127.0.0.1:636", "tls = { validate = false }\n").unwrap();
 }
