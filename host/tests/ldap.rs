@@ -30,9 +30,9 @@ struct Slapd {
     ldap: String,
     ldaps: String,
     ca: PathBuf,
-    /// The keeper's stdin: when this binary exits it closes, and the keeper stops slapd and
-    /// removes its folder.
-    _keeper: std::process::ChildStdin,
+    /// The keeper shell, its stdin open: when this binary exits the stdin closes, and the
+    /// keeper stops slapd and removes its folder.
+    _keeper: std::process::Child,
 }
 
 static SLAPD: OnceLock<Option<Slapd>> = OnceLock::new();
@@ -190,7 +190,7 @@ fn start(slapd: &Path, slapadd: &Path) -> Slapd {
         .arg("-l")
         .arg(dir.join("seed.ldif")));
     let (plain, tls) = (free_port(), free_port());
-    let mut keeper = Command::new("sh")
+    let keeper = Command::new("sh")
         .arg("-c")
         .arg(
             "\"$0\" -f \"$1\" -h \"$2\" -d 0 >/dev/null 2>&1 & pid=$!; \
@@ -218,7 +218,7 @@ fn start(slapd: &Path, slapadd: &Path) -> Slapd {
         ldap: format!("ldap://127.0.0.1:{plain}"),
         ldaps: format!("ldaps://127.0.0.1:{tls}"),
         ca: dir.join("ca.pem"),
-        _keeper: keeper.stdin.take().unwrap(),
+        _keeper: keeper,
     }
 }
 

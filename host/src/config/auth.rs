@@ -402,7 +402,7 @@ pub struct LdapUserInfo {
     /// `tls`: how the server's certificate is checked (Buildbot's `ldap3.Tls`); without it
     /// `ldaps://` checks against the system's roots.
     #[serde(default)]
-    pub tls: Option<LdapTls>,
+    pub tls: Option<Box<LdapTls>>,
 }
 
 /// `tls` of `LdapUserInfo`: TLS settings for `ldaps://` or StartTLS.
