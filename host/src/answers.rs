@@ -26,6 +26,15 @@ pub async fn not_found() -> Response<Body> {
     twisted_not_found("File not found.")
 }
 
+/// `avatar_methods` as Buildbot shows it: the default (one `AvatarGravatar`) as an object, a
+/// list otherwise.
+fn avatar_methods(methods: &[crate::config::AvatarMethod]) -> Value {
+    match methods {
+        [crate::config::AvatarMethod::AvatarGravatar {}] => json!({"name": "gravatar"}),
+        methods => methods.iter().map(|m| json!({"name": m.name()})).collect(),
+    }
+}
+
 /// The frontend config object (also embedded in the UI page by a later issue).
 pub fn frontend_config_value(config: &Config, user: &User) -> Value {
     let www = &config.www;
@@ -48,7 +57,7 @@ pub fn frontend_config_value(config: &Config, user: &User) -> Value {
         "plugins": plugins,
         "auth": crate::auth::oauth2::config_dict(&www.auth),
         "authz": {},
-        "avatar_methods": {"name": "gravatar"},
+        "avatar_methods": avatar_methods(&www.avatar_methods),
         "logfileName": www.logfile_name,
         "versions": versions,
         "buildbotURL": config.buildbot_url,

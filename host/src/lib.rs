@@ -2,6 +2,7 @@
 
 pub mod answers;
 pub mod auth;
+pub mod avatar;
 pub mod config;
 pub mod data;
 pub mod db;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub http: HttpState,
     /// What the pages and plugin views read.
     pub ui: UiState,
+    /// `/avatar`'s methods and cache.
+    pub avatars: Arc<crate::avatar::Avatars>,
 }
 
 impl AppState {
@@ -31,10 +33,11 @@ impl AppState {
         plugins: crate::plugins::Registry,
     ) -> anyhow::Result<Self> {
         let config = Arc::new(config);
+        let avatars = crate::avatar::Avatars::new(&config)?;
         let ui = UiState::new(config.clone(), data.clone(), plugins.clone())?;
         let events = crate::events::Events::watching(data.clone());
         let http = HttpState::new(config, data, plugins, events)?;
-        Ok(AppState { http, ui })
+        Ok(AppState { http, ui, avatars })
     }
 }
 
@@ -45,6 +48,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::http::routes().with_state(state.http))
         .merge(crate::ui::router(state.ui))
+        .merge(crate::avatar::routes(state.avatars))
         .fallback(crate::answers::not_found)
         .layer(axum::middleware::from_fn_with_state(
             auth,

@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod auth_oauth2;
+mod avatar;
 mod badges;
 mod check_config_plugins;
 mod cli;
@@ -13,6 +14,7 @@ mod config_files;
 mod console_view;
 mod docs_example;
 mod hardening;
+mod ldap;
 // The demo dataset and activity runner are behind the host's `demo` feature (on by default).
 #[cfg(feature = "demo")]
 mod live;

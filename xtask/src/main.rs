@@ -167,6 +167,8 @@ const TEST_TOOLS: &[(&str, &[&str])] = &[
         "/usr/lib/python3/dist-packages/jwt/__init__.py",
         &["python3-jwt"],
     ),
+    // LdapUserInfo's tests run a private OpenLDAP server (host/tests/ldap.rs).
+    ("slapd", &["slapd", "ldap-utils"]),
 ];
 
 /// Installs the Debian packages of the test programs that are missing.
@@ -189,6 +191,10 @@ fn ensure_test_tools() -> Result<()> {
         "xtask: installing {} (Debian packages) for the tests",
         missing.join(", ")
     );
+    if missing.contains(&"slapd") {
+        // No system-wide directory: the tests start their own slapd.
+        preseed("slapd slapd/no_configuration boolean true\n")?;
+    }
     let _ = Command::new("apt-get").args(["update", "-qq"]).status();
     run_command(
         Command::new("apt-get")
@@ -196,6 +202,22 @@ fn ensure_test_tools() -> Result<()> {
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
+}
+
+/// Answers a Debian package's installation question before it is asked.
+fn preseed(selection: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut child = Command::new("debconf-set-selections")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run debconf-set-selections")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(selection.as_bytes())?;
+    }
+    if !child.wait()?.success() {
+        bail!("debconf-set-selections refused {selection:?}");
+    }
+    Ok(())
 }
 
 fn test() -> Result<()> {
@@ -218,7 +240,8 @@ fn test() -> Result<()> {
     tally.run(
         cargo()
             .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
-            .env("BUILDBOT_WWW_REQUIRE_BROWSER", "1"),
+            .env("BUILDBOT_WWW_REQUIRE_BROWSER", "1")
+            .env("BUILDBOT_WWW_REQUIRE_LDAP", "1"),
     )?;
     tally.run(cargo().args(["test", "--workspace", "--doc", "--no-fail-fast"]))?;
     for run in &tally.broken_runs {

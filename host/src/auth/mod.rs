@@ -5,6 +5,7 @@
 //! [`User`] (anonymous otherwise); handlers read it with [`CurrentUser`].
 
 pub mod htpasswd;
+pub mod ldap;
 pub mod oauth2;
 pub mod remote_user;
 pub mod session;

@@ -20,8 +20,8 @@ pub async fn complete(
         return Ok(user);
     };
     match provider {
-        UserInfoProvider::LdapUserInfo(_) => Err(UserInfoError(
-            "LdapUserInfo lookups are being written (issue 14)".into(),
-        )),
+        UserInfoProvider::LdapUserInfo(ldap) => super::ldap::complete(ldap, user)
+            .await
+            .map_err(|err| UserInfoError(err.to_string())),
     }
 }

@@ -453,6 +453,28 @@ pub struct LdapUserInfo {
     /// `accountExtraFields`: more attributes to read, for authorization rules.
     #[serde(rename = "accountExtraFields", default)]
     pub account_extra_fields: Vec<String>,
+    /// `tls`: how the server's certificate is checked (Buildbot's `ldap3.Tls`); without it
+    /// `ldaps://` checks against the system's roots.
+    #[serde(default)]
+    pub tls: Option<Box<LdapTls>>,
+}
+
+/// `tls` of `LdapUserInfo`: TLS settings for `ldaps://` or StartTLS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapTls {
+    /// `ca_certs_file`: PEM certificates the server's certificate must chain to, instead of
+    /// the system's roots (relative to the base directory; resolved at load).
+    #[serde(default)]
+    pub ca_certs_file: Option<PathBuf>,
+    /// `validate`: check the server's certificate (default true; false only for a test
+    /// directory with a throwaway certificate).
+    #[serde(default = "default_true")]
+    pub validate: bool,
+    /// `start_tls`: on an `ldap://` URI, upgrade the connection with StartTLS before binding
+    /// (default false, as Buildbot).
+    #[serde(default)]
+    pub start_tls: bool,
 }
 
 impl LdapUserInfo {
@@ -543,6 +565,29 @@ impl LdapUserInfo {
                 ))
             }
             (None, None) => {}
+        }
+        if let Some(tls) = &mut self.tls {
+            if tls.start_tls
+                && self
+                    .uri
+                    .get(..6)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("ldaps:"))
+            {
+                return Err(Fail::at(
+                    path.key("tls").key("start_tls"),
+                    "start_tls is for ldap:// URIs; ldaps:// is TLS from the start",
+                ));
+            }
+            if let Some(file) = &mut tls.ca_certs_file {
+                let full = base_dir.join(&*file);
+                if !full.is_file() {
+                    return Err(Fail::at(
+                        path.key("tls").key("ca_certs_file"),
+                        format!("{} is not a readable file", full.display()),
+                    ));
+                }
+                *file = full;
+            }
         }
         self.bind_pw.resolve(&path.key("bindPw"), base_dir)
     }

@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 pub use auth::{
     AllowRule, Auth, Authz, AvatarGitHub, AvatarMethod, BitbucketAuth, ConfigRegex, CustomAuth,
-    EndpointMatcher, GitHubAuth, GitLabAuth, GoogleAuth, HtPasswdAuth, LdapUserInfo,
+    EndpointMatcher, GitHubAuth, GitLabAuth, GoogleAuth, HtPasswdAuth, LdapTls, LdapUserInfo,
     RemoteUserAuth, RoleMatcher, StringsMatcher, UserInfoProvider, UserPasswordAuth,
 };
 pub use error::ConfigError;
