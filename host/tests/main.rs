@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod auth_custom;
 mod badges;
 mod check_config_plugins;
 mod cli;
