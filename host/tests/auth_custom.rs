@@ -136,18 +136,30 @@ async fn a_failing_plugin_fails_that_login_clearly_and_the_server_stays_up() {
     .await;
     for (user, status, says) in [
         ("trap", 500, "plugin 'auth_stub' crashed"),
-        ("hog", 500, "plugin 'auth_stub' exceeded its memory cap of 16 MiB"),
+        (
+            "hog",
+            500,
+            "plugin 'auth_stub' exceeded its memory cap of 16 MiB",
+        ),
         ("down", 503, "logins cannot be checked now"),
         ("homer", 302, ""),
         // Last: after a call overran, the plugin's calls run at idle priority for a minute,
         // which a loaded machine may starve.
-        ("spin", 504, "plugin 'auth_stub' did not answer within 300 ms"),
+        (
+            "spin",
+            504,
+            "plugin 'auth_stub' did not answer within 300 ms",
+        ),
     ] {
         let started = Instant::now();
         let password = if user == "homer" { "doh" } else { SECRET };
         let (got, token, body) = login(&base, user, password).await;
         // The next login after a failure gets a fresh instance: homer logs in.
-        assert_eq!((got, token.is_some()), (status, status == 302), "{user}: {body}");
+        assert_eq!(
+            (got, token.is_some()),
+            (status, status == 302),
+            "{user}: {body}"
+        );
         assert!(body.contains(says), "{user}: {body}");
         assert!(!body.contains(SECRET), "{user}: {body}");
         assert!(started.elapsed() < Duration::from_secs(5), "{user}");
@@ -235,6 +247,20 @@ fn check_config_locates_an_option_the_plugin_refuses() {
 /// A site whose `[www.auth]` runs `script` (a shell script written into the base directory)
 /// with `extra` TOML in the table.
 async fn command_server(script: &str, extra: &str) -> (tempfile::TempDir, String) {
+    command_server_running(
+        r#"["/bin/sh", "check.sh", "--realm", "test"]"#,
+        script,
+        extra,
+    )
+    .await
+}
+
+/// [`command_server`] with another `command` (a TOML array).
+async fn command_server_running(
+    command: &str,
+    script: &str,
+    extra: &str,
+) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         common::reference_dir().join("state.sqlite"),
@@ -244,7 +270,7 @@ async fn command_server(script: &str, extra: &str) -> (tempfile::TempDir, String
     std::fs::write(dir.path().join("check.sh"), script).unwrap();
     let config = common::MasterToml::sqlite()
         .www_toml(&format!(
-            "[www.auth]\ntype = \"CustomAuth\"\ncommand = [\"/bin/sh\", \"check.sh\", \"--realm\", \"test\"]\n{extra}"
+            "[www.auth]\ntype = \"CustomAuth\"\ncommand = {command}\n{extra}"
         ))
         .write(dir.path());
     let state = common::load_state(&config)
@@ -322,10 +348,10 @@ async fn a_command_that_hangs_is_killed_at_its_deadline() {
         assert!(gone(pid.trim()).await, "{file}: {pid} still runs");
     }
     // A command that cannot start at all: a clear 500 too.
-    let (_dir, base) = command_server("", "").await;
-    std::fs::remove_file(_dir.path().join("check.sh")).unwrap();
+    let (_dir, base) = command_server_running(r#"["./no-such-program"]"#, "", "").await;
     let (status, _, body) = login(&base, "homer", SECRET).await;
     assert_eq!(status, 500, "{body}");
+    assert!(!body.contains(SECRET), "{body}");
 }
 
 /// Whether process `pid` has ended (within two seconds).

@@ -214,7 +214,7 @@ async fn the_guides_other_examples_run_against_the_server() {
     .await;
     assert_eq!(status, 200, "{text}");
     assert!(
-        text.starts_with("Ok(UserInfo { username: \"snow\", full_name: Some(\"Snow White\")"),
+        text.starts_with("Ok(UserInfo { username: \"snow\", full-name: Some(\"Snow White\")"),
         "{text}"
     );
     assert!(text.contains("groups: [\"dwarves\"]"), "{text}");
