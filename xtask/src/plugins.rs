@@ -691,13 +691,10 @@ mod tests {{
     )
 }
 
-fn readme(name: &str) -> String {
-    format!(
-        r#"# {name}
-
-A UI plugin for buildbot-www: a page at `/plugins/{name}/` with an entry in the sidebar.
-
-## Build
+/// The README's sections every scaffold shares: how to build it, and where its SDK comes from.
+fn readme_sections(name: &str) -> (String, &'static str) {
+    let build = format!(
+        r#"## Build
 
 ```sh
 rustup target add {WASM_TARGET}     # once
@@ -705,8 +702,29 @@ cargo build --target {WASM_TARGET} --release
 ```
 
 The component is `target/{WASM_TARGET}/release/{name}.wasm`. `cargo test` runs the unit tests
-natively, with `buildbot_plugin_sdk::testing` standing in for the server.
+natively (the SDK's `testing` module stands in for the server).
+"#
+    );
+    let sdk = r#"## The SDK
 
+`Cargo.toml` asks for `buildbot-plugin-sdk` by version. `.cargo/config.toml` overrides it with
+the buildbot-www checkout this crate was scaffolded from (`[patch.crates-io]`): point that at
+another checkout, or delete the section to use the SDK from crates.io. `Cargo.lock` starts with
+the versions buildbot-www tests its own plugins with; commit it.
+
+The SDK's documentation: `cargo doc --open -p buildbot-plugin-sdk`.
+"#;
+    (build, sdk)
+}
+
+fn readme(name: &str) -> String {
+    let (build, sdk) = readme_sections(name);
+    format!(
+        r#"# {name}
+
+A UI plugin for buildbot-www: a page at `/plugins/{name}/` with an entry in the sidebar.
+
+{build}
 ## Install and enable
 
 Copy `{name}.wasm` into the server's plugin folder (`plugins/` next to its config file, or a
@@ -724,15 +742,7 @@ folder listed in `[www] plugin_dirs`), then enable it in the config and restart 
 When it is already enabled, replacing the file is enough: the server reloads it. Copy it next
 to the old one and rename it over, so the server never reads a half-written file.
 
-## The SDK
-
-`Cargo.toml` asks for `buildbot-plugin-sdk` by version. `.cargo/config.toml` overrides it with
-the buildbot-www checkout this crate was scaffolded from (`[patch.crates-io]`): point that at
-another checkout, or delete the section to use the SDK from crates.io. `Cargo.lock` starts with
-the versions buildbot-www tests its own plugins with; commit it.
-
-The SDK's documentation: `cargo doc --open -p buildbot-plugin-sdk`.
-"#
+{sdk}"#
     )
 }
 
@@ -827,22 +837,14 @@ mod tests {{
 }
 
 fn auth_readme(name: &str) -> String {
+    let (build, sdk) = readme_sections(name);
     format!(
         r#"# {name}
 
 An authentication plugin for buildbot-www (Buildbot's `CustomAuth`): it checks the user name and
 password of each login against the users listed in its options.
 
-## Build
-
-```sh
-rustup target add {WASM_TARGET}     # once
-cargo build --target {WASM_TARGET} --release
-```
-
-The component is `target/{WASM_TARGET}/release/{name}.wasm`. `cargo test` runs the unit tests
-natively.
-
+{build}
 ## Install and enable
 
 Copy `{name}.wasm` into the server's plugin folder (`plugins/` next to its config file, or a
@@ -861,13 +863,7 @@ groups = ["staff"]
 `buildbot-www check-config` runs the plugin's `init` with these options. The plugin runs in a
 sandbox with no files and no network, within `[www.plugin_limits.{name}]`.
 
-## The SDK
-
-`Cargo.toml` asks for `buildbot-plugin-sdk` by version. `.cargo/config.toml` overrides it with
-the buildbot-www checkout this crate was scaffolded from (`[patch.crates-io]`): point that at
-another checkout, or delete the section to use the SDK from crates.io. `Cargo.lock` starts with
-the versions buildbot-www tests its own plugins with; commit it.
-"#
+{sdk}"#
     )
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::engine::Runtime;
 use super::instance::{Loaded, Setup};
-use super::{find, Fault, Found, PluginKind, Refusal, Registry, Slot};
+use super::{find, limits_of, Fault, Found, PluginKind, Refusal, Registry, Slot};
 use crate::config::Config;
 use crate::identity::User;
 
@@ -34,12 +34,7 @@ pub(super) async fn load(
         name,
         PluginKind::Auth,
         options.to_string(),
-        config
-            .www
-            .plugin_limits
-            .get(name)
-            .copied()
-            .unwrap_or_default(),
+        limits_of(config, name),
         plugin,
         None,
     ));

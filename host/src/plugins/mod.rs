@@ -346,12 +346,7 @@ impl Registry {
                 name,
                 PluginKind::Ui,
                 options.to_string(),
-                config
-                    .www
-                    .plugin_limits
-                    .get(name)
-                    .copied()
-                    .unwrap_or_default(),
+                limits_of(config, name),
                 plugin.clone(),
                 Some(config.base_dir.join("templates")).filter(|t| t.is_dir()),
             ));
@@ -460,6 +455,16 @@ impl Registry {
             .find(|(n, _)| n == name)
             .map(|(_, slot)| slot.clone())
     }
+}
+
+/// `[www.plugin_limits.<name>]`, or the defaults.
+fn limits_of(config: &Config, name: &str) -> crate::config::PluginLimits {
+    config
+        .www
+        .plugin_limits
+        .get(name)
+        .copied()
+        .unwrap_or_default()
 }
 
 /// The plugin file of an enabled name, or an error naming the folders searched and what was
