@@ -62,7 +62,7 @@ impl HttpState {
         events: crate::events::Events,
     ) -> anyhow::Result<Self> {
         let cors = cors::Origins::from_config(&config)?;
-        let auth = crate::auth::Authentication::new(&config, data.pool().clone())?;
+        let auth = crate::auth::Authentication::new(&config, data.pool().clone(), &plugins)?;
         Ok(HttpState {
             auth,
             config,

@@ -138,9 +138,15 @@ async fn run(command: Command) -> ExitCode {
                 }
                 Err(err) => match err.downcast_ref::<buildbot_www::plugins::Rejected>() {
                     Some(rejected) => {
+                        let options: &[&str] = match rejected.kind {
+                            buildbot_www::plugins::PluginKind::Ui => {
+                                &["www", "plugins", &rejected.plugin]
+                            }
+                            buildbot_www::plugins::PluginKind::Auth => &["www", "auth", "options"],
+                        };
                         let located = buildbot_www::config::plugin_option_error(
                             &path,
-                            &rejected.plugin,
+                            options,
                             &rejected.message,
                         );
                         eprintln!("{located}");
@@ -180,7 +186,12 @@ async fn run(command: Command) -> ExitCode {
 /// `plugins list`: a table of what is on disk and what the config enables.
 fn list_plugins(config: &buildbot_www::config::Config) -> anyhow::Result<()> {
     let listed = buildbot_www::plugins::list(config)?;
-    let enabled = |name: &str| config.www.plugins.iter().any(|(n, _)| n == name);
+    let auth_plugin = match &config.www.auth {
+        buildbot_www::config::Auth::CustomAuth(custom) => custom.plugin.as_deref(),
+        _ => None,
+    };
+    let enabled =
+        |name: &str| config.www.plugins.iter().any(|(n, _)| n == name) || auth_plugin == Some(name);
     let mut rows = vec![[
         "NAME".to_owned(),
         "VERSION".to_owned(),
@@ -193,7 +204,15 @@ fn list_plugins(config: &buildbot_www::config::Config) -> anyhow::Result<()> {
             Ok(info) => (
                 info.version.clone(),
                 info.wit_version.clone(),
-                plugin.found.path.display().to_string(),
+                match info.kind {
+                    buildbot_www::plugins::PluginKind::Ui => {
+                        plugin.found.path.display().to_string()
+                    }
+                    buildbot_www::plugins::PluginKind::Auth => format!(
+                        "{} (authentication plugin, world auth-plugin: [www.auth] plugin)",
+                        plugin.found.path.display()
+                    ),
+                },
             ),
             Err(err) => (
                 "-".into(),

@@ -205,4 +205,23 @@ async fn the_guides_other_examples_run_against_the_server() {
             .any(|line| line.starts_with(&format!("{newest} "))),
         "the newest change {newest} is missing:\n{text}"
     );
+
+    // "Authentication plugins": the example's check, with `users = { snow = "white" }`.
+    let (status, text) = get(
+        &base,
+        "/plugins/guide_examples/auth?user=snow&password=white",
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.starts_with("Ok(UserInfo { username: \"snow\", full-name: Some(\"Snow White\")"),
+        "{text}"
+    );
+    assert!(text.contains("groups: [\"dwarves\"]"), "{text}");
+    let (_, text) = get(
+        &base,
+        "/plugins/guide_examples/auth?user=snow&password=black",
+    )
+    .await;
+    assert_eq!(text, "Err(AuthError::BadCredentials)");
 }

@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod auth_custom;
 mod auth_oauth2;
 mod avatar;
 mod badges;

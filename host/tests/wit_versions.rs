@@ -1,7 +1,7 @@
 //! WIT versions side by side: a component built against the frozen `buildbot:www@0.1.0`
 //! (`fixtures/plugins/hello_v0_1_0`, raw bindings, no SDK) served over real HTTP next to 0.2.0
-//! components built with the SDK; `plugins list` names each one's version; an authentication
-//! plugin (world `auth-plugin`), which this server does not serve yet, is refused clearly.
+//! components built with the SDK; `plugins list` names each one's version and kind; an
+//! authentication plugin (world `auth-plugin`) enabled as a UI plugin is refused clearly.
 
 use crate::common;
 
@@ -57,7 +57,7 @@ async fn a_0_1_0_component_is_served_next_to_0_2_0_ones() {
 }
 
 #[test]
-fn plugins_list_names_each_wit_version_and_refuses_an_auth_plugin() {
+fn plugins_list_names_each_wit_version_and_kind() {
     let (_dir, config) = common::plugin_site(
         &[
             ("hello", "hello"),
@@ -86,9 +86,13 @@ fn plugins_list_names_each_wit_version_and_refuses_an_auth_plugin() {
         words("hello_v0_1_0")[..4],
         ["hello_v0_1_0", "0.1.0", "0.1.0", "no"]
     );
+    assert_eq!(
+        words("auth_stub")[..4],
+        ["auth_stub", "0.1.0", "0.2.0", "no"]
+    );
     let auth = line("auth_stub");
     assert!(
-        auth.contains("authentication plugin") && auth.contains("auth-plugin"),
+        auth.contains("(authentication plugin, world auth-plugin"),
         "{auth}"
     );
 }
@@ -105,7 +109,11 @@ async fn enabling_an_auth_plugin_stops_the_start_with_what_it_is() {
     };
     assert!(error.contains("auth_stub.wasm"), "{error}");
     assert!(
-        error.contains("authentication plugin (world auth-plugin of buildbot:www@0.2.0)"),
+        error.contains("it is an authentication plugin (world auth-plugin of buildbot:www@0.2.0)"),
+        "{error}"
+    );
+    assert!(
+        error.contains("enable it with [www.auth] type = \"CustomAuth\", plugin = \"auth_stub\""),
         "{error}"
     );
 }

@@ -22,18 +22,49 @@ use crate::{Config, Manifest, Plugin, Request, Response};
     clippy::all,
     clippy::pedantic
 )]
-pub(crate) mod bindings {
+pub mod bindings {
     wit_bindgen::generate!({
         path: "wit/since_v0.2.0",
         world: "ui-plugin",
         // What the SDK's own types offered before they became these: comparing, hashing and
         // ordering (wit-bindgen derives `Clone` and writes `Debug` itself).
         additional_derives: [PartialEq, Eq, Hash, PartialOrd, Ord],
+        // The exports are made in the plugin crate, by `register_plugin!`, so that a crate
+        // exports only the world it registers a plugin of (the two worlds both export
+        // `manifest` and `init`).
+        pub_export_macro: true,
+    });
+}
+
+/// The `auth-plugin` world of the same package: its imports are the ui-plugin world's
+/// interfaces, so the SDK's `log`, `now_ms` and `font` serve both kinds of plugins.
+#[allow(
+    unsafe_code,
+    missing_docs,
+    dead_code,
+    unused_imports,
+    clippy::all,
+    clippy::pedantic
+)]
+pub mod auth_bindings {
+    wit_bindgen::generate!({
+        path: "wit/since_v0.2.0",
+        world: "auth-plugin",
+        with: {
+            "buildbot:www/types@0.2.0": crate::guest::bindings::buildbot::www::types,
+            "buildbot:www/log@0.2.0": crate::guest::bindings::buildbot::www::log,
+            "buildbot:www/host@0.2.0": crate::guest::bindings::buildbot::www::host,
+        },
+        additional_derives: [PartialEq, Eq, Hash, PartialOrd, Ord],
+        pub_export_macro: true,
     });
 }
 
 /// The contract's shared types, which the SDK re-exports.
 pub(crate) use bindings::buildbot::www::types as wit;
+
+/// The authentication world's types, which the SDK re-exports.
+pub(crate) use auth_bindings::buildbot::www::auth_types as auth_wit;
 
 /// How to build the registered plugin; returned by the function `register_plugin!` defines.
 pub struct Registration {
@@ -119,9 +150,10 @@ mod component {
         registered::registration()
     }
 
-    struct Component;
+    /// The ui-plugin world's exports, made in the plugin crate by `register_plugin!`.
+    pub struct UiComponent;
 
-    impl bindings::Guest for Component {
+    impl bindings::Guest for UiComponent {
         fn manifest() -> Manifest {
             registration().manifest()
         }
@@ -164,9 +196,10 @@ mod component {
             }
         }
     }
-
-    bindings::export!(Component with_types_in bindings);
 }
+
+#[cfg(target_arch = "wasm32")]
+pub use component::UiComponent;
 
 /// Reads the Data API: the host's `data.get`.
 pub(crate) fn data_get(path: &str, query: &str) -> Result<String, crate::DataError> {

@@ -1,4 +1,4 @@
-//! buildbot-plugin-sdk: what a buildbot-www UI plugin author depends on.
+//! buildbot-plugin-sdk: what a buildbot-www plugin author depends on.
 //!
 //! A plugin is a Rust `cdylib` crate built for `wasm32-wasip2`. It implements [`Plugin`] for one
 //! type and registers that type with [`register_plugin!`]; the SDK takes care of the WebAssembly
@@ -70,7 +70,9 @@
 //! - [`escape_html`], [`results`] (names and Buildbot's colours), [`time`] (UTC dates),
 //!   [`log`], [`now_ms`], [`font`];
 //! - on native targets only, [`testing`]: a stand-in for the Data API so plugin code can be unit
-//!   tested with plain `cargo test`.
+//!   tested with plain `cargo test`;
+//! - [`auth`]: authentication plugins (Buildbot's `CustomAuth`), an [`auth::AuthPlugin`]
+//!   registered with [`register_auth_plugin!`] instead of a [`Plugin`].
 //!
 //! The SDK re-exports [`serde`] and [`serde_json`]; derive with
 //! `#[serde(crate = "buildbot_plugin_sdk::serde")]` when the plugin does not depend on `serde`
@@ -78,6 +80,7 @@
 
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod changes;
 mod config;
 pub mod data;
@@ -170,10 +173,11 @@ pub trait Plugin: Sized + 'static {
 /// register_plugin!(Noop);
 /// ```
 ///
-/// It only records how to build the plugin: the component's exports (`manifest`, `init`,
-/// `handle`) live in the SDK and call the registered type through it. A crate has exactly one
-/// plugin; registering two is a duplicate-symbol link error, registering none leaves the
-/// component with an unresolved import.
+/// It records how to build the plugin and makes the component's exports (`manifest`, `init`,
+/// `handle`, world `ui-plugin`) in the plugin crate; their code lives in the SDK and calls the
+/// registered type through it. A crate has exactly one plugin; registering two is a
+/// duplicate-symbol link error. An authentication plugin registers with
+/// [`register_auth_plugin!`] instead.
 #[macro_export]
 macro_rules! register_plugin {
     ($plugin:ty $(,)?) => {
@@ -182,11 +186,18 @@ macro_rules! register_plugin {
         pub fn __buildbot_www_plugin_v0_2_0() -> $crate::__private::Registration {
             $crate::__private::Registration::of::<$plugin>()
         }
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::__private::UiComponent;
+            $crate::__export_ui_plugin_impl!(UiComponent with_types_in $crate::__private::ui_bindings);
+        };
     };
 }
 
 /// Everything a plugin usually needs, for `use buildbot_plugin_sdk::prelude::*;`.
 pub mod prelude {
+    pub use crate::auth::{AuthError, AuthManifest, AuthPlugin, UserInfo};
     pub use crate::data::{self, DataError, Op, Query};
     pub use crate::models::{
         Build, BuildRequest, BuildSet, Builder, Change, Log, LogChunk, Master, Project, Properties,
@@ -194,8 +205,8 @@ pub mod prelude {
     };
     pub use crate::results::BuildResult;
     pub use crate::{
-        escape_html, font, log, now_ms, register_plugin, Config, Error, Manifest, MenuEntry,
-        Params, Plugin, Request, Response, Routes, Templates, User,
+        escape_html, font, log, now_ms, register_auth_plugin, register_plugin, Config, Error,
+        Manifest, MenuEntry, Params, Plugin, Request, Response, Routes, Templates, User,
     };
 }
 
@@ -233,5 +244,10 @@ pub struct PluginsGuide;
 /// Implementation details used by [`register_plugin!`]; not part of the API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::auth::{AuthComponent, AuthRegistration};
+    pub use crate::guest::auth_bindings;
+    pub use crate::guest::bindings as ui_bindings;
+    #[cfg(target_arch = "wasm32")]
+    pub use crate::guest::UiComponent;
     pub use crate::guest::{handle, Registration};
 }

@@ -29,8 +29,10 @@ commands:
                              target/plugins/<name>.wasm (installs the target with rustup if needed)
   build-test-plugins         the same for the runtime's test plugins under fixtures/plugins/, into
                              target/test-plugins/<name>.wasm
-  new-plugin NAME --path DIR create a standalone plugin crate NAME (letters, digits, '_') in DIR,
-                             which must not exist or be empty; it builds with
+  new-plugin NAME --path DIR [--kind ui|auth]
+                             create a standalone plugin crate NAME (letters, digits, '_') in DIR,
+                             which must not exist or be empty: a UI plugin (default) or an
+                             authentication plugin (CustomAuth); it builds with
                              `cargo build --target wasm32-wasip2 --release`
   gen-data --builders N --builds M --out FILE
                              write a large synthetic Buildbot database

@@ -185,8 +185,9 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// What `cargo xtask test` checks of `new-plugin`: scaffolds `scaffolded` into a folder outside
-/// the repository, builds it the way its README says (plain cargo, wasm32-wasip2, release),
+/// What `cargo xtask test` checks of `new-plugin`: scaffolds `scaffolded` (a UI plugin) and
+/// `scaffolded_auth` (an authentication plugin) into a folder outside the repository, runs
+/// their own tests, builds them the way their READMEs say (plain cargo, wasm32-wasip2, release),
 /// with the SDK taken by version through the scaffold's documented override, checks that its
 /// `Cargo.lock` kept the versions the bundled plugins are tested with, and puts the component
 /// with the test plugins, where the host's tests load it, and the crate next to it for the test
@@ -203,17 +204,47 @@ pub(crate) fn scaffold_check() -> Result<()> {
 }
 
 fn build_scaffold(dir: &Path) -> Result<()> {
-    new_plugin(&[
-        "scaffolded".to_owned(),
-        "--path".to_owned(),
-        dir.join("scaffolded").display().to_string(),
-    ])?;
-    let dir = dir.join("scaffolded");
     let target = cargo_target_dir()?.join("wasm-scaffold");
+    let out = root().join("target/test-plugins");
+    std::fs::create_dir_all(&out)?;
+    build_scaffolded(dir, "scaffolded_auth", Kind::Auth, &target, &out)?;
+    let dir = build_scaffolded(dir, "scaffolded", Kind::Ui, &target, &out)?;
+    keep_scaffold(&dir, &target, &out)
+}
+
+/// Scaffolds plugin `name` of `kind` in `<dir>/<name>`, runs its own tests natively, builds it
+/// as its README says, checks its lock file, and copies the component into `out`. Returns the
+/// crate's folder.
+fn build_scaffolded(
+    dir: &Path,
+    name: &str,
+    kind: Kind,
+    target: &Path,
+    out: &Path,
+) -> Result<PathBuf> {
+    let kind_arg = match kind {
+        Kind::Ui => "ui",
+        Kind::Auth => "auth",
+    };
+    new_plugin(&[
+        name.to_owned(),
+        "--path".to_owned(),
+        dir.join(name).display().to_string(),
+        "--kind".to_owned(),
+        kind_arg.to_owned(),
+    ])?;
+    let dir = dir.join(name);
+    // The scaffold passes its own test (`cargo test`, natively), as its README says.
     run_command(
         Command::new(cargo_binary())
             .current_dir(&dir)
-            .env("CARGO_TARGET_DIR", &target)
+            .env("CARGO_TARGET_DIR", target.join("native"))
+            .args(["test", "--quiet"]),
+    )?;
+    run_command(
+        Command::new(cargo_binary())
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", target)
             .args(["build", "--quiet", "--release", "--target", WASM_TARGET]),
     )?;
     let built = locked_versions(&std::fs::read_to_string(dir.join("Cargo.lock"))?);
@@ -240,13 +271,13 @@ fn build_scaffold(dir: &Path) -> Result<()> {
     {
         bail!("the scaffold did not build against buildbot-plugin-sdk {sdk}");
     }
-    let out = root().join("target/test-plugins");
-    std::fs::create_dir_all(&out)?;
     copy_if_changed(
-        &target.join(WASM_TARGET).join("release/scaffolded.wasm"),
-        &out.join("scaffolded.wasm"),
+        &target
+            .join(WASM_TARGET)
+            .join(format!("release/{name}.wasm")),
+        &out.join(format!("{name}.wasm")),
     )?;
-    keep_scaffold(&dir, &target, &out)
+    Ok(dir)
 }
 
 /// Leaves the scaffolded crate (as built, with its `Cargo.lock`) in `<out>/scaffolded-src/` and
@@ -312,16 +343,36 @@ fn sdk_version() -> Result<String> {
         .context("plugin-sdk/Cargo.toml has no version line")
 }
 
-/// `cargo xtask new-plugin NAME --path DIR`.
+/// What `new-plugin` scaffolds: a UI plugin (the default) or an authentication plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Ui,
+    Auth,
+}
+
+impl Kind {
+    fn parse(text: &str) -> Result<Kind> {
+        match text {
+            "ui" => Ok(Kind::Ui),
+            "auth" => Ok(Kind::Auth),
+            other => bail!("unknown plugin kind {other:?}: use ui or auth"),
+        }
+    }
+}
+
+/// `cargo xtask new-plugin NAME --path DIR [--kind ui|auth]`.
 pub(crate) fn new_plugin(args: &[String]) -> Result<()> {
-    let usage = "usage: cargo xtask new-plugin NAME --path DIR";
+    let usage = "usage: cargo xtask new-plugin NAME --path DIR [--kind ui|auth]";
     let mut name = None;
     let mut dir = None;
+    let mut kind = Kind::Ui;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--path" => dir = Some(args.next().context(usage)?.clone()),
             flag if flag.starts_with("--path=") => dir = Some(flag["--path=".len()..].to_owned()),
+            "--kind" => kind = Kind::parse(args.next().context(usage)?)?,
+            flag if flag.starts_with("--kind=") => kind = Kind::parse(&flag["--kind=".len()..])?,
             flag if flag.starts_with('-') => bail!("unknown option {flag:?}\n{usage}"),
             _ if name.is_none() => name = Some(arg.clone()),
             _ => bail!("unexpected argument {arg:?}\n{usage}"),
@@ -351,8 +402,20 @@ pub(crate) fn new_plugin(args: &[String]) -> Result<()> {
         (".cargo/config.toml", cargo_config(&sdk)),
         ("Cargo.lock", lock),
         (".gitignore", "/target\n".to_owned()),
-        ("src/lib.rs", lib_rs(&name)),
-        ("README.md", readme(&name)),
+        (
+            "src/lib.rs",
+            match kind {
+                Kind::Ui => lib_rs(&name),
+                Kind::Auth => auth_lib_rs(&name),
+            },
+        ),
+        (
+            "README.md",
+            match kind {
+                Kind::Ui => readme(&name),
+                Kind::Auth => auth_readme(&name),
+            },
+        ),
     ];
     for (file, text) in files {
         let path = dir.join(file);
@@ -628,13 +691,10 @@ mod tests {{
     )
 }
 
-fn readme(name: &str) -> String {
-    format!(
-        r#"# {name}
-
-A UI plugin for buildbot-www: a page at `/plugins/{name}/` with an entry in the sidebar.
-
-## Build
+/// The README's sections every scaffold shares: how to build it, and where its SDK comes from.
+fn readme_sections(name: &str) -> (String, &'static str) {
+    let build = format!(
+        r#"## Build
 
 ```sh
 rustup target add {WASM_TARGET}     # once
@@ -642,8 +702,29 @@ cargo build --target {WASM_TARGET} --release
 ```
 
 The component is `target/{WASM_TARGET}/release/{name}.wasm`. `cargo test` runs the unit tests
-natively, with `buildbot_plugin_sdk::testing` standing in for the server.
+natively (the SDK's `testing` module stands in for the server).
+"#
+    );
+    let sdk = r#"## The SDK
 
+`Cargo.toml` asks for `buildbot-plugin-sdk` by version. `.cargo/config.toml` overrides it with
+the buildbot-www checkout this crate was scaffolded from (`[patch.crates-io]`): point that at
+another checkout, or delete the section to use the SDK from crates.io. `Cargo.lock` starts with
+the versions buildbot-www tests its own plugins with; commit it.
+
+The SDK's documentation: `cargo doc --open -p buildbot-plugin-sdk`.
+"#;
+    (build, sdk)
+}
+
+fn readme(name: &str) -> String {
+    let (build, sdk) = readme_sections(name);
+    format!(
+        r#"# {name}
+
+A UI plugin for buildbot-www: a page at `/plugins/{name}/` with an entry in the sidebar.
+
+{build}
 ## Install and enable
 
 Copy `{name}.wasm` into the server's plugin folder (`plugins/` next to its config file, or a
@@ -661,15 +742,128 @@ folder listed in `[www] plugin_dirs`), then enable it in the config and restart 
 When it is already enabled, replacing the file is enough: the server reloads it. Copy it next
 to the old one and rename it over, so the server never reads a half-written file.
 
-## The SDK
+{sdk}"#
+    )
+}
 
-`Cargo.toml` asks for `buildbot-plugin-sdk` by version. `.cargo/config.toml` overrides it with
-the buildbot-www checkout this crate was scaffolded from (`[patch.crates-io]`): point that at
-another checkout, or delete the section to use the SDK from crates.io. `Cargo.lock` starts with
-the versions buildbot-www tests its own plugins with; commit it.
+fn auth_lib_rs(name: &str) -> String {
+    let label = label(name);
+    let ty = type_name(name);
+    format!(
+        r##"//! The `{name}` authentication plugin for buildbot-www (Buildbot's `CustomAuth`): checks
+//! logins against the users listed in its options.
 
-The SDK's documentation: `cargo doc --open -p buildbot-plugin-sdk`.
-"#
+use buildbot_plugin_sdk::prelude::*;
+use buildbot_plugin_sdk::serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The options of `[www.auth.options]`: an unknown option is refused at start-up.
+#[derive(Deserialize)]
+#[serde(crate = "buildbot_plugin_sdk::serde", deny_unknown_fields)]
+struct Options {{
+    /// User name to password: `users = {{ homer = "doh" }}` (or a secret,
+    /// `homer = {{ env = "HOMER_PASSWORD" }}`).
+    users: BTreeMap<String, String>,
+    /// Groups every user gets (for authorization rules and role matchers).
+    #[serde(default)]
+    groups: Vec<String>,
+}}
+
+struct {ty} {{
+    options: Options,
+}}
+
+impl AuthPlugin for {ty} {{
+    fn manifest() -> AuthManifest {{
+        AuthManifest::new("{name}", env!("CARGO_PKG_VERSION")).description("{label}")
+    }}
+
+    fn init(config: Config) -> Result<Self, String> {{
+        Ok({ty} {{
+            options: config.parse()?,
+        }})
+    }}
+
+    fn check_credentials(&mut self, username: &str, password: &str) -> Result<UserInfo, AuthError> {{
+        match self.options.users.get(username) {{
+            Some(expected) if expected == password => {{
+                let mut user = UserInfo::new(username);
+                for group in &self.options.groups {{
+                    user = user.group(group.clone());
+                }}
+                Ok(user)
+            }}
+            // An unknown user and a wrong password get the same answer.
+            _ => Err(AuthError::BadCredentials),
+        }}
+    }}
+}}
+
+register_auth_plugin!({ty});
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {{
+    use super::*;
+    use buildbot_plugin_sdk::serde_json::json;
+
+    fn plugin() -> {ty} {{
+        let options = json!({{"users": {{"homer": "doh"}}, "groups": ["staff"]}});
+        let config = Config::new("{name}", options.as_object().unwrap().clone());
+        {ty}::init(config).unwrap()
+    }}
+
+    #[test]
+    fn checks_the_listed_users() {{
+        let mut plugin = plugin();
+        let homer = plugin.check_credentials("homer", "doh").unwrap();
+        assert_eq!(homer.username, "homer");
+        assert_eq!(homer.groups, ["staff"]);
+        assert_eq!(plugin.check_credentials("homer", "DOH"), Err(AuthError::BadCredentials));
+        assert_eq!(plugin.check_credentials("marge", "doh"), Err(AuthError::BadCredentials));
+    }}
+
+    #[test]
+    fn refuses_unknown_options() {{
+        let config = Config::new(
+            "{name}",
+            json!({{"users": {{}}, "grups": []}}).as_object().unwrap().clone(),
+        );
+        let error = {ty}::init(config).err().unwrap();
+        assert!(error.contains("grups"), "{{error}}");
+    }}
+}}
+"##
+    )
+}
+
+fn auth_readme(name: &str) -> String {
+    let (build, sdk) = readme_sections(name);
+    format!(
+        r#"# {name}
+
+An authentication plugin for buildbot-www (Buildbot's `CustomAuth`): it checks the user name and
+password of each login against the users listed in its options.
+
+{build}
+## Install and enable
+
+Copy `{name}.wasm` into the server's plugin folder (`plugins/` next to its config file, or a
+folder listed in `[www] plugin_dirs`), then choose it in the config and restart the server:
+
+```toml
+[www.auth]
+type = "CustomAuth"
+plugin = "{name}"
+
+[www.auth.options]        # what the plugin's init receives
+users = {{ homer = {{ env = "HOMER_PASSWORD" }} }}
+groups = ["staff"]
+```
+
+`buildbot-www check-config` runs the plugin's `init` with these options. The plugin runs in a
+sandbox with no files and no network, within `[www.plugin_limits.{name}]`.
+
+{sdk}"#
     )
 }
 

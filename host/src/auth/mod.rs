@@ -4,6 +4,7 @@
 //! Every request passes [`identify`], which turns a valid session cookie into the request's
 //! [`User`] (anonymous otherwise); handlers read it with [`CurrentUser`].
 
+pub mod custom;
 pub mod htpasswd;
 pub mod ldap;
 pub mod oauth2;
@@ -28,6 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{Auth, Config};
 use crate::db::Pool;
 use crate::identity::User;
+use crate::plugins::{Fault, Registry};
 use remote_user::RemoteUser;
 use session::Sessions;
 use throttle::Throttle;
@@ -43,13 +45,29 @@ pub struct Authentication {
     remote_user: Option<RemoteUser>,
     /// The OAuth2 class, when `[www.auth]` chooses one.
     oauth2: Option<oauth2::OAuth2>,
+    /// The plugins, for `CustomAuth`'s authentication plugin.
+    plugins: Registry,
 }
 
 impl Authentication {
     /// Authentication as `config` sets it up, with sessions kept in `pool`'s database. Fails
     /// on an `HTPasswdAuth` file with an entry whose hash cannot be checked.
-    pub fn new(config: &Config, pool: Pool) -> anyhow::Result<Arc<Authentication>> {
+    /// A `CustomAuth` plugin must be loaded in `plugins`.
+    pub fn new(
+        config: &Config,
+        pool: Pool,
+        plugins: &Registry,
+    ) -> anyhow::Result<Arc<Authentication>> {
         check(config)?;
+        if let Auth::CustomAuth(custom) = &config.www.auth {
+            if let Some((name, _)) = custom.plugin() {
+                if plugins.auth_plugin() != Some(name) {
+                    anyhow::bail!(
+                        "[www.auth] plugin = \"{name}\": the authentication plugin is not loaded"
+                    );
+                }
+            }
+        }
         let remote_user = match &config.www.auth {
             Auth::RemoteUserAuth(remote) => Some(RemoteUser::new(remote)?),
             _ => None,
@@ -62,10 +80,35 @@ impl Authentication {
             throttle: Throttle::default(),
             remote_user,
             oauth2: oauth2::OAuth2::from_config(config)?,
+            plugins: plugins.clone(),
         }))
     }
 
-    /// Whether `user`/`password` is a valid login for the configured method.
+    /// The user `user`/`password` logs in as with the configured method, `None` when refused.
+    async fn check(
+        self: &Arc<Self>,
+        user: &str,
+        password: &str,
+    ) -> Result<Option<User>, LoginError> {
+        if let Auth::CustomAuth(custom) = &self.method {
+            return custom::check(custom, &self.plugins, user, password).await;
+        }
+        // bcrypt and SHA-crypt take milliseconds to hundreds of them: off the async threads.
+        let (auth, name, password) = (self.clone(), user.to_owned(), password.to_owned());
+        let checked = tokio::task::spawn_blocking(move || auth.check_password(&name, &password))
+            .await
+            .unwrap_or_else(|err| Err(LoginError::Server(format!("the check failed: {err}"))))?;
+        // Buildbot's user info for a password login: the name, also as e-mail.
+        Ok(checked.then(|| User::Known {
+            username: user.to_owned(),
+            full_name: None,
+            email: Some(user.to_owned()),
+            groups: Vec::new(),
+            extra: serde_json::Map::new(),
+        }))
+    }
+
+    /// Whether `user`/`password` is a valid login for the configured password method.
     fn check_password(&self, user: &str, password: &str) -> Result<bool, LoginError> {
         match &self.method {
             Auth::UserPasswordAuth(config) => Ok(config
@@ -104,6 +147,10 @@ enum LoginError {
     NotAvailable(String),
     /// A problem on the server's side (logged; the client is told to see the log).
     Server(String),
+    /// The method's backend cannot check logins now (logged; 503).
+    Unavailable(String),
+    /// The authentication plugin failed (logged by the runtime; its status and text).
+    Plugin(Fault),
 }
 
 /// Whether two secrets are equal, in time that depends on neither's content nor length.
@@ -308,20 +355,9 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
             .body(Body::from("too many failed logins; try again later"))
             .unwrap_or_default();
     }
-    // bcrypt and SHA-crypt take milliseconds to hundreds of them: off the async threads.
-    let checked = {
-        let (auth, user, password) = (
-            auth.clone(),
-            credentials.user.clone(),
-            credentials.password.clone(),
-        );
-        tokio::task::spawn_blocking(move || auth.check_password(&user, &password))
-            .await
-            .unwrap_or_else(|err| Err(LoginError::Server(format!("the check failed: {err}"))))
-    };
-    match checked {
-        Ok(true) => {}
-        Ok(false) => {
+    let user = match auth.check(&credentials.user, &credentials.password).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
             auth.throttle.failed(&credentials.user, address);
             tracing::info!("failed login for user {:?}", credentials.user);
             return refused();
@@ -334,16 +370,26 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
                 "the password could not be checked (see the server log)",
             );
         }
-    }
-    auth.throttle.succeeded(&credentials.user);
-    // Buildbot's user info for a password login: the name, also as e-mail.
-    let user = User::Known {
-        username: credentials.user.clone(),
-        full_name: None,
-        email: Some(credentials.user),
-        groups: Vec::new(),
-        extra: serde_json::Map::new(),
+        Err(LoginError::Unavailable(message)) => {
+            tracing::error!("login of user {:?}: {message}", credentials.user);
+            return answer(StatusCode::SERVICE_UNAVAILABLE)
+                .header(header::RETRY_AFTER, 5)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(Body::from(
+                    "logins cannot be checked now; try again later (see the server log)",
+                ))
+                .unwrap_or_default();
+        }
+        Err(LoginError::Plugin(fault)) => {
+            let status =
+                StatusCode::from_u16(fault.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return text(
+                status,
+                &format!("the password could not be checked: {fault}"),
+            );
+        }
     };
+    auth.throttle.succeeded(&credentials.user);
     let token = match auth.sessions.issue(&user).await {
         Ok(token) => token,
         Err(err) => {

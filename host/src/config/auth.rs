@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use serde::de::Deserializer;
 use serde::Deserialize;
 
+use super::bounded::Bounded;
 use super::error::{Fail, KeyPath};
 use super::secret::Secret;
 use super::{check_http_url, ordered_map};
@@ -114,18 +116,7 @@ impl Auth {
                 }
                 validate_provider(&mut a.user_info_provider, path, base_dir)
             }
-            Auth::CustomAuth(a) => {
-                match a.command.first() {
-                    Some(program) if !program.trim().is_empty() => {}
-                    _ => {
-                        return Err(Fail::at(
-                            path.key("command"),
-                            "needs at least the program to run",
-                        ))
-                    }
-                }
-                Ok(())
-            }
+            Auth::CustomAuth(a) => a.validate(path, base_dir),
             Auth::GoogleAuth(a) => {
                 check_client(&a.client_id, &mut a.client_secret, path, base_dir)?;
                 check_endpoints([&a.auth_uri, &a.token_uri, &a.resource_endpoint], path)?;
@@ -252,14 +243,113 @@ fn default_header_regex() -> ConfigRegex {
     ConfigRegex::from_source(r"(?P<username>[^ @]+)@(?P<realm>[^ @]+)")
 }
 
-/// `type = "CustomAuth"`.
-#[derive(Debug, Clone, Deserialize)]
+/// `type = "CustomAuth"`: exactly one of `plugin` (with its `options`) and `command` (with its
+/// `deadline_ms`).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomAuth {
+    /// `plugin`: an authentication plugin (WIT world `auth-plugin`), found in the plugin
+    /// folders as `<plugin>.wasm` and limited by `[www.plugin_limits.<plugin>]`.
+    #[serde(default)]
+    pub plugin: Option<String>,
+    /// `options`: the plugin's own config, the JSON object its `init` receives (`{}` when
+    /// absent); secrets inside (`{ env = ... }`, `{ file = ... }`) are resolved at load.
+    #[serde(default)]
+    options: Option<serde_json::Map<String, serde_json::Value>>,
     /// `command`: the program and its arguments. It runs in the base directory, reads the user
     /// name and the password on two lines of its standard input, and accepts the login by
-    /// exiting with status 0.
-    pub command: Vec<String>,
+    /// exiting with status 0 (see docs/authentication.md).
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// `deadline_ms`: how long the command may run before it is killed (default 10 000).
+    #[serde(default)]
+    deadline_ms: Option<Bounded<1, 600_000>>,
+    /// The base directory, where the command runs (set at load).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// The options' values may be secrets: only their names are shown.
+impl std::fmt::Debug for CustomAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomAuth")
+            .field("plugin", &self.plugin)
+            .field(
+                "options",
+                &self.options.as_ref().map(|o| o.keys().collect::<Vec<_>>()),
+            )
+            .field("command", &self.command)
+            .field("deadline_ms", &self.deadline_ms)
+            .finish()
+    }
+}
+
+impl CustomAuth {
+    /// The plugin's name and options, when the plugin form is configured.
+    pub fn plugin(&self) -> Option<(&str, serde_json::Value)> {
+        let options = self.options.clone().unwrap_or_default();
+        Some((self.plugin.as_deref()?, serde_json::Value::Object(options)))
+    }
+
+    /// How long the command may run.
+    pub fn command_deadline(&self) -> Duration {
+        self.deadline_ms
+            .map_or(Duration::from_secs(10), Bounded::millis)
+    }
+
+    fn validate(&mut self, path: &KeyPath, base_dir: &Path) -> Result<(), Fail> {
+        self.base_dir = base_dir.to_owned();
+        match (&self.plugin, &self.command) {
+            (Some(_), Some(_)) => {
+                return Err(Fail::at(
+                    path.key("command"),
+                    "give either plugin or command, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(Fail::at(
+                    path.key("type"),
+                    "CustomAuth needs plugin = \"<name>\" (an authentication plugin) or \
+                     command = [\"program\", ...]",
+                ))
+            }
+            (Some(name), None) => {
+                if !super::is_plugin_name(name) {
+                    return Err(Fail::at(
+                        path.key("plugin"),
+                        format!("'{name}' is not a plugin name (letters, digits and '_', not starting with a digit)"),
+                    ));
+                }
+                if self.deadline_ms.is_some() {
+                    return Err(Fail::at(
+                        path.key("deadline_ms"),
+                        format!("deadline_ms is the command's; a plugin's deadline is [www.plugin_limits.{name}] deadline_ms"),
+                    ));
+                }
+                if let Some(options) = &mut self.options {
+                    super::secret::resolve_within(options, &path.key("options"), base_dir)?;
+                }
+            }
+            (None, Some(command)) => {
+                if self.options.is_some() {
+                    return Err(Fail::at(
+                        path.key("options"),
+                        "options are an authentication plugin's; a command takes arguments",
+                    ));
+                }
+                match command.first() {
+                    Some(program) if !program.trim().is_empty() => {}
+                    _ => {
+                        return Err(Fail::at(
+                            path.key("command"),
+                            "needs at least the program to run",
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `type = "GoogleAuth"`.

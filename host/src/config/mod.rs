@@ -294,10 +294,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 
 /// An error a plugin's `init` gave about its options (`check-config` runs every enabled
 /// plugin's `init`), located like every other config error: at the option its message names
-/// (`option 'x'`, as the SDK words it), else at the plugin's `[www.plugins]` entry.
-pub fn plugin_option_error(path: &Path, plugin: &str, message: &str) -> ConfigError {
+/// (`option 'x'`, as the SDK words it), else at the table of its options (`options`:
+/// `["www", "plugins", "<name>"]`, or `["www", "auth", "options"]` for the authentication
+/// plugin), else at that table's parent.
+pub fn plugin_option_error(path: &Path, options: &[&str], message: &str) -> ConfigError {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut keys = vec!["www", "plugins", plugin];
+    let mut keys = options.to_vec();
     let option = message
         .split_once("option '")
         .and_then(|(_, rest)| rest.split_once('\''))
@@ -308,8 +310,11 @@ pub fn plugin_option_error(path: &Path, plugin: &str, message: &str) -> ConfigEr
         .ok()
         .map(Locator::new);
     if let Some(locator) = &located {
-        if !locator.exists(&at) {
-            at = KeyPath::of(&keys[..3]);
+        for fallback in [options, &options[..options.len().saturating_sub(1)]] {
+            if locator.exists(&at) {
+                break;
+            }
+            at = KeyPath::of(fallback);
         }
     }
     let span = located.and_then(|locator| locator.span_of(&at, Target::Key));

@@ -14,10 +14,10 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::engine::Runtime;
 use super::logging::{Level, LogGate};
-use super::memory::{Limiter, Refusal};
+use super::memory::{Limiter, Refusal as MemoryRefusal};
 use super::store::{CallState, State};
 use super::versions::{Plugin, PluginPre};
-use super::{Fault, Found, PluginInfo, Request, Response};
+use super::{Fault, Found, PluginInfo, PluginKind, Refusal, Request, Response};
 use crate::config::PluginLimits;
 use crate::data::budget::Budget;
 use crate::identity::User;
@@ -32,6 +32,9 @@ pub(super) const TEMPLATES_GUEST_PATH: &str = "/templates";
 /// hot reload swaps in (so the concurrency bound holds across a reload).
 pub(super) struct Setup {
     pub(super) name: String,
+    /// What the config enables it as: a UI plugin (`[www.plugins]`) or the authentication
+    /// plugin (`[www.auth]`); a component of the other kind is refused.
+    pub(super) kind: PluginKind,
     /// `[www.plugins.<name>]` as JSON.
     pub(super) config_json: String,
     pub(super) limits: PluginLimits,
@@ -47,6 +50,7 @@ pub(super) struct Setup {
 impl Setup {
     pub(super) fn new(
         name: &str,
+        kind: PluginKind,
         config_json: String,
         limits: PluginLimits,
         found: Found,
@@ -54,6 +58,7 @@ impl Setup {
     ) -> Setup {
         Setup {
             name: name.to_owned(),
+            kind,
             config_json,
             gate: Gate::new(limits.max_concurrent, limits.max_queued),
             log: Arc::new(LogGate::new(name)),
@@ -188,6 +193,7 @@ impl Loaded {
         setup: Arc<Setup>,
     ) -> anyhow::Result<Loaded> {
         let (pre, info, mut warm) = open(runtime, &setup).await?;
+        check_kind(&setup, &info)?;
         if info.name != setup.name {
             bail!(
                 "{} declares the plugin name '{}', but is enabled as '{}'; rename the file \
@@ -202,6 +208,7 @@ impl Loaded {
             .await
             .map_err(|message| super::Rejected {
                 plugin: setup.name.clone(),
+                kind: setup.kind,
                 message,
             })?;
         Ok(Loaded {
@@ -234,34 +241,81 @@ impl Loaded {
         admission: Admission,
         deadline: Instant,
     ) -> Result<Response, Fault> {
-        let limits = &self.setup.limits;
+        let user = request.user.clone();
         let work = async {
-            let _slot = admission.slot().await;
-            let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let mut warm = match idle {
-                Some(warm) => warm,
-                None => self.fresh(runtime).await?,
-            };
-            warm.begin(request.user.clone(), deadline);
-            let result = warm.plugin.handle(&mut warm.store, request).await;
-            warm.store.data_mut().call = CallState::idle();
-            let response = match result {
-                Ok(response) => response,
-                Err(err) => {
-                    // A store whose call failed is dead: it is dropped here, not put back.
-                    return Err(fault(&self.setup, &warm.store, &err));
-                }
-            };
-            {
-                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                if idle.len() < limits.max_concurrent {
-                    idle.push(warm);
-                }
-            }
+            let response = self
+                .run(
+                    runtime,
+                    user,
+                    admission,
+                    deadline,
+                    async |warm: &mut Warm| warm.plugin.handle(&mut warm.store, request).await,
+                )
+                .await?;
             super::policy::response(&self.setup, response)
         };
-        // When the timer fires first, the call's future is dropped with its store: the guest
-        // stops wherever it was, in its own code or waiting on the host.
+        self.within_deadline(deadline, work).await
+    }
+
+    /// An authentication plugin's check of one admitted login, within the plugin's limits
+    /// (as [`Loaded::call`]).
+    pub(super) async fn check_credentials(
+        &self,
+        runtime: &Runtime,
+        username: &str,
+        password: &str,
+        admission: Admission,
+        deadline: Instant,
+    ) -> Result<Result<User, Refusal>, Fault> {
+        let work = self.run(
+            runtime,
+            User::Anonymous,
+            admission,
+            deadline,
+            async |warm: &mut Warm| {
+                (warm.plugin)
+                    .check_credentials(&mut warm.store, username, password)
+                    .await
+            },
+        );
+        self.within_deadline(deadline, work).await
+    }
+
+    /// Runs `entry` on a warm instance (a fresh one when none is idle) for `user`, once the
+    /// admission has its slot. An instance whose call failed is dropped, not put back.
+    async fn run<T>(
+        &self,
+        runtime: &Runtime,
+        user: User,
+        admission: Admission,
+        deadline: Instant,
+        entry: impl AsyncFnOnce(&mut Warm) -> wasmtime::Result<T>,
+    ) -> Result<T, Fault> {
+        let _slot = admission.slot().await;
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut warm = match idle {
+            Some(warm) => warm,
+            None => self.fresh(runtime).await?,
+        };
+        warm.begin(user, deadline);
+        let result = entry(&mut warm).await;
+        warm.store.data_mut().call = CallState::idle();
+        let answer = result.map_err(|err| fault(&self.setup, &warm.store, &err))?;
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.setup.limits.max_concurrent {
+            idle.push(warm);
+        }
+        Ok(answer)
+    }
+
+    /// `work` stopped at the deadline; its fault, if any, logged. When the timer fires first,
+    /// the call's future is dropped with its store: the guest stops wherever it was, in its
+    /// own code or waiting on the host.
+    async fn within_deadline<T>(
+        &self,
+        deadline: Instant,
+        work: impl std::future::Future<Output = Result<T, Fault>>,
+    ) -> Result<T, Fault> {
         match tokio::time::timeout_at(deadline.into(), work).await {
             Ok(result) => result.inspect_err(|fault| self.setup.log_fault(fault)),
             Err(_) => Err(self.setup.timed_out()),
@@ -293,6 +347,7 @@ pub(super) async fn manifest_of(
 ) -> anyhow::Result<PluginInfo> {
     let setup = Setup::new(
         &found.name,
+        PluginKind::Ui,
         "{}".into(),
         PluginLimits::default(),
         found.clone(),
@@ -321,7 +376,7 @@ async fn open(
         })
         .await??
     };
-    let pre = PluginPre::new(runtime.engine, &runtime.linker, &component).with_context(|| {
+    let pre = PluginPre::new(&runtime.linker, &component).with_context(|| {
         format!(
             "{} cannot be served as a buildbot-www plugin",
             path.display()
@@ -343,9 +398,32 @@ async fn open(
         menu: manifest.menu,
         events: manifest.events,
         wit_version: pre.wit_version().into(),
+        kind: pre.kind(),
         path,
     };
     Ok((pre, info, warm))
+}
+
+/// Refuses a component of the other kind than the config enables it as, saying where each
+/// kind is enabled.
+fn check_kind(setup: &Setup, info: &PluginInfo) -> anyhow::Result<()> {
+    let path = setup.found.path.display();
+    match (setup.kind, info.kind) {
+        (PluginKind::Ui, PluginKind::Auth) => bail!(
+            "{path} cannot be served as a UI plugin: it is an authentication plugin (world \
+             auth-plugin of buildbot:www@{}); enable it with [www.auth] type = \"CustomAuth\", \
+             plugin = \"{}\", not in [www.plugins]",
+            info.wit_version,
+            setup.name
+        ),
+        (PluginKind::Auth, PluginKind::Ui) => bail!(
+            "{path} cannot check logins: it is a UI plugin (world ui-plugin of \
+             buildbot:www@{}), and [www.auth] plugin needs an authentication plugin (world \
+             auth-plugin)",
+            info.wit_version
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// A new store and instance: an empty WASI context (no environment, no arguments, no network,
@@ -422,7 +500,7 @@ fn fault(setup: &Setup, store: &Store<State>, err: &wasmtime::Error) -> Fault {
         return Fault::Memory {
             plugin,
             limit: setup.limits.memory_bytes,
-            server_wide: refusal == Refusal::Server,
+            server_wide: refusal == MemoryRefusal::Server,
         };
     }
     let fault = match err.downcast_ref::<Trap>() {

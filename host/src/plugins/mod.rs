@@ -4,6 +4,7 @@
 //! **Architecture Invariant:** this module and its children are the only code that knows about
 //! wasmtime; the rest of the host sees `Registry`, `Request`, `Response` and `Fault`.
 
+mod auth;
 mod cache;
 mod discovery;
 mod engine;
@@ -100,8 +101,28 @@ pub struct PluginInfo {
     pub events: Vec<String>,
     /// The WIT package version it was built against (`0.1.0`).
     pub wit_version: String,
+    /// A UI plugin or an authentication plugin.
+    pub kind: PluginKind,
     /// The `.wasm` file.
     pub path: PathBuf,
+}
+
+/// The two kinds of plugins, by the WIT world their component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginKind {
+    /// World `ui-plugin`: pages below `/plugins/<name>/`, enabled in `[www.plugins]`.
+    Ui,
+    /// World `auth-plugin`: checks logins, enabled as `[www.auth] type = "CustomAuth"`.
+    Auth,
+}
+
+/// Why an authentication plugin did not let a user in (its own answer, not a fault).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Unknown user or wrong password.
+    BadCredentials,
+    /// The plugin cannot decide now; the text is for the server's log only.
+    Unavailable(String),
 }
 
 /// Why a plugin call did not produce a response. Every variant names the plugin.
@@ -231,6 +252,36 @@ impl Slot {
         }
     }
 
+    /// Runs a call on the plugin threads ([`Slot::threads`]) and waits for it, at most until
+    /// its deadline and a backstop after it; notes a call that ran past its deadline.
+    async fn on_plugin_threads<T: Send + 'static>(
+        &self,
+        deadline: Instant,
+        call: impl Future<Output = Result<T, Fault>> + Send + 'static,
+    ) -> Result<T, Fault> {
+        let crashed = |reason: String| Fault::Crashed {
+            plugin: self.setup.name.clone(),
+            reason,
+        };
+        let threads = engine::call_runtime(self.threads())
+            .map_err(|err| crashed(format!("no thread to run it on: {err}")))?;
+        let mut moved = AbortOnDrop(threads.spawn(call));
+        // The call ends itself at its deadline; this timer, on the request's side, is the
+        // backstop for when the plugin threads get no CPU at all (they run at idle priority,
+        // and a server saturated with its own work starves them): the answer is a 504 all
+        // the same, and dropping `moved` stops the call when its thread next runs.
+        let backstop = tokio::time::Instant::from_std(deadline + DEADLINE_BACKSTOP);
+        let result = match tokio::time::timeout_at(backstop, &mut moved.0).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(err)) => Err(crashed(format!("the task calling it failed: {err}"))),
+            Err(_) => Err(self.setup.timed_out()),
+        };
+        if matches!(result, Err(Fault::Timeout { .. })) {
+            self.mark_overran();
+        }
+        result
+    }
+
     fn loaded(&self) -> Arc<Loaded> {
         self.current
             .read()
@@ -250,6 +301,8 @@ struct Inner {
     runtime: Option<Arc<Runtime>>,
     /// In `[www.plugins]` order.
     slots: Vec<(String, Arc<Slot>)>,
+    /// The authentication plugin of `[www.auth] type = "CustomAuth"`, `plugin = "<name>"`.
+    auth: Option<Arc<Slot>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -272,7 +325,11 @@ impl Registry {
 
     /// [`Registry::load`] without the watcher, with or without a database.
     async fn load_with(config: &Config, data: Option<DataApi>) -> anyhow::Result<Registry> {
-        if config.www.plugins.is_empty() {
+        let auth_plugin = match &config.www.auth {
+            crate::config::Auth::CustomAuth(custom) => custom.plugin(),
+            _ => None,
+        };
+        if config.www.plugins.is_empty() && auth_plugin.is_none() {
             return Ok(Registry::default());
         }
         let dirs = plugin_dirs(config);
@@ -284,27 +341,12 @@ impl Registry {
         )?);
         let mut slots = Vec::new();
         for (name, options) in &config.www.plugins {
-            let Some(plugin) = found.iter().find(|f| &f.name == name) else {
-                let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
-                bail!(
-                    "plugin '{name}' is enabled in [www.plugins] but no {name}.wasm was found in {}; \
-                     plugins found: {}",
-                    dirs.iter()
-                        .map(|d| d.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
-                );
-            };
+            let plugin = find(&found, &dirs, name, "[www.plugins]")?;
             let setup = Arc::new(instance::Setup::new(
                 name,
+                PluginKind::Ui,
                 options.to_string(),
-                config
-                    .www
-                    .plugin_limits
-                    .get(name)
-                    .copied()
-                    .unwrap_or_default(),
+                limits_of(config, name),
                 plugin.clone(),
                 Some(config.base_dir.join("templates")).filter(|t| t.is_dir()),
             ));
@@ -324,10 +366,18 @@ impl Registry {
                 }),
             ));
         }
+        let auth = match auth_plugin {
+            Some((name, options)) => {
+                let slot = auth::load(config, &runtime, &found, &dirs, name, &options).await?;
+                Some(Arc::new(slot))
+            }
+            None => None,
+        };
         Ok(Registry {
             inner: Arc::new(Inner {
                 runtime: Some(runtime),
                 slots,
+                auth,
             }),
         })
     }
@@ -390,29 +440,10 @@ impl Registry {
             }
             slot.inline.store(false, Ordering::Relaxed);
         }
-        let crashed = |reason: String| Fault::Crashed {
-            plugin: name.to_owned(),
-            reason,
-        };
-        let threads = engine::call_runtime(slot.threads())
-            .map_err(|err| crashed(format!("no thread to run it on: {err}")))?;
         let started = Instant::now();
-        let mut moved = AbortOnDrop(threads.spawn(call));
-        // The call ends itself at its deadline; this timer, on the request's side, is the
-        // backstop for when the plugin threads get no CPU at all (they run at idle priority,
-        // and a server saturated with its own work starves them): the answer is a 504 all
-        // the same, and dropping `moved` stops the call when its thread next runs.
-        let backstop = tokio::time::Instant::from_std(deadline + DEADLINE_BACKSTOP);
-        let result = match tokio::time::timeout_at(backstop, &mut moved.0).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(err)) => Err(crashed(format!("the task calling it failed: {err}"))),
-            Err(_) => Err(slot.setup.timed_out()),
-        };
+        let result = slot.on_plugin_threads(deadline, call).await;
         if started.elapsed() < INLINE_AGAIN {
             slot.inline.store(true, Ordering::Relaxed);
-        }
-        if matches!(result, Err(Fault::Timeout { .. })) {
-            slot.mark_overran();
         }
         result
     }
@@ -424,6 +455,43 @@ impl Registry {
             .find(|(n, _)| n == name)
             .map(|(_, slot)| slot.clone())
     }
+}
+
+/// `[www.plugin_limits.<name>]`, or the defaults.
+fn limits_of(config: &Config, name: &str) -> crate::config::PluginLimits {
+    config
+        .www
+        .plugin_limits
+        .get(name)
+        .copied()
+        .unwrap_or_default()
+}
+
+/// The plugin file of an enabled name, or an error naming the folders searched and what was
+/// found there.
+fn find<'a>(
+    found: &'a [Found],
+    dirs: &[PathBuf],
+    name: &str,
+    enabled_in: &str,
+) -> anyhow::Result<&'a Found> {
+    let Some(plugin) = found.iter().find(|f| f.name == name) else {
+        let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
+        bail!(
+            "plugin '{name}' is enabled in {enabled_in} but no {name}.wasm was found in {}; \
+             plugins found: {}",
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        );
+    };
+    Ok(plugin)
 }
 
 /// A spawned call that is stopped when the request waiting for it is dropped.
@@ -441,6 +509,9 @@ impl<T> Drop for AbortOnDrop<T> {
 pub struct Rejected {
     /// The plugin's name.
     pub plugin: String,
+    /// A UI plugin (options in `[www.plugins.<name>]`) or the authentication plugin (options
+    /// in `[www.auth.options]`).
+    pub kind: PluginKind,
     /// What its `init` answered.
     pub message: String,
 }

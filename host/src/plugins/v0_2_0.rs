@@ -26,9 +26,11 @@ pub(super) const WIT_VERSION: &str = "0.2.0";
 pub(super) use self::UiPlugin as Plugin;
 pub(super) use self::UiPluginPre as PluginPre;
 
-/// Adds this version's imports (data, log, host) to the linker.
+/// Adds this version's imports (data, log, host, and the authentication world's types) to
+/// the linker.
 pub(super) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    UiPlugin::add_to_linker::<State, HasSelf<State>>(linker, |state| state)
+    UiPlugin::add_to_linker::<State, HasSelf<State>>(linker, |state| state)?;
+    auth::buildbot::www::auth_types::add_to_linker::<State, HasSelf<State>>(linker, |state| state)
 }
 
 same_in_every_version!();
@@ -88,5 +90,69 @@ impl buildbot::www::data::Host for State {
                 message: err.message,
                 argument: err.argument,
             })
+    }
+}
+
+/// The `auth-plugin` world of the same package: authentication plugins (`CustomAuth`). Its
+/// imports (`log`, `host`) are the ui-plugin world's interfaces, already in the linker.
+pub(super) mod auth {
+    use super::super::store::State;
+    use super::super::versions::HostManifest;
+    use crate::identity::User;
+
+    wasmtime::component::bindgen!({
+        path: "../plugin-sdk/wit/since_v0.2.0",
+        world: "auth-plugin",
+        imports: { default: async },
+        exports: { default: async },
+        with: {
+            "buildbot:www/log": crate::plugins::v0_2_0::buildbot::www::log,
+            "buildbot:www/host": crate::plugins::v0_2_0::buildbot::www::host,
+            "buildbot:www/types": crate::plugins::v0_2_0::buildbot::www::types,
+        },
+    });
+
+    pub(in super::super) use self::AuthPlugin as Plugin;
+    pub(in super::super) use self::AuthPluginPre as PluginPre;
+
+    use buildbot::www::auth_types as wit;
+
+    impl From<wit::AuthManifest> for HostManifest {
+        fn from(m: wit::AuthManifest) -> Self {
+            HostManifest {
+                name: m.name,
+                version: m.version,
+                description: m.description,
+                menu: Vec::new(),
+                events: Vec::new(),
+            }
+        }
+    }
+
+    impl wit::Host for State {}
+
+    /// What a credentials check answered, in the host's shape: the user (the login name
+    /// where the plugin left `username` empty), or why not.
+    pub(in super::super) fn checked(
+        login: &str,
+        answer: Result<wit::UserInfo, wit::AuthError>,
+    ) -> Result<User, super::super::Refusal> {
+        match answer {
+            Ok(info) => Ok(User::Known {
+                username: if info.username.is_empty() {
+                    login.to_owned()
+                } else {
+                    info.username
+                },
+                full_name: info.full_name,
+                email: info.email,
+                groups: info.groups,
+                extra: serde_json::Map::new(),
+            }),
+            Err(wit::AuthError::BadCredentials) => Err(super::super::Refusal::BadCredentials),
+            Err(wit::AuthError::Unavailable(reason)) => {
+                Err(super::super::Refusal::Unavailable(reason))
+            }
+        }
     }
 }

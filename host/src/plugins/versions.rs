@@ -2,13 +2,16 @@
 //! version modules (`v0_1_0`, `v0_2_0`), and every call goes through them, so the rest of the
 //! runtime never names a version. A component is matched against the newest version first.
 //! Every entry into a guest here keeps the epoch ticker awake while it lasts (`epoch`).
+//! Authentication plugins (world `auth-plugin`, from 0.2.0 on) are variants of the same enums:
+//! they are loaded, sandboxed and limited like UI plugins, and answer `check-credentials`
+//! instead of `handle`.
 
-use anyhow::bail;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Engine, Store};
+use wasmtime::Store;
 
 use super::store::State;
-use super::{epoch, v0_1_0, v0_2_0, MenuEntry, Request, Response};
+use super::{epoch, v0_1_0, v0_2_0, MenuEntry, PluginKind, Refusal, Request, Response};
+use crate::identity::User;
 
 /// The WIT package versions this host loads UI plugins of, oldest first.
 pub(super) const WIT_VERSIONS: &[&str] = &[v0_1_0::WIT_VERSION, v0_2_0::WIT_VERSION];
@@ -33,45 +36,35 @@ pub(super) struct HostManifest {
 pub(super) enum PluginPre {
     V0_1_0(v0_1_0::PluginPre<State>),
     V0_2_0(v0_2_0::PluginPre<State>),
+    AuthV0_2_0(v0_2_0::auth::PluginPre<State>),
 }
 
-/// An instance of a UI plugin.
+/// An instance of a plugin.
 pub(super) enum Plugin {
     V0_1_0(v0_1_0::Plugin),
     V0_2_0(v0_2_0::Plugin),
+    AuthV0_2_0(v0_2_0::auth::Plugin),
 }
 
 impl PluginPre {
-    /// Type-checks `component` against the `ui-plugin` world of each version, newest first.
-    /// A component of another world (an authentication plugin) or of an unknown version is
-    /// refused with what it is and what this server serves.
-    pub(super) fn new(
-        engine: &Engine,
-        linker: &Linker<State>,
-        component: &Component,
-    ) -> anyhow::Result<PluginPre> {
+    /// Type-checks `component` against the `ui-plugin` world of each version, newest first,
+    /// then against the `auth-plugin` world. A component of an unknown version or world is
+    /// refused with what this server serves.
+    pub(super) fn new(linker: &Linker<State>, component: &Component) -> anyhow::Result<PluginPre> {
         let pre = linker.instantiate_pre(component)?;
         let newest = match v0_2_0::PluginPre::new(pre.clone()) {
             Ok(pre) => return Ok(PluginPre::V0_2_0(pre)),
             Err(err) => err,
         };
-        if let Ok(pre) = v0_1_0::PluginPre::new(pre) {
+        if let Ok(pre) = v0_1_0::PluginPre::new(pre.clone()) {
             return Ok(PluginPre::V0_1_0(pre));
         }
-        let exports: Vec<String> = component
-            .component_type()
-            .exports(engine)
-            .map(|(name, _)| name.to_owned())
-            .collect();
-        if exports.iter().any(|name| name == "check-password") {
-            bail!(
-                "it is an authentication plugin (world auth-plugin of buildbot:www@{}); this \
-                 server serves UI plugins (world ui-plugin) only",
-                v0_2_0::WIT_VERSION
-            );
+        if let Ok(pre) = v0_2_0::auth::PluginPre::new(pre) {
+            return Ok(PluginPre::AuthV0_2_0(pre));
         }
         Err(anyhow::Error::from(newest).context(format!(
-            "it matches the world ui-plugin of no WIT version this server knows ({})",
+            "it matches the world ui-plugin or auth-plugin of no WIT version this server knows \
+             ({})",
             WIT_VERSIONS
                 .iter()
                 .map(|v| format!("buildbot:www@{v}"))
@@ -80,11 +73,19 @@ impl PluginPre {
         )))
     }
 
+    /// Whether the component is a UI or an authentication plugin.
+    pub(super) fn kind(&self) -> PluginKind {
+        match self {
+            PluginPre::V0_1_0(_) | PluginPre::V0_2_0(_) => PluginKind::Ui,
+            PluginPre::AuthV0_2_0(_) => PluginKind::Auth,
+        }
+    }
+
     /// The WIT package version the component was built against.
     pub(super) fn wit_version(&self) -> &'static str {
         match self {
             PluginPre::V0_1_0(_) => v0_1_0::WIT_VERSION,
-            PluginPre::V0_2_0(_) => v0_2_0::WIT_VERSION,
+            PluginPre::V0_2_0(_) | PluginPre::AuthV0_2_0(_) => v0_2_0::WIT_VERSION,
         }
     }
 
@@ -94,6 +95,7 @@ impl PluginPre {
         Ok(match self {
             PluginPre::V0_1_0(pre) => Plugin::V0_1_0(pre.instantiate_async(store).await?),
             PluginPre::V0_2_0(pre) => Plugin::V0_2_0(pre.instantiate_async(store).await?),
+            PluginPre::AuthV0_2_0(pre) => Plugin::AuthV0_2_0(pre.instantiate_async(store).await?),
         })
     }
 }
@@ -108,6 +110,7 @@ impl Plugin {
         Ok(match self {
             Plugin::V0_1_0(p) => p.call_manifest(store).await?.into(),
             Plugin::V0_2_0(p) => p.call_manifest(store).await?.into(),
+            Plugin::AuthV0_2_0(p) => p.call_manifest(store).await?.into(),
         })
     }
 
@@ -121,6 +124,7 @@ impl Plugin {
         match self {
             Plugin::V0_1_0(p) => p.call_init(store, config).await,
             Plugin::V0_2_0(p) => p.call_init(store, config).await,
+            Plugin::AuthV0_2_0(p) => p.call_init(store, config).await,
         }
     }
 
@@ -138,6 +142,28 @@ impl Plugin {
             Plugin::V0_2_0(p) => {
                 v0_2_0::response(p.call_handle(store, &v0_2_0::request(request)).await?)
             }
+            Plugin::AuthV0_2_0(_) => {
+                wasmtime::bail!("an authentication plugin answers no requests")
+            }
         })
+    }
+
+    /// An authentication plugin's `check-credentials`: the user, or why not.
+    pub(super) async fn check_credentials(
+        &self,
+        store: &mut Store<State>,
+        username: &str,
+        password: &str,
+    ) -> wasmtime::Result<Result<User, Refusal>> {
+        let _running = epoch::running();
+        match self {
+            Plugin::AuthV0_2_0(p) => {
+                let answer = p.call_check_credentials(store, username, password).await?;
+                Ok(v0_2_0::auth::checked(username, answer))
+            }
+            Plugin::V0_1_0(_) | Plugin::V0_2_0(_) => {
+                wasmtime::bail!("a UI plugin checks no credentials")
+            }
+        }
     }
 }
