@@ -973,8 +973,8 @@ async fn ssl_verify_false_accepts_a_self_signed_provider() {
     assert_eq!(user["username"], "homer");
 }
 
-/// The whole GitHub login in the headless browser: from `/auth/login?redirect=/builders`
-/// through the provider and back, ending on the UI with `/config`'s user set.
+/// The whole GitHub login in the headless browser: from the top bar's button on the builders
+/// page through the provider and back to that page, the user in the top bar and `/config`.
 #[cfg(feature = "demo")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_login_in_a_real_browser() {
@@ -983,17 +983,22 @@ async fn github_login_in_a_real_browser() {
     };
     let provider = provider().await;
     let server = server(&github(&provider, "")).await;
-    browser
-        .goto(&format!("{}/auth/login?redirect=/builders", server.base))
+    // the top bar's provider button on the builders page starts the login
+    browser.goto(&format!("{}/builders", server.base)).await;
+    let button = browser
+        .js("const b = document.getElementById('bb-login'); b.click(); return b.textContent;")
         .await;
-    let url = browser
+    assert_eq!(button, json!("Log in with GitHub"));
+    // back on the same page (Buildbot's `#/builders` followed by the home page), logged in
+    let name = browser
         .wait_for(
-            "the UI after the login",
-            "return document.readyState === 'complete' && location.href",
+            "the user in the top bar after the login",
+            "const n = document.querySelector('#bb-account .account-name'); \
+             return location.pathname === '/builders' && n && n.textContent;",
             std::time::Duration::from_secs(20),
         )
         .await;
-    assert_eq!(url, json!(format!("{}/#/builders", server.base)));
+    assert_eq!(name, json!("Homer Simpson"));
     // the page's own request for /config carries the session: the user is set
     let user = browser
         .js(

@@ -509,3 +509,48 @@ fn tls_settings_are_checked_at_load() {
     assert!(err.contains("verify"), "{err}");
     load("ldaps://127.0.0.1:636", "tls = { validate = false }\n").unwrap();
 }
+
+/// The whole path an operator sets up: a proxy names the user in `REMOTE_USER`, the directory
+/// adds the full name, e-mail, groups and extra fields, and `/config` shows them; a user the
+/// directory does not know keeps what the header says; a dead directory does not lock anyone
+/// out.
+#[tokio::test]
+async fn a_remote_user_gets_the_directory_details() {
+    let Some(slapd) = slapd() else { return };
+    let www = |uri: &str| {
+        format!(
+            "[www.auth]\ntype = \"RemoteUserAuth\"\n[www.auth.userInfoProvider]\n{}",
+            ldap_toml(uri, "")
+        )
+    };
+    let server = common::serve_reference_with(&www(&slapd.ldap)).await;
+    async fn user(server: &common::Server, value: &str) -> serde_json::Value {
+        let request = axum::http::Request::get("/config")
+            .header("REMOTE_USER", value)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let answer = server.send(request).await;
+        let config: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        config["user"].clone()
+    }
+    assert_eq!(
+        user(&server, "homer@EXAMPLE.COM").await,
+        json!({
+            "username": "homer",
+            "full_name": "Homer J. Simpson",
+            "email": "homer@example.com",
+            "groups": ["admins", "simpsons"],
+            "realm": "EXAMPLE.COM",
+            "employeeNumber": "742",
+            "departmentNumber": "Sector 7G",
+        })
+    );
+    let stranger = user(&server, "stranger@EXAMPLE.COM").await;
+    assert_eq!(stranger["username"], "stranger");
+    assert_eq!(stranger.get("groups"), None);
+    let dead =
+        common::serve_reference_with(&www(&format!("ldap://127.0.0.1:{}", free_port()))).await;
+    let homer = user(&dead, "homer@EXAMPLE.COM").await;
+    assert_eq!(homer["username"], "homer");
+    assert_eq!(homer.get("groups"), None, "no groups without the directory");
+}
