@@ -171,6 +171,8 @@ const TEST_TOOLS: &[(&str, &[&str])] = &[
     ),
     // LdapUserInfo's tests run a private OpenLDAP server (host/tests/ldap.rs).
     ("slapd", &["slapd", "ldap-utils"]),
+    // Certificates for the LDAPS and OAuth2 TLS tests (host/tests/ldap.rs, auth_oauth2.rs).
+    ("openssl", &["openssl"]),
 ];
 
 /// Installs the Debian packages of the test programs that are missing.
