@@ -29,17 +29,6 @@ pub struct Account {
     pub autologin: bool,
 }
 
-/// The OAuth2 provider of a login method, as the button names it, and its `autologin`.
-fn provider(auth: &Auth) -> Option<(&'static str, bool)> {
-    match auth {
-        Auth::GoogleAuth(a) => Some(("Google", a.autologin)),
-        Auth::GitHubAuth(a) => Some(("GitHub", a.autologin)),
-        Auth::GitLabAuth(a) => Some(("GitLab", a.autologin)),
-        Auth::BitbucketAuth(a) => Some(("Bitbucket", a.autologin)),
-        _ => None,
-    }
-}
-
 /// `path?query` with `name=value` pairs appended, values encoded.
 fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
@@ -59,7 +48,7 @@ impl Account {
         } else {
             format!("/{path}")
         };
-        let provider = provider(auth);
+        let provider = crate::auth::oauth2::button(auth);
         let login = match auth {
             Auth::NoAuth {} | Auth::RemoteUserAuth(_) => None,
             _ if provider.is_some() => Some("oauth2"),

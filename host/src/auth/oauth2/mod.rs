@@ -149,6 +149,12 @@ impl<'a> Class<'a> {
     }
 }
 
+/// The provider's name and `autologin` of the OAuth2 class `auth` chooses, for the UI's login
+/// button; `None` for other methods.
+pub fn button(auth: &Auth) -> Option<(&'static str, bool)> {
+    Class::of(auth).map(|class| (class.provider.name(), class.autologin))
+}
+
 /// `/config`'s `auth`, as Buildbot's `getConfigDict`: the class name, or for an OAuth2 class
 /// the provider's name, `oauth2`, the button's icon and `autologin`.
 pub fn config_dict(auth: &Auth) -> Value {
