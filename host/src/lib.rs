@@ -2,8 +2,10 @@
 
 pub mod answers;
 pub mod auth;
+pub mod authz;
 pub mod avatar;
 pub mod config;
+pub mod control;
 pub mod data;
 pub mod db;
 pub mod events;
