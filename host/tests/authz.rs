@@ -592,3 +592,81 @@ async fn cross_site_calls_are_refused() {
     .await;
     assert_eq!(status, 503, "{message}");
 }
+
+/// The control matchers with `builder` patterns (globs, and regular expressions under
+/// `stringsMatcher = "re"`), and `EnableSchedulerEndpointMatcher`: each matches only its own
+/// action on its own builders; what it does not match falls to the next rules.
+#[tokio::test]
+async fn builder_patterns_and_scheduler_rules() {
+    let site = site(
+        r#"
+[www.authz]
+stringsMatcher = "re"
+allowRules = [
+    { matcher = "StopBuildEndpointMatcher", builder = "linux|windows", role = "ops" },
+    { matcher = "RebuildBuildEndpointMatcher", builder = "do", role = "writers" },
+    { matcher = "EnableSchedulerEndpointMatcher", role = "schedulers" },
+    { matcher = "AnyControlEndpointMatcher", role = "admins", defaultDeny = false },
+]
+roleMatchers = [
+    { type = "RolesFromUsername", roles = ["ops"], usernames = ["otto"] },
+    { type = "RolesFromUsername", roles = ["writers"], usernames = ["wendy"] },
+    { type = "RolesFromUsername", roles = ["schedulers"], usernames = ["sam"] },
+]
+"#,
+        false,
+    )
+    .await;
+    let otto = site.user("otto").await;
+    let wendy = site.user("wendy").await;
+    let sam = site.user("sam").await;
+    // Build 20 is linux-build's (builder 4), build 1 is docs' (builder 1).
+    let builder_of = |body: &str| -> i64 {
+        serde_json::from_str::<Value>(body).unwrap()["builds"][0]["builderid"]
+            .as_i64()
+            .unwrap()
+    };
+    let linux_build = {
+        let (_, _, body) = site.get("/api/v2/builders/4/builds?limit=1", None).await;
+        serde_json::from_str::<Value>(&body).unwrap()["builds"][0]["buildid"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(builder_of(&site.get("/api/v2/builds/1", None).await.2), 1);
+    let stop = |id: i64| (format!("builds/{id}"), call("stop", 4, json!({})));
+    // `linux|windows` is matched at the start of the name (Python's re.match).
+    let (path, body) = stop(linux_build);
+    assert_eq!(
+        site.rpc(&path, Some(&wendy), body.clone()).await,
+        (403, denied_rpc(4, "ops"))
+    );
+    assert_eq!(site.rpc(&path, Some(&otto), body).await.0, 503);
+    // docs' builds are not matched by the stop rule: AnyControl decides, and it does not
+    // deny (defaultDeny = false), so the end of the list allows.
+    let (path, body) = stop(1);
+    assert_eq!(site.rpc(&path, Some(&wendy), body).await.0, 503);
+    // Rebuild: `do` matches docs at the start; wendy may, otto may not.
+    let rebuild = call("rebuild", 4, json!({}));
+    assert_eq!(
+        site.rpc("builds/1", Some(&otto), rebuild.clone()).await,
+        (403, denied_rpc(4, "writers"))
+    );
+    assert_eq!(
+        site.rpc("builds/1", Some(&wendy), rebuild.clone()).await.0,
+        503
+    );
+    // A rebuild of linux-build is not matched by the rebuild rule.
+    assert_eq!(
+        site.rpc(&format!("builds/{linux_build}"), Some(&otto), rebuild)
+            .await
+            .0,
+        503
+    );
+    // Schedulers.
+    let enable = call("enable", 4, json!({"enabled": false}));
+    assert_eq!(
+        site.rpc("schedulers/1", Some(&otto), enable.clone()).await,
+        (403, denied_rpc(4, "schedulers"))
+    );
+    assert_eq!(site.rpc("schedulers/1", Some(&sam), enable).await.0, 503);
+}
