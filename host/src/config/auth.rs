@@ -990,6 +990,8 @@ impl RawAuthz {
             if rule.role.trim().is_empty() {
                 return Err(Fail::at(at.key("role"), "must not be empty"));
             }
+            // The role is a pattern too: the user's roles are matched against it.
+            check_pattern(&rule.role, strings_matcher).map_err(|m| Fail::at(at.key("role"), m))?;
             let patterns: Vec<(&str, &String)> = match &rule.matcher {
                 EndpointMatcher::ForceBuild { builder }
                 | EndpointMatcher::StopBuild { builder }

@@ -1223,6 +1223,13 @@ github = { secret = "s3cret", strict = true }
         let e =
             err("[www.authz]\nallowRules = [{ matcher = \"AnyEndpoint\", role = \"admins\" }]\n");
         assert!(e.contains("[www.authz] allowRules[0].matcher: unknown matcher 'AnyEndpoint'; did you mean 'AnyEndpointMatcher'?"), "{e}");
+        let e = err(
+            "[www.authz]\nallowRules = [{ matcher = \"AnyEndpointMatcher\", role = \"adm[ins\" }]\n",
+        );
+        assert!(
+            e.contains("[www.authz] allowRules[0].role: invalid pattern 'adm[ins'"),
+            "{e}"
+        );
     }
 
     #[test]
