@@ -422,7 +422,7 @@ mod tests {
             ]},
             {"type": "nested", "name": "", "fullName": null, "fields": [
                 {"type": "text", "name": "branch", "fullName": "branch", "default": "main"},
-                {"type": "text", "name": "revision", "fullName": "revision", "default": "", "regex": "[0-9a-f]*"},
+                {"type": "text", "name": "revision", "fullName": "revision", "default": "", "regex": "[0-9a-f]+$"},
                 {"type": "text", "name": "repository", "fullName": "repository", "default": ""},
                 {"type": "text", "name": "project", "fullName": "project", "default": ""},
             ]},
@@ -510,7 +510,7 @@ mod tests {
             got,
             json!({
                 "username": "'just a name' is not a name and email address ('Full Name <name@example.com>')",
-                "revision": "'xyz!' does not match pattern '[0-9a-f]*'",
+                "revision": "'xyz!' does not match pattern '[0-9a-f]+$'",
                 "outcome": "'nonsense' does not belong to list of available choices '['success', 'failure']'",
                 "tags": "'c' does not belong to list of available choices '['a', 'b']'",
                 "sleep": "invalid literal for int() with base 10: 'abc'",
