@@ -4,6 +4,7 @@ pub mod answers;
 pub mod auth;
 pub mod avatar;
 pub mod config;
+pub mod control;
 pub mod data;
 pub mod db;
 pub mod events;

@@ -1,0 +1,3 @@
+//! Control actions on builds (force, stop, cancel, rebuild...); see docs/control.md.
+
+pub mod link;
