@@ -16,6 +16,7 @@ mod console_view;
 mod docs_example;
 mod hardening;
 mod ldap;
+mod master_link;
 // The demo dataset and activity runner are behind the host's `demo` feature (on by default).
 #[cfg(feature = "demo")]
 mod live;

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod buildbot;
 pub mod html;
 mod master;
 
