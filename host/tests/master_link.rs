@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{self, buildbot::Buildbot};
+use crate::common;
 
 /// How long a build on the real worker may take to reach the state a test waits for.
 const WAIT: Duration = Duration::from_secs(90);
@@ -32,6 +32,16 @@ fn user(name: &str, email: &str) -> User {
         groups: vec!["simpsons".to_owned()],
         extra: serde_json::Map::new(),
     }
+}
+
+/// A user the test master lets act.
+fn marge() -> User {
+    user("marge", "marge@example.org")
+}
+
+/// Another user the test master lets act.
+fn homer() -> User {
+    user("homer", "homer@example.org")
 }
 
 fn rpc(method: &str, params: Value, id: u64) -> Bytes {
@@ -47,7 +57,9 @@ struct Linked {
     _dir: tempfile::TempDir,
 }
 
-async fn linked(bb: &Buildbot) -> Linked {
+/// Our server linked to the shared master; `None` (skip) when there is no master.
+async fn linked() -> Option<Linked> {
+    let bb = common::buildbot::master()?;
     let dir = tempfile::tempdir().unwrap();
     let path = common::MasterToml::sqlite()
         .set(&["db", "db_url"], bb.db_url.as_str())
@@ -63,11 +75,11 @@ async fn linked(bb: &Buildbot) -> Linked {
         .expect("[www.master] is set");
     let state = common::load_state(&path).await.unwrap();
     let base = common::serve_state(state).await;
-    Linked {
+    Some(Linked {
         base,
         link,
         _dir: dir,
-    }
+    })
 }
 
 impl Linked {
@@ -97,13 +109,7 @@ impl Linked {
                 json!({"builderNames": [builder], "sleep": sleep, "flavour": "fancy", "verbose": true}),
             )
             .await;
-        let bsid = result[0].as_i64().expect("a buildset id");
-        let brid = result[1]
-            .as_object()
-            .and_then(|brids| brids.values().next())
-            .and_then(Value::as_i64)
-            .expect("a build request id");
-        (bsid, brid)
+        buildset_of(&result)
     }
 
     /// GET our REST API.
@@ -137,11 +143,32 @@ impl Linked {
         }
     }
 
+    /// `method` (`stop` or `cancel`) on `target` (a build or a build request), which the master
+    /// must answer with `null`; then `target` completes with results 6 (cancelled).
+    async fn ends_cancelled(&self, user: &User, target: &str, method: &str) {
+        let reason = json!({"reason": format!("{method} from the master-link tests")});
+        assert_eq!(self.call(user, target, method, reason).await, Value::Null);
+        let ended = self.wait_for(target, |e| e["complete"] == true).await;
+        assert_eq!(ended["results"], 6, "cancelled: {ended}");
+    }
+
     /// The build of a request, once `done` holds for it.
     async fn build_of(&self, brid: i64, done: impl Fn(&Value) -> bool) -> Value {
         self.wait_for(&format!("builds?buildrequestid={brid}"), done)
             .await
     }
+}
+
+/// The buildset id and the (only) build request id of a force or rebuild result,
+/// `[bsid, {builderid: brid}]`.
+fn buildset_of(result: &Value) -> (i64, i64) {
+    let bsid = result[0].as_i64().expect("a buildset id");
+    let brid = result[1]
+        .as_object()
+        .and_then(|brids| brids.values().next())
+        .and_then(Value::as_i64)
+        .expect("a build request id");
+    (bsid, brid)
 }
 
 type Ws =
@@ -181,11 +208,10 @@ async fn event(ws: &mut Ws, key: &str) -> Value {
 
 #[tokio::test]
 async fn a_forced_build_runs_on_the_worker_as_the_forwarded_user() {
-    let Some(bb) = common::buildbot::master() else {
+    let Some(linked) = linked().await else {
         return;
     };
-    let linked = linked(bb).await;
-    let marge = user("marge", "marge@example.org");
+    let marge = marge();
     let mut ws = consume(&linked.base, "builds/*/*").await;
     let (bsid, brid) = linked.force(&marge, "sleeper", "1").await;
 
@@ -212,11 +238,10 @@ async fn a_forced_build_runs_on_the_worker_as_the_forwarded_user() {
 
 #[tokio::test]
 async fn stop_ends_a_running_build_cancelled() {
-    let Some(bb) = common::buildbot::master() else {
+    let Some(linked) = linked().await else {
         return;
     };
-    let linked = linked(bb).await;
-    let homer = user("homer", "homer@example.org");
+    let homer = homer();
     let (_, brid) = linked.force(&homer, "sleeper", "300").await;
     let build = linked
         .build_of(brid, |b| {
@@ -230,26 +255,17 @@ async fn stop_ends_a_running_build_cancelled() {
             !s["started_at"].is_null()
         })
         .await;
-    let result = linked
-        .call(
-            &homer,
-            &format!("builds/{buildid}"),
-            "stop",
-            json!({"reason": "homer stops it"}),
-        )
+    linked
+        .ends_cancelled(&homer, &format!("builds/{buildid}"), "stop")
         .await;
-    assert_eq!(result, Value::Null);
-    let build = linked.build_of(brid, |b| b["complete"] == true).await;
-    assert_eq!(build["results"], 6, "cancelled: {build}");
 }
 
 #[tokio::test]
 async fn rebuild_makes_a_new_buildset_of_the_build() {
-    let Some(bb) = common::buildbot::master() else {
+    let Some(linked) = linked().await else {
         return;
     };
-    let linked = linked(bb).await;
-    let marge = user("marge", "marge@example.org");
+    let marge = marge();
     let (_, brid) = linked.force(&marge, "sleeper", "1").await;
     let build = linked.build_of(brid, |b| b["complete"] == true).await;
     let buildid = build["buildid"].as_i64().unwrap();
@@ -257,12 +273,7 @@ async fn rebuild_makes_a_new_buildset_of_the_build() {
     let result = linked
         .call(&marge, &format!("builds/{buildid}"), "rebuild", json!({}))
         .await;
-    let new_bsid = result[0].as_i64().expect("a buildset id");
-    let new_brid = result[1]
-        .as_object()
-        .and_then(|brids| brids.values().next())
-        .and_then(Value::as_i64)
-        .expect("a build request id");
+    let (new_bsid, new_brid) = buildset_of(&result);
     let buildset = linked.get(&format!("buildsets/{new_bsid}")).await;
     assert_eq!(buildset["buildsets"][0]["rebuilt_buildid"], buildid);
     let rebuilt = linked.build_of(new_brid, |b| b["complete"] == true).await;
@@ -272,38 +283,26 @@ async fn rebuild_makes_a_new_buildset_of_the_build() {
 
 #[tokio::test]
 async fn cancel_completes_a_pending_request_cancelled() {
-    let Some(bb) = common::buildbot::master() else {
+    let Some(linked) = linked().await else {
         return;
     };
-    let linked = linked(bb).await;
-    let marge = user("marge", "marge@example.org");
+    let marge = marge();
     let (_, brid) = linked.force(&marge, "orphan", "1").await;
     let request = linked
         .wait_for(&format!("buildrequests/{brid}"), |_| true)
         .await;
     assert_eq!(request["claimed"], false, "no worker for orphan: {request}");
-    let result = linked
-        .call(
-            &marge,
-            &format!("buildrequests/{brid}"),
-            "cancel",
-            json!({"reason": "not needed"}),
-        )
+    linked
+        .ends_cancelled(&marge, &format!("buildrequests/{brid}"), "cancel")
         .await;
-    assert_eq!(result, Value::Null);
-    let request = linked
-        .wait_for(&format!("buildrequests/{brid}"), |r| r["complete"] == true)
-        .await;
-    assert_eq!(request["results"], 6, "cancelled: {request}");
 }
 
 #[tokio::test]
 async fn the_masters_errors_pass_through_unchanged() {
-    let Some(bb) = common::buildbot::master() else {
+    let Some(linked) = linked().await else {
         return;
     };
-    let linked = linked(bb).await;
-    let marge = user("marge", "marge@example.org");
+    let marge = marge();
     // A bad parameter: the master's own validation message (recorded as
     // jsonrpc/force_bad_int.json).
     let answer = linked
@@ -418,7 +417,7 @@ async fn the_call_carries_the_callers_session_and_body_only() {
     ))
     .await;
     let (link, sessions, _dir) = link_to(&url, 5).await;
-    let marge = user("marge", "marge@example.org");
+    let marge = marge();
     let body = rpc("stop", json!({"reason": "x"}), 3);
     let answer = link
         .forward(&marge, "builds/7", body.clone())
@@ -465,11 +464,7 @@ async fn the_call_carries_the_callers_session_and_body_only() {
         &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
     )
     .unwrap();
-    let lifetime = claims["exp"].as_i64().unwrap()
-        - std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
+    let lifetime = common::seconds_until(claims["exp"].as_i64().unwrap());
     assert!(
         (60..=70).contains(&lifetime),
         "timeout 5 s + 60 s: {lifetime}"
@@ -495,7 +490,7 @@ async fn the_call_carries_the_callers_session_and_body_only() {
 
 #[tokio::test]
 async fn a_master_that_cannot_answer_is_a_clear_error() {
-    let marge = user("marge", "marge@example.org");
+    let marge = marge();
     let body = rpc("stop", json!({}), 1);
 
     // Nothing listening.

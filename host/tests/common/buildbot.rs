@@ -16,6 +16,8 @@
 //! users `marge` and `homer` act: a call the master accepts proves it read our session.
 
 use std::io::{Read as _, Write as _};
+
+use super::{free_port, run};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -101,24 +103,6 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn run(command: &mut Command) {
-    let output = command.stdin(Stdio::null()).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 fn master_cfg(db_url: &str, www_port: u16, pb_port: u16) -> String {
     format!(
         r#"from buildbot.plugins import schedulers, steps, util, worker
@@ -188,23 +172,15 @@ fn start(venv: &Path) -> Buildbot {
         .args(["w1", "w1-pass"]));
     // Each program leads its own process group (setsid), which the keeper ends as a whole:
     // the step's `sleep` goes with the worker.
-    let keeper = Command::new("sh")
-        .arg("-c")
-        .arg(
-            "setsid \"$0/bin/buildbot\" start --nodaemon \"$1/master\" >\"$1/master.out\" 2>&1 & m=$!; \
-             setsid \"$0/bin/buildbot-worker\" start --nodaemon \"$1/worker\" >\"$1/worker.out\" 2>&1 & w=$!; \
-             cat >/dev/null; \
-             kill -TERM -$w -$m 2>/dev/null; \
-             for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -$m 2>/dev/null || kill -0 -$w 2>/dev/null || break; sleep 0.5; done; \
-             kill -KILL -$w -$m 2>/dev/null; rm -rf \"$1\"",
-        )
-        .arg(venv)
-        .arg(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let keeper = super::keeper(
+        "setsid \"$0/bin/buildbot\" start --nodaemon \"$1/master\" >\"$1/master.out\" 2>&1 & m=$!; \
+         setsid \"$0/bin/buildbot-worker\" start --nodaemon \"$1/worker\" >\"$1/worker.out\" 2>&1 & w=$!; \
+         cat >/dev/null; \
+         kill -TERM -$w -$m 2>/dev/null; \
+         for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -$m 2>/dev/null || kill -0 -$w 2>/dev/null || break; sleep 0.5; done; \
+         kill -KILL -$w -$m 2>/dev/null; rm -rf \"$1\"",
+        &[venv.as_os_str(), dir.as_os_str()],
+    );
     let www_url = format!("http://127.0.0.1:{www_port}/");
     let deadline = Instant::now() + Duration::from_secs(90);
     // Ready when the master's REST API shows w1 attached.
