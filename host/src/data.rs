@@ -9,12 +9,16 @@ mod resources;
 pub mod spec;
 pub mod sql;
 pub mod types;
+mod visibility;
 
 use serde_json::{Map, Value};
 
 pub use error::ApiError;
 pub use query::{query_args, query_args_at_most, Paging, ResultSpec};
 
+use std::sync::Arc;
+
+use crate::authz::{Action, Authz};
 use crate::db::Pool;
 use crate::identity::User;
 
@@ -60,18 +64,42 @@ pub fn envelope(plural: &str, items: Vec<Map<String, Value>>, total: Option<usiz
 #[derive(Debug, Clone)]
 pub struct DataApi {
     pool: Pool,
-    forceschedulers: std::sync::Arc<Vec<Value>>,
+    forceschedulers: Arc<Vec<Value>>,
     paging: Paging,
+    authz: Arc<Authz>,
 }
 
 impl DataApi {
-    /// A Data API over a database, with the config's force schedulers and list limits.
+    /// A Data API over a database, with the config's force schedulers and list limits, open
+    /// to everyone (no authorization rules).
     pub fn new(pool: Pool, forceschedulers: Vec<Value>, paging: Paging) -> Self {
         DataApi {
             pool,
-            forceschedulers: std::sync::Arc::new(forceschedulers),
+            forceschedulers: Arc::new(forceschedulers),
             paging,
+            authz: Arc::new(Authz::default()),
         }
+    }
+
+    /// The same Data API with authorization rules (`[www.authz]`) checked on every read.
+    pub fn with_authz(mut self, authz: Authz) -> Self {
+        self.authz = Arc::new(authz);
+        self
+    }
+
+    /// The authorization rules.
+    pub fn authz(&self) -> &Authz {
+        &self.authz
+    }
+
+    /// How many items a read returns.
+    pub(crate) fn paging(&self) -> Paging {
+        self.paging
+    }
+
+    /// The force schedulers, as `/api/v2/forceschedulers` lists them.
+    pub fn forceschedulers(&self) -> &[Value] {
+        &self.forceschedulers
     }
 
     /// The database pool.
@@ -80,17 +108,39 @@ impl DataApi {
     }
 
     /// Reads `path` (below `/api/v2/`, without leading slash) with query arguments in request
-    /// order, as `user`. Every read passes here, so authorization rules attach here.
+    /// order, as `user`: every read a user makes (REST, UI pages, plugins) passes here, and the
+    /// authorization rules are checked first, before the path is even resolved (as Buildbot
+    /// does). With a `ViewBuildsEndpointMatcher`, collections leave out what `user` may not see.
     pub async fn get(
         &self,
         user: &User,
         path: &str,
         args: &[(String, String)],
     ) -> Result<Answer, ApiError> {
+        self.authz
+            .check(self, user, path, Action::Get, &Map::new())
+            .await
+            .map_err(|denied| ApiError::forbidden(denied.to_string()))?;
+        if self.authz.filters_items() {
+            if let Some((endpoint, _)) = endpoints::resolve(path) {
+                if endpoint.collection && visibility::filtered(endpoint.rtype.plural) {
+                    return visibility::read_visible(self, user, path, args).await;
+                }
+            }
+        }
+        self.read(path, args).await
+    }
+
+    /// Reads `path` as the server itself, without authorization: for the server's own uses
+    /// (live event messages, the rules' own lookups), never on a user's behalf.
+    pub(crate) async fn read(
+        &self,
+        path: &str,
+        args: &[(String, String)],
+    ) -> Result<Answer, ApiError> {
         let Some((endpoint, path_args)) = endpoints::resolve(path) else {
             return Err(ApiError::invalid_path(path));
         };
-        self.authorize_read(user, endpoint)?;
         let spec = match endpoint.kind {
             // contents takes its own offset/limit (line numbers), like Buildbot.
             endpoints::Kind::LogContents => {
@@ -113,16 +163,6 @@ impl DataApi {
             return Err(ApiError::bad_request("this is not a collection"));
         }
         resources::get(&self.ctx(endpoint, &path_args, &spec)).await
-    }
-
-    /// Authorization hook: every read is checked here. With no auth configured (`NoAuth`),
-    /// everything is readable; authorization rules (a later issue) plug in here.
-    fn authorize_read(
-        &self,
-        _user: &User,
-        _endpoint: &endpoints::Endpoint,
-    ) -> Result<(), ApiError> {
-        Ok(())
     }
 
     fn ctx<'a>(

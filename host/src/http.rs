@@ -44,6 +44,8 @@ pub struct HttpState {
     pub events: crate::events::Events,
     /// Sessions, login and logout.
     pub auth: Arc<crate::auth::Authentication>,
+    /// Who carries out control actions (JSON-RPC).
+    pub control: Arc<crate::control::Control>,
 }
 
 impl axum::extract::FromRef<HttpState> for Arc<crate::auth::Authentication> {
@@ -70,6 +72,7 @@ impl HttpState {
             plugins,
             cors: Arc::new(cors),
             events,
+            control: Arc::new(crate::control::Control::default()),
         })
     }
 }

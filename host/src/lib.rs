@@ -2,6 +2,7 @@
 
 pub mod answers;
 pub mod auth;
+pub mod authz;
 pub mod avatar;
 pub mod config;
 pub mod control;

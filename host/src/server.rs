@@ -66,7 +66,8 @@ pub async fn data_api(config: &Config) -> anyhow::Result<DataApi> {
             default_limit: config.www.rest_default_limit,
             max_limit: config.www.limits.rest_max_limit,
         },
-    ))
+    )
+    .with_authz(crate::authz::Authz::new(&config.www.authz)))
 }
 
 /// Builds the application state for a config: opens the database, loads the plugins.
@@ -109,13 +110,24 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
     .context("cannot open the access log")?;
     let buildbot_url = config.buildbot_url.clone();
     let limits = config.www.limits;
-    let state = state(config).await?;
+    #[allow(unused_mut)]
+    let mut state = state(config).await?;
     #[cfg(feature = "demo")]
     if demo_activity {
+        // The runner plays the master: control actions write requests it claims and runs.
+        let runner = std::sync::Arc::new(crate::control::standalone::Runner::default());
+        state.http.control = std::sync::Arc::new(crate::control::Control::Standalone(
+            crate::control::standalone::Standalone::new(
+                state.http.data.pool().clone(),
+                state.http.events.clone(),
+                runner.clone(),
+            ),
+        ));
         tokio::spawn(crate::fixtures::activity::run(
             state.http.data.pool().clone(),
             state.http.events.clone(),
             std::time::Duration::from_millis(700),
+            Some(runner),
         ));
     }
     let router = app(state).layer(axum::middleware::from_fn_with_state(

@@ -67,22 +67,6 @@ async fn config_user(base: &str, token: Option<&str>) -> Value {
     config["user"].clone()
 }
 
-/// The database's session secret, as Buildbot stores it.
-async fn session_secret(server: &common::Server) -> String {
-    let pool = buildbot_www::db::open_file(&server.dir.path().join("state.sqlite"))
-        .await
-        .unwrap();
-    let (value,): (String,) = sqlx::query_as(
-        "SELECT value_json FROM object_state JOIN objects ON objects.id = object_state.objectid \
-         WHERE objects.name = 'www' AND objects.class_name = 'buildbot.www.service.WWWService' \
-         AND object_state.name = 'session_secret'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    serde_json::from_str(&value).unwrap()
-}
-
 /// Runs Python 3 (standard library only) and returns what it prints.
 fn python(script: &str, args: &[&str]) -> String {
     run_python("python3", script, args)
@@ -278,7 +262,7 @@ async fn sessions_are_shared_with_buildbot_through_the_database_secret() {
     let base = &server.base;
     let response = login(base, Some(&basic("homer", "doh!")), "").await;
     let ours = session_token(&response);
-    let secret = session_secret(&server).await;
+    let secret = common::session_secret(&server).await;
     // our token verifies with the secret in another implementation, with Buildbot's claims
     let claims: Value = serde_json::from_str(&python(CHECK, &[&ours, &secret])).unwrap();
     assert_eq!(
@@ -337,11 +321,11 @@ async fn the_secret_buildbot_left_is_used_and_one_is_made_when_missing() {
     // The reference database was written by a Buildbot master, which left its secret there.
     let server =
         common::serve_reference_config(common::MasterToml::reference().www_toml(USERS)).await;
-    let before = session_secret(&server).await;
+    let before = common::session_secret(&server).await;
     let response = login(&server.base, Some(&basic("homer", "doh!")), "").await;
     assert_eq!(response.status(), 302);
     assert_eq!(
-        session_secret(&server).await,
+        common::session_secret(&server).await,
         before,
         "Buildbot's secret is kept"
     );
@@ -364,7 +348,7 @@ async fn the_secret_buildbot_left_is_used_and_one_is_made_when_missing() {
         .unwrap();
     let response = login(&server.base, Some(&basic("homer", "doh!")), "").await;
     assert_eq!(response.status(), 302);
-    let made = session_secret(&server).await;
+    let made = common::session_secret(&server).await;
     assert_ne!(made, before);
     assert_eq!(made.len(), 32, "32 hex digits, as Buildbot makes it");
     assert!(made.chars().all(|c| c.is_ascii_hexdigit()), "{made}");
@@ -574,7 +558,7 @@ async fn a_remote_user_is_read_from_the_proxy_header_on_every_request() {
         );
     }
     // a valid session cookie of homer's counts for nothing without the header
-    let secret = session_secret(&server).await;
+    let secret = common::session_secret(&server).await;
     let token = python(
         MINT,
         &[
@@ -654,7 +638,7 @@ async fn sessions_interoperate_with_pyjwt() {
         common::serve_reference_config(common::MasterToml::reference().www_toml(USERS)).await;
     let base = &server.base;
     let ours = session_token(&login(base, Some(&basic("marge", "blue hair")), "").await);
-    let secret = session_secret(&server).await;
+    let secret = common::session_secret(&server).await;
     let claims: Value = serde_json::from_str(&run_python(
         DEBIAN_PYTHON,
         PYJWT,

@@ -7,12 +7,16 @@ mod common;
 mod auth;
 mod auth_custom;
 mod auth_oauth2;
+mod authz;
 mod avatar;
 mod badges;
 mod check_config_plugins;
 mod cli;
 mod config_files;
 mod console_view;
+// The standalone control tests drive the demo activity runner.
+#[cfg(feature = "demo")]
+mod control;
 mod docs_example;
 mod hardening;
 mod ldap;

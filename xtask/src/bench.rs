@@ -25,7 +25,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("events") => events(),
         Some("views") => views(),
         Some("auth") => crate::bench_auth::auth(),
-        _ => bail!("usage: cargo xtask bench api|plugins|badges|ui|events|views|auth"),
+        Some("authz") => crate::bench_authz::authz(),
+        _ => bail!("usage: cargo xtask bench api|plugins|badges|ui|events|views|auth|authz"),
     }
 }
 

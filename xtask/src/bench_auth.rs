@@ -4,6 +4,7 @@
 //! Apache MD5, SHA-512 crypt).
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -77,35 +78,8 @@ pub(crate) fn auth() -> Result<()> {
         ));
     }
     // wrk rounds in turn, so that the machine's drift affects both alike.
-    let round = |cookie: Option<&str>| -> Result<(f64, String, String)> {
-        let mut command = Command::new(&wrk);
-        command.args([
-            "-t2",
-            "-c8",
-            "-d5s",
-            "--latency",
-            "-H",
-            "Accept: application/json",
-        ]);
-        if let Some(cookie) = cookie {
-            command.args(["-H", &format!("Cookie: {cookie}")]);
-        }
-        let output = command
-            .arg(format!("http://127.0.0.1:{PORT}{READ}"))
-            .output()?;
-        let (rps, p50, p99) = parse_wrk(&String::from_utf8_lossy(&output.stdout));
-        Ok((rps.parse().unwrap_or(0.0), p50, p99))
-    };
-    let (mut anonymous, mut session) = (Vec::new(), Vec::new());
-    for _ in 0..4 {
-        anonymous.push(round(None)?);
-        session.push(round(Some(&cookie))?);
-    }
-    let median = |runs: &mut Vec<(f64, String, String)>| {
-        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        runs[runs.len() / 2].clone()
-    };
-    let (anonymous, session) = (median(&mut anonymous), median(&mut session));
+    let mut rounds = alternate_rounds(&wrk, &[(PORT, None), (PORT, Some(&cookie))], READ)?;
+    let (session, anonymous) = (rounds.remove(1), rounds.remove(0));
     let ratio = session.0 / anonymous.0;
     report.push_str(&format!(
         "\n| `{READ}` | req/s (median of 4) | p50 | p99 |\n|---|---|---|---|\n\
@@ -131,7 +105,7 @@ fn basic(user: &str) -> String {
 }
 
 /// `TWISTED_SESSION=<token>` from a response head.
-fn session_cookie(head: &str) -> Option<String> {
+pub(crate) fn session_cookie(head: &str) -> Option<String> {
     head.lines()
         .filter_map(|l| l.split_once(':'))
         .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
@@ -143,8 +117,55 @@ fn session_cookie(head: &str) -> Option<String> {
         })
 }
 
+/// One wrk round (5 s, 8 connections) of `path` on `port`, with a cookie or not: req/s, p50
+/// and p99.
+fn wrk_round(wrk: &Path, port: u16, path: &str, cookie: Option<&str>) -> Result<Round> {
+    let mut command = Command::new(wrk);
+    command.args([
+        "-t2",
+        "-c8",
+        "-d5s",
+        "--latency",
+        "-H",
+        "Accept: application/json",
+    ]);
+    if let Some(cookie) = cookie {
+        command.args(["-H", &format!("Cookie: {cookie}")]);
+    }
+    let output = command
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()?;
+    let (rps, p50, p99) = parse_wrk(&String::from_utf8_lossy(&output.stdout));
+    Ok((rps.parse().unwrap_or(0.0), p50, p99))
+}
+
+/// req/s, p50, p99 of one wrk round.
+pub(crate) type Round = (f64, String, String);
+
+/// Four wrk rounds of `path` for each (port, cookie) target, taken in turn so that the
+/// machine's drift affects all alike; the median round (by req/s) of each target.
+pub(crate) fn alternate_rounds(
+    wrk: &Path,
+    targets: &[(u16, Option<&str>)],
+    path: &str,
+) -> Result<Vec<Round>> {
+    let mut runs: Vec<Vec<Round>> = vec![Vec::new(); targets.len()];
+    for _ in 0..4 {
+        for (runs, (port, cookie)) in runs.iter_mut().zip(targets) {
+            runs.push(wrk_round(wrk, *port, path, *cookie)?);
+        }
+    }
+    Ok(runs
+        .into_iter()
+        .map(|mut runs| {
+            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            runs[runs.len() / 2].clone()
+        })
+        .collect())
+}
+
 /// One HTTP/1.0 GET with extra header lines; the status and the response head.
-fn get(port: u16, path: &str, headers: &str) -> Result<(u16, String)> {
+pub(crate) fn get(port: u16, path: &str, headers: &str) -> Result<(u16, String)> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     stream

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_auth;
+mod bench_authz;
 mod plugins;
 mod tally;
 mod tidy;
@@ -47,6 +48,8 @@ commands:
                              1,000 builders x 1M builds database
   bench auth                 a REST read with a session cookie against anonymous; login
                              latency per password hash (bcrypt costs 5, 10, 12, apr1, SHA-512)
+  bench authz                REST reads with 20 allow rules against none; /ws fan-out of build
+                             events to 1,000 subscribers filtered per user
 ";
 
 fn main() {

@@ -44,6 +44,16 @@ impl ApiError {
         }
     }
 
+    /// 403: refused by the authorization rules (`you need to have role 'admins'`).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError {
+            status: 403,
+            message: message.into(),
+            internal: false,
+            argument: None,
+        }
+    }
+
     /// 404 `Invalid path: <path>`.
     pub fn invalid_path(path: &str) -> Self {
         Self::not_found(format!("Invalid path: {path}"))

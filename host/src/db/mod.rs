@@ -3,6 +3,7 @@
 //! Queries elsewhere use `$N` placeholders and standard SQL so that a PostgreSQL backend can run
 //! them unchanged; everything engine-specific (URL syntax, pool options, schema creation) is here.
 
+pub mod hash;
 pub mod logchunks;
 
 use std::path::{Path, PathBuf};

@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 
 use super::Event;
 use crate::data::{Answer, DataApi};
-use crate::identity::User;
 
 /// The kinds of entity the watcher publishes events for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,11 +174,12 @@ impl Entity {
     }
 }
 
-/// Reads entity `id` through the Data API (as the server itself: anonymous reads are what every
-/// subscriber may see until authorization rules arrive) and orders its fields for `event`.
+/// Reads entity `id` through the Data API as the server itself (each subscriber's rules are
+/// applied when the event is delivered, `authz::Authz::check_item`) and orders its fields for
+/// `event`.
 /// `None` if it does not exist (any more).
 pub async fn message(data: &DataApi, entity: Entity, id: i64, event: &str) -> Option<Value> {
-    let answer = data.get(&User::Anonymous, &entity.path(id), &[]).await;
+    let answer = data.read(&entity.path(id), &[]).await;
     let item = match answer {
         Ok(Answer::Items { mut items, .. }) if !items.is_empty() => items.swap_remove(0),
         Ok(_) => return None,

@@ -107,7 +107,25 @@ async fn serve(
                 Err(err) => error_response(&state, &err, None),
             }
         }
-        Method::POST => control(&headers),
+        Method::POST => {
+            let user = crate::auth::CurrentUser::of(req.extensions());
+            match axum::body::to_bytes(req.into_body(), crate::control::MAX_CALL_BYTES).await {
+                Ok(body) => {
+                    let ctx = crate::control::Context {
+                        config: &state.config,
+                        data: &state.data,
+                        control: &state.control,
+                        user: &user,
+                    };
+                    crate::control::handle(ctx, &path, &headers, body).await
+                }
+                Err(_) => error_response(
+                    &state,
+                    &ApiError::bad_request("request body too large"),
+                    Some(StatusCode::PAYLOAD_TOO_LARGE),
+                ),
+            }
+        }
         _ => error_response(&state, &ApiError::bad_request("invalid HTTP method"), None),
     };
     cors.decorate(response.headers_mut());
@@ -194,42 +212,6 @@ pub(crate) fn error_response(
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Body::from(body))
-        .unwrap_or_default()
-}
-
-/// POST: JSON-RPC 2.0 control. The actions themselves arrive with a later issue; until then a
-/// well-formed call is answered as an unsupported method.
-fn control(headers: &HeaderMap) -> Response<Body> {
-    let json_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim() == "application/json")
-        });
-    let (status, code, message) = if json_type {
-        (
-            StatusCode::NOT_IMPLEMENTED,
-            -32601,
-            "control actions are not available in this version",
-        )
-    } else {
-        (
-            StatusCode::BAD_REQUEST,
-            -32600,
-            "Invalid content-type (use application/json)",
-        )
-    };
-    let body = jsonfmt::to_string(
-        &json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}}),
-        Layout::Spaced,
-        false,
-    );
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
         .unwrap_or_default()
 }

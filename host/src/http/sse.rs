@@ -16,14 +16,21 @@ use axum::extract::State;
 use axum::http::{header, Response, StatusCode, Uri};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use serde_json::json;
+use serde_json::{json, Map};
 
+use super::ws::Reader;
 use super::HttpState;
+use crate::auth::CurrentUser;
+use crate::authz::Action;
 use crate::events::{Events, Pattern, Subscription};
 use crate::jsonfmt::{self, Layout};
 
 /// Any request under `/sse`.
-pub(super) async fn handle(State(state): State<HttpState>, uri: Uri) -> Response<Body> {
+pub(super) async fn handle(
+    State(state): State<HttpState>,
+    CurrentUser(user): CurrentUser,
+    uri: Uri,
+) -> Response<Body> {
     let rest = uri.path().strip_prefix("/sse").unwrap_or("");
     let mut path: Vec<String> = rest
         .split('/')
@@ -46,10 +53,24 @@ pub(super) async fn handle(State(state): State<HttpState>, uri: Uri) -> Response
         _ => "listen".to_owned(),
     };
     if command == "listen" {
+        // Unlike Buildbot, which leaves `/sse` open to all: the same handshake check as
+        // `/ws`, and then each event checked for this user.
+        if let Err(denied) = state
+            .data
+            .authz()
+            .check(&state.data, &user, "masters", Action::Get, &Map::new())
+            .await
+        {
+            return plain(StatusCode::FORBIDDEN, denied.to_string());
+        }
         let subscription = state
             .events
             .subscribe((!path.is_empty()).then(|| Pattern::parse(&path.join("/"))));
-        return listen(state.events.clone(), subscription);
+        let reader = Reader {
+            data: state.data.clone(),
+            user,
+        };
+        return listen(state.events.clone(), subscription, reader);
     }
     if path.is_empty() {
         return plain(StatusCode::BAD_REQUEST, "need uuid");
@@ -94,15 +115,20 @@ impl Drop for Registration {
     }
 }
 
-fn listen(events: Events, subscription: Subscription) -> Response<Body> {
+fn listen(events: Events, subscription: Subscription, reader: Reader) -> Response<Body> {
     let uuid = uuid4();
     events.name(&uuid, subscription.patterns());
     let registration = Registration { events, uuid };
     let handshake = format!("event: handshake\ndata: {}\n\n", registration.uuid);
     let events = futures_util::stream::unfold(
-        (subscription, registration),
-        |(mut subscription, registration)| async move {
-            let event = subscription.recv().await?;
+        (subscription, registration, reader),
+        |(mut subscription, registration, reader)| async move {
+            let event = loop {
+                let event = subscription.recv().await?;
+                if reader.may_receive(&event).await {
+                    break event;
+                }
+            };
             let data = json!({"key": event.key, "message": event.message});
             let frame = format!(
                 "event: event\ndata: {}\n\n",
@@ -110,7 +136,7 @@ fn listen(events: Events, subscription: Subscription) -> Response<Body> {
             );
             Some((
                 Ok::<_, Infallible>(Bytes::from(frame)),
-                (subscription, registration),
+                (subscription, registration, reader),
             ))
         },
     );

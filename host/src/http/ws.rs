@@ -15,17 +15,39 @@ use axum::http::{Response, StatusCode};
 use serde_json::{json, Map, Value};
 
 use super::HttpState;
-use crate::events::{Events, Pattern, Patterns};
+use crate::auth::CurrentUser;
+use crate::authz::Action;
+use crate::data::DataApi;
+use crate::events::{Event, Events, Pattern, Patterns};
+use crate::identity::User;
 use crate::jsonfmt::{self, python_float_repr, Layout};
 
 /// `GET /ws`: upgrades, or answers Buildbot's 426 to a plain request.
 pub(super) async fn handle(
     State(state): State<HttpState>,
+    CurrentUser(user): CurrentUser,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response<Body> {
+    // As Buildbot: the handshake is a read of `masters`; a refusal is a bare 403.
+    if state
+        .data
+        .authz()
+        .check(&state.data, &user, "masters", Action::Get, &Map::new())
+        .await
+        .is_err()
+    {
+        return Response::builder()
+            .status(StatusCode::FORBIDDEN)
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
     match upgrade {
         Ok(upgrade) => {
             let events = state.events.clone();
+            let reader = Reader {
+                data: state.data.clone(),
+                user,
+            };
             let www = &state.config.www;
             let ping_every = www.ws_ping_interval;
             let max_subscriptions = www.limits.ws_max_subscriptions;
@@ -33,7 +55,9 @@ pub(super) async fn handle(
             upgrade
                 .max_message_size(max_message)
                 .max_frame_size(max_message)
-                .on_upgrade(move |socket| session(socket, events, ping_every, max_subscriptions))
+                .on_upgrade(move |socket| {
+                    session(socket, events, reader, ping_every, max_subscriptions)
+                })
         }
         Err(_) => Response::builder()
             .status(StatusCode::UPGRADE_REQUIRED)
@@ -51,7 +75,28 @@ pub(crate) enum Outcome {
     Drop,
 }
 
-async fn session(mut socket: WebSocket, events: Events, ping_every: u64, max_subscriptions: usize) {
+/// Who a connection delivers events to: each event is checked against the rules for this user.
+pub(super) struct Reader {
+    pub data: DataApi,
+    pub user: User,
+}
+
+impl Reader {
+    pub async fn may_receive(&self, event: &Event) -> bool {
+        self.data
+            .authz()
+            .may_receive(&self.data, &self.user, event)
+            .await
+    }
+}
+
+async fn session(
+    mut socket: WebSocket,
+    events: Events,
+    reader: Reader,
+    ping_every: u64,
+    max_subscriptions: usize,
+) {
     let mut subscription = events.subscribe([]);
     let mut pings = (ping_every > 0).then(|| {
         let every = Duration::from_secs(ping_every);
@@ -85,6 +130,9 @@ async fn session(mut socket: WebSocket, events: Events, ping_every: u64, max_sub
             }
             event = subscription.recv() => {
                 let Some(event) = event else { return };
+                if !reader.may_receive(&event).await {
+                    continue;
+                }
                 let frame = json!({"k": event.path(), "m": event.message});
                 let frame = jsonfmt::to_string(&frame, Layout::Compact, false);
                 if socket.send(Message::Text(frame.into())).await.is_err() {

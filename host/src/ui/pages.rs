@@ -120,6 +120,7 @@ type PageResult = Result<Response<Body>, PageError>;
 /// Items of a Data API read (empty for a raw answer).
 async fn items(
     state: &UiState,
+    user: &User,
     path: &str,
     args: &[(&str, String)],
 ) -> Result<Vec<Item>, ApiError> {
@@ -127,15 +128,20 @@ async fn items(
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
         .collect();
-    match state.data.get(&User::Anonymous, path, &args).await? {
+    match state.data.get(user, path, &args).await? {
         Answer::Items { items, .. } => Ok(items),
         Answer::Raw { .. } => Ok(Vec::new()),
     }
 }
 
 /// The single item of a Data API read, or the Data API's 404.
-async fn one(state: &UiState, path: &str, args: &[(&str, String)]) -> Result<Item, ApiError> {
-    items(state, path, args)
+async fn one(
+    state: &UiState,
+    user: &User,
+    path: &str,
+    args: &[(&str, String)],
+) -> Result<Item, ApiError> {
+    items(state, user, path, args)
         .await?
         .into_iter()
         .next()
@@ -163,6 +169,7 @@ fn setting_bool(settings: &Map<String, Value>, key: &str) -> bool {
 /// `builderid → name` for the given ids, in one read.
 async fn builder_names(
     state: &UiState,
+    user: &User,
     ids: impl IntoIterator<Item = i64>,
 ) -> Result<HashMap<i64, String>, ApiError> {
     let ids: BTreeSet<i64> = ids.into_iter().collect();
@@ -174,7 +181,7 @@ async fn builder_names(
     args.push(("field", "builderid".into()));
     args.push(("field", "name".into()));
     args.push(("limit", ids.len().to_string()));
-    Ok(items(state, "builders", &args)
+    Ok(items(state, user, "builders", &args)
         .await?
         .into_iter()
         .map(|b| {
@@ -262,6 +269,7 @@ async fn home_page(state: &UiState, req: &PageRequest) -> PageResult {
     let limit = setting_i64(&settings, "Home.recentBuilds", 30, 1000);
     let mut running = items(
         state,
+        &req.user,
         "builds",
         &[
             ("complete", "false".into()),
@@ -272,6 +280,7 @@ async fn home_page(state: &UiState, req: &PageRequest) -> PageResult {
     .await?;
     let mut recent = items(
         state,
+        &req.user,
         "builds",
         &[
             ("complete", "true".into()),
@@ -282,6 +291,7 @@ async fn home_page(state: &UiState, req: &PageRequest) -> PageResult {
     .await?;
     let pending = items(
         state,
+        &req.user,
         "buildrequests",
         &[
             ("claimed", "false".into()),
@@ -296,6 +306,7 @@ async fn home_page(state: &UiState, req: &PageRequest) -> PageResult {
     .len();
     let names = builder_names(
         state,
+        &req.user,
         running
             .iter()
             .chain(recent.iter())
@@ -353,7 +364,7 @@ async fn builders_page(state: &UiState, req: &PageRequest) -> PageResult {
     if !name.is_empty() {
         query.push(("name__contains", name.clone()));
     }
-    let mut builders = items(state, "builders", &query).await?;
+    let mut builders = items(state, &req.user, "builders", &query).await?;
     let all_shown = builders.len() < MAX_BUILDERS;
     let hidden_old = if show_old {
         0
@@ -368,6 +379,7 @@ async fn builders_page(state: &UiState, req: &PageRequest) -> PageResult {
     };
     let recent = items(
         state,
+        &req.user,
         "builds",
         &[
             ("order", "-buildid".into()),
@@ -428,10 +440,11 @@ async fn builder_page(state: &UiState, req: &PageRequest, builderid: i64) -> Pag
         .and_then(|p| p.parse::<i64>().ok())
         .unwrap_or(0)
         .max(0);
-    let mut builder = one(state, &format!("builders/{builderid}"), &[]).await?;
+    let mut builder = one(state, &req.user, &format!("builders/{builderid}"), &[]).await?;
     sanitize_html(&mut builder, "description_html");
     let mut builds = items(
         state,
+        &req.user,
         &format!("builders/{builderid}/builds"),
         &[
             ("order", "-number".into()),
@@ -448,6 +461,7 @@ async fn builder_page(state: &UiState, req: &PageRequest, builderid: i64) -> Pag
     let worker_ids: BTreeSet<i64> = builds.iter().map(|b| int(b, "workerid")).collect();
     let workers = items(
         state,
+        &req.user,
         &format!("builders/{builderid}/workers"),
         &[("field", "workerid".into()), ("field", "name".into())],
     )
@@ -473,7 +487,7 @@ async fn builder_page(state: &UiState, req: &PageRequest, builderid: i64) -> Pag
             .collect();
         args.push(("field", "workerid".into()));
         args.push(("field", "name".into()));
-        for w in items(state, "workers", &args).await? {
+        for w in items(state, &req.user, "workers", &args).await? {
             worker_names.insert(
                 int(&w, "workerid"),
                 w.get("name").cloned().unwrap_or_default(),
@@ -489,6 +503,7 @@ async fn builder_page(state: &UiState, req: &PageRequest, builderid: i64) -> Pag
     }
     let pending = items(
         state,
+        &req.user,
         "buildrequests",
         &[
             ("builderid", builderid.to_string()),
@@ -535,14 +550,16 @@ pub(super) async fn build(
 async fn build_page(state: &UiState, req: &PageRequest, builderid: i64, number: i64) -> PageResult {
     let build = one(
         state,
+        &req.user,
         &format!("builders/{builderid}/builds/{number}"),
         &[("property", "*".into())],
     )
     .await?;
     let buildid = int(&build, "buildid");
-    let builder = one(state, &format!("builders/{builderid}"), &[]).await?;
+    let builder = one(state, &req.user, &format!("builders/{builderid}"), &[]).await?;
     let mut steps = items(
         state,
+        &req.user,
         &format!("builds/{buildid}/steps"),
         &[("order", "number".into()), ("limit", "100000".into())],
     )
@@ -551,7 +568,7 @@ async fn build_page(state: &UiState, req: &PageRequest, builderid: i64, number: 
     // them together.
     let reads = steps.iter().map(|step| {
         let path = format!("steps/{}/logs", int(step, "stepid"));
-        async move { items(state, &path, &[("limit", "1000".into())]).await }
+        async move { items(state, &req.user, &path, &[("limit", "1000".into())]).await }
     });
     let logs = futures_util::future::join_all(reads).await;
     for (step, logs) in steps.iter_mut().zip(logs) {
@@ -568,6 +585,7 @@ async fn build_page(state: &UiState, req: &PageRequest, builderid: i64, number: 
     }
     let mut changes = items(
         state,
+        &req.user,
         &format!("builds/{buildid}/changes"),
         &[("limit", "1000".into())],
     )
@@ -575,12 +593,20 @@ async fn build_page(state: &UiState, req: &PageRequest, builderid: i64, number: 
     for change in &mut changes {
         drop_unsafe_url(change, "revlink");
     }
-    let worker = match items(state, &format!("workers/{}", int(&build, "workerid")), &[]).await {
+    let worker = match items(
+        state,
+        &req.user,
+        &format!("workers/{}", int(&build, "workerid")),
+        &[],
+    )
+    .await
+    {
         Ok(list) => list.into_iter().next(),
         Err(_) => None,
     };
     let buildrequest = items(
         state,
+        &req.user,
         &format!("buildrequests/{}", int(&build, "buildrequestid")),
         &[],
     )
@@ -588,14 +614,20 @@ async fn build_page(state: &UiState, req: &PageRequest, builderid: i64, number: 
     .ok()
     .and_then(|l| l.into_iter().next());
     let buildset = match &buildrequest {
-        Some(br) => items(state, &format!("buildsets/{}", int(br, "buildsetid")), &[])
-            .await
-            .ok()
-            .and_then(|l| l.into_iter().next()),
+        Some(br) => items(
+            state,
+            &req.user,
+            &format!("buildsets/{}", int(br, "buildsetid")),
+            &[],
+        )
+        .await
+        .ok()
+        .and_then(|l| l.into_iter().next()),
         None => None,
     };
     let next_exists = items(
         state,
+        &req.user,
         &format!("builders/{builderid}/builds"),
         &[
             ("number", (number + 1).to_string()),
@@ -686,17 +718,30 @@ pub(super) async fn log(
 async fn log_page(state: &UiState, req: &PageRequest, logid: i64) -> PageResult {
     let settings = req.settings(&state.config);
     let lines_per_page = setting_i64(&settings, "Log.initialLines", 1000, 100_000);
-    let log = one(state, &format!("logs/{logid}"), &[]).await?;
+    let log = one(state, &req.user, &format!("logs/{logid}"), &[]).await?;
     let num_lines = int(&log, "num_lines");
     let from = req
         .arg("from")
         .and_then(|f| f.parse::<i64>().ok())
         .unwrap_or(0)
         .clamp(0, (num_lines - 1).max(0));
-    let step = one(state, &format!("steps/{}", int(&log, "stepid")), &[]).await?;
-    let build = one(state, &format!("builds/{}", int(&step, "buildid")), &[]).await?;
+    let step = one(
+        state,
+        &req.user,
+        &format!("steps/{}", int(&log, "stepid")),
+        &[],
+    )
+    .await?;
+    let build = one(
+        state,
+        &req.user,
+        &format!("builds/{}", int(&step, "buildid")),
+        &[],
+    )
+    .await?;
     let builder = one(
         state,
+        &req.user,
         &format!("builders/{}", int(&build, "builderid")),
         &[],
     )
@@ -710,6 +755,7 @@ async fn log_page(state: &UiState, req: &PageRequest, logid: i64) -> PageResult 
     if num_lines > 0 && kind != "h" {
         let chunk = one(
             state,
+            &req.user,
             &format!("logs/{logid}/contents"),
             &[
                 ("offset", from.to_string()),
@@ -771,12 +817,14 @@ async fn workers_page(state: &UiState, req: &PageRequest) -> PageResult {
     let show_builders = setting_bool(&settings, "Workers.showWorkerBuilders");
     let mut workers = items(
         state,
+        &req.user,
         "workers",
         &[("order", "name".into()), ("limit", "10000".into())],
     )
     .await?;
     let recent = items(
         state,
+        &req.user,
         "builds",
         &[
             ("order", "-buildid".into()),
@@ -790,7 +838,7 @@ async fn workers_page(state: &UiState, req: &PageRequest) -> PageResult {
         ],
     )
     .await?;
-    let masters = items(state, "masters", &[("limit", "1000".into())]).await?;
+    let masters = items(state, &req.user, "masters", &[("limit", "1000".into())]).await?;
     let master_names: HashMap<i64, Value> = masters
         .iter()
         .map(|m| {
@@ -813,7 +861,7 @@ async fn workers_page(state: &UiState, req: &PageRequest) -> PageResult {
             }
         }
     }
-    let names = builder_names(state, builder_ids).await?;
+    let names = builder_names(state, &req.user, builder_ids).await?;
     let mut by_worker: HashMap<i64, Vec<Value>> = HashMap::new();
     for mut build in recent {
         let name = names
@@ -891,6 +939,7 @@ async fn changes_page(state: &UiState, req: &PageRequest) -> PageResult {
         .max(0);
     let mut changes = items(
         state,
+        &req.user,
         "changes",
         &[
             ("order", "-changeid".into()),
@@ -921,6 +970,7 @@ pub(super) async fn pending(State(state): State<UiState>, req: PageRequest) -> P
 async fn pending_page(state: &UiState, req: &PageRequest) -> PageResult {
     let mut requests = items(
         state,
+        &req.user,
         "buildrequests",
         &[
             ("claimed", "false".into()),
@@ -931,7 +981,12 @@ async fn pending_page(state: &UiState, req: &PageRequest) -> PageResult {
         ],
     )
     .await?;
-    let names = builder_names(state, requests.iter().map(|r| int(r, "builderid"))).await?;
+    let names = builder_names(
+        state,
+        &req.user,
+        requests.iter().map(|r| int(r, "builderid")),
+    )
+    .await?;
     name_builders(&mut requests, &names);
     let bsids: BTreeSet<i64> = requests.iter().map(|r| int(r, "buildsetid")).collect();
     let mut reasons: HashMap<i64, Value> = HashMap::new();
@@ -941,7 +996,7 @@ async fn pending_page(state: &UiState, req: &PageRequest) -> PageResult {
         args.push(("field", "bsid".into()));
         args.push(("field", "reason".into()));
         args.push(("limit", bsids.len().to_string()));
-        for bs in items(state, "buildsets", &args).await? {
+        for bs in items(state, &req.user, "buildsets", &args).await? {
             reasons.insert(
                 int(&bs, "bsid"),
                 bs.get("reason").cloned().unwrap_or_default(),

@@ -344,3 +344,40 @@ pub fn keeper(script: &str, args: &[&std::ffi::OsStr]) -> std::process::Child {
         .spawn()
         .unwrap_or_else(|e| panic!("sh runs: {e}"))
 }
+
+/// The database's session secret, as Buildbot stores it.
+pub async fn session_secret(server: &Server) -> String {
+    let pool = buildbot_www::db::open_file(&server.dir.path().join("state.sqlite"))
+        .await
+        .unwrap();
+    let (value,): (String,) = sqlx::query_as(
+        "SELECT value_json FROM object_state JOIN objects ON objects.id = object_state.objectid \
+         WHERE objects.name = 'www' AND objects.class_name = 'buildbot.www.service.WWWService' \
+         AND object_state.name = 'session_secret'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    serde_json::from_str(&value).unwrap()
+}
+
+/// A `TWISTED_SESSION` cookie for `user_info`, signed as Buildbot signs sessions (HS256 with
+/// the database's secret, an hour to live): any user a Buildbot master could have logged in.
+pub async fn session_cookie(server: &Server, user_info: serde_json::Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let secret = session_secret(server).await;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = serde_json::json!({"user_info": user_info, "exp": exp});
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{header}.{payload}").as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("TWISTED_SESSION={header}.{payload}.{signature}")
+}
