@@ -5,10 +5,10 @@
 //! exits. Skipped where `slapd` is not installed unless `BUILDBOT_WWW_REQUIRE_LDAP` is set
 //! (`cargo xtask test` sets it and installs the package).
 
-use crate::common;
+use crate::common::{self, free_port, run};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -60,23 +60,6 @@ fn slapd() -> Option<&'static Slapd> {
             Some(start(&slapd, &slapadd))
         })
         .as_ref()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn run(command: &mut Command) {
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// A CA and a certificate for 127.0.0.1 it signs (rustls refuses a CA as a server's own).
@@ -190,23 +173,17 @@ fn start(slapd: &Path, slapadd: &Path) -> Slapd {
         .arg("-l")
         .arg(dir.join("seed.ldif")));
     let (plain, tls) = (free_port(), free_port());
-    let keeper = Command::new("sh")
-        .arg("-c")
-        .arg(
-            "\"$0\" -f \"$1\" -h \"$2\" -d 0 >/dev/null 2>&1 & pid=$!; \
-             cat >/dev/null; kill $pid; wait $pid; rm -rf \"$3\"",
-        )
-        .arg(slapd)
-        .arg(&conf)
-        .arg(format!(
-            "ldap://127.0.0.1:{plain}/ ldaps://127.0.0.1:{tls}/"
-        ))
-        .arg(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let urls = format!("ldap://127.0.0.1:{plain}/ ldaps://127.0.0.1:{tls}/");
+    let keeper = common::keeper(
+        "\"$0\" -f \"$1\" -h \"$2\" -d 0 >/dev/null 2>&1 & pid=$!; \
+         cat >/dev/null; kill $pid; wait $pid; rm -rf \"$3\"",
+        &[
+            slapd.as_os_str(),
+            conf.as_os_str(),
+            urls.as_ref(),
+            dir.as_os_str(),
+        ],
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     for port in [plain, tls] {
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

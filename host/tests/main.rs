@@ -20,6 +20,7 @@ mod control;
 mod docs_example;
 mod hardening;
 mod ldap;
+mod master_link;
 // The demo dataset and activity runner are behind the host's `demo` feature (on by default).
 #[cfg(feature = "demo")]
 mod live;

@@ -176,6 +176,9 @@ const TEST_TOOLS: &[(&str, &[&str])] = &[
     ("slapd", &["slapd", "ldap-utils"]),
     // Certificates for the LDAPS and OAuth2 TLS tests (host/tests/ldap.rs, auth_oauth2.rs).
     ("openssl", &["openssl"]),
+    // `python3 -m venv` for the Buildbot master the master-link tests run
+    // (fixtures/buildbot/venv.sh): Debian leaves ensurepip out of python3.
+    ("/usr/share/doc/python3-venv/copyright", &["python3-venv"]),
 ];
 
 /// Installs the Debian packages of the test programs that are missing.
@@ -227,6 +230,26 @@ fn preseed(selection: &str) -> Result<()> {
     Ok(())
 }
 
+/// The Python environment with Buildbot 4.3 that the master-link tests run
+/// (host/tests/common/buildbot.rs), made on first use by `fixtures/buildbot/venv.sh` under the
+/// build folder and checked on later runs.
+fn buildbot_venv() -> Result<PathBuf> {
+    let dir = plugins::cargo_target_dir()?.join("buildbot-venv-4.3.0");
+    let began = std::time::Instant::now();
+    run_command(
+        Command::new("sh")
+            .arg(root().join("fixtures/buildbot/venv.sh"))
+            .arg(&dir),
+    )
+    .context("cannot make the Buildbot environment for the master-link tests")?;
+    println!(
+        "xtask: Buildbot environment ready in {:.1} s ({})",
+        began.elapsed().as_secs_f64(),
+        dir.display()
+    );
+    Ok(dir)
+}
+
 fn test() -> Result<()> {
     tidy::check()?;
     // The production build leaves the demo data out (host feature `demo`): it must still build.
@@ -242,13 +265,16 @@ fn test() -> Result<()> {
     plugins::build_plugins()?;
     plugins::build_test_plugins()?;
     ensure_test_tools()?;
+    let buildbot_venv = buildbot_venv()?;
     let mut tally = tally::Tally::default();
     plugins::test_plugins_natively(&mut tally)?;
     tally.run(
         cargo()
             .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
             .env("BUILDBOT_WWW_REQUIRE_BROWSER", "1")
-            .env("BUILDBOT_WWW_REQUIRE_LDAP", "1"),
+            .env("BUILDBOT_WWW_REQUIRE_LDAP", "1")
+            .env("BUILDBOT_WWW_REQUIRE_BUILDBOT", "1")
+            .env("BUILDBOT_WWW_BUILDBOT_VENV", &buildbot_venv),
     )?;
     tally.run(cargo().args(["test", "--workspace", "--doc", "--no-fail-fast"]))?;
     for run in &tally.broken_runs {

@@ -153,7 +153,7 @@ fn ensure_wasm_target() -> Result<()> {
 }
 
 /// `$CARGO_TARGET_DIR` (relative to the current directory) or the checkout's `target/`.
-fn cargo_target_dir() -> Result<PathBuf> {
+pub(crate) fn cargo_target_dir() -> Result<PathBuf> {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => {
             let dir = PathBuf::from(dir);

@@ -102,8 +102,18 @@ impl Sessions {
 
     /// A new token for `user`, valid for the session lifetime from now.
     pub async fn issue(&self, user: &User) -> Result<String, SecretError> {
+        self.issue_lasting(user, self.lifetime).await
+    }
+
+    /// A new token for `user`, valid for `lifetime` from now: a short one for a single
+    /// request made on the user's behalf (the link to a Buildbot master).
+    pub async fn issue_lasting(
+        &self,
+        user: &User,
+        lifetime: Duration,
+    ) -> Result<String, SecretError> {
         let key = self.key().await?;
-        let exp = now().saturating_add(self.lifetime.as_secs().try_into().unwrap_or(i64::MAX));
+        let exp = now().saturating_add(lifetime.as_secs().try_into().unwrap_or(i64::MAX));
         Ok(sign(
             key,
             &json!({"user_info": user.user_info(), "exp": exp}),

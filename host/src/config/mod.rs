@@ -13,6 +13,7 @@ mod error;
 mod forcesched;
 mod keys;
 mod limits;
+mod master;
 mod port;
 mod secret;
 
@@ -33,6 +34,7 @@ pub use auth::{
 pub use error::ConfigError;
 pub use forcesched::{ForceCodebase, ForceSchedulerSpec, DEFAULT_REASON_STRING};
 pub use limits::Limits;
+pub use master::{MasterLinkConfig, DEFAULT_MASTER_TIMEOUT};
 pub use port::Port;
 pub use secret::{Secret, SecretSource};
 
@@ -203,6 +205,9 @@ pub struct WwwConfig {
     /// What one client may hold or send: timeouts, connection cap, subscriptions, paging
     /// (buildbot-www's own keys, see [`Limits`]).
     pub limits: Limits,
+    /// `master`: the Buildbot master control actions are forwarded to (buildbot-www's own
+    /// table); `None` = standalone.
+    pub master: Option<MasterLinkConfig>,
 }
 
 impl Default for WwwConfig {
@@ -238,6 +243,7 @@ impl Default for WwwConfig {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             limits: Limits::default(),
+            master: None,
         }
     }
 }
@@ -469,6 +475,8 @@ struct RawWww {
     ws_max_subscriptions: Option<Bounded<1, 1_000_000>>,
     #[serde(default)]
     sse_max_subscriptions: Option<Bounded<1, 1_000_000>>,
+    #[serde(default)]
+    master: Option<master::RawMaster>,
 }
 
 fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail> {
@@ -732,6 +740,9 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
     }
     if let Some(v) = raw.sse_max_subscriptions {
         limits.sse_max_subscriptions = v.count();
+    }
+    if let Some(master) = raw.master {
+        out.master = Some(master.validate(&www.key("master"))?);
     }
     if out.rest_default_limit > out.limits.rest_max_limit {
         return Err(Fail::at(
@@ -1063,6 +1074,7 @@ mod tests {
                 "[www.plugin_limits.<name>]",
                 keys::field_names::<RawPluginLimits>(),
             ),
+            ("[www.master]", keys::field_names::<master::RawMaster>()),
         ];
         for (table, keys) in tables {
             for key in keys {

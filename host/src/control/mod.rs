@@ -10,6 +10,7 @@
 //! the session cookie is `SameSite=Lax`.
 
 mod force;
+pub mod link;
 pub mod standalone;
 
 use axum::body::Body;

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod buildbot;
 pub mod html;
 mod master;
 
@@ -293,6 +294,55 @@ pub fn plugins_list(config: &Path) -> std::process::Output {
         "--config".as_ref(),
         config.as_os_str(),
     ])
+}
+
+/// A loopback port free at the time of the call, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs a set-up command (no input), which must succeed; panics with what it printed.
+pub fn run(command: &mut std::process::Command) {
+    let output = command
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Seconds from now until the Unix time `exp` (a token's expiry).
+pub fn seconds_until(exp: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    exp - i64::try_from(now).unwrap()
+}
+
+/// A keeper shell running `script` (its arguments are `$0`, `$1`...) with its stdin a pipe this
+/// binary holds open: the script starts the servers a test needs in the background, waits with
+/// `cat >/dev/null`, and stops them when the stdin closes, that is when this binary exits,
+/// however it ends.
+pub fn keeper(script: &str, args: &[&std::ffi::OsStr]) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("sh runs: {e}"))
 }
 
 /// The database's session secret, as Buildbot stores it.
