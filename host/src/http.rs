@@ -65,6 +65,10 @@ impl HttpState {
     ) -> anyhow::Result<Self> {
         let cors = cors::Origins::from_config(&config)?;
         let auth = crate::auth::Authentication::new(&config, data.pool().clone(), &plugins)?;
+        let control = match crate::control::link::MasterLink::new(&config, auth.sessions())? {
+            Some(link) => crate::control::Control::Linked(Arc::new(link)),
+            None => crate::control::Control::Unavailable,
+        };
         Ok(HttpState {
             auth,
             config,
@@ -72,7 +76,7 @@ impl HttpState {
             plugins,
             cors: Arc::new(cors),
             events,
-            control: Arc::new(crate::control::Control::default()),
+            control: Arc::new(control),
         })
     }
 }

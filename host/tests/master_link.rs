@@ -54,23 +54,30 @@ fn rpc(method: &str, params: Value, id: u64) -> Bytes {
 struct Linked {
     base: String,
     link: MasterLink,
+    sessions: Arc<Sessions>,
     _dir: tempfile::TempDir,
 }
 
 /// Our server linked to the shared master; `None` (skip) when there is no master.
 async fn linked() -> Option<Linked> {
+    linked_with("").await
+}
+
+/// The same with TOML text for our `[www]` (e.g. `[www.authz]` rules).
+async fn linked_with(www: &str) -> Option<Linked> {
     let bb = common::buildbot::master()?;
     let dir = tempfile::tempdir().unwrap();
     let path = common::MasterToml::sqlite()
         .set(&["db", "db_url"], bb.db_url.as_str())
         .set(&["www", "master", "url"], bb.www_url.as_str())
+        .www_toml(www)
         .write(dir.path());
     let config = buildbot_www::config::load(&path).unwrap();
     let pool = buildbot_www::db::open(&config.db.db_url, &config.base_dir)
         .await
         .unwrap();
     let sessions = Arc::new(Sessions::new(pool, Duration::from_secs(3600), false));
-    let link = MasterLink::new(&config, sessions)
+    let link = MasterLink::new(&config, sessions.clone())
         .unwrap()
         .expect("[www.master] is set");
     let state = common::load_state(&path).await.unwrap();
@@ -78,6 +85,7 @@ async fn linked() -> Option<Linked> {
     Some(Linked {
         base,
         link,
+        sessions,
         _dir: dir,
     })
 }
@@ -110,6 +118,21 @@ impl Linked {
             )
             .await;
         buildset_of(&result)
+    }
+
+    /// A JSON-RPC call to OUR server as `user` (a session of this database): status and body.
+    async fn ours(&self, user: &User, path: &str, method: &str, params: Value) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/api/v2/{path}", self.base))
+            .header("content-type", "application/json")
+            .body(rpc(method, params, 9));
+        if *user != User::Anonymous {
+            let token = self.sessions.issue(user).await.unwrap();
+            request = request.header("cookie", format!("TWISTED_SESSION={token}"));
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
     }
 
     /// GET our REST API.
@@ -345,6 +368,151 @@ async fn the_masters_errors_pass_through_unchanged() {
             r#"{"jsonrpc": "2.0", "id": 5, "error": {"code": -32600, "message": "you need to have role 'users'"}}"#
         );
     }
+}
+
+/// Through OUR JSON-RPC: our rules first (a refusal never reaches the master), then the call
+/// goes to the master as the caller; force, stop and cancel act on the real master's builds.
+#[tokio::test]
+async fn our_json_rpc_checks_our_rules_then_the_master_acts() {
+    let Some(linked) = linked_with(
+        r#"
+[www.authz]
+allowRules = [{ matcher = "AnyControlEndpointMatcher", role = "admins" }]
+roleMatchers = [{ type = "RolesFromUsername", roles = ["admins"], usernames = ["homer", "bart"] }]
+"#,
+    )
+    .await
+    else {
+        return;
+    };
+    let (marge, homer) = (marge(), homer());
+    let force = |builder: &str, sleep: &str| json!({"builderNames": [builder], "sleep": sleep});
+    // Refused here: marge lacks our `admins`.
+    let (status, body) = linked
+        .ours(
+            &marge,
+            "forceschedulers/force",
+            "force",
+            force("sleeper", "1"),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            json!({"jsonrpc": "2.0", "id": 9, "error": {"code": -32600, "message": "you need to have role 'admins'"}})
+        )
+    );
+    // bart passes our rules, and the master refuses him with its own rules.
+    let (status, body) = linked
+        .ours(
+            &user("bart", "bart@example.org"),
+            "forceschedulers/force",
+            "force",
+            force("sleeper", "1"),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["message"], "you need to have role 'users'");
+    // homer passes both: the build runs on the real worker, owned by homer.
+    let (status, body) = linked
+        .ours(
+            &homer,
+            "forceschedulers/force",
+            "force",
+            force("sleeper", "300"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (bsid, brid) = buildset_of(&body["result"]);
+    let properties = linked.get(&format!("buildsets/{bsid}/properties")).await;
+    assert_eq!(
+        properties["properties"][0]["owner"],
+        json!(["homer@example.org", "Force Build Form"])
+    );
+    let build = linked
+        .build_of(brid, |b| {
+            b["state_string"] != "created" && b["complete"] == false
+        })
+        .await;
+    let buildid = build["buildid"].as_i64().unwrap();
+    linked
+        .wait_for(&format!("builds/{buildid}/steps?name=sleep"), |s| {
+            !s["started_at"].is_null()
+        })
+        .await;
+    let (status, body) = linked
+        .ours(
+            &homer,
+            &format!("builds/{buildid}"),
+            "stop",
+            json!({"reason": "via us"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["result"].clone()),
+        (200, Value::Null),
+        "{body}"
+    );
+    let ended = linked
+        .wait_for(&format!("builds/{buildid}"), |b| b["complete"] == true)
+        .await;
+    assert_eq!(ended["results"], 6, "{ended}");
+    // Cancel a pending request through us.
+    let (status, body) = linked
+        .ours(
+            &homer,
+            "forceschedulers/force",
+            "force",
+            force("orphan", "1"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, brid) = buildset_of(&body["result"]);
+    let (status, _) = linked
+        .ours(
+            &homer,
+            &format!("buildrequests/{brid}"),
+            "cancel",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let request = linked
+        .wait_for(&format!("buildrequests/{brid}"), |r| r["complete"] == true)
+        .await;
+    assert_eq!(request["results"], 6);
+}
+
+/// Our server linked to a master that is not there: a clear 502 naming it.
+#[tokio::test]
+async fn our_json_rpc_says_when_the_master_is_unreachable() {
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::MasterToml::sqlite()
+        .set(
+            &["www", "master", "url"],
+            format!("http://127.0.0.1:{port}/").as_str(),
+        )
+        .write(dir.path());
+    let state = common::load_state(&path).await.unwrap();
+    let base = common::serve_state(state).await;
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v2/builds/1"))
+        .header("content-type", "application/json")
+        .body(rpc("stop", json!({}), 3))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], 3);
+    assert_eq!(body["error"]["code"], -32000);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}")) && message.contains("cannot be reached"),
+        "{message}"
+    );
 }
 
 /// A link on a fresh database to `url`, with `timeout` seconds.

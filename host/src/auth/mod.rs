@@ -39,7 +39,7 @@ use throttle::Throttle;
 pub struct Authentication {
     method: Auth,
     buildbot_url: String,
-    sessions: Sessions,
+    sessions: Arc<Sessions>,
     throttle: Throttle,
     /// With `RemoteUserAuth`: the header every request's user is read from.
     remote_user: Option<RemoteUser>,
@@ -76,12 +76,21 @@ impl Authentication {
         Ok(Arc::new(Authentication {
             method: config.www.auth.clone(),
             buildbot_url: config.buildbot_url.clone(),
-            sessions: Sessions::new(pool, config.www.cookie_expiration_time, secure),
+            sessions: Arc::new(Sessions::new(
+                pool,
+                config.www.cookie_expiration_time,
+                secure,
+            )),
             throttle: Throttle::default(),
             remote_user,
             oauth2: oauth2::OAuth2::from_config(config)?,
             plugins: plugins.clone(),
         }))
+    }
+
+    /// The sessions (their secret is the one a linked Buildbot master shares).
+    pub fn sessions(&self) -> Arc<Sessions> {
+        self.sessions.clone()
     }
 
     /// The user `user`/`password` logs in as with the configured method, `None` when refused.

@@ -13,6 +13,8 @@ mod force;
 pub mod link;
 pub mod standalone;
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Response, StatusCode};
 use bytes::Bytes;
@@ -37,6 +39,16 @@ pub enum Control {
     Unavailable,
     /// The demo runner plays the master (`serve --demo-activity`).
     Standalone(Standalone),
+    /// `[www.master]`: accepted calls are forwarded to the Buildbot master, as the caller.
+    Linked(Arc<link::MasterLink>),
+}
+
+/// What a call is answered with.
+enum Reply {
+    /// `{"id": .., "jsonrpc": "2.0", "result": ..}`.
+    Result(Value, Value),
+    /// The linked master's own answer, passed on as it is.
+    Forwarded(link::Forwarded),
 }
 
 /// A JSON-RPC error, as Buildbot sends it.
@@ -110,8 +122,8 @@ pub(crate) async fn handle(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    match call(&ctx, path, headers, &body).await {
-        Ok((id, result)) => json_response(
+    match call(&ctx, path, headers, body).await {
+        Ok(Reply::Result(id, result)) => json_response(
             StatusCode::OK,
             jsonfmt::to_string(
                 &json!({"id": id, "jsonrpc": "2.0", "result": result}),
@@ -119,6 +131,14 @@ pub(crate) async fn handle(
                 true,
             ),
         ),
+        Ok(Reply::Forwarded(answer)) => {
+            let mut response = Response::builder()
+                .status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY));
+            if let Some(content_type) = answer.content_type {
+                response = response.header(header::CONTENT_TYPE, content_type);
+            }
+            response.body(Body::from(answer.body)).unwrap_or_default()
+        }
         Err(err) => err.response(),
     }
 }
@@ -127,14 +147,14 @@ async fn call(
     ctx: &Context<'_>,
     path: &str,
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Value, Value), RpcError> {
+    body: Bytes,
+) -> Result<Reply, RpcError> {
     if !is_json(headers) {
         return Err(RpcError::invalid(
             "Invalid content-type (use application/json)",
         ));
     }
-    let call = parse(body)?;
+    let call = parse(&body)?;
     let id = Some(&call.id);
     ctx.data
         .authz()
@@ -173,6 +193,12 @@ async fn call(
     }
     let backend = match ctx.control {
         Control::Standalone(backend) => backend,
+        Control::Linked(link) => {
+            return match link.forward(ctx.user, path, body).await {
+                Ok(answer) => Ok(Reply::Forwarded(answer)),
+                Err(err) => Err(link_failure(&err, id)),
+            }
+        }
         Control::Unavailable => {
             return Err(RpcError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -198,13 +224,13 @@ async fn call(
             let name = args.str("schedulername").unwrap_or_default();
             return force(ctx, backend, name, &call)
                 .await
-                .map(|result| (call.id.clone(), result));
+                .map(|result| Reply::Result(call.id.clone(), result));
         }
         (Kind::Build, method) => {
             let Some(build) = read_one(ctx.data, path).await else {
                 // Buildbot answers `null` to a stop of a build that does not exist.
                 if method == "stop" {
-                    return Ok((call.id.clone(), Value::Null));
+                    return Ok(Reply::Result(call.id.clone(), Value::Null));
                 }
                 return Err(not_found(format!("no build at {path}"), id));
             };
@@ -217,7 +243,7 @@ async fn call(
             } else {
                 return rebuild(ctx, backend, &build)
                     .await
-                    .map(|result| (call.id.clone(), result));
+                    .map(|result| Reply::Result(call.id.clone(), result));
             }
         }
         (Kind::BuildRequest, "cancel") => {
@@ -267,8 +293,22 @@ async fn call(
         }
         _ => unreachable!("checked by `supported` above"),
     };
-    done.map(|result| (call.id.clone(), result))
+    done.map(|result| Reply::Result(call.id.clone(), result))
         .map_err(|refusal| refused(refusal, id))
+}
+
+/// The link could not carry the call: 504 for a master too slow, 502 for one that cannot be
+/// reached or answers garbage, 500 for a failure here; the message says which, never the token.
+fn link_failure(err: &link::LinkError, id: Option<&Value>) -> RpcError {
+    use link::LinkError as E;
+    let status = match err {
+        E::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        E::Unreachable { .. } | E::BadAnswer { .. } => StatusCode::BAD_GATEWAY,
+        E::BadPath(_) => StatusCode::NOT_FOUND,
+        E::Session(_) | E::Client(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    tracing::warn!("control action not forwarded: {err}");
+    RpcError::new(status, -32000, err.to_string(), id)
 }
 
 fn not_found(message: String, id: Option<&Value>) -> RpcError {
