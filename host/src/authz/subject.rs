@@ -8,7 +8,7 @@
 //! subscribers reads the database once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
@@ -19,49 +19,51 @@ use crate::data::{Answer, DataApi};
 /// Entries kept by [`Lookups`] before it starts again from empty.
 const CACHE_ENTRIES: usize = 20_000;
 
-/// Cached answers to the lookups, by entity path (`builds/7`).
+/// One lookup: filled once by whoever asks first; the others asking meanwhile wait for it.
+type Slot = Arc<OnceCell<Option<Map<String, Value>>>>;
+
+/// Cached answers to the lookups, by entity path (`builds/7`). Concurrent lookups of one path
+/// (a thousand subscribers filtering the same event) read the database once.
 #[derive(Debug, Default)]
-pub(crate) struct Lookups(Mutex<HashMap<String, Option<Map<String, Value>>>>);
+pub(crate) struct Lookups(Mutex<HashMap<String, Slot>>);
 
 impl Lookups {
     /// The fields of entity `path` the rules use (see [`kept_fields`]), read without checks.
     async fn entity(&self, data: &DataApi, path: &str) -> Option<Map<String, Value>> {
-        if let Some(hit) = self.cached(path) {
-            return hit;
-        }
-        let found = match data.read(path, &[]).await {
-            Ok(Answer::Items { mut items, .. }) if !items.is_empty() => {
-                let mut item = items.swap_remove(0);
-                let keep = kept_fields(path);
-                item.retain(|k, _| keep.contains(&k.as_str()));
-                Some(item)
-            }
-            Ok(_) => None,
-            // A missing entity is remembered as missing only while the cache lives; a
-            // database failure is not remembered at all.
-            Err(err) if err.status == 404 => None,
-            Err(err) => {
-                tracing::warn!("authorization: cannot read {path}: {}", err.message);
-                return None;
-            }
-        };
-        // Entities that do not exist yet may appear: only found ones are kept.
-        if found.is_some() {
+        let slot = {
             let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.len() >= CACHE_ENTRIES {
+            if cache.len() >= CACHE_ENTRIES && !cache.contains_key(path) {
                 cache.clear();
             }
-            cache.insert(path.to_string(), found.clone());
+            cache.entry(path.to_string()).or_default().clone()
+        };
+        let found = slot.get_or_init(|| read_kept(data, path)).await.clone();
+        if found.is_none() {
+            // What does not exist (yet), or could not be read, is asked again next time.
+            let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.get(path).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                cache.remove(path);
+            }
         }
         found
     }
+}
 
-    fn cached(&self, path: &str) -> Option<Option<Map<String, Value>>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(path)
-            .cloned()
+/// Reads entity `path` and keeps the fields the rules use.
+async fn read_kept(data: &DataApi, path: &str) -> Option<Map<String, Value>> {
+    match data.read(path, &[]).await {
+        Ok(Answer::Items { mut items, .. }) if !items.is_empty() => {
+            let mut item = items.swap_remove(0);
+            let keep = kept_fields(path);
+            item.retain(|k, _| keep.contains(&k.as_str()));
+            Some(item)
+        }
+        Ok(_) => None,
+        Err(err) if err.status == 404 => None,
+        Err(err) => {
+            tracing::warn!("authorization: cannot read {path}: {}", err.message);
+            None
+        }
     }
 }
 
