@@ -23,12 +23,7 @@ struct Site {
 }
 
 async fn site(authz: &str, badges: bool) -> Site {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        common::reference_dir().join("state.sqlite"),
-        dir.path().join("state.sqlite"),
-    )
-    .unwrap();
+    let dir = common::reference_database_dir();
     let mut config = common::MasterToml::reference().www_toml(&format!("{USERS}\n{authz}"));
     if badges {
         let plugins = common::bundled_plugins_dir(&["badges"]);

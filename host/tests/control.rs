@@ -29,12 +29,7 @@ struct Site {
 /// The reference database and config with `www` TOML; with `standalone`, control actions go
 /// to the standalone backend and a demo activity runner that the test ticks itself.
 async fn site(www: &str, standalone: bool) -> Site {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        common::reference_dir().join("state.sqlite"),
-        dir.path().join("state.sqlite"),
-    )
-    .unwrap();
+    let dir = common::reference_database_dir();
     let path = common::MasterToml::reference()
         .www_toml(&format!("{USERS}\n{www}"))
         .write(dir.path());

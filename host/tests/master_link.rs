@@ -175,6 +175,21 @@ impl Linked {
         assert_eq!(ended["results"], 6, "cancelled: {ended}");
     }
 
+    /// The build of request `brid` once its `sleep` step runs (so that a stop interrupts it).
+    async fn sleeping_build(&self, brid: i64) -> i64 {
+        let build = self
+            .build_of(brid, |b| {
+                b["state_string"] != "created" && b["complete"] == false
+            })
+            .await;
+        let buildid = build["buildid"].as_i64().unwrap();
+        self.wait_for(&format!("builds/{buildid}/steps?name=sleep"), |s| {
+            !s["started_at"].is_null()
+        })
+        .await;
+        buildid
+    }
+
     /// The build of a request, once `done` holds for it.
     async fn build_of(&self, brid: i64, done: impl Fn(&Value) -> bool) -> Value {
         self.wait_for(&format!("builds?buildrequestid={brid}"), done)
@@ -266,18 +281,7 @@ async fn stop_ends_a_running_build_cancelled() {
     };
     let homer = homer();
     let (_, brid) = linked.force(&homer, "sleeper", "300").await;
-    let build = linked
-        .build_of(brid, |b| {
-            b["state_string"] != "created" && b["complete"] == false
-        })
-        .await;
-    let buildid = build["buildid"].as_i64().unwrap();
-    // The step must be running for the stop to interrupt it.
-    linked
-        .wait_for(&format!("builds/{buildid}/steps?name=sleep"), |s| {
-            !s["started_at"].is_null()
-        })
-        .await;
+    let buildid = linked.sleeping_build(brid).await;
     linked
         .ends_cancelled(&homer, &format!("builds/{buildid}"), "stop")
         .await;
@@ -430,17 +434,7 @@ roleMatchers = [{ type = "RolesFromUsername", roles = ["admins"], usernames = ["
         properties["properties"][0]["owner"],
         json!(["homer@example.org", "Force Build Form"])
     );
-    let build = linked
-        .build_of(brid, |b| {
-            b["state_string"] != "created" && b["complete"] == false
-        })
-        .await;
-    let buildid = build["buildid"].as_i64().unwrap();
-    linked
-        .wait_for(&format!("builds/{buildid}/steps?name=sleep"), |s| {
-            !s["started_at"].is_null()
-        })
-        .await;
+    let buildid = linked.sleeping_build(brid).await;
     let (status, body) = linked
         .ours(
             &homer,

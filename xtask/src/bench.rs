@@ -769,6 +769,32 @@ fn page_timing(port: u16, label: &str, path: &str) -> Result<String> {
     Ok(line)
 }
 
+/// Runs the host's example `name` (release build) with `args`; what it prints, or an error with
+/// what it printed to stderr.
+pub(crate) fn run_example(name: &str, args: &[&std::ffi::OsStr]) -> Result<String> {
+    let output = crate::cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "buildbot-www",
+            "--example",
+            name,
+            "--",
+        ])
+        .args(args)
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "{name} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 /// `cargo xtask bench events`: latency from a database write to a `/ws` client (median and max
 /// of 20 writes), on a copy of the reference database and on a copy of the 1M-build database.
 fn events() -> Result<()> {
@@ -787,28 +813,9 @@ fn events() -> Result<()> {
         remove_copy();
         std::fs::copy(&source, &copy)
             .with_context(|| format!("cannot copy {}", source.display()))?;
-        let output = crate::cargo()
-            .args([
-                "run",
-                "--quiet",
-                "--release",
-                "-p",
-                "buildbot-www",
-                "--example",
-                "event_latency",
-                "--",
-            ])
-            .arg(&copy)
-            .arg("20")
-            .output()?;
+        let output = run_example("event_latency", &[copy.as_os_str(), "20".as_ref()]);
         remove_copy();
-        if !output.status.success() {
-            bail!(
-                "event_latency failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let line = output?.trim().to_owned();
         println!("{label:>22}: {line}");
         report.push_str(&format!("| {label} | {line} |\n"));
     }

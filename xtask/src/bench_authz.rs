@@ -6,7 +6,7 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::bench::{ensure_wrk, generated_database, start_server_with};
+use crate::bench::{ensure_wrk, generated_database, run_example, start_server_with};
 use crate::bench_auth::{alternate_rounds, get, session_cookie};
 use crate::root;
 
@@ -99,27 +99,10 @@ pub(crate) fn authz() -> Result<()> {
         root().join("fixtures/reference/buildbot-4.3/state.sqlite"),
         &copy,
     )?;
-    let output = crate::cargo()
-        .args([
-            "run",
-            "--quiet",
-            "--release",
-            "-p",
-            "buildbot-www",
-            "--example",
-            "authz_fanout",
-            "--",
-        ])
-        .arg(&copy)
-        .args(["1000", "10"])
-        .output()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!(
-            "authz_fanout failed: {text}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    let text = run_example(
+        "authz_fanout",
+        &[copy.as_os_str(), "1000".as_ref(), "10".as_ref()],
+    )?;
     report.push_str(&format!("\n{}\n", text.lines().last().unwrap_or_default()));
     println!("\n{report}");
     std::fs::write(bench_dir.join("authz.md"), report)?;

@@ -175,86 +175,12 @@ impl Standalone {
     /// Writes a buildset and its requests, queues them for the runner; `[bsid, {builderid:
     /// brid}]` as Buildbot answers.
     pub(crate) async fn add_buildset(&self, new: NewBuildset) -> Result<Value, Refusal> {
-        let t = now();
         let mut tx = self.pool.begin().await?;
-        let mut ssids = new.sourcestamp_ids.clone();
-        for ss in &new.sourcestamps {
-            let hash = crate::db::hash::ss_hash(
-                Some(&ss.branch),
-                Some(&ss.revision),
-                &ss.repository,
-                &ss.project,
-                &ss.codebase,
-            );
-            let existing: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM sourcestamps WHERE ss_hash = $1")
-                    .bind(&hash)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let id = match existing {
-                Some(id) => id,
-                None => {
-                    sqlx::query_scalar(
-                        "INSERT INTO sourcestamps (ss_hash, branch, revision, patchid, repository, codebase, project, created_at) \
-                         VALUES ($1, $2, $3, NULL, $4, $5, $6, $7) RETURNING id",
-                    )
-                    .bind(&hash)
-                    .bind(&ss.branch)
-                    .bind(&ss.revision)
-                    .bind(&ss.repository)
-                    .bind(&ss.codebase)
-                    .bind(&ss.project)
-                    .bind(t)
-                    .fetch_one(&mut *tx)
-                    .await?
-                }
-            };
-            ssids.push(id);
-        }
-        let bsid: i64 = sqlx::query_scalar(
-            "INSERT INTO buildsets (external_idstring, reason, submitted_at, complete, complete_at, results, \
-             parent_buildid, parent_relationship, rebuilt_buildid) VALUES (NULL, $1, $2, 0, NULL, -1, NULL, NULL, $3) RETURNING id",
-        )
-        .bind(&new.reason)
-        .bind(t)
-        .bind(new.rebuilt_buildid)
-        .fetch_one(&mut *tx)
-        .await?;
-        for ssid in ssids {
-            sqlx::query(
-                "INSERT INTO buildset_sourcestamps (buildsetid, sourcestampid) VALUES ($1, $2)",
-            )
-            .bind(bsid)
-            .bind(ssid)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (name, value, source) in &new.properties {
-            sqlx::query("INSERT INTO buildset_properties (buildsetid, property_name, property_value) VALUES ($1, $2, $3)")
-                .bind(bsid)
-                .bind(name)
-                .bind(py_json(&json!([value, source])))
-                .execute(&mut *tx)
-                .await?;
-        }
-        let mut brids = Map::new();
-        let mut queued = Vec::new();
-        for builderid in &new.builderids {
-            let brid: i64 = sqlx::query_scalar(
-                "INSERT INTO buildrequests (buildsetid, builderid, priority, complete, results, submitted_at, complete_at, waited_for) \
-                 VALUES ($1, $2, $3, 0, -1, $4, NULL, 0) RETURNING id",
-            )
-            .bind(bsid)
-            .bind(builderid)
-            .bind(new.priority)
-            .bind(t)
-            .fetch_one(&mut *tx)
-            .await?;
-            brids.insert(builderid.to_string(), Value::from(brid));
-            queued.push(brid);
-        }
+        let (bsid, requests) = write_buildset(&mut tx, &new, now()).await?;
         tx.commit().await?;
-        for brid in queued {
+        let mut brids = Map::new();
+        for (builderid, brid) in requests {
+            brids.insert(builderid.to_string(), Value::from(brid));
             self.runner.queue(brid);
         }
         self.events.sync().await;
@@ -406,6 +332,91 @@ impl Standalone {
         self.events.sync().await;
         Ok(())
     }
+}
+
+/// Writes the rows of Buildbot's `addBuildset` at time `t`: the sourcestamps (an existing one
+/// with the same `ss_hash` is reused), the buildset, its properties (`[value, source]`) and one
+/// build request per builder; the buildset id and the (builderid, brid) pairs.
+pub(crate) async fn write_buildset(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    new: &NewBuildset,
+    t: i64,
+) -> Result<(i64, Vec<(i64, i64)>), sqlx::Error> {
+    let mut ssids = new.sourcestamp_ids.clone();
+    for ss in &new.sourcestamps {
+        let hash = crate::db::hash::ss_hash(
+            Some(&ss.branch),
+            Some(&ss.revision),
+            &ss.repository,
+            &ss.project,
+            &ss.codebase,
+        );
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM sourcestamps WHERE ss_hash = $1")
+                .bind(&hash)
+                .fetch_optional(&mut **tx)
+                .await?;
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO sourcestamps (ss_hash, branch, revision, patchid, repository, codebase, project, created_at) \
+                     VALUES ($1, $2, $3, NULL, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(&hash)
+                .bind(&ss.branch)
+                .bind(&ss.revision)
+                .bind(&ss.repository)
+                .bind(&ss.codebase)
+                .bind(&ss.project)
+                .bind(t)
+                .fetch_one(&mut **tx)
+                .await?
+            }
+        };
+        ssids.push(id);
+    }
+    let bsid: i64 = sqlx::query_scalar(
+        "INSERT INTO buildsets (external_idstring, reason, submitted_at, complete, complete_at, results, \
+         parent_buildid, parent_relationship, rebuilt_buildid) VALUES (NULL, $1, $2, 0, NULL, -1, NULL, NULL, $3) RETURNING id",
+    )
+    .bind(&new.reason)
+    .bind(t)
+    .bind(new.rebuilt_buildid)
+    .fetch_one(&mut **tx)
+    .await?;
+    for ssid in ssids {
+        sqlx::query(
+            "INSERT INTO buildset_sourcestamps (buildsetid, sourcestampid) VALUES ($1, $2)",
+        )
+        .bind(bsid)
+        .bind(ssid)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (name, value, source) in &new.properties {
+        sqlx::query("INSERT INTO buildset_properties (buildsetid, property_name, property_value) VALUES ($1, $2, $3)")
+            .bind(bsid)
+            .bind(name)
+            .bind(py_json(&json!([value, source])))
+            .execute(&mut **tx)
+            .await?;
+    }
+    let mut requests = Vec::with_capacity(new.builderids.len());
+    for builderid in &new.builderids {
+        let brid: i64 = sqlx::query_scalar(
+            "INSERT INTO buildrequests (buildsetid, builderid, priority, complete, results, submitted_at, complete_at, waited_for) \
+             VALUES ($1, $2, $3, 0, -1, $4, NULL, 0) RETURNING id",
+        )
+        .bind(bsid)
+        .bind(builderid)
+        .bind(new.priority)
+        .bind(t)
+        .fetch_one(&mut **tx)
+        .await?;
+        requests.push((*builderid, brid));
+    }
+    Ok((bsid, requests))
 }
 
 /// Completes buildset `bsid` when all its requests are complete, with their worst results.

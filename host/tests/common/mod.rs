@@ -80,6 +80,17 @@ pub fn reference_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reference/buildbot-4.3")
 }
 
+/// A temporary folder holding a copy of the reference `state.sqlite`.
+pub fn reference_database_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        reference_dir().join("state.sqlite"),
+        dir.path().join("state.sqlite"),
+    )
+    .unwrap();
+    dir
+}
+
 /// Copies `fixtures/reference/master.toml` and the reference `state.sqlite` into a temp dir,
 /// optionally with TOML merged into the `[www]` table (see [`MasterToml::www_toml`]), and
 /// serves it on a free loopback port.
