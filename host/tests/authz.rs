@@ -166,6 +166,10 @@ async fn a_read_lockdown_refuses_as_buildbot_does_and_closes_sse() {
     assert!(body.contains("you need to have role"), "{body}");
     assert!(!body.contains("linux-build"), "{body}");
     assert_eq!(site.get("/builders", Some(&homer)).await.0, 200);
+    // A refused anonymous visitor still gets the shell with its login form.
+    let (status, _, body) = site.get("/", None).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("id=\"bb-login\""), "{body}");
     // Control: marge is refused with Buildbot's JSON-RPC body.
     let (status, body) = site
         .rpc(
@@ -175,6 +179,25 @@ async fn a_read_lockdown_refuses_as_buildbot_does_and_closes_sse() {
         )
         .await;
     assert_eq!((status, body), (403, denied_rpc(3, "admins")));
+    // Hostile calls: a body over the limit, and JSON nested past the parser's depth, are
+    // refused with an error; the server goes on.
+    let client = reqwest::Client::new();
+    let post = |body: Vec<u8>| {
+        client
+            .post(format!("{}/api/v2/builds/1", site.server.base))
+            .header("content-type", "application/json")
+            .header("cookie", &homer)
+            .body(body)
+            .send()
+    };
+    let huge = vec![b' '; buildbot_www::control::MAX_CALL_BYTES + 1];
+    assert_eq!(post(huge).await.unwrap().status(), 413);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let response = post(deep.into_bytes()).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32700);
+    assert_eq!(site.get("/api/v2/builds", Some(&homer)).await.0, 200);
 }
 
 /// Scenario 5a (read-only for all: control needs a role nobody has) and 5c (`defaultDeny =
