@@ -282,6 +282,16 @@ async fn every_role_matcher_and_rule_order() {
             .await;
         assert_eq!((status, body), (403, denied_rpc(7, "writers")), "{who}");
     }
+    // A scheduler this server does not know (only a linked master would): its builders cannot
+    // be named here, so the builder rule matches and refuses rather than lets the call through.
+    let (status, body) = site
+        .rpc(
+            "forceschedulers/elsewhere",
+            Some(&lenny),
+            call("force", 7, json!({})),
+        )
+        .await;
+    assert_eq!((status, body), (403, denied_rpc(7, "writers")));
     // Past the rule (allowed: no master is linked, so 503).
     let (status, _) = site
         .rpc("forceschedulers/force", Some(&lisa), force("docs"))

@@ -287,7 +287,11 @@ impl Authz {
                 let Some(builder) = builder else {
                     return Some(Matched::Plain);
                 };
-                let names = force_builder_names(subject).await;
+                // Builders this server cannot name (a scheduler only the linked master knows):
+                // the rule matches, so that it refuses rather than lets through.
+                let Some(names) = force_builder_names(subject).await else {
+                    return Some(Matched::Plain);
+                };
                 names
                     .iter()
                     .any(|n| builder.matches(n))
@@ -388,43 +392,43 @@ fn event_entity(event: &Event) -> Option<String> {
 }
 
 /// The builders a force call would start, as Buildbot's `computeBuilderNames` sees them: the
-/// `builderNames` parameter, or the builder `builderid` names, or all of the scheduler's.
-async fn force_builder_names(subject: &Subject<'_>) -> Vec<String> {
-    let Some(name) = subject.scheduler_name() else {
-        return Vec::new();
-    };
-    let Some(scheduler) = subject
+/// `builderNames` parameter, or the builder `builderid` names, or all of the scheduler's. `None`
+/// when they cannot be known here: a scheduler missing from this server's config (only the
+/// linked master knows it) with no `builderNames`, or a `builderid` that names no builder.
+async fn force_builder_names(subject: &Subject<'_>) -> Option<Vec<String>> {
+    let name = subject.scheduler_name()?;
+    let scheduler = subject
         .data()
         .forceschedulers()
         .iter()
-        .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
-    else {
-        return Vec::new();
-    };
-    let all: Vec<String> = scheduler
-        .get("builder_names")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
+        .find(|s| s.get("name").and_then(Value::as_str) == Some(name));
+    let all: Option<Vec<String>> = scheduler.map(|s| {
+        s.get("builder_names")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    });
+    let known = |n: &String| all.as_ref().is_none_or(|all| all.contains(n));
     if let Some(asked) = subject
         .options
         .get("builderNames")
         .and_then(Value::as_array)
     {
-        return asked
+        let asked: Vec<String> = asked
             .iter()
-            .filter_map(Value::as_str)
-            .filter(|n| all.iter().any(|a| a == n))
-            .map(str::to_string)
+            .filter_map(|v| v.as_str().map(str::to_string))
             .collect();
+        return Some(asked.into_iter().filter(|n| known(n)).collect());
     }
-    if let Some(id) = subject.options.get("builderid").and_then(Value::as_i64) {
-        return match subject.builder_name(id).await {
-            Some(n) if all.contains(&n) => vec![n],
-            _ => Vec::new(),
+    if let Some(id) = subject.options.get("builderid") {
+        let id = match id {
+            Value::String(s) => s.trim().parse().ok(),
+            other => other.as_i64(),
         };
+        let name = subject.builder_name(id?).await?;
+        return Some(if known(&name) { vec![name] } else { Vec::new() });
     }
     all
 }
