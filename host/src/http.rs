@@ -69,6 +69,12 @@ impl HttpState {
             Some(link) => crate::control::Control::Linked(Arc::new(link)),
             None => crate::control::Control::Unavailable,
         };
+        if let Some(master) = &config.www.master {
+            let fed = master.live_updates == crate::config::LiveUpdates::Master;
+            if fed && tokio::runtime::Handle::try_current().is_ok() {
+                crate::events::master_feed::spawn(&events, &master.url, auth.sessions());
+            }
+        }
         Ok(HttpState {
             auth,
             config,

@@ -478,6 +478,31 @@ roleMatchers = [{ type = "RolesFromUsername", roles = ["admins"], usernames = ["
     assert_eq!(request["results"], 6);
 }
 
+/// `live_updates = "master"`: our `/ws` is fed by the master's own `/ws`, each event once
+/// (the database watcher does not publish it again).
+#[tokio::test]
+async fn live_updates_come_from_the_masters_websocket() {
+    let Some(linked) = linked_with("[www.master]\nlive_updates = \"master\"\n").await else {
+        return;
+    };
+    let marge = marge();
+    let mut ws = consume(&linked.base, "builds/*/*").await;
+    // The feed is up once the master acknowledged it; a build forced before that would be
+    // published by the watcher instead, which the test could not tell apart.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, brid) = linked.force(&marge, "sleeper", "1").await;
+    let build = linked.build_of(brid, |b| b["complete"] == true).await;
+    let buildid = build["buildid"].as_i64().unwrap();
+    let finished = event(&mut ws, &format!("builds/{buildid}/finished")).await;
+    assert_eq!(finished["results"], 0);
+    // Nothing more for this build within the watcher's next polls: no second copy.
+    let again = tokio::time::timeout(Duration::from_secs(2), async {
+        event(&mut ws, &format!("builds/{buildid}/finished")).await
+    })
+    .await;
+    assert!(again.is_err(), "builds/{buildid}/finished published twice");
+}
+
 /// Our server linked to a master that is not there: a clear 502 naming it.
 #[tokio::test]
 async fn our_json_rpc_says_when_the_master_is_unreachable() {

@@ -19,6 +19,21 @@ pub struct MasterLinkConfig {
     pub url: String,
     /// `timeout`: how long one forwarded call may take, connection included (default 30 s).
     pub timeout: Duration,
+    /// `live_updates`: where `/ws` and `/sse` events come from.
+    pub live_updates: LiveUpdates,
+}
+
+/// `live_updates`: where live events come from while linked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum LiveUpdates {
+    /// `"database"` (default): this server polls the shared database.
+    #[default]
+    #[serde(rename = "database")]
+    Database,
+    /// `"master"`: the master's own `/ws` feeds them; the database is polled again while that
+    /// connection is down.
+    #[serde(rename = "master")]
+    Master,
 }
 
 /// `[www.master]` as written.
@@ -28,6 +43,8 @@ pub(super) struct RawMaster {
     url: String,
     #[serde(default)]
     timeout: Option<Bounded<1, 3600>>,
+    #[serde(default)]
+    live_updates: LiveUpdates,
 }
 
 impl RawMaster {
@@ -64,6 +81,7 @@ impl RawMaster {
             timeout: self
                 .timeout
                 .map_or(DEFAULT_MASTER_TIMEOUT, |s| Duration::from_secs(s.get())),
+            live_updates: self.live_updates,
         })
     }
 }

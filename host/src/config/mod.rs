@@ -34,7 +34,7 @@ pub use auth::{
 pub use error::ConfigError;
 pub use forcesched::{ForceCodebase, ForceSchedulerSpec, DEFAULT_REASON_STRING};
 pub use limits::Limits;
-pub use master::{MasterLinkConfig, DEFAULT_MASTER_TIMEOUT};
+pub use master::{LiveUpdates, MasterLinkConfig, DEFAULT_MASTER_TIMEOUT};
 pub use port::Port;
 pub use secret::{Secret, SecretSource};
 

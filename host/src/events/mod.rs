@@ -7,6 +7,7 @@
 //! publishes what changed. A writer in this process calls [`Events::sync`] after its write: the
 //! watcher then publishes the change at once, so no event is published twice.
 
+pub mod master_feed;
 pub mod messages;
 mod watch;
 
@@ -173,6 +174,8 @@ struct Inner {
     sender: broadcast::Sender<Arc<Event>>,
     watcher: Option<watch::Watcher>,
     named: Mutex<HashMap<String, Patterns>>,
+    /// A linked master's feed is up (`master_feed`): the watcher only keeps its place.
+    fed: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Events {
@@ -190,6 +193,7 @@ impl Events {
                 sender,
                 watcher: None,
                 named: Mutex::default(),
+                fed: Default::default(),
             }),
         }
     }
@@ -204,6 +208,7 @@ impl Events {
                 sender,
                 watcher: Some(watch::Watcher::new(data)),
                 named: Mutex::default(),
+                fed: Default::default(),
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -258,6 +263,17 @@ impl Events {
         self.named().remove(name);
     }
 
+    /// Whether a linked master's feed publishes the events now (the watcher does not).
+    pub fn is_fed(&self) -> bool {
+        self.inner.fed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set_fed(&self, fed: bool) {
+        self.inner
+            .fed
+            .store(fed, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn named(&self) -> std::sync::MutexGuard<'_, HashMap<String, Patterns>> {
         self.inner.named.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -267,7 +283,8 @@ impl Events {
     /// published at once, exactly once.
     pub async fn sync(&self) {
         if let Some(watcher) = &self.inner.watcher {
-            for event in watcher.poll(self.subscribers() > 0).await {
+            let publish = self.subscribers() > 0 && !self.is_fed();
+            for event in watcher.poll(publish).await {
                 self.publish(event);
             }
         }
