@@ -320,6 +320,7 @@ async fn control_actions_in_a_real_browser() {
             long,
         )
         .await;
+    browser.screenshot("force-dialog-errors").await;
     assert!(
         errors[0]
             .as_str()
@@ -384,7 +385,7 @@ async fn control_actions_in_a_real_browser() {
     browser
         .wait_for(
             "the stop call",
-            "var b = document.querySelector('button[data-rpc-method=stop]'); return !b || b.getAttribute('data-done') === '1';",
+            "return document.documentElement.getAttribute('data-control-calls') === '1';",
             long,
         )
         .await;
