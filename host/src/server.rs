@@ -34,10 +34,21 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         let avatars = crate::avatar::Avatars::new(&config)?;
-        let ui = UiState::new(config.clone(), data.clone(), plugins.clone())?;
+        let mut ui = UiState::new(config.clone(), data.clone(), plugins.clone())?;
         let events = crate::events::Events::watching(data.clone());
         let http = HttpState::new(config, data, plugins, events)?;
+        // The pages offer the actions of whoever carries them out (a linked master).
+        ui.control = http.control.clone();
         Ok(AppState { http, ui, avatars })
+    }
+
+    /// The state with `control` carrying out control actions, for the JSON-RPC calls and
+    /// for the pages (which offer the actions only when someone can carry them out).
+    pub fn with_control(mut self, control: crate::control::Control) -> Self {
+        let control = Arc::new(control);
+        self.http.control = control.clone();
+        self.ui.control = control;
+        self
     }
 }
 
@@ -116,13 +127,12 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
     if demo_activity {
         // The runner plays the master: control actions write requests it claims and runs.
         let runner = std::sync::Arc::new(crate::control::standalone::Runner::default());
-        state.http.control = std::sync::Arc::new(crate::control::Control::Standalone(
-            crate::control::standalone::Standalone::new(
-                state.http.data.pool().clone(),
-                state.http.events.clone(),
-                runner.clone(),
-            ),
-        ));
+        let standalone = crate::control::standalone::Standalone::new(
+            state.http.data.pool().clone(),
+            state.http.events.clone(),
+            runner.clone(),
+        );
+        state = state.with_control(crate::control::Control::Standalone(standalone));
         tokio::spawn(crate::fixtures::activity::run(
             state.http.data.pool().clone(),
             state.http.events.clone(),

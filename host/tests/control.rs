@@ -11,7 +11,7 @@ use buildbot_www::control::standalone::{Runner, Standalone};
 use buildbot_www::control::Control;
 use serde_json::{json, Value};
 
-const USERS: &str =
+pub(crate) const USERS: &str =
     "[www.auth]\ntype = \"UserPasswordAuth\"\nusers = { homer = \"doh!\", marge = \"hmm\", bart = \"eat\" }\n";
 
 /// A recorded call: what was sent and what Buildbot answered.
@@ -20,36 +20,46 @@ fn recording(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-struct Site {
-    server: common::Server,
-    pool: buildbot_www::db::Pool,
+/// A server over a copy of the reference database (shared with the UI's control tests).
+pub(crate) struct Site {
+    pub(crate) server: common::Server,
+    pub(crate) pool: buildbot_www::db::Pool,
     activity: Option<buildbot_www::fixtures::activity::Activity>,
 }
 
 /// The reference database and config with `www` TOML; with `standalone`, control actions go
 /// to the standalone backend and a demo activity runner that the test ticks itself.
 async fn site(www: &str, standalone: bool) -> Site {
-    let dir = common::reference_database_dir();
-    let path = common::MasterToml::reference()
+    let config = common::MasterToml::reference()
         .www_toml(&format!("{USERS}\n{www}"))
-        .write(dir.path());
+        .text();
+    site_with(&config, standalone).await
+}
+
+/// The reference database with a whole config file's text (`USERS` are not added); with
+/// `standalone`, as `site`.
+pub(crate) async fn site_with(config_text: &str, standalone: bool) -> Site {
+    let dir = common::reference_database_dir();
+    let path = dir.path().join("master.toml");
+    std::fs::write(&path, config_text).unwrap();
     let config = buildbot_www::config::load(&path).expect("config loads");
     let data = buildbot_www::server::data_api(&config).await.unwrap();
     let pool = data.pool().clone();
-    let mut state = buildbot_www::server::AppState::new(
+    let state = buildbot_www::server::AppState::new(
         config,
         data,
         buildbot_www::plugins::Registry::default(),
     )
     .unwrap();
     let mut activity = None;
+    let mut control = Control::Unavailable;
     if standalone {
         let runner = Arc::new(Runner::default());
-        state.http.control = Arc::new(Control::Standalone(Standalone::new(
+        control = Control::Standalone(Standalone::new(
             pool.clone(),
             state.http.events.clone(),
             runner.clone(),
-        )));
+        ));
         activity = Some(
             buildbot_www::fixtures::activity::Activity::new(pool.clone())
                 .await
@@ -58,14 +68,14 @@ async fn site(www: &str, standalone: bool) -> Site {
         );
     }
     Site {
-        server: common::Server::start(state, dir).await,
+        server: common::Server::start(state.with_control(control), dir).await,
         pool,
         activity,
     }
 }
 
 impl Site {
-    async fn user(&self, name: &str) -> String {
+    pub(crate) async fn user(&self, name: &str) -> String {
         common::session_cookie(&self.server, json!({"username": name, "email": name})).await
     }
 
@@ -89,7 +99,7 @@ impl Site {
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
-    async fn rpc(
+    pub(crate) async fn rpc(
         &self,
         path: &str,
         cookie: Option<&str>,
@@ -109,7 +119,7 @@ impl Site {
         (status, serde_json::from_str(&text).unwrap())
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         let text = reqwest::get(format!("{}/api/v2/{path}", self.server.base))
             .await
             .unwrap()
@@ -119,7 +129,7 @@ impl Site {
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: {text}"))
     }
 
-    async fn tick(&mut self) {
+    pub(crate) async fn tick(&mut self) {
         self.activity.as_mut().unwrap().tick().await.unwrap();
     }
 }

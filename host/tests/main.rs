@@ -31,6 +31,8 @@ mod reference_api;
 mod sdk_examples;
 #[cfg(feature = "demo")]
 mod ui;
+#[cfg(feature = "demo")]
+mod ui_control;
 mod ui_sanitizer;
 mod view_layouts;
 mod waterfall_view;

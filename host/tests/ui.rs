@@ -193,7 +193,7 @@ impl Browser {
         answer.as_array().cloned().unwrap_or_default()
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("a screenshot");
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).unwrap();

@@ -7,6 +7,7 @@
 
 mod account;
 mod assets;
+mod controls;
 mod format;
 mod page_error;
 mod pages;
@@ -29,6 +30,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::CurrentUser;
 use crate::config::Config;
+use crate::control::Control;
 use crate::data::DataApi;
 use crate::identity::User;
 use crate::plugins::Registry;
@@ -38,6 +40,7 @@ use account::Account;
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("macros.html", include_str!("templates/macros.html")),
+    ("controls.html", include_str!("templates/controls.html")),
     ("home.html", include_str!("templates/home.html")),
     ("builders.html", include_str!("templates/builders.html")),
     ("builder.html", include_str!("templates/builder.html")),
@@ -94,6 +97,9 @@ pub struct UiState {
     pub plugins: Registry,
     /// The compiled templates (built-in, or replaced from `custom_templates_dir`).
     pub ui: Arc<Ui>,
+    /// Who carries out control actions (the same as the HTTP side's): the pages offer none
+    /// while it is `Unavailable`.
+    pub control: Arc<Control>,
 }
 
 impl UiState {
@@ -105,6 +111,7 @@ impl UiState {
             data,
             plugins,
             ui,
+            control: Arc::new(Control::default()),
         })
     }
 }

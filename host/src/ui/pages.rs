@@ -11,6 +11,7 @@ use axum::http::{header, Response, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use super::controls::{self, Controls};
 use super::page_error::PageError;
 use super::{html, sanitize, shell, PageRequest, UiState, SETTINGS};
 use crate::data::{Answer, ApiError};
@@ -47,6 +48,10 @@ struct BuilderPage {
     pending: Vec<Item>,
     page: i64,
     has_next: bool,
+    /// The force schedulers whose button this user gets.
+    forceschedulers: Vec<Item>,
+    /// What the force form's `username` field shows.
+    force_username: String,
 }
 
 /// What `build.html` shows in the shell.
@@ -62,6 +67,10 @@ struct BuildPage {
     buildrequest: Option<Item>,
     buildset: Option<Item>,
     next_exists: bool,
+    /// Whether this user gets the Stop button (a running build).
+    may_stop: bool,
+    /// Whether this user gets the Rebuild button (a finished build).
+    may_rebuild: bool,
 }
 
 /// What `log.html` shows in the shell.
@@ -501,7 +510,7 @@ async fn builder_page(state: &UiState, req: &PageRequest, builderid: i64) -> Pag
             .unwrap_or_default();
         build.insert("worker_name".into(), name);
     }
-    let pending = items(
+    let mut pending = items(
         state,
         &req.user,
         "buildrequests",
@@ -527,6 +536,15 @@ async fn builder_page(state: &UiState, req: &PageRequest, builderid: i64) -> Pag
         &["builds/*/*".into(), "buildrequests/*/*".into()],
     );
     shell.live_filter = Some(json!({"builderid": builderid}));
+    let controls = Controls::new(state, &req.user);
+    controls.mark_cancel(&mut pending).await;
+    let schedulers = items(
+        state,
+        &req.user,
+        &format!("builders/{builderid}/forceschedulers"),
+        &[],
+    )
+    .await?;
     let body = BuilderPage {
         builder,
         builds,
@@ -534,6 +552,8 @@ async fn builder_page(state: &UiState, req: &PageRequest, builderid: i64) -> Pag
         pending,
         page,
         has_next,
+        forceschedulers: controls.force_schedulers(builderid, schedulers).await,
+        force_username: controls::force_username(&req.user),
     };
     Ok(html(state, "builder.html", &shell, &body))
 }
@@ -690,7 +710,17 @@ async fn build_page(state: &UiState, req: &PageRequest, builderid: i64, number: 
             format!("builds/{buildid}/steps/*/*"),
         ],
     );
+    let controls = Controls::new(state, &req.user);
+    let path = format!("builds/{buildid}");
+    let complete = build
+        .get("complete")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let may_stop = !complete && controls.may(&path, "stop", json!({})).await;
+    let may_rebuild = complete && controls.may(&path, "rebuild", json!({})).await;
     let body = BuildPage {
+        may_stop,
+        may_rebuild,
         builder,
         build,
         steps,
@@ -910,6 +940,9 @@ async fn workers_page(state: &UiState, req: &PageRequest) -> PageResult {
         );
         worker.insert("builds".into(), json!(builds));
     }
+    Controls::new(state, &req.user)
+        .mark_workers(&mut workers)
+        .await;
     let shell = shell(
         state,
         req,
@@ -1010,6 +1043,9 @@ async fn pending_page(state: &UiState, req: &PageRequest) -> PageResult {
             .unwrap_or_default();
         request.insert("reason".into(), reason);
     }
+    Controls::new(state, &req.user)
+        .mark_cancel(&mut requests)
+        .await;
     let shell = shell(
         state,
         req,

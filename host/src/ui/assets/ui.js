@@ -1,5 +1,6 @@
 // buildbot-www UI: local times, per-browser settings, live updates over Buildbot's websocket
-// protocol, and the log viewer's paging and following. Every URL is relative to the page's root.
+// protocol, the log viewer's paging and following, and the control actions (JSON-RPC). Every
+// URL is relative to the page's root.
 (function () {
   "use strict";
 
@@ -385,9 +386,164 @@
     });
   }
 
+  // ---- control actions ---------------------------------------------------------------------
+  // Buttons the server showed (it decides what this user may do) make Buildbot's JSON-RPC
+  // calls; a refusal shows the server's own message.
+  var rpcId = 0;
+
+  function rpc(path, method, params) {
+    rpcId += 1;
+    return fetch(absolute("api/v2/" + path), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", method: method, params: params, id: rpcId }),
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        var body = null;
+        try {
+          body = JSON.parse(text);
+        } catch (e) {
+          body = null;
+        }
+        if (response.ok && body && !body.error) return body.result;
+        var error = body && body.error ? body.error : { message: text || "HTTP " + response.status };
+        throw { status: response.status, code: error.code, message: error.message };
+      });
+    }, function () {
+      throw { status: 0, message: "The server cannot be reached." };
+    });
+  }
+
+  function messageText(message) {
+    if (typeof message === "string") return message;
+    if (message && typeof message === "object") {
+      return Object.keys(message).map(function (k) { return k + ": " + message[k]; }).join("; ");
+    }
+    return "the action failed";
+  }
+
+  function showControlMessage(text) {
+    var box = document.getElementById("bb-control-message");
+    if (!box) return;
+    box.textContent = text || "";
+    box.hidden = !text;
+  }
+
+  function runAction(button) {
+    var confirmText = button.getAttribute("data-confirm");
+    if (confirmText && !window.confirm(confirmText)) return;
+    button.disabled = true;
+    showControlMessage("");
+    rpc(button.getAttribute("data-rpc-path"), button.getAttribute("data-rpc-method"), {})
+      .then(function () {
+        // Counted on the document, which outlives the refreshed button (the tests wait on it).
+        var html = document.documentElement;
+        html.setAttribute("data-control-calls", String(Number(html.getAttribute("data-control-calls") || 0) + 1));
+        scheduleRefresh();
+      }, function (err) {
+        showControlMessage(button.textContent + ": " + messageText(err.message));
+        button.disabled = false;
+      });
+  }
+
+  function readFile(input) {
+    var file = input.files && input.files[0];
+    if (!file) return Promise.resolve("");
+    return new Promise(function (resolve, reject) {
+      var reader = new FileReader();
+      reader.onload = function () { resolve(String(reader.result)); };
+      reader.onerror = function () { reject(new Error("cannot read " + file.name)); };
+      reader.readAsText(file);
+    });
+  }
+
+  // Each field's value by its fullName: checkboxes as booleans, multiple lists as arrays, files
+  // read here and sent as text; fixed fields are the scheduler's own and not sent.
+  function forceParams(form) {
+    var params = {};
+    var reads = [];
+    var inputs = form.querySelectorAll("[data-fullname]");
+    for (var i = 0; i < inputs.length; i++) {
+      var input = inputs[i];
+      var name = input.getAttribute("data-fullname");
+      var type = input.getAttribute("data-type");
+      if (!name || type === "fixed") continue;
+      if (type === "bool") params[name] = input.checked;
+      else if (type === "file") {
+        reads.push(readFile(input).then(function (key) {
+          return function (text) { params[key] = text; };
+        }(name)));
+      } else if (input.multiple && input.options) {
+        params[name] = Array.prototype.filter.call(input.options, function (o) { return o.selected; })
+          .map(function (o) { return o.value; });
+      } else params[name] = input.value;
+    }
+    return Promise.all(reads).then(function () { return params; });
+  }
+
+  function submitForce(dialog, form) {
+    var formError = form.querySelector(".form-error");
+    var errors = form.querySelectorAll(".field-error");
+    for (var i = 0; i < errors.length; i++) errors[i].hidden = true;
+    formError.hidden = true;
+    var submit = form.querySelector("button[type=submit]");
+    var builderid = Number(dialog.getAttribute("data-builderid"));
+    var path = "forceschedulers/" + encodeURIComponent(dialog.getAttribute("data-scheduler"));
+    submit.disabled = true;
+    forceParams(form)
+      .then(function (params) {
+        params.builderid = builderid;
+        return rpc(path, "force", params);
+      })
+      .then(function () {
+        window.location.assign(absolute("builders/" + builderid).href);
+      }, function (err) {
+        submit.disabled = false;
+        var rest = {};
+        if (err.code === -32602 && err.message && typeof err.message === "object") {
+          Object.keys(err.message).forEach(function (key) {
+            var slot = Array.prototype.filter.call(errors, function (e) {
+              return e.getAttribute("data-error-for") === key;
+            })[0];
+            if (slot) {
+              slot.textContent = String(err.message[key]);
+              slot.hidden = false;
+            } else rest[key] = err.message[key];
+          });
+          if (!Object.keys(rest).length) return;
+        } else rest = err.message;
+        formError.textContent = messageText(rest);
+        formError.hidden = false;
+      });
+  }
+
+  function initControls() {
+    document.addEventListener("click", function (event) {
+      var target = event.target.closest ? event.target.closest("button") : null;
+      if (!target) return;
+      if (target.hasAttribute("data-rpc-method")) runAction(target);
+      else if (target.hasAttribute("data-dialog")) {
+        var dialog = document.getElementById(target.getAttribute("data-dialog"));
+        if (dialog && dialog.showModal) dialog.showModal();
+      } else if (target.hasAttribute("data-close")) {
+        var open = target.closest("dialog");
+        if (open) open.close();
+      }
+    });
+    var forms = document.querySelectorAll("dialog.force-dialog form");
+    for (var i = 0; i < forms.length; i++) {
+      forms[i].addEventListener("submit", function (event) {
+        event.preventDefault();
+        submitForce(event.target.closest("dialog"), event.target);
+      });
+    }
+  }
+
   // ---- start -----------------------------------------------------------------------------
   if (followFragment()) return;
   initLogin();
+  initControls();
   localizeTimes(document);
   initSettingsPage();
   var isLog = initLog();
