@@ -503,6 +503,92 @@ async fn live_updates_come_from_the_masters_websocket() {
     assert!(again.is_err(), "builds/{buildid}/finished published twice");
 }
 
+/// The test master's force scheduler, described to our server too (the UI builds the form
+/// from our config; the master validates the call against its own).
+const FORCE_FORM: &str = r#"
+allowed_origins = ["http://127.0.0.1:*"]
+[[forceschedulers]]
+name = "force"
+builder_names = ["sleeper", "orphan"]
+properties = [
+    { type = "int", name = "sleep", default = 1 },
+    { type = "list", name = "flavour", choices = ["plain", "fancy"], default = "plain" },
+    { type = "bool", name = "verbose", default = false },
+    { type = "text", name = "note" },
+]
+"#;
+
+/// End to end in a browser: marge opens the builder page of our server, forces a build in the
+/// force dialog, and the build runs on the real worker, owned by her.
+#[cfg(feature = "demo")]
+#[tokio::test]
+async fn a_build_forced_in_our_ui_runs_on_the_real_worker() {
+    let Some(browser) = crate::ui::Browser::start().await else {
+        return;
+    };
+    let Some(linked) = linked_with(FORCE_FORM).await else {
+        return;
+    };
+    let sleeper = linked.get("builders?name=sleeper").await["builders"][0]["builderid"]
+        .as_i64()
+        .unwrap();
+    let token = linked.sessions.issue(&marge()).await.unwrap();
+    browser.goto(&format!("{}/about", linked.base)).await;
+    browser
+        .js(&format!(
+            "document.cookie = 'TWISTED_SESSION={token}; path=/'; return null;"
+        ))
+        .await;
+    browser
+        .goto(&format!("{}/builders/{sleeper}", linked.base))
+        .await;
+    let long = Duration::from_secs(20);
+    browser
+        .wait_for(
+            "the force button",
+            "return !!document.querySelector('button[data-dialog=\"force-force\"]');",
+            long,
+        )
+        .await;
+    browser
+        .js(
+            "document.querySelector('button[data-dialog=\"force-force\"]').click();
+             window.bbBefore = 1;
+             var d = document.getElementById('force-force');
+             d.querySelector('[data-fullname=\"reason\"]').value = 'from our UI';
+             d.querySelector('[data-fullname=\"sleep\"]').value = '1';
+             d.querySelector('[data-fullname=\"flavour\"]').value = 'fancy';
+             d.querySelector('button[type=submit]').click(); return null;",
+        )
+        .await;
+    browser
+        .wait_for(
+            "the builder page again",
+            "return window.bbBefore === undefined && document.readyState === 'complete';",
+            long,
+        )
+        .await;
+    let sets = linked.get("buildsets?order=-bsid&limit=1").await;
+    let bsid = sets["buildsets"][0]["bsid"].as_i64().unwrap();
+    assert_eq!(
+        sets["buildsets"][0]["reason"],
+        "A build was forced by 'marge@example.org': from our UI"
+    );
+    let properties = linked.get(&format!("buildsets/{bsid}/properties")).await;
+    assert_eq!(
+        properties["properties"][0]["flavour"],
+        json!(["fancy", "Force Build Form"])
+    );
+    let requests = linked
+        .get(&format!("buildrequests?buildsetid={bsid}"))
+        .await;
+    let brid = requests["buildrequests"][0]["buildrequestid"]
+        .as_i64()
+        .unwrap();
+    let build = linked.build_of(brid, |b| b["complete"] == true).await;
+    assert_eq!(build["results"], 0, "{build}");
+}
+
 /// Our server linked to a master that is not there: a clear 502 naming it.
 #[tokio::test]
 async fn our_json_rpc_says_when_the_master_is_unreachable() {

@@ -241,12 +241,13 @@ async fn the_force_form_has_every_field_type() {
     let stage = field("stage");
     assert_eq!((attr(stage, "type"), attr(stage, "value")), ("text", "ci"));
     assert!(stage.value().attr("readonly").is_some());
-    // The reference scheduler: a username field (the logged-in user's, fixed), a strict list,
-    // hidden fixed codebase fields.
+    // The reference scheduler: a username field (the logged-in user's, shown read-only and not
+    // sent: the owner is the session's user), a strict list, hidden fixed codebase fields.
     let force = html.one("dialog#force-force");
-    let username = force.one("[data-fullname=\"username\"]");
+    let username = force.one("#force-force-username");
     assert_eq!(attr(username, "value"), "marge");
     assert!(username.value().attr("readonly").is_some());
+    assert!(username.value().attr("data-fullname").is_none());
     assert_eq!(
         force.one("[data-fullname=\"outcome\"]").value().name(),
         "select"

@@ -390,21 +390,24 @@ fn parse_username(field: &Value, given: &Value) -> Result<Value, String> {
     let name = text.as_str().unwrap_or_default();
     if flag(field, "need_email") && !looks_like_email(name) {
         return Err(format!(
-            "'{name}' is not a name and email address ('Full Name <name@example.com>')"
+            "'{name}' is not an email address ('name@example.com' or 'Full Name <name@example.com>')"
         ));
     }
     Ok(text)
 }
 
-/// `Name <user@host>`, as Buildbot's username field wants it.
+/// `user@host` or `Name <user@host>`, as Buildbot's username field wants it.
 fn looks_like_email(text: &str) -> bool {
-    let Some((_, rest)) = text.split_once('<') else {
-        return false;
+    let address = match text.split_once('<') {
+        Some((_, rest)) => match rest.strip_suffix('>') {
+            Some(address) => address,
+            None => return false,
+        },
+        None => text,
     };
-    let Some(address) = rest.strip_suffix('>') else {
-        return false;
-    };
-    matches!(address.split_once('@'), Some((user, host)) if !user.is_empty() && (host.contains('.') || host == "localhost"))
+    matches!(address.split_once('@'),
+        Some((user, host)) if !user.is_empty() && !host.is_empty()
+            && !user.contains(char::is_whitespace) && !host.contains(['@', '>', ' ']))
 }
 
 #[cfg(test)]
@@ -509,7 +512,7 @@ mod tests {
         assert_eq!(
             got,
             json!({
-                "username": "'just a name' is not a name and email address ('Full Name <name@example.com>')",
+                "username": "'just a name' is not an email address ('name@example.com' or 'Full Name <name@example.com>')",
                 "revision": "'xyz!' does not match pattern '[0-9a-f]+$'",
                 "outcome": "'nonsense' does not belong to list of available choices '['success', 'failure']'",
                 "tags": "'c' does not belong to list of available choices '['a', 'b']'",
