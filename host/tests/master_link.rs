@@ -452,6 +452,18 @@ roleMatchers = [{ type = "RolesFromUsername", roles = ["admins"], usernames = ["
         .wait_for(&format!("builds/{buildid}"), |b| b["complete"] == true)
         .await;
     assert_eq!(ended["results"], 6, "{ended}");
+    // Rebuild it through us: a new buildset of the build, made by the master.
+    let (status, body) = linked
+        .ours(&homer, &format!("builds/{buildid}"), "rebuild", json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (rebuilt, rebuilt_brid) = buildset_of(&body["result"]);
+    let buildset = linked.get(&format!("buildsets/{rebuilt}")).await;
+    assert_eq!(buildset["buildsets"][0]["rebuilt_buildid"], buildid);
+    // It would sleep 300 s on the one worker the other tests share: cancel it.
+    linked
+        .ends_cancelled(&homer, &format!("buildrequests/{rebuilt_brid}"), "cancel")
+        .await;
     // Cancel a pending request through us.
     let (status, body) = linked
         .ours(
@@ -550,16 +562,21 @@ async fn a_build_forced_in_our_ui_runs_on_the_real_worker() {
             long,
         )
         .await;
+    // Other tests force builds on the same master meanwhile: this one's reason is its own.
+    let tag = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     browser
-        .js(
+        .js(&format!(
             "document.querySelector('button[data-dialog=\"force-force\"]').click();
              window.bbBefore = 1;
              var d = document.getElementById('force-force');
-             d.querySelector('[data-fullname=\"reason\"]').value = 'from our UI';
+             d.querySelector('[data-fullname=\"reason\"]').value = 'from our UI {tag}';
              d.querySelector('[data-fullname=\"sleep\"]').value = '1';
              d.querySelector('[data-fullname=\"flavour\"]').value = 'fancy';
-             d.querySelector('button[type=submit]').click(); return null;",
-        )
+             d.querySelector('button[type=submit]').click(); return null;"
+        ))
         .await;
     browser
         .wait_for(
@@ -568,12 +585,16 @@ async fn a_build_forced_in_our_ui_runs_on_the_real_worker() {
             long,
         )
         .await;
-    let sets = linked.get("buildsets?order=-bsid&limit=1").await;
-    let bsid = sets["buildsets"][0]["bsid"].as_i64().unwrap();
-    assert_eq!(
-        sets["buildsets"][0]["reason"],
-        "A build was forced by 'marge@example.org': from our UI"
-    );
+    let reason = format!("A build was forced by 'marge@example.org': from our UI {tag}");
+    let sets = linked.get("buildsets?order=-bsid&limit=50").await;
+    let bsid = sets["buildsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["reason"] == reason.as_str())
+        .unwrap_or_else(|| panic!("no buildset '{reason}' in {sets}"))["bsid"]
+        .as_i64()
+        .unwrap();
     let properties = linked.get(&format!("buildsets/{bsid}/properties")).await;
     assert_eq!(
         properties["properties"][0]["flavour"],
