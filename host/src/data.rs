@@ -124,7 +124,7 @@ impl DataApi {
         if self.authz.filters_items() {
             if let Some((endpoint, _)) = endpoints::resolve(path) {
                 if endpoint.collection && visibility::filtered(endpoint.rtype.plural) {
-                    return visibility::read_visible(self, user, path, args).await;
+                    return visibility::read_visible(self, user, endpoint, path, args).await;
                 }
             }
         }

@@ -267,22 +267,23 @@ impl Authz {
         subject: &Subject<'_>,
         action: Action<'_>,
     ) -> Option<Matched> {
-        let kind = subject.kind();
+        // Resolved only for the matchers that look at the endpoint.
+        let kind = || subject.kind();
         match (matcher, action) {
             (Matcher::Any, _) => Some(Matched::Plain),
             (Matcher::AnyControl, Action::Control(_)) => Some(Matched::Plain),
             (Matcher::StopBuild(builder), Action::Control("stop"))
-                if matches!(kind, Some(Kind::Build | Kind::BuildRequest)) =>
+                if matches!(kind(), Some(Kind::Build | Kind::BuildRequest)) =>
             {
                 self.build_matches(subject, builder.as_ref()).await
             }
             (Matcher::RebuildBuild(builder), Action::Control("rebuild"))
-                if kind == Some(Kind::Build) =>
+                if kind() == Some(Kind::Build) =>
             {
                 self.build_matches(subject, builder.as_ref()).await
             }
             (Matcher::ForceBuild(builder), Action::Control("force"))
-                if kind == Some(Kind::ForceScheduler) =>
+                if kind() == Some(Kind::ForceScheduler) =>
             {
                 let Some(builder) = builder else {
                     return Some(Matched::Plain);
@@ -298,7 +299,7 @@ impl Authz {
                     .then_some(Matched::Plain)
             }
             (Matcher::EnableScheduler, Action::Control("enable"))
-                if kind == Some(Kind::Scheduler) =>
+                if kind() == Some(Kind::Scheduler) =>
             {
                 Some(Matched::Plain)
             }
@@ -423,11 +424,8 @@ async fn force_builder_names(subject: &Subject<'_>) -> Option<Vec<String>> {
         return Some(asked.into_iter().filter(|n| known(n)).collect());
     }
     if let Some(id) = subject.options.get("builderid") {
-        let id = match id {
-            Value::String(s) => s.trim().parse().ok(),
-            other => other.as_i64(),
-        };
-        let name = subject.builder_name(id?).await?;
+        let id = crate::control::force::builder_id(id)?;
+        let name = subject.builder_name(id).await?;
         return Some(if known(&name) { vec![name] } else { Vec::new() });
     }
     all

@@ -8,7 +8,7 @@
 //! subscribers reads the database once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
@@ -76,7 +76,9 @@ fn kept_fields(path: &str) -> &'static [&'static str] {
         Some("logs") => &["stepid"],
         Some("test_result_sets") => &["buildid"],
         Some("buildrequests") => &["builderid", "buildsetid"],
-        Some("buildsets") => &["sourcestamps", "owner"],
+        // A buildset's properties (for `RolesFromOwner`), then the buildset itself.
+        Some("buildsets") if path.ends_with("/properties") => &["owner"],
+        Some("buildsets") => &["sourcestamps"],
         _ => &[],
     }
 }
@@ -98,7 +100,10 @@ pub(crate) struct BuildContext {
 pub(crate) struct Subject<'a> {
     data: &'a DataApi,
     lookups: &'a Lookups,
-    resolved: Option<(&'static Endpoint, PathArgs)>,
+    path: &'a str,
+    /// The endpoint and arguments of `path`, resolved only when a matcher needs them (rules
+    /// such as `AnyEndpointMatcher` decide without).
+    resolved: OnceLock<Option<(&'static Endpoint, PathArgs)>>,
     /// The entity itself, when the caller has it.
     item: Option<&'a Map<String, Value>>,
     /// The JSON-RPC parameters of a control action.
@@ -121,31 +126,38 @@ impl<'a> Subject<'a> {
     pub(crate) fn new(
         data: &'a DataApi,
         lookups: &'a Lookups,
-        path: &str,
+        path: &'a str,
         item: Option<&'a Map<String, Value>>,
         options: &'a Map<String, Value>,
     ) -> Self {
         Subject {
             data,
             lookups,
-            resolved: endpoints::resolve(path),
+            path,
+            resolved: OnceLock::new(),
             item,
             options,
             context: OnceCell::new(),
         }
     }
 
+    fn resolved(&self) -> Option<&(&'static Endpoint, PathArgs)> {
+        self.resolved
+            .get_or_init(|| endpoints::resolve(self.path))
+            .as_ref()
+    }
+
     /// The endpoint the path names, if any.
     pub(crate) fn kind(&self) -> Option<Kind> {
-        self.resolved.as_ref().map(|(e, _)| e.kind)
+        self.resolved().map(|(e, _)| e.kind)
     }
 
     /// The force scheduler a `forceschedulers/NAME` path names.
     pub(crate) fn scheduler_name(&self) -> Option<&str> {
-        self.resolved.as_ref()?.1.str("schedulername")
+        self.resolved()?.1.str("schedulername")
     }
 
-    /// The force schedulers of the config, as `/api/v2/forceschedulers` shows them.
+    /// The Data API the lookups read (for the config's force schedulers).
     pub(crate) fn data(&self) -> &DataApi {
         self.data
     }
@@ -168,7 +180,7 @@ impl<'a> Subject<'a> {
     }
 
     async fn find_scope(&self) -> Option<Scope> {
-        let (endpoint, args) = self.resolved.as_ref()?;
+        let (endpoint, args) = self.resolved()?;
         if let Some(item) = self.item {
             return self.scope_of_item(endpoint.rtype.plural, item).await;
         }

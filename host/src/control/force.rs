@@ -135,12 +135,7 @@ fn builders(
             out
         }
         (Some(Value::Null) | None, Some(id)) if !id.is_null() => {
-            let id = match id {
-                Value::Number(n) => n.as_i64(),
-                Value::String(s) => s.trim().parse().ok(),
-                _ => None,
-            };
-            let Some(id) = id else {
+            let Some(id) = builder_id(id) else {
                 return Err(ForceError::one("builderid", "expected a builder id"));
             };
             match builder_name(id) {
@@ -178,6 +173,15 @@ fn builders(
         ));
     }
     Ok(names)
+}
+
+/// A `builderid` parameter: a number, or its text (Buildbot's UI sends `"3"`).
+pub(crate) fn builder_id(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 /// The form being read: errors and what the fields gave.

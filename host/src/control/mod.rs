@@ -9,7 +9,7 @@
 //! `buildbotURL`'s; checked for every `/api` request by `http::cors` before this module), and
 //! the session cookie is `SameSite=Lax`.
 
-mod force;
+pub(crate) mod force;
 pub mod link;
 pub mod standalone;
 
@@ -243,7 +243,8 @@ async fn call(
             } else {
                 return rebuild(ctx, backend, &build)
                     .await
-                    .map(|result| Reply::Result(call.id.clone(), result));
+                    .map(|result| Reply::Result(call.id.clone(), result))
+                    .map_err(|refusal| refused(refusal, id));
             }
         }
         (Kind::BuildRequest, "cancel") => {
@@ -348,7 +349,7 @@ async fn read_one(data: &DataApi, path: &str) -> Option<Map<String, Value>> {
 
 /// The owner a new buildset records: the logged-in user's email (else name), never a name the
 /// caller chose; `anonymous` without a login.
-fn owner_of(user: &User) -> String {
+pub(crate) fn owner_of(user: &User) -> String {
     match user {
         User::Known {
             email: Some(email), ..
@@ -386,23 +387,18 @@ async fn force(
             id,
         ));
     }
-    let mut names: Vec<(i64, String)> = Vec::new();
-    if let Some(builderid) = call.params.get("builderid") {
-        let builderid = match builderid {
-            Value::String(s) => s.trim().parse().ok(),
-            other => other.as_i64(),
-        };
-        if let Some(builderid) = builderid {
-            if let Some(b) = read_one(ctx.data, &format!("builders/{builderid}")).await {
-                let name = b.get("name").and_then(Value::as_str).unwrap_or_default();
-                names.push((builderid, name.to_string()));
-            }
+    // The builder a `builderid` names, read before the (synchronous) form check.
+    let mut named = None;
+    if let Some(builderid) = call.params.get("builderid").and_then(force::builder_id) {
+        if let Some(b) = read_one(ctx.data, &format!("builders/{builderid}")).await {
+            let name = b.get("name").and_then(Value::as_str).unwrap_or_default();
+            named = Some((builderid, name.to_string()));
         }
     }
     let request = force::check(scheduler, spec, &call.params, |bid| {
-        names
-            .iter()
-            .find(|(i, _)| *i == bid)
+        named
+            .as_ref()
+            .filter(|(i, _)| *i == bid)
             .map(|(_, n)| n.clone())
     })
     .map_err(|force::ForceError::Fields(map)| {
@@ -445,7 +441,7 @@ async fn rebuild(
     ctx: &Context<'_>,
     backend: &Standalone,
     build: &Map<String, Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Value, Refusal> {
     let int = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_i64).unwrap_or(0);
     let buildid = int(build, "buildid");
     let request = read_one(
@@ -487,7 +483,6 @@ async fn rebuild(
             ..NewBuildset::default()
         })
         .await
-        .map_err(|r| refused(r, Some(&Value::Null)))
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

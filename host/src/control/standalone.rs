@@ -16,8 +16,7 @@ use crate::db::Pool;
 use crate::events::Events;
 use crate::jsonfmt::{self, Layout};
 
-/// Build results `CANCELLED`.
-const CANCELLED: i64 = 6;
+use buildbot_plugin_sdk::results::CANCELLED;
 
 /// What the runner is asked to do: requests to claim and run, builds to stop. Shared by the
 /// control actions and the demo activity runner.
@@ -129,13 +128,15 @@ pub(crate) struct NewBuildset {
     pub rebuilt_buildid: Option<i64>,
 }
 
-fn now() -> i64 {
+/// Now, in Unix seconds (Buildbot's time columns).
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn py_json(value: &Value) -> String {
+/// A JSON column's text, spaced as Python's `json.dumps` writes it (as Buildbot fills them).
+pub(crate) fn py_json(value: &Value) -> String {
     jsonfmt::to_string(value, Layout::Spaced, false)
 }
 
@@ -228,13 +229,13 @@ impl Standalone {
                 .bind(brid)
                 .fetch_optional(&self.pool)
                 .await?;
-        if claimed.is_some() && !self.runner.unqueue(brid) {
+        let was_queued = self.runner.unqueue(brid);
+        if claimed.is_some() && !was_queued {
             return Err(Refusal::NeedsMaster(format!(
                 "build request {brid} is claimed by a Buildbot master, which this server is not \
                  linked to: set [www.master] url to cancel it from here (docs/control.md)"
             )));
         }
-        self.runner.unqueue(brid);
         let t = now();
         let mut tx = self.pool.begin().await?;
         let masterid: Option<i64> = sqlx::query_scalar("SELECT min(id) FROM masters")

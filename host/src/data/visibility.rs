@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{endpoints, Answer, ApiError, DataApi, ResultSpec};
+use super::endpoints::Endpoint;
+use super::{Answer, ApiError, DataApi, ResultSpec};
 use crate::identity::User;
 
 /// The id field of the types whose collections are filtered item by item.
@@ -27,12 +28,10 @@ pub(super) fn filtered(plural: &str) -> bool {
 pub(super) async fn read_visible(
     data: &DataApi,
     user: &User,
+    endpoint: &Endpoint,
     path: &str,
     args: &[(String, String)],
 ) -> Result<Answer, ApiError> {
-    let Some((endpoint, _)) = endpoints::resolve(path) else {
-        return Err(ApiError::invalid_path(path));
-    };
     let spec = ResultSpec::parse(args, endpoint.rtype)?;
     let mut whole: Vec<(String, String)> = args
         .iter()

@@ -119,14 +119,11 @@ impl<'a> Controls<'a> {
     }
 }
 
-/// The name the force form's `username` field shows for a logged-in user (Buildbot fills it
-/// with the user's e-mail and does not let it be changed); empty for nobody.
+/// The name the force form's `username` field shows for a logged-in user: the owner the
+/// action will record (`control::owner_of`); empty for nobody, who types one.
 pub(super) fn force_username(user: &User) -> String {
     match user {
-        User::Known {
-            email: Some(email), ..
-        } => email.clone(),
-        User::Known { username, .. } => username.clone(),
         User::Anonymous => String::new(),
+        known => crate::control::owner_of(known),
     }
 }
