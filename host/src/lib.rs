@@ -11,6 +11,7 @@ pub mod db;
 pub mod events;
 #[cfg(feature = "demo")]
 pub mod fixtures;
+pub mod hooks;
 pub mod http;
 pub mod identity;
 pub mod jsonfmt;
