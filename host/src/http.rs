@@ -46,6 +46,8 @@ pub struct HttpState {
     pub auth: Arc<crate::auth::Authentication>,
     /// Who carries out control actions (JSON-RPC).
     pub control: Arc<crate::control::Control>,
+    /// `/change_hook/`: the enabled dialects and the delivery log.
+    pub hooks: Arc<crate::hooks::ChangeHooks>,
 }
 
 impl axum::extract::FromRef<HttpState> for Arc<crate::auth::Authentication> {
@@ -75,7 +77,9 @@ impl HttpState {
                 crate::events::master_feed::spawn(&events, &master.url, auth.sessions());
             }
         }
+        let hooks = Arc::new(crate::hooks::ChangeHooks::new(&config)?);
         Ok(HttpState {
+            hooks,
             auth,
             config,
             data,
@@ -115,6 +119,9 @@ pub fn routes() -> Router<HttpState> {
         .route("/sse", any(sse::handle))
         .route("/sse/", any(sse::handle))
         .route("/sse/{*path}", any(sse::handle))
+        .route("/change_hook", any(crate::hooks::handle))
+        .route("/change_hook/", any(crate::hooks::handle))
+        .route("/change_hook/{*rest}", any(crate::hooks::handle))
         .route("/plugins/{name}", any(plugins::mount))
         .route("/plugins/{name}/", any(plugins::handle))
         .route("/plugins/{name}/{*rest}", any(plugins::handle))

@@ -131,7 +131,8 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
             state.http.data.pool().clone(),
             state.http.events.clone(),
             runner.clone(),
-        );
+        )
+        .with_schedulers(state.http.config.schedulers.clone());
         state = state.with_control(crate::control::Control::Standalone(standalone));
         tokio::spawn(crate::fixtures::activity::run(
             state.http.data.pool().clone(),

@@ -212,15 +212,15 @@ pub async fn identify(
 }
 
 /// Credentials sent with a login: HTTP Basic, or the login form's fields.
-struct Credentials {
-    user: String,
-    password: String,
+pub(crate) struct Credentials {
+    pub user: String,
+    pub password: String,
 }
 
 /// Longest `Authorization` value or form body read for a login.
 const MAX_CREDENTIALS: usize = 4096;
 
-fn basic_credentials(headers: &HeaderMap) -> Option<Credentials> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<Credentials> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     if value.len() > MAX_CREDENTIALS {
         return None;

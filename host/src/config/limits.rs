@@ -28,6 +28,9 @@ pub struct Limits {
     pub ws_max_subscriptions: usize,
     /// `sse_max_subscriptions`: paths one SSE stream may follow at once (default 1000).
     pub sse_max_subscriptions: usize,
+    /// `change_hook_max_body_kib`: the largest delivery to `/change_hook/` (default 25 MiB,
+    /// the most GitHub sends).
+    pub change_hook_max_body_bytes: usize,
 }
 
 impl Default for Limits {
@@ -41,6 +44,7 @@ impl Default for Limits {
             ws_max_message_bytes: 64 << 10,
             ws_max_subscriptions: 1000,
             sse_max_subscriptions: 1000,
+            change_hook_max_body_bytes: 25 << 20,
         }
     }
 }

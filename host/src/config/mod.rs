@@ -11,10 +11,12 @@ mod bounded;
 mod de;
 mod error;
 mod forcesched;
+mod hooks;
 mod keys;
 mod limits;
 mod master;
 mod port;
+mod schedulers;
 mod secret;
 
 use std::collections::BTreeMap;
@@ -33,9 +35,11 @@ pub use auth::{
 };
 pub use error::ConfigError;
 pub use forcesched::{ForceCodebase, ForceSchedulerSpec, DEFAULT_REASON_STRING};
+pub use hooks::HookChecker;
 pub use limits::Limits;
 pub use master::{LiveUpdates, MasterLinkConfig, DEFAULT_MASTER_TIMEOUT};
 pub use port::Port;
+pub use schedulers::{ChangeField, ChangeFilter, SchedulerSpec};
 pub use secret::{Secret, SecretSource};
 
 use bounded::Bounded;
@@ -101,6 +105,8 @@ pub struct Config {
     pub forceschedulers: Vec<Value>,
     /// `[[forceschedulers]]`: what the force action needs beyond the JSON (same order).
     pub forcescheduler_specs: Vec<ForceSchedulerSpec>,
+    /// `[[schedulers]]`: the change-driven schedulers the standalone runner plays.
+    pub schedulers: Vec<SchedulerSpec>,
 }
 
 impl Config {
@@ -193,6 +199,9 @@ pub struct WwwConfig {
     pub custom_templates_dir: Option<PathBuf>,
     /// `change_hook_dialects`: enabled change hooks, in file order.
     pub change_hook_dialects: Vec<ChangeHookDialect>,
+    /// `change_hook_auth`: the credentials a delivery to `/change_hook/` must carry (HTTP basic
+    /// auth); empty: none asked.
+    pub change_hook_auth: Vec<HookChecker>,
     /// `cookie_expiration_time`: session lifetime (default one week).
     pub cookie_expiration_time: Duration,
     /// `ui_default_config`: default UI settings for every user.
@@ -235,6 +244,7 @@ impl Default for WwwConfig {
             avatar_methods: vec![AvatarMethod::AvatarGravatar {}],
             custom_templates_dir: None,
             change_hook_dialects: Vec::new(),
+            change_hook_auth: Vec::new(),
             cookie_expiration_time: DEFAULT_COOKIE_EXPIRATION,
             ui_default_config: Map::new(),
             ws_ping_interval: 0,
@@ -394,6 +404,8 @@ struct RawConfig {
     www: RawWww,
     #[serde(default)]
     forceschedulers: Vec<forcesched::RawForceScheduler>,
+    #[serde(default)]
+    schedulers: Vec<schedulers::RawScheduler>,
 }
 
 /// `[db]` as written.
@@ -450,6 +462,10 @@ struct RawWww {
     custom_templates_dir: Option<String>,
     #[serde(default, deserialize_with = "ordered_map")]
     change_hook_dialects: Vec<(String, Value)>,
+    #[serde(default)]
+    change_hook_auth: Option<Vec<String>>,
+    #[serde(default)]
+    change_hook_max_body_kib: Option<Bounded<1, { 1 << 20 }>>,
     #[serde(default)]
     cookie_expiration_time: Option<RawDuration>,
     #[serde(default)]
@@ -508,6 +524,7 @@ fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail>
     };
     let www = build_www(raw.www, &base_dir)?;
     let (forceschedulers, forcescheduler_specs) = forcesched::normalize_all(raw.forceschedulers)?;
+    let schedulers = schedulers::normalize_all(raw.schedulers)?;
     Ok(Config {
         path: path.to_path_buf(),
         base_dir,
@@ -520,6 +537,7 @@ fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail>
         www,
         forceschedulers,
         forcescheduler_specs,
+        schedulers,
     })
 }
 
@@ -684,6 +702,12 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
         };
         out.change_hook_dialects
             .push(build_dialect(name, options, &at, base_dir)?);
+    }
+    if let Some(written) = raw.change_hook_auth {
+        out.change_hook_auth = hooks::checkers(written, &www.key("change_hook_auth"), base_dir)?;
+    }
+    if let Some(v) = raw.change_hook_max_body_kib {
+        out.limits.change_hook_max_body_bytes = v.kib();
     }
     if let Some(duration) = raw.cookie_expiration_time {
         out.cookie_expiration_time = duration

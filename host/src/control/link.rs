@@ -124,6 +124,56 @@ impl MasterLink {
         if let Some(cookie) = self.cookie(user).await? {
             request = request.header(reqwest::header::COOKIE, cookie);
         }
+        self.send(request).await
+    }
+
+    /// Sends a change hook delivery this server has checked (credentials, signature) to the
+    /// same path of the master (`uri`: `/change_hook/<dialect>` and its query), with its
+    /// method, body and headers (hop-by-hop ones, `Host` and `Cookie` left out), so the
+    /// master handles it as if the forge had called it. Its answer comes back whatever its
+    /// status.
+    pub async fn forward_hook(
+        &self,
+        method: &axum::http::Method,
+        uri: &str,
+        headers: &axum::http::HeaderMap,
+        body: Bytes,
+    ) -> Result<Forwarded, LinkError> {
+        let Some(path) = uri
+            .strip_prefix('/')
+            .filter(|p| p.starts_with("change_hook"))
+        else {
+            return Err(LinkError::BadPath(uri.to_owned()));
+        };
+        let method = reqwest::Method::from_bytes(method.as_str().as_bytes())
+            .map_err(|err| LinkError::Client(err.to_string()))?;
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .body(body);
+        for (name, value) in headers {
+            let skip = matches!(
+                name.as_str(),
+                "host"
+                    | "cookie"
+                    | "connection"
+                    | "keep-alive"
+                    | "transfer-encoding"
+                    | "te"
+                    | "trailer"
+                    | "upgrade"
+                    | "content-length"
+                    | "proxy-authorization"
+                    | "proxy-connection"
+            );
+            if !skip {
+                request = request.header(name.as_str(), value.as_bytes());
+            }
+        }
+        self.send(request).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Forwarded, LinkError> {
         let response = request.send().await.map_err(|err| self.failure(&err))?;
         let status = response.status().as_u16();
         let content_type = response

@@ -11,6 +11,7 @@
 
 pub(crate) mod force;
 pub mod link;
+mod schedulers;
 pub mod standalone;
 
 use std::sync::Arc;

@@ -60,7 +60,7 @@ impl Runner {
         self.lock().stops.remove(&buildid)
     }
 
-    fn queue(&self, brid: i64) {
+    pub(crate) fn queue(&self, brid: i64) {
         let mut state = self.lock();
         state.ours.insert(brid);
         state.queued.push_back(brid);
@@ -113,6 +113,8 @@ pub struct Standalone {
     pool: Pool,
     events: Events,
     runner: Arc<Runner>,
+    /// `[[schedulers]]`: what starts builds for the changes the change hooks write.
+    schedulers: Arc<Vec<crate::config::SchedulerSpec>>,
 }
 
 /// A buildset to add.
@@ -147,7 +149,30 @@ impl Standalone {
             pool,
             events,
             runner,
+            schedulers: Arc::default(),
         }
+    }
+
+    /// The same backend, whose runner also plays these change schedulers.
+    pub fn with_schedulers(mut self, schedulers: Vec<crate::config::SchedulerSpec>) -> Self {
+        self.schedulers = Arc::new(schedulers);
+        self
+    }
+
+    /// Changes were written (by the change hooks): the schedulers whose filters pass them add
+    /// buildsets, which the runner runs; the number of buildsets.
+    pub(crate) async fn changes_added(&self, changeids: &[i64]) -> Result<usize, sqlx::Error> {
+        let added = super::schedulers::act_on_changes(
+            &self.pool,
+            &self.runner,
+            &self.schedulers,
+            changeids,
+        )
+        .await?;
+        if added > 0 {
+            self.events.sync().await;
+        }
+        Ok(added)
     }
 
     /// Builder ids by name.
@@ -345,37 +370,14 @@ pub(crate) async fn write_buildset(
 ) -> Result<(i64, Vec<(i64, i64)>), sqlx::Error> {
     let mut ssids = new.sourcestamp_ids.clone();
     for ss in &new.sourcestamps {
-        let hash = crate::db::hash::ss_hash(
-            Some(&ss.branch),
-            Some(&ss.revision),
-            &ss.repository,
-            &ss.project,
-            &ss.codebase,
-        );
-        let existing: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM sourcestamps WHERE ss_hash = $1")
-                .bind(&hash)
-                .fetch_optional(&mut **tx)
-                .await?;
-        let id = match existing {
-            Some(id) => id,
-            None => {
-                sqlx::query_scalar(
-                    "INSERT INTO sourcestamps (ss_hash, branch, revision, patchid, repository, codebase, project, created_at) \
-                     VALUES ($1, $2, $3, NULL, $4, $5, $6, $7) RETURNING id",
-                )
-                .bind(&hash)
-                .bind(&ss.branch)
-                .bind(&ss.revision)
-                .bind(&ss.repository)
-                .bind(&ss.codebase)
-                .bind(&ss.project)
-                .bind(t)
-                .fetch_one(&mut **tx)
-                .await?
-            }
+        let key = SourceStampKey {
+            branch: Some(&ss.branch),
+            revision: Some(&ss.revision),
+            repository: &ss.repository,
+            project: &ss.project,
+            codebase: &ss.codebase,
         };
-        ssids.push(id);
+        ssids.push(sourcestamp_id(tx, &key, t).await?);
     }
     let bsid: i64 = sqlx::query_scalar(
         "INSERT INTO buildsets (external_idstring, reason, submitted_at, complete, complete_at, results, \
@@ -418,6 +420,53 @@ pub(crate) async fn write_buildset(
         requests.push((*builderid, brid));
     }
     Ok((bsid, requests))
+}
+
+/// What identifies a sourcestamp (its `ss_hash` columns; no patch here).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SourceStampKey<'a> {
+    pub branch: Option<&'a str>,
+    pub revision: Option<&'a str>,
+    pub repository: &'a str,
+    pub project: &'a str,
+    pub codebase: &'a str,
+}
+
+/// Buildbot's `findSourceStampId`: the sourcestamp with these columns, made at time `t` when
+/// there is none yet.
+pub(crate) async fn sourcestamp_id(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    key: &SourceStampKey<'_>,
+    t: i64,
+) -> Result<i64, sqlx::Error> {
+    let hash = crate::db::hash::ss_hash(
+        key.branch,
+        key.revision,
+        key.repository,
+        key.project,
+        key.codebase,
+    );
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM sourcestamps WHERE ss_hash = $1")
+            .bind(&hash)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    sqlx::query_scalar(
+        "INSERT INTO sourcestamps (ss_hash, branch, revision, patchid, repository, codebase, project, created_at) \
+         VALUES ($1, $2, $3, NULL, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(&hash)
+    .bind(key.branch)
+    .bind(key.revision)
+    .bind(key.repository)
+    .bind(key.codebase)
+    .bind(key.project)
+    .bind(t)
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Completes buildset `bsid` when all its requests are complete, with their worst results.
