@@ -28,7 +28,11 @@ pub(super) async fn page(
     // The same permission as the changes themselves (a 403 page otherwise).
     state
         .data
-        .get(&req.user, "changes", &[("limit".to_owned(), "1".to_owned())])
+        .get(
+            &req.user,
+            "changes",
+            &[("limit".to_owned(), "1".to_owned())],
+        )
         .await?;
     let dialects: Vec<String> = state
         .config
@@ -39,7 +43,12 @@ pub(super) async fn page(
         .collect();
     let mut deliveries = state.deliveries.snapshot();
     // Enabled dialects first, in config order, then the rest.
-    deliveries.sort_by_key(|(name, _)| dialects.iter().position(|d| d == name).unwrap_or(usize::MAX));
+    deliveries.sort_by_key(|(name, _)| {
+        dialects
+            .iter()
+            .position(|d| d == name)
+            .unwrap_or(usize::MAX)
+    });
     let shell = shell(&state, &req, "change_hooks", "Change hooks", &[]);
     let body = HooksPage {
         dialects,

@@ -49,7 +49,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("log.html", include_str!("templates/log.html")),
     ("workers.html", include_str!("templates/workers.html")),
     ("changes.html", include_str!("templates/changes.html")),
-    ("change_hooks.html", include_str!("templates/change_hooks.html")),
+    (
+        "change_hooks.html",
+        include_str!("templates/change_hooks.html"),
+    ),
     ("pending.html", include_str!("templates/pending.html")),
     ("about.html", include_str!("templates/about.html")),
     ("settings.html", include_str!("templates/settings.html")),
@@ -448,7 +451,12 @@ pub fn shell<'a>(
         MenuEntry::new("Workers", "workers", "workers", "⚙"),
     ];
     if !config.www.change_hook_dialects.is_empty() {
-        menu.push(MenuEntry::new("Change hooks", "change_hooks", "change_hooks", "⇄"));
+        menu.push(MenuEntry::new(
+            "Change hooks",
+            "change_hooks",
+            "change_hooks",
+            "⇄",
+        ));
     }
     for (plugin, entry) in state.plugins.menu() {
         let path = entry.path.trim_start_matches('/');
