@@ -3,7 +3,7 @@
 use super::change::Changes;
 use super::error::HookError;
 use super::request::HookRequest;
-use super::{base, bitbucket, bitbucketcloud, bitbucketserver, github, gitlab};
+use super::{base, bitbucket, bitbucketcloud, bitbucketserver, github, gitlab, poller};
 use crate::config::ChangeHookDialect;
 
 /// One enabled dialect's handler.
@@ -21,6 +21,8 @@ pub enum Dialect {
     BitbucketServer(bitbucketserver::Handler),
     /// `bitbucket`.
     Bitbucket(bitbucket::Handler),
+    /// `poller`.
+    Poller(poller::Handler),
 }
 
 impl Dialect {
@@ -33,6 +35,7 @@ impl Dialect {
             "bitbucketcloud" => Dialect::BitbucketCloud(bitbucketcloud::Handler::new(config)?),
             "bitbucketserver" => Dialect::BitbucketServer(bitbucketserver::Handler::new(config)?),
             "bitbucket" => Dialect::Bitbucket(bitbucket::Handler::new(config)?),
+            "poller" => Dialect::Poller(poller::Handler::new(config)?),
             other => return Err(format!("unknown change hook dialect '{other}'")),
         })
     }
@@ -40,7 +43,7 @@ impl Dialect {
     /// The checks made before forwarding a delivery to a linked master (signature, token).
     pub fn verify(&self, req: &HookRequest) -> Result<(), HookError> {
         match self {
-            Dialect::Base(_) => Ok(()),
+            Dialect::Base(_) | Dialect::Poller(_) => Ok(()),
             Dialect::Github(h) => h.verify(req),
             Dialect::Gitlab(h) => h.verify(req),
             Dialect::BitbucketCloud(h) => h.verify(req),
@@ -58,6 +61,7 @@ impl Dialect {
             Dialect::BitbucketCloud(h) => h.get_changes(req).await,
             Dialect::BitbucketServer(h) => h.get_changes(req).await,
             Dialect::Bitbucket(h) => h.get_changes(req).await,
+            Dialect::Poller(h) => h.get_changes(req),
         }
     }
 }

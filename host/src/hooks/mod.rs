@@ -24,6 +24,7 @@ pub mod dialects;
 pub mod error;
 pub mod github;
 pub mod gitlab;
+pub mod poller;
 pub mod pyjson;
 pub mod request;
 pub mod store;
