@@ -42,7 +42,7 @@ pub(crate) fn checkers(
                 _ => {
                     return Err(Fail::at(
                         at,
-                        "expected \"memory:USER:PASSWORD\" (the password is not shown)",
+                        "expected \"memory:USER:PASSWORD\"",
                     ))
                 }
             },
