@@ -8,6 +8,7 @@ pub mod bitbucketserver;
 pub mod change;
 pub mod dialects;
 pub mod error;
+pub mod forge;
 pub mod github;
 pub mod gitlab;
 pub mod pyjson;
