@@ -85,9 +85,18 @@ impl<'a> Options<'a> {
         }
     }
 
+    /// An option that cannot come from a secret reference (`{ env = ... }`, `{ file = ... }`
+    /// give text only).
+    fn plain(&self, name: &str, expected: &str) -> Result<Option<&'a Value>, String> {
+        match self.dialect.secret(name) {
+            Some(_) => Err(self.error(name, expected)),
+            None => Ok(self.dialect.options.get(name)),
+        }
+    }
+
     /// A true/false option.
     pub(crate) fn bool(&self, name: &str) -> Result<Option<bool>, String> {
-        match self.dialect.options.get(name) {
+        match self.plain(name, "true or false")? {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(_) => Err(self.error(name, "true or false")),
@@ -96,7 +105,7 @@ impl<'a> Options<'a> {
 
     /// A list of strings.
     pub(crate) fn strings(&self, name: &str) -> Result<Option<Vec<String>>, String> {
-        match self.dialect.options.get(name) {
+        match self.plain(name, "a list of strings")? {
             None => Ok(None),
             Some(Value::Array(items)) => items
                 .iter()
@@ -110,7 +119,12 @@ impl<'a> Options<'a> {
 
     /// `<basename>_property_whitelist`: `fnmatch` patterns.
     pub(crate) fn whitelist(&self, name: &str) -> Result<Whitelist, String> {
-        Ok(Whitelist::new(&self.strings(name)?.unwrap_or_default()))
+        Whitelist::new(&self.strings(name)?.unwrap_or_default()).map_err(|pattern| {
+            format!(
+                "{}: option '{name}': '{pattern}' is not an fnmatch pattern (a bad range?)",
+                self.dialect.name
+            )
+        })
     }
 }
 
@@ -458,14 +472,14 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 pub(crate) struct Whitelist(Vec<Regex>);
 
 impl Whitelist {
-    /// The patterns, as `fnmatch` reads them (`*`, `?`, `[seq]`, `[!seq]`; case-sensitive).
-    pub(crate) fn new(patterns: &[String]) -> Self {
-        Whitelist(
-            patterns
-                .iter()
-                .filter_map(|p| Regex::new(&fnmatch_regex(p)).ok())
-                .collect(),
-        )
+    /// The patterns, as `fnmatch` reads them (`*`, `?`, `[seq]`, `[!seq]`; case-sensitive);
+    /// the error is a pattern Python's `re` would refuse too (`[z-a]`).
+    pub(crate) fn new(patterns: &[String]) -> Result<Self, String> {
+        patterns
+            .iter()
+            .map(|p| Regex::new(&fnmatch_regex(p)).map_err(|_| p.clone()))
+            .collect::<Result<_, _>>()
+            .map(Whitelist)
     }
 
     /// The whitelisted fields of `payload`, named `<basename>.<key>.<key>...`; mappings are
@@ -807,7 +821,8 @@ mod tests {
             "github.head.*".into(),
             "github.numbe?".into(),
             "github.[!x]d".into(),
-        ]);
+        ])
+        .unwrap();
         let payload = json!({"number": 7, "id": 1, "head": {"sha": "abc", "repo": {"name": "r"}}, "title": "t"});
         let props = w.extract("github", &payload).unwrap();
         assert_eq!(
@@ -819,7 +834,9 @@ mod tests {
         assert!(Regex::new(&fnmatch_regex("x.[a-c&&]"))
             .unwrap()
             .is_match("x.&"));
+        assert_eq!(Whitelist::new(&["a[z-a]".into()]).unwrap_err(), "a[z-a]");
         assert!(Whitelist::new(&[])
+            .unwrap()
             .extract("b", &json!({"a": 1}))
             .unwrap()
             .is_empty());

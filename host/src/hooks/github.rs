@@ -87,9 +87,9 @@ impl Handler {
         match reqwest::Url::parse(&api) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => {}
             _ => {
-                return Err(format!(
-                    "github: option 'github_api_endpoint' must be an http(s) URL, not '{api}'"
-                ))
+                return Err(
+                    "github: option 'github_api_endpoint' must be an http(s) URL".to_string(),
+                )
             }
         }
         let skips = options
@@ -728,6 +728,9 @@ mod tests {
         assert!(err(json!({"skips": "x"}), &[]).contains("option 'skips'"));
         assert!(err(json!({"github_api_endpoint": "ftp://x"}), &[]).contains("github_api_endpoint"));
         assert!(err(json!({"verify": 1}), &[]).contains("option 'verify'"));
+        assert!(err(json!({}), &[("debug", "true")]).contains("option 'debug'"));
+        assert!(err(json!({"github_property_whitelist": ["[z-a]"]}), &[])
+            .contains("option 'github_property_whitelist'"));
         // A secret never shows in a handler's debug output.
         let h = Handler::new(&dialect(
             "github",
