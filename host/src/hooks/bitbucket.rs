@@ -31,7 +31,7 @@ impl Handler {
     pub async fn get_changes(&self, req: &HookRequest) -> Result<Changes, HookError> {
         let event = forge::header_text(req, "X-Event-Key")?.map_or(Value::Null, Value::from);
         let payload = req
-            .arg("payload")
+            .arg("payload")?
             .ok_or_else(|| HookError::internal("KeyError: b'payload'"))?;
         let payload = forge::loads(payload)?;
         let repo_url = format!(
@@ -39,7 +39,7 @@ impl Handler {
             forge::py_str(forge::get(&payload, "canon_url")?),
             forge::py_str(forge::path(&payload, &["repository", "absolute_url"])?)
         );
-        let project = req.arg("project").unwrap_or_default().to_string();
+        let project = req.arg("project")?.unwrap_or_default().to_string();
         let Value::Array(commits) = forge::get(&payload, "commits")? else {
             return Err(HookError::internal("TypeError: commits is not a list"));
         };
@@ -208,7 +208,7 @@ mod tests {
         ));
         // Bad JSON and bad times are ValueErrors; a missing field is not.
         let mut req = delivery("/change_hook/bitbucket", None, &payload());
-        req.args = vec![("payload".into(), "{".into())];
+        req.args = vec![("payload".into(), Ok("{".into()))];
         assert!(matches!(
             h.get_changes(&req).await,
             Err(HookError::BadRequest(_))

@@ -145,7 +145,7 @@ impl Settings {
             Some(b"application/json") => forge::loads(content)?,
             Some(b"application/x-www-form-urlencoded") => {
                 let payload = req
-                    .arg("payload")
+                    .arg("payload")?
                     .ok_or_else(|| HookError::internal("KeyError: b'payload'"))?;
                 forge::loads(payload)?
             }

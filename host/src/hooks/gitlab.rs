@@ -54,7 +54,7 @@ impl Handler {
             Some(kind) => kind.clone(),
             None => header.unwrap_or(Value::Null),
         };
-        let codebase = req.arg("codebase").map(str::to_string);
+        let codebase = req.arg("codebase")?.map(str::to_string);
         let changes = match event.as_str() {
             Some(event @ ("push" | "tag_push" | "Push Hook")) => {
                 forge::get(&payload, "user_name")?;

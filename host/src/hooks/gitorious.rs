@@ -23,7 +23,7 @@ impl Handler {
 
     /// The changes of the `payload` argument (`{}` when absent, which is a `KeyError`: 500).
     pub fn get_changes(&self, req: &HookRequest) -> Result<Changes, HookError> {
-        let payload = forge::loads(req.arg("payload").unwrap_or("{}"))?;
+        let payload = forge::loads(req.arg("payload")?.unwrap_or("{}"))?;
         let repository = forge::get(&payload, "repository")?;
         // Buildbot reads these before anything else, so their absence is its KeyError.
         forge::path(repository, &["owner", "name"])?;

@@ -67,6 +67,8 @@ struct Outcome {
     forwarded: bool,
     /// `WWW-Authenticate` for a 401.
     challenge: bool,
+    /// The body's type (Twisted's own error pages say their charset).
+    content_type: &'static str,
 }
 
 impl Outcome {
@@ -86,7 +88,30 @@ impl Outcome {
             changeids,
             forwarded: false,
             challenge: false,
+            content_type: "text/html",
         }
+    }
+
+    /// Twisted's answer to a method its resource has no `render_` for (only GET, HEAD and
+    /// POST are handled).
+    fn not_implemented(method: &str) -> Self {
+        let mut outcome = Outcome::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "\n<html>\n  <head><title>501 - Huh?</title></head>\n  <body>\n    <h1>Huh?</h1>\n    \
+                 <p>I don't know how to treat a {} request.</p>\n  </body>\n</html>\n",
+                method
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&quot;")
+                    .replace('\'', "&#x27;")
+            ),
+            Vec::new(),
+        );
+        outcome.logged = format!("{method} is not handled (GET, HEAD and POST are)");
+        outcome.content_type = "text/html; charset=utf-8";
+        outcome
     }
 
     fn refused(err: HookError) -> Self {
@@ -264,6 +289,12 @@ async fn deliver(
         outcome.challenge = true;
         return outcome;
     }
+    if !matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::POST
+    ) {
+        return Outcome::not_implemented(parts.method.as_str());
+    }
     let Some(dialect) = hooks.dialect(name) else {
         return Outcome::refused(HookError::bad(format!(
             "The dialect specified, '{name}', wasn't whitelisted in change_hook"
@@ -343,9 +374,10 @@ async fn deliver(
 /// The HTTP answer, as Twisted writes Buildbot's: `text/html`, the message of a refusal
 /// also as the reason phrase.
 fn answer(outcome: Outcome) -> Response<Body> {
-    let mut response = Response::builder()
-        .status(outcome.status)
-        .header(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    let mut response = Response::builder().status(outcome.status).header(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(outcome.content_type),
+    );
     if outcome.challenge {
         response = response.header(
             header::WWW_AUTHENTICATE,

@@ -35,12 +35,7 @@ impl Handler {
 
     /// No changes: the pollers named cannot be found here.
     pub fn get_changes(&self, req: &HookRequest) -> Result<Changes, HookError> {
-        let named: Vec<&str> = req
-            .args
-            .iter()
-            .filter(|(k, _)| k == "poller")
-            .map(|(_, v)| v.as_str())
-            .collect();
+        let named = req.arg_values("poller")?;
         if named.is_empty() {
             return Ok(Changes::default());
         }
