@@ -18,11 +18,11 @@ impl Base {
         let text = |name: &str| Ok::<_, HookError>(req.arg(name)?.map(str::to_string));
         // Buildbot tests the list of values for truth: `files=` is given, and not JSON.
         let files = match req.arg("files")? {
-            Some(json) => file_names(pyjson::loads_str(json).map_err(HookError::bad)?)?,
+            Some(json) => file_names(pyjson::loads_str(json)?)?,
             None => Vec::new(),
         };
         let properties = match req.arg("properties")? {
-            Some(json) => match pyjson::loads_str(json).map_err(HookError::bad)? {
+            Some(json) => match pyjson::loads_str(json)? {
                 Value::Object(map) => map,
                 // Buildbot fails later, iterating over a non-mapping: not a ValueError.
                 other => {

@@ -45,10 +45,15 @@ impl Handler {
     /// `object_kind`, else the `X-Gitlab-Event` header.
     pub async fn get_changes(&self, req: &HookRequest) -> Result<Changes, HookError> {
         self.verify(req)?;
+        // Buildbot's GitLab hook turns every error of this into a ValueError.
         let payload = std::str::from_utf8(&req.body)
-            .map_err(|err| super::pyjson::utf8_message(&req.body, &err))
+            .map_err(|err| HookError::bad(super::pyjson::utf8_message(&req.body, &err)))
             .and_then(super::pyjson::loads_str)
-            .map_err(|err| HookError::bad(format!("Error loading JSON: {err}")))?;
+            .map_err(|err| match err {
+                HookError::BadRequest(m) | HookError::Internal(m) => {
+                    HookError::bad(format!("Error loading JSON: {m}"))
+                }
+            })?;
         let header = forge::header_text(req, "X-Gitlab-Event")?.map(Value::from);
         let event = match forge::get_opt(&payload, "object_kind")? {
             Some(kind) => kind.clone(),

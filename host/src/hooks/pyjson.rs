@@ -2,15 +2,20 @@
 //! (`Expecting value: line 2 column 1 (char 40)`), which Buildbot's change hooks send back as
 //! their 400 answers. Positions count characters, as Python's do; the checks are made in the
 //! order of CPython's C scanner, so the first error found is the one Python reports.
+//!
+//! A decoding error is a `ValueError` (a 400); nesting past the limit is Python's
+//! `RecursionError`, which is not one (a 500, unless the dialect catches every error).
 
 use serde_json::{Map, Number, Value};
+
+use super::error::HookError;
 
 /// Deeper documents are refused (Python allows about 1,000 levels; a forge payload has fewer
 /// than 20, and the reader must not exhaust a server thread's stack).
 const MAX_DEPTH: usize = 128;
 
-/// `json.loads(text)`: the value, or Python's message.
-pub fn loads_str(text: &str) -> Result<Value, String> {
+/// `json.loads(text)`: the value, or Python's error with its message.
+pub fn loads_str(text: &str) -> Result<Value, HookError> {
     let chars: Vec<char> = text.chars().collect();
     if chars.first() == Some(&'\u{feff}') {
         return Err(message(
@@ -28,25 +33,15 @@ pub fn loads_str(text: &str) -> Result<Value, String> {
         Ok(found) => found,
         Err(Fail::Stop(at)) => return Err(message("Expecting value", &chars, at)),
         Err(Fail::Error(msg, at)) => return Err(message(msg, &chars, at)),
-        Err(Fail::Deep) => {
-            return Err("maximum recursion depth exceeded while decoding a JSON document".into())
-        }
+        Err(Fail::Deep(kind)) => return Err(HookError::internal(format!(
+            "maximum recursion depth exceeded while decoding a JSON {kind} from a unicode string"
+        ))),
     };
     let end = reader.skip_ws(end);
     if end != chars.len() {
         return Err(message("Extra data", &chars, end));
     }
     Ok(value)
-}
-
-/// `json.loads(bytes)`: decoded as UTF-8 (a UTF-8 byte order mark skipped), as Python detects
-/// the encoding of a document that starts with an ASCII character.
-pub fn loads_bytes(bytes: &[u8]) -> Result<Value, String> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(text) => loads_str(text),
-        Err(err) => Err(utf8_message(bytes, &err)),
-    }
 }
 
 /// Python's `UnicodeDecodeError` text for bytes that are not UTF-8.
@@ -71,15 +66,15 @@ pub fn utf8_message(bytes: &[u8], err: &std::str::Utf8Error) -> String {
     }
 }
 
-/// `JSONDecodeError`'s text: the message, then the line, column and character offset.
-fn message(msg: &str, s: &[char], pos: usize) -> String {
+/// `JSONDecodeError`: the message, then the line, column and character offset.
+fn message(msg: &str, s: &[char], pos: usize) -> HookError {
     let before = &s[..pos.min(s.len())];
     let line = before.iter().filter(|&&c| c == '\n').count() + 1;
     let column = match before.iter().rposition(|&c| c == '\n') {
         Some(nl) => pos - nl,
         None => pos + 1,
     };
-    format!("{msg}: line {line} column {column} (char {pos})")
+    HookError::bad(format!("{msg}: line {line} column {column} (char {pos})"))
 }
 
 enum Fail {
@@ -87,8 +82,8 @@ enum Fail {
     Stop(usize),
     /// A `JSONDecodeError` with its message.
     Error(&'static str, usize),
-    /// Python's `RecursionError`.
-    Deep,
+    /// Python's `RecursionError` in an array or an object.
+    Deep(&'static str),
 }
 
 struct Reader<'a> {
@@ -121,8 +116,8 @@ impl Reader<'_> {
                 let (s, end) = self.string(i + 1)?;
                 Ok((Value::String(s), end))
             }
-            Some('{') => self.nested(|r| r.object(i + 1)),
-            Some('[') => self.nested(|r| r.array(i + 1)),
+            Some('{') => self.nested("object", |r| r.object(i + 1)),
+            Some('[') => self.nested("array", |r| r.array(i + 1)),
             Some('n') if self.word(i, "null") => Ok((Value::Null, i + 4)),
             Some('t') if self.word(i, "true") => Ok((Value::Bool(true), i + 4)),
             Some('f') if self.word(i, "false") => Ok((Value::Bool(false), i + 5)),
@@ -136,10 +131,11 @@ impl Reader<'_> {
 
     fn nested(
         &mut self,
+        kind: &'static str,
         read: impl FnOnce(&mut Self) -> Result<(Value, usize), Fail>,
     ) -> Result<(Value, usize), Fail> {
         if self.depth >= MAX_DEPTH {
-            return Err(Fail::Deep);
+            return Err(Fail::Deep(kind));
         }
         self.depth += 1;
         let found = read(self);
@@ -330,7 +326,10 @@ mod tests {
     use serde_json::json;
 
     fn err(text: &str) -> String {
-        loads_str(text).unwrap_err()
+        match loads_str(text).unwrap_err() {
+            HookError::BadRequest(message) => message,
+            HookError::Internal(cause) => panic!("not a ValueError: {cause}"),
+        }
     }
 
     #[test]
@@ -412,25 +411,34 @@ mod tests {
             loads_str("[1E2, 0, -0, 123456789012345678901]").unwrap(),
             json!([100.0, 0, 0, 123456789012345678901.0])
         );
-        assert_eq!(loads_bytes(b"\xef\xbb\xbf[1]").unwrap(), json!([1]));
+        // Python's RecursionError (not a ValueError), in the container that went too deep.
+        assert_eq!(
+            loads_str(&format!("{}{{\"a\": {{", "[".repeat(127))).unwrap_err(),
+            HookError::internal(
+                "maximum recursion depth exceeded while decoding a JSON object from a unicode string"
+            )
+        );
         assert_eq!(
             loads_str(&"[".repeat(10_000)).unwrap_err(),
-            "maximum recursion depth exceeded while decoding a JSON document"
+            HookError::internal(
+                "maximum recursion depth exceeded while decoding a JSON array from a unicode string"
+            )
         );
     }
 
     #[test]
     fn bytes_that_are_not_utf8() {
+        let decode = |bytes: &[u8]| utf8_message(bytes, &std::str::from_utf8(bytes).unwrap_err());
         assert_eq!(
-            loads_bytes(b"[\"\xff\"]").unwrap_err(),
+            decode(b"[\"\xff\"]"),
             "'utf-8' codec can't decode byte 0xff in position 2: invalid start byte"
         );
         assert_eq!(
-            loads_bytes(b"[\"\xc3(\"]").unwrap_err(),
+            decode(b"[\"\xc3(\"]"),
             "'utf-8' codec can't decode byte 0xc3 in position 2: invalid continuation byte"
         );
         assert_eq!(
-            loads_bytes(b"\"\xe2\x82").unwrap_err(),
+            decode(b"\"\xe2\x82"),
             "'utf-8' codec can't decode bytes in position 1-2: unexpected end of data"
         );
     }
