@@ -112,7 +112,9 @@ fn epoch_seconds(value: f64) -> Result<i64, HookError> {
         return Err(HookError::bad("Invalid value NaN (not a number)"));
     }
     let seconds = value.floor();
-    if !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&seconds) {
+    // ±2^63: the range of a 64-bit time_t.
+    let time_t = 2f64.powi(63);
+    if !(-time_t..time_t).contains(&seconds) {
         return Err(HookError::internal(
             "OverflowError: timestamp out of range for platform time_t",
         ));
