@@ -966,21 +966,6 @@ fn gitlab_delivery(event: &str, body: &[u8]) -> RawRequest {
         .body(body)
 }
 
-/// Asserts a 400 whose reason phrase and body are `message`, Buildbot's way.
-#[track_caller]
-fn assert_refused(case: &str, answer: &RawAnswer, status: u16, message: &str) {
-    assert_eq!(
-        (
-            answer.status,
-            answer.reason.as_str(),
-            answer.text().as_str()
-        ),
-        (status, message, message),
-        "{case}"
-    );
-    assert_eq!(answer.header("content-type"), Some("text/html"), "{case}");
-}
-
 // ---------------------------------------------------------------------------------------------
 // 3. Bad input writes nothing.
 
@@ -1350,5 +1335,421 @@ async fn concurrent_deliveries_each_write_their_changes() {
                 "one delivery's changes are consecutive"
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Pushes of a real git repository.
+
+/// Runs git in `dir` with the author and committer of `env` (name, email, date); its output.
+fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("git {args:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A repository made here: commits by two authors (with their own time zones) adding,
+/// modifying and removing files, and a tag `v1.0` on the last; its commits as git reports
+/// them, oldest first.
+fn made_repository(dir: &Path) -> Vec<Commit> {
+    git(dir, &["init", "-q", "-b", "main"], &[]);
+    let homer = ("Homer Simpson", "homer@example.com");
+    let marge = ("Marge Simpson", "marge@example.com");
+    type Step<'a> = (
+        (&'a str, &'a str),
+        (&'a str, &'a str),
+        &'a str,
+        &'a str,
+        &'a [(&'a str, Option<&'a str>)],
+    );
+    let steps: &[Step] = &[
+        (
+            homer,
+            homer,
+            "2026-11-27T10:15:30+01:00",
+            "Add the reactor\n\nFirst cut, no cooling yet.",
+            &[
+                ("README.md", Some("# Springfield\n")),
+                ("src/reactor.c", Some("int main(void) { return 0; }\n")),
+                ("src/rods.c", Some("/* rods */\n")),
+            ],
+        ),
+        (
+            marge,
+            homer,
+            "2026-11-27T11:00:00-05:00",
+            "Document the plant",
+            &[
+                ("README.md", Some("# Springfield\n\nSee docs/.\n")),
+                ("docs/read me.md", Some("Safety first.\n")),
+            ],
+        ),
+        (
+            homer,
+            marge,
+            "2026-11-28T08:00:00+05:30",
+            "Move the rods \"out\"\n\n- remove rods.c\n- edit reactor.c",
+            &[
+                ("src/rods.c", None),
+                ("src/reactor.c", Some("int main(void) { return 1; }\n")),
+                ("src/cooling/pump.c", Some("/* pump */\n")),
+            ],
+        ),
+        (
+            marge,
+            marge,
+            "2026-11-29T00:00:00+00:00",
+            "Release notes",
+            &[("NEWS", Some("1.0\n")), ("docs/read me.md", None)],
+        ),
+    ];
+    for (author, committer, date, message, files) in steps {
+        for (path, content) in *files {
+            let path = dir.join(path);
+            match content {
+                Some(text) => {
+                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::fs::write(&path, text).unwrap();
+                }
+                None => std::fs::remove_file(&path).unwrap(),
+            }
+        }
+        git(dir, &["add", "-A"], &[]);
+        git(
+            dir,
+            &["commit", "-q", "-m", message],
+            &[
+                ("GIT_AUTHOR_NAME", author.0),
+                ("GIT_AUTHOR_EMAIL", author.1),
+                ("GIT_AUTHOR_DATE", date),
+                ("GIT_COMMITTER_NAME", committer.0),
+                ("GIT_COMMITTER_EMAIL", committer.1),
+                ("GIT_COMMITTER_DATE", date),
+            ],
+        );
+    }
+    git(dir, &["tag", "v1.0"], &[]);
+    let log = git(
+        dir,
+        &[
+            "log",
+            "--reverse",
+            "--format=%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%aI%x1f%at%x1f%B%x1e",
+        ],
+        &[],
+    );
+    log.split('\x1e')
+        .map(|record| record.trim_start_matches('\n'))
+        .filter(|record| !record.is_empty())
+        .map(|record| {
+            let f: Vec<&str> = record.split('\x1f').collect();
+            let mut commit = Commit {
+                id: f[0].into(),
+                author: (f[1].into(), f[2].into()),
+                committer: (f[3].into(), f[4].into()),
+                timestamp: f[5].into(),
+                when: f[6].parse().unwrap(),
+                message: f[7].into(),
+                added: Vec::new(),
+                modified: Vec::new(),
+                removed: Vec::new(),
+            };
+            let status = git(
+                dir,
+                &["show", "--no-renames", "--name-status", "--format=", f[0]],
+                &[],
+            );
+            for line in status.lines().filter(|l| !l.is_empty()) {
+                let (kind, path) = line.split_once('\t').unwrap();
+                match kind {
+                    "A" => commit.added.push(path.into()),
+                    "M" => commit.modified.push(path.into()),
+                    "D" => commit.removed.push(path.into()),
+                    other => panic!("git status {other}"),
+                }
+            }
+            commit
+        })
+        .collect()
+}
+
+/// The new changes since `first_new`, by id, as the REST API gives them.
+async fn changes_from(base: &str, first_new: i64, count: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    for id in first_new..first_new + count as i64 {
+        let answer = get_json(base, &format!("/api/v2/changes/{id}")).await;
+        out.push(answer["changes"][0].clone());
+    }
+    let after = get_json(
+        base,
+        &format!("/api/v2/changes/{}", first_new + count as i64),
+    )
+    .await;
+    assert_eq!(after["changes"], json!([]), "more changes than expected");
+    out
+}
+
+/// The fields of a change that come from the repository (and the forge's names for it).
+fn change_fields(change: &Value) -> Value {
+    let keys = [
+        "revision",
+        "author",
+        "committer",
+        "comments",
+        "files",
+        "when_timestamp",
+        "branch",
+        "category",
+        "repository",
+        "project",
+        "codebase",
+        "revlink",
+        "properties",
+    ];
+    Value::Object(
+        keys.iter()
+            .map(|k| (k.to_string(), change[*k].clone()))
+            .collect(),
+    )
+}
+
+/// GitHub and GitLab pushes generated from a real repository (`git log`, `git show
+/// --name-status`) and delivered: the changes are the repository's commits.
+#[tokio::test]
+async fn pushes_of_a_real_repository() {
+    let repo = tempfile::tempdir().unwrap();
+    let commits = made_repository(repo.path());
+    assert_eq!(commits.len(), 4);
+    assert_eq!(commits[2].removed, ["src/rods.c"]);
+    assert_eq!(commits[0].timestamp, "2026-11-27T10:15:30+01:00");
+    let server = hooks_server(&scenario_dialects(1)).await;
+    let person = |(name, email): &(String, String)| format!("{name} <{email}>");
+
+    // GitHub: three commits pushed to main, then the tag (created: its head commit only).
+    let first_new = last_changeid(server.dir.path()).await + 1;
+    let push = github_push("refs/heads/main", &commits[..3], false);
+    let answer = send_raw(&server.base, &github_signed("push", &push)).await;
+    assert_eq!(
+        (answer.status, answer.text()),
+        (200, "3 change found".into())
+    );
+    let tag = github_push("refs/tags/v1.0", &commits[3..], true);
+    let answer = send_raw(&server.base, &github_signed("push", &tag)).await;
+    assert_eq!(
+        (answer.status, answer.text()),
+        (200, "1 change found".into())
+    );
+    let got = changes_from(&server.base, first_new, 4).await;
+    for (i, (commit, change)) in commits.iter().zip(&got).enumerate() {
+        let tagged = i == 3;
+        let expected = json!({
+            "revision": commit.id,
+            "author": person(&commit.author),
+            "committer": person(&commit.committer),
+            "comments": commit.message.trim_end_matches('\n'),
+            "files": commit.files(),
+            "when_timestamp": commit.when,
+            "branch": if tagged { "v1.0" } else { "main" },
+            "category": if tagged { json!("tag") } else { Value::Null },
+            "repository": GITHUB_REPO,
+            "project": "simpsons/springfield",
+            "codebase": "",
+            "revlink": format!("{GITHUB_REPO}/commit/{}", commit.id),
+            "properties": {"event": ["push", "Change"], "github_distinct": [true, "Change"]},
+        });
+        assert_eq!(change_fields(change), expected, "GitHub, commit {i}");
+        assert_eq!(change["sourcestamp"]["revision"], json!(commit.id));
+    }
+    // One after the other on main: each change's parent is the one before.
+    assert_eq!(got[1]["parent_changeids"], json!([first_new]));
+    assert_eq!(got[2]["parent_changeids"], json!([first_new + 1]));
+
+    // GitLab: all four pushed to main.
+    let first_new = first_new + 4;
+    let push = gitlab_push("push", "refs/heads/main", &commits);
+    let answer = send_raw(&server.base, &gitlab_delivery("Push Hook", &push)).await;
+    assert_eq!(
+        (answer.status, answer.text()),
+        (200, "4 change found".into())
+    );
+    let got = changes_from(&server.base, first_new, 4).await;
+    for (i, (commit, change)) in commits.iter().zip(&got).enumerate() {
+        let expected = json!({
+            "revision": commit.id,
+            "author": person(&commit.author),
+            "committer": null,
+            "comments": commit.message,
+            "files": commit.files(),
+            "when_timestamp": commit.when,
+            "branch": "main",
+            "category": "push",
+            "repository": GITLAB_SSH,
+            "project": "Springfield",
+            "codebase": "",
+            "revlink": format!("https://gitlab.example.com/simpsons/springfield/-/commit/{}", commit.id),
+            "properties": {"event": ["push", "Change"]},
+        });
+        assert_eq!(change_fields(change), expected, "GitLab, commit {i}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. The standalone runner's schedulers, and live events.
+
+#[cfg(feature = "demo")]
+mod standalone {
+    use super::*;
+    use tokio_tungstenite::tungstenite::Message;
+
+    type Ws = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    const REASON: &str = "The AnyBranchScheduler scheduler named 'hooks' triggered this build";
+
+    /// The next event's key on `ws` (pings and pongs skipped).
+    async fn next_key(ws: &mut Ws) -> String {
+        use futures_util::StreamExt;
+        loop {
+            let frame = tokio::time::timeout(WAIT, ws.next())
+                .await
+                .expect("an event in time")
+                .expect("the websocket open")
+                .unwrap();
+            if let Message::Text(text) = frame {
+                let message: Value = serde_json::from_str(text.as_str()).unwrap();
+                if let Some(key) = message["k"].as_str() {
+                    return key.to_owned();
+                }
+            }
+        }
+    }
+
+    async fn buildsets(site: &crate::control::Site) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM buildsets")
+            .fetch_one(&site.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Delivers a signed push of one commit on `branch`; the new change's id.
+    async fn push(site: &crate::control::Site, n: usize, branch: &str) -> i64 {
+        let body = github_push(
+            &format!("refs/heads/{branch}"),
+            &[Commit::synthetic(n, 1_795_800_000)],
+            false,
+        );
+        let answer = send_raw(&site.server.base, &github_signed("push", &body)).await;
+        assert_eq!(
+            (answer.status, answer.text()),
+            (200, "1 change found".into())
+        );
+        sqlx::query_scalar("SELECT MAX(changeid) FROM changes")
+            .fetch_one(&site.pool)
+            .await
+            .unwrap()
+    }
+
+    /// A delivered push that the `[[schedulers]]` filter passes adds the scheduler's buildset
+    /// for the change's sourcestamp and the runner starts its build; one the filter rejects,
+    /// or one arriving while the scheduler is disabled, starts nothing. A `/ws` client
+    /// following `changes/*/*` hears of each change.
+    #[tokio::test]
+    async fn schedulers_start_builds_for_delivered_pushes() {
+        let config = common::MasterToml::reference()
+            .www_toml(&format!(
+                "{}\n[[schedulers]]\nname = \"hooks\"\ntype = \"AnyBranchScheduler\"\n\
+                 builder_names = [\"docs\"]\n\
+                 change_filter = {{ project = \"simpsons/springfield\", branch_re = \"main$|feature/\" }}\n",
+                scenario_dialects(1)
+            ))
+            .text();
+        let mut site = crate::control::site_with(&config, true).await;
+        let url = format!("{}/ws", site.server.base.replacen("http://", "ws://", 1));
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        {
+            use futures_util::SinkExt;
+            ws.send(Message::Text(
+                r#"{"cmd":"startConsuming","path":"changes/*/*","_id":1}"#.into(),
+            ))
+            .await
+            .unwrap();
+        }
+
+        // Passes the filter: a buildset, then a build.
+        let before = buildsets(&site).await;
+        let changeid = push(&site, 501, "main").await;
+        assert_eq!(next_key(&mut ws).await, format!("changes/{changeid}/new"));
+        assert_eq!(buildsets(&site).await, before + 1);
+        let change = &site.get(&format!("changes/{changeid}")).await["changes"][0];
+        let ssid = change["sourcestamp"]["ssid"].clone();
+        let sets = site.get("buildsets?order=-bsid&limit=1").await;
+        let buildset = &sets["buildsets"][0];
+        assert_eq!(buildset["reason"], REASON);
+        assert_eq!(buildset["sourcestamps"][0]["ssid"], ssid);
+        assert_eq!(buildset["sourcestamps"][0]["revision"], change["revision"]);
+        let bsid = buildset["bsid"].as_i64().unwrap();
+        let props = site.get(&format!("buildsets/{bsid}/properties")).await;
+        assert_eq!(
+            props["properties"][0]["scheduler"],
+            json!(["hooks", "Scheduler"])
+        );
+        let requests = site.get(&format!("buildrequests?buildsetid={bsid}")).await;
+        let request = &requests["buildrequests"][0];
+        assert_eq!(requests["buildrequests"].as_array().unwrap().len(), 1);
+        let docs = site.get("builders?name=docs").await["builders"][0]["builderid"].clone();
+        assert_eq!(request["builderid"], docs);
+        let brid = request["buildrequestid"].as_i64().unwrap();
+        site.tick().await;
+        let builds = site.get(&format!("buildrequests/{brid}/builds")).await;
+        assert_eq!(builds["meta"]["total"], 1, "the runner started its build");
+        assert_eq!(builds["builds"][0]["builderid"], docs);
+
+        // Rejected by the filter (branch): the change, no buildset.
+        let before = buildsets(&site).await;
+        let changeid = push(&site, 502, "wip/x").await;
+        assert_eq!(next_key(&mut ws).await, format!("changes/{changeid}/new"));
+        assert_eq!(buildsets(&site).await, before, "the filter rejects wip/x");
+
+        // Disabled through JSON-RPC: nothing; enabled again: a buildset.
+        let schedulers = site.get("schedulers?name=hooks").await;
+        let id = schedulers["schedulers"][0]["schedulerid"].as_i64().unwrap();
+        let path = format!("schedulers/{id}");
+        let (status, body) = site
+            .rpc(&path, None, "enable", json!({"enabled": false}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        push(&site, 503, "feature/a").await;
+        assert_eq!(
+            buildsets(&site).await,
+            before,
+            "a disabled scheduler starts nothing"
+        );
+        let (status, _) = site
+            .rpc(&path, None, "enable", json!({"enabled": true}))
+            .await;
+        assert_eq!(status, 200);
+        push(&site, 504, "feature/b").await;
+        assert_eq!(buildsets(&site).await, before + 1);
+        // Disabled in the database (as a master or another tool writes it).
+        sqlx::query("UPDATE schedulers SET enabled = 0 WHERE id = $1")
+            .bind(id)
+            .execute(&site.pool)
+            .await
+            .unwrap();
+        push(&site, 505, "main").await;
+        assert_eq!(buildsets(&site).await, before + 1);
     }
 }
