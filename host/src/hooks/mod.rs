@@ -22,6 +22,7 @@ pub mod change;
 pub mod deliveries;
 pub mod dialects;
 pub mod error;
+pub mod forge;
 pub mod github;
 pub mod gitlab;
 pub mod pyjson;
