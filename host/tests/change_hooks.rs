@@ -1356,13 +1356,14 @@ fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// A repository made here: commits by two authors (with their own time zones) adding,
-/// modifying and removing files, and a tag `v1.0` on the last; its commits as git reports
+/// A repository made here: commits by two authors (with their own time zones, one name not
+/// ASCII) adding, modifying and removing files (some named with spaces and accents), and a
+/// tag `v1.0` on the last; its commits as git reports
 /// them, oldest first.
 fn made_repository(dir: &Path) -> Vec<Commit> {
     git(dir, &["init", "-q", "-b", "main"], &[]);
     let homer = ("Homer Simpson", "homer@example.com");
-    let marge = ("Marge Simpson", "marge@example.com");
+    let marge = ("Märge Simpsön", "marge@example.com");
     type Step<'a> = (
         (&'a str, &'a str),
         (&'a str, &'a str),
@@ -1386,10 +1387,11 @@ fn made_repository(dir: &Path) -> Vec<Commit> {
             marge,
             homer,
             "2026-11-27T11:00:00-05:00",
-            "Document the plant",
+            "Document the plant ☢",
             &[
                 ("README.md", Some("# Springfield\n\nSee docs/.\n")),
                 ("docs/read me.md", Some("Safety first.\n")),
+                ("docs/naïve résumé.md", Some("Ça va.\n")),
             ],
         ),
         (
@@ -1408,7 +1410,11 @@ fn made_repository(dir: &Path) -> Vec<Commit> {
             marge,
             "2026-11-29T00:00:00+00:00",
             "Release notes",
-            &[("NEWS", Some("1.0\n")), ("docs/read me.md", None)],
+            &[
+                ("NEWS", Some("1.0\n")),
+                ("docs/read me.md", None),
+                ("docs/naïve résumé.md", Some("Ça va bien.\n")),
+            ],
         ),
     ];
     for (author, committer, date, message, files) in steps {
@@ -1464,7 +1470,15 @@ fn made_repository(dir: &Path) -> Vec<Commit> {
             };
             let status = git(
                 dir,
-                &["show", "--no-renames", "--name-status", "--format=", f[0]],
+                &[
+                    "-c",
+                    "core.quotePath=false",
+                    "show",
+                    "--no-renames",
+                    "--name-status",
+                    "--format=",
+                    f[0],
+                ],
                 &[],
             );
             for line in status.lines().filter(|l| !l.is_empty()) {
@@ -1533,6 +1547,11 @@ async fn pushes_of_a_real_repository() {
     assert_eq!(commits.len(), 4);
     assert_eq!(commits[2].removed, ["src/rods.c"]);
     assert_eq!(commits[0].timestamp, "2026-11-27T10:15:30+01:00");
+    assert_eq!(
+        commits[1].added,
+        ["docs/naïve résumé.md", "docs/read me.md"]
+    );
+    assert_eq!(commits[1].author.0, "Märge Simpsön");
     let server = hooks_server(&scenario_dialects(1)).await;
     let person = |(name, email): &(String, String)| format!("{name} <{email}>");
 
@@ -1575,8 +1594,42 @@ async fn pushes_of_a_real_repository() {
     assert_eq!(got[1]["parent_changeids"], json!([first_new]));
     assert_eq!(got[2]["parent_changeids"], json!([first_new + 1]));
 
+    // The same push form-encoded (`payload=`, the signature over the form body): the same
+    // changes again.
+    let form = format!(
+        "payload={}",
+        curl_urlencode(std::str::from_utf8(&push).unwrap())
+    );
+    let (sha1, sha256) = github_signatures(form.as_bytes(), "s3cret");
+    let mut request = github_delivery("push", form.as_bytes())
+        .header("X-Hub-Signature", &sha1)
+        .header("X-Hub-Signature-256", &sha256);
+    request.headers.retain(|(n, _)| n != "Content-Type");
+    let request = request.header("Content-Type", "application/x-www-form-urlencoded");
+    let answer = send_raw(&server.base, &request).await;
+    assert_eq!(
+        (answer.status, answer.text()),
+        (200, "3 change found".into())
+    );
+    let again = changes_from(&server.base, first_new + 4, 3).await;
+    for (first, second) in got.iter().zip(&again) {
+        assert_eq!(change_fields(first), change_fields(second), "form-encoded");
+    }
+    // A head commit asking to skip CI: nothing.
+    let mut skipped = commits[3].clone();
+    skipped.message = "Release notes [skip ci]\n".into();
+    let answer = send_raw(
+        &server.base,
+        &github_signed("push", &github_push("refs/heads/main", &[skipped], false)),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.text()),
+        (200, "no change found".into())
+    );
+
     // GitLab: all four pushed to main.
-    let first_new = first_new + 4;
+    let first_new = first_new + 7;
     let push = gitlab_push("push", "refs/heads/main", &commits);
     let answer = send_raw(&server.base, &gitlab_delivery("Push Hook", &push)).await;
     assert_eq!(
