@@ -1805,3 +1805,33 @@ mod standalone {
         assert_eq!(buildsets(&site).await, before + 1);
     }
 }
+
+/// GitHub's largest push (2,048 commits, about 1.4 MB): every commit a change, in one answer.
+#[tokio::test]
+async fn the_largest_github_push() {
+    let server = hooks_server(&scenario_dialects(1)).await;
+    let first_new = last_changeid(server.dir.path()).await + 1;
+    let commits: Vec<Commit> = (0..2048)
+        .map(|n| Commit::synthetic(10_000 + n, 1_795_800_000 + n as i64))
+        .collect();
+    let push = github_push("refs/heads/main", &commits, false);
+    assert!(push.len() > 1 << 20);
+    let started = std::time::Instant::now();
+    let answer = send_raw(&server.base, &github_signed("push", &push)).await;
+    assert_eq!(
+        (answer.status, answer.text()),
+        (200, "2048 change found".into())
+    );
+    eprintln!("2,048 changes delivered in {:?}", started.elapsed());
+    assert_eq!(last_changeid(server.dir.path()).await, first_new + 2047);
+    let last = get_json(
+        &server.base,
+        &format!("/api/v2/changes/{}", first_new + 2047),
+    )
+    .await;
+    assert_eq!(
+        last["changes"][0]["revision"],
+        json!(commits[2047].id),
+        "in payload order"
+    );
+}
