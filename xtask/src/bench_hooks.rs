@@ -261,7 +261,10 @@ struct Master {
 impl Drop for Master {
     fn drop(&mut self) {
         let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -269,7 +272,10 @@ impl Drop for Master {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -291,15 +297,19 @@ fn start_buildbot(venv: &Path, dir: &Path) -> Result<Master> {
     std::fs::write(
         master_dir.join("master.cfg"),
         format!(
-            r#"c = BuildmasterConfig = {{}}
+            r#"from buildbot.plugins import schedulers, util, worker
+
+c = BuildmasterConfig = {{}}
 c["buildbotNetUsageData"] = None
 c["title"] = "hooks bench"
 c["buildbotURL"] = "http://127.0.0.1:{BUILDBOT_PORT}/"
 c["db"] = {{"db_url": "{db_url}"}}
 c["protocols"] = {{"pb": {{"port": "tcp:{BUILDBOT_PB_PORT}:interface=127.0.0.1"}}}}
-c["workers"] = []
-c["builders"] = []
-c["schedulers"] = []
+# Buildbot needs a worker, a builder and a scheduler for it; a ForceScheduler does not act on
+# changes, so a change starts nothing (as on ours).
+c["workers"] = [worker.Worker("w1", "never-connects")]
+c["builders"] = [util.BuilderConfig(name="b", workernames=["w1"], factory=util.BuildFactory())]
+c["schedulers"] = [schedulers.ForceScheduler(name="force", builderNames=["b"])]
 c["www"] = {{
     "port": "tcp:{BUILDBOT_PORT}:interface=127.0.0.1",
     "plugins": {{}},
@@ -317,9 +327,12 @@ c["www"] = {{
         .stderr(log)
         .process_group(0)
         .spawn()?;
-    let master = Master { child };
+    let mut master = Master { child };
     let deadline = Instant::now() + Duration::from_secs(90);
     while Instant::now() < deadline {
+        if master.child.try_wait()?.is_some() {
+            break;
+        }
         let ready = send(
             BUILDBOT_PORT,
             b"GET /api/v2/changes?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
