@@ -561,6 +561,14 @@ fn stub_answer(path: &str) -> axum::response::Response {
             "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef",
             "Tweak the dispenser [ci skip]",
         ),
+        // Answers that are not JSON, for the checks beyond the recordings.
+        Some("/commits/badbadbadbadbadbadbadbadbadbadbadbadbadb") | Some("/pulls/99/files") => {
+            return (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                "not json",
+            )
+                .into_response()
+        }
         Some("/pulls/7/files") => json!([
             {"filename": "src/feature.c", "status": "modified"},
             {"filename": "docs/new-name.md", "previous_filename": "docs/old-name.md",
@@ -1852,7 +1860,15 @@ enum Wrote {
 /// Python's recursion limit, and a few that already agree (kept so they stay so).
 #[tokio::test]
 async fn deliveries_beyond_the_recordings_answer_as_buildbot() {
-    let server = hooks_server(&scenario_dialects(1)).await;
+    let stub = GithubStub::start().await;
+    let server = hooks_server(&scenario_dialects(stub.port)).await;
+    let pull_request = |sha: &str, number: u64| {
+        let path = scenario_dir().join("payloads/github-pull_request-opened.json");
+        let mut payload: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        payload["number"] = json!(number);
+        payload["pull_request"]["head"]["sha"] = json!(sha);
+        github_signed("pull_request", payload.to_string().as_bytes())
+    };
     let form = |body: &str| {
         RawRequest::new("POST", "/change_hook/base")
             .header("Content-Type", "application/x-www-form-urlencoded")
@@ -2004,6 +2020,23 @@ async fn deliveries_beyond_the_recordings_answer_as_buildbot() {
             ping(deep.as_bytes()),
             500,
             error.into(),
+            "text/html",
+            Wrote::Nothing,
+        ),
+        // The GitHub API's answer is read with json.loads: a ValueError when it is not JSON.
+        (
+            "GitHub, the API's commit not JSON",
+            pull_request("badbadbadbadbadbadbadbadbadbadbadbadbadb", 7),
+            400,
+            "Expecting value: line 1 column 1 (char 0)".into(),
+            "text/html",
+            Wrote::Nothing,
+        ),
+        (
+            "GitHub, the API's pull request files not JSON",
+            pull_request("3333333333333333333333333333333333333333", 99),
+            400,
+            "Expecting value: line 1 column 1 (char 0)".into(),
             "text/html",
             Wrote::Nothing,
         ),
