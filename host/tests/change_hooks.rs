@@ -2163,3 +2163,82 @@ async fn deliveries_beyond_the_recordings_answer_as_buildbot() {
         failures.join("\n")
     );
 }
+
+/// `change_hook_auth = ["file:..."]` reads the file and the Basic credentials as Twisted's
+/// `FilePasswordDB` and Buildbot 4.3.0 do (asked side by side on 2026-12-04): the second
+/// field of a line is the password, the scheme's case and extra spaces do not matter,
+/// anything else is a 401.
+#[tokio::test]
+async fn change_hook_auth_reads_credentials_as_twisted() {
+    let dir = common::reference_database_dir();
+    std::fs::write(
+        dir.path().join("changehook.passwd"),
+        "user:pass\ncolon:pa:ss\nsp ace:p w\n",
+    )
+    .unwrap();
+    let config = common::MasterToml::reference()
+        .www_toml("change_hook_auth = [\"file:changehook.passwd\"]")
+        .write(dir.path());
+    let base = serve_config(&config).await;
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let cases = [
+        (
+            "the right password",
+            format!("Basic {}", b64("user:pass")),
+            200,
+        ),
+        ("another case", format!("Basic {}", b64("user:PASS")), 401),
+        (
+            "a password with a colon, whole",
+            format!("Basic {}", b64("colon:pa:ss")),
+            401,
+        ),
+        (
+            "a password with a colon, its first field",
+            format!("Basic {}", b64("colon:pa")),
+            200,
+        ),
+        ("spaces", format!("Basic {}", b64("sp ace:p w")), 200),
+        (
+            "basic in lower case",
+            format!("basic {}", b64("user:pass")),
+            200,
+        ),
+        ("two spaces", format!("Basic  {}", b64("user:pass")), 200),
+        ("not base64", "Basic ***".to_owned(), 401),
+        ("no colon", format!("Basic {}", b64("user")), 401),
+        ("no user", format!("Basic {}", b64(":pass")), 401),
+        ("another scheme", "Bearer x".to_owned(), 401),
+        (
+            "a newline after",
+            format!("Basic {}", b64("user:pass\n")),
+            401,
+        ),
+        (
+            "base64 without its padding",
+            format!("Basic {}", b64("user:pas").trim_end_matches('=')),
+            401,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (case, authorization, status) in cases {
+        let request = RawRequest::new("POST", "/change_hook/base")
+            .header("Authorization", &authorization)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("comments=auth");
+        let answer = send_raw(&base, &request).await;
+        let body = if status == 200 {
+            "1 change found"
+        } else {
+            "Unauthorized"
+        };
+        if (answer.status, answer.text().as_str()) != (status, body) {
+            failures.push(format!(
+                "{case}: expected {status} {body:?}, got {} {:?}",
+                answer.status,
+                answer.text()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
