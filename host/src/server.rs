@@ -39,6 +39,7 @@ impl AppState {
         let http = HttpState::new(config, data, plugins, events)?;
         // The pages offer the actions of whoever carries them out (a linked master).
         ui.control = http.control.clone();
+        ui.deliveries = http.hooks.deliveries().clone();
         Ok(AppState { http, ui, avatars })
     }
 

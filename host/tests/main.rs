@@ -20,6 +20,7 @@ mod console_view;
 mod control;
 mod docs_example;
 mod hardening;
+mod hooks_master;
 mod ldap;
 mod master_link;
 // The demo dataset and activity runner are behind the host's `demo` feature (on by default).

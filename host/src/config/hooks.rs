@@ -39,12 +39,7 @@ pub(crate) fn checkers(
                     username: user.to_owned(),
                     password: Secret::new(password),
                 },
-                _ => {
-                    return Err(Fail::at(
-                        at,
-                        "expected \"memory:USER:PASSWORD\" (the password is not shown)",
-                    ))
-                }
+                _ => return Err(Fail::at(at, "expected \"memory:USER:PASSWORD\"")),
             },
             // Never echo the string: it may be a password.
             _ => {

@@ -1,4 +1,5 @@
-//! What the forge dialects (github, gitlab, bitbucketcloud, bitbucketserver, bitbucket) share:
+//! What the forge dialects (github, gitlab, bitbucketcloud, bitbucketserver, bitbucket,
+//! gitorious) share:
 //! their options, Twisted's view of headers and body, payload fields read as Python reads them
 //! (a missing key is a `KeyError`, so a 500), dates as `dateutil` parses them, and the
 //! `fnmatch` whitelist of payload properties (Buildbot's `PullRequestMixin`).

@@ -25,6 +25,8 @@ pub mod error;
 pub mod forge;
 pub mod github;
 pub mod gitlab;
+pub mod gitorious;
+pub mod poller;
 pub mod pyjson;
 pub mod request;
 pub mod store;

@@ -153,6 +153,122 @@ fn next_identifier(identifier: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hooks::change::Change;
+
+    fn change(revision: &str, branch: Option<&str>) -> Change {
+        let mut properties = serde_json::Map::new();
+        properties.insert("event".into(), json!("push"));
+        Change {
+            author: Some("Homer <homer@example.com>".into()),
+            revision: Some(revision.into()),
+            branch: branch.map(str::to_string),
+            files: vec!["a.c".into(), "b.c".into()],
+            properties,
+            repository: "https://example.com/plant.git".into(),
+            project: "plant".into(),
+            ..Change::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_as_add_change_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::db::open_file(&dir.path().join("s.sqlite"))
+            .await
+            .unwrap();
+        // Someone else already has the identifier the author would get.
+        sqlx::query("INSERT INTO users (identifier) VALUES ('Homer <homer@example.com>')")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let git = |changes| Changes {
+            changes,
+            src: Some("git"),
+        };
+        let first = add_changes(
+            &pool,
+            &git(vec![change("r1", Some("main")), change("r2", None)]),
+            77,
+        )
+        .await
+        .unwrap();
+        let second = add_changes(&pool, &git(vec![change("r3", Some("main"))]), 78)
+            .await
+            .unwrap();
+        assert_eq!((first.len(), second.len()), (2, 1));
+        // Parents: the newest change of the same branch (null branch apart), else none.
+        let parents: Vec<(i64, Option<i64>, i64, String, String)> = sqlx::query_as(
+            "SELECT changeid, parent_changeids, when_timestamp, comments, codebase FROM changes ORDER BY changeid",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(parents[0].1, None);
+        assert_eq!(parents[1].1, None);
+        assert_eq!(parents[2].1, Some(first[0]));
+        assert_eq!((parents[0].2, parents[2].2), (77, 78));
+        assert_eq!((parents[0].3.as_str(), parents[0].4.as_str()), ("", ""));
+        // One user for the author, under a numbered identifier; every change linked to it.
+        let users: Vec<(i64, String)> =
+            sqlx::query_as("SELECT uid, identifier FROM users ORDER BY uid")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(users.len(), 2);
+        assert_eq!(users[1].1, "Homer <homer@example.com>_2");
+        let linked: i64 = sqlx::query_scalar("SELECT count(*) FROM change_users WHERE uid = $1")
+            .bind(users[1].0)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(linked, 3);
+        let info: (String, String) = sqlx::query_as("SELECT attr_type, attr_data FROM users_info")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(info, ("git".into(), "Homer <homer@example.com>".into()));
+        // Properties as Buildbot stores them; files in order; sourcestamps per revision.
+        let value: String =
+            sqlx::query_scalar("SELECT property_value FROM change_properties LIMIT 1")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(value, "[\"push\", \"Change\"]");
+        let files: Vec<String> = sqlx::query_scalar(
+            "SELECT filename FROM change_files WHERE changeid = $1 ORDER BY rowid",
+        )
+        .bind(first[0])
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(files, ["a.c", "b.c"]);
+        let stamps: i64 = sqlx::query_scalar("SELECT count(DISTINCT sourcestampid) FROM changes")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(stamps, 3);
+        // The same revision again reuses its sourcestamp; base (no src) links no user.
+        add_changes(
+            &pool,
+            &Changes {
+                changes: vec![change("r1", Some("main"))],
+                src: None,
+            },
+            79,
+        )
+        .await
+        .unwrap();
+        let stamps: i64 = sqlx::query_scalar("SELECT count(DISTINCT sourcestampid) FROM changes")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(stamps, 3);
+        let links: i64 = sqlx::query_scalar("SELECT count(*) FROM change_users")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(links, 3);
+    }
 
     #[test]
     fn identifiers_count_up() {

@@ -7,6 +7,7 @@
 
 mod account;
 mod assets;
+mod change_hooks;
 mod controls;
 mod format;
 mod page_error;
@@ -48,6 +49,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("log.html", include_str!("templates/log.html")),
     ("workers.html", include_str!("templates/workers.html")),
     ("changes.html", include_str!("templates/changes.html")),
+    (
+        "change_hooks.html",
+        include_str!("templates/change_hooks.html"),
+    ),
     ("pending.html", include_str!("templates/pending.html")),
     ("about.html", include_str!("templates/about.html")),
     ("settings.html", include_str!("templates/settings.html")),
@@ -100,6 +105,8 @@ pub struct UiState {
     /// Who carries out control actions (the same as the HTTP side's): the pages offer none
     /// while it is `Unavailable`.
     pub control: Arc<Control>,
+    /// The change hooks' delivery log (the HTTP side's, shared).
+    pub deliveries: Arc<crate::hooks::deliveries::DeliveryLog>,
 }
 
 impl UiState {
@@ -112,6 +119,7 @@ impl UiState {
             plugins,
             ui,
             control: Arc::new(Control::default()),
+            deliveries: Arc::default(),
         })
     }
 }
@@ -243,6 +251,7 @@ pub fn router(state: UiState) -> Router {
         .route("/logs/{logid}", get(pages::log))
         .route("/workers", get(pages::workers))
         .route("/changes", get(pages::changes))
+        .route("/change_hooks", get(change_hooks::page))
         .route("/pendingbuildrequests", get(pages::pending))
         .route("/about", get(pages::about))
         .route("/settings", get(pages::settings))
@@ -441,6 +450,14 @@ pub fn shell<'a>(
         MenuEntry::new("Changes", "changes", "changes", "✎"),
         MenuEntry::new("Workers", "workers", "workers", "⚙"),
     ];
+    if !config.www.change_hook_dialects.is_empty() {
+        menu.push(MenuEntry::new(
+            "Change hooks",
+            "change_hooks",
+            "change_hooks",
+            "⇄",
+        ));
+    }
     for (plugin, entry) in state.plugins.menu() {
         let path = entry.path.trim_start_matches('/');
         menu.push(MenuEntry {

@@ -13,7 +13,10 @@
 //! builders `sleeper` (on `w1`: one step sleeping `sleep` seconds) and `orphan` (on `ghost`,
 //! so its requests stay pending), a ForceScheduler `force` with an integer, a choice, a
 //! boolean and a string parameter, no request collapsing, and an authz that lets only the
-//! users `marge` and `homer` act: a call the master accepts proves it read our session.
+//! users `marge` and `homer` act: a call the master accepts proves it read our session. For
+//! the change hook tests (`host/tests/hooks_master.rs`) it has the `github` hook with the
+//! secret [`HOOK_SECRET`] and a scheduler `hooks` that builds `sleeper` for each change of the
+//! project [`HOOK_PROJECT`] (no other test's changes).
 
 use std::io::{Read as _, Write as _};
 
@@ -22,6 +25,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// The secret of the master's `github` change hook.
+pub const HOOK_SECRET: &str = "hooks-e2e-secret";
+
+/// The project (a GitHub repository's `full_name`) whose changes the master's `hooks`
+/// scheduler builds.
+pub const HOOK_PROJECT: &str = "simpsons/hooks-e2e";
 
 /// The running master and worker.
 pub struct Buildbot {
@@ -133,10 +143,18 @@ c["schedulers"] = [
             util.StringParameter(name="note", default=""),
         ],
     ),
+    schedulers.AnyBranchScheduler(
+        name="hooks",
+        builderNames=["sleeper"],
+        change_filter=util.ChangeFilter(project="{HOOK_PROJECT}"),
+        treeStableTimer=None,
+        properties={{"sleep": 1}},
+    ),
 ]
 c["www"] = {{
     "port": "tcp:{www_port}:interface=127.0.0.1",
     "plugins": {{}},
+    "change_hook_dialects": {{"github": {{"secret": "{HOOK_SECRET}", "strict": True}}}},
     "authz": util.Authz(
         allowRules=[util.AnyControlEndpointMatcher(role="users")],
         roleMatchers=[util.RolesFromUsername(roles=["users"], usernames=["marge", "homer"])],
