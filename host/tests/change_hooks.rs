@@ -1,7 +1,8 @@
 //! Change hooks (`/change_hook/<dialect>`) over real HTTP on 127.0.0.1 and a real SQLite file:
 //! every request of Buildbot 4.3's scenario 7 replayed and its answer (status, reason phrase,
 //! Content-Type, body) and changes compared, a GitHub API stub, pushes generated from a real git
-//! repository, bad and concurrent deliveries, and the standalone runner's schedulers.
+//! repository, bad, oversized, large and concurrent deliveries, the standalone runner's
+//! schedulers, and deliveries beyond the recordings checked against Buildbot 4.3.0's answers.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
