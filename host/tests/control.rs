@@ -37,12 +37,13 @@ async fn site(www: &str, standalone: bool) -> Site {
 }
 
 /// The reference database with a whole config file's text (`USERS` are not added); with
-/// `standalone`, as `site`.
+/// `standalone`, as `site`, the runner also playing the config's `[[schedulers]]`.
 pub(crate) async fn site_with(config_text: &str, standalone: bool) -> Site {
     let dir = common::reference_database_dir();
     let path = dir.path().join("master.toml");
     std::fs::write(&path, config_text).unwrap();
     let config = buildbot_www::config::load(&path).expect("config loads");
+    let schedulers = config.schedulers.clone();
     let data = buildbot_www::server::data_api(&config).await.unwrap();
     let pool = data.pool().clone();
     let state = buildbot_www::server::AppState::new(
@@ -55,11 +56,10 @@ pub(crate) async fn site_with(config_text: &str, standalone: bool) -> Site {
     let mut control = Control::Unavailable;
     if standalone {
         let runner = Arc::new(Runner::default());
-        control = Control::Standalone(Standalone::new(
-            pool.clone(),
-            state.http.events.clone(),
-            runner.clone(),
-        ));
+        control = Control::Standalone(
+            Standalone::new(pool.clone(), state.http.events.clone(), runner.clone())
+                .with_schedulers(schedulers),
+        );
         activity = Some(
             buildbot_www::fixtures::activity::Activity::new(pool.clone())
                 .await

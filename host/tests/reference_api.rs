@@ -75,61 +75,10 @@ impl Recording {
     }
 }
 
-/// Splits curl arguments as a POSIX shell would (quotes and backslashes).
-fn shell_words(s: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    current.push(n);
-                    in_word = true;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                for n in chars.by_ref() {
-                    if n == '\'' {
-                        break;
-                    }
-                    current.push(n);
-                }
-            }
-            '"' => {
-                in_word = true;
-                while let Some(n) = chars.next() {
-                    match n {
-                        '"' => break,
-                        '\\' => current.extend(chars.next()),
-                        n => current.push(n),
-                    }
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            c => {
-                current.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(current);
-    }
-    words
-}
-
 /// Sends the request of a recorded curl command line to the application (in-process: these
 /// recordings check answers, not the connection).
 async fn replay(server: &common::Server, path: &str, curl: &str) -> Recording {
-    let words = shell_words(curl);
+    let words = common::shell_words(curl);
     let mut method = axum::http::Method::GET;
     let mut headers = Vec::new();
     let mut data: Option<String> = None;

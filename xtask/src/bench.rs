@@ -26,7 +26,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("views") => views(),
         Some("auth") => crate::bench_auth::auth(),
         Some("authz") => crate::bench_authz::authz(),
-        _ => bail!("usage: cargo xtask bench api|plugins|badges|ui|events|views|auth|authz"),
+        Some("hooks") => crate::bench_hooks::hooks(),
+        _ => bail!("usage: cargo xtask bench api|plugins|badges|ui|events|views|auth|authz|hooks"),
     }
 }
 

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_auth;
 mod bench_authz;
+mod bench_hooks;
 mod plugins;
 mod tally;
 mod tidy;
@@ -50,6 +51,9 @@ commands:
                              latency per password hash (bcrypt costs 5, 10, 12, apr1, SHA-512)
   bench authz                REST reads with 20 allow rules against none; /ws fan-out of build
                              events to 1,000 subscribers filtered per user
+  bench hooks                deliveries/s of a signed 2-commit GitHub push to /change_hook/github,
+                             1 and 8 clients, against a real Buildbot 4.3 master when its venv
+                             is there
 ";
 
 fn main() {

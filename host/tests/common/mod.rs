@@ -392,3 +392,54 @@ pub async fn session_cookie(server: &Server, user_info: serde_json::Value) -> St
     let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
     format!("TWISTED_SESSION={header}.{payload}.{signature}")
 }
+
+/// Splits curl arguments as a POSIX shell would (quotes and backslashes).
+pub fn shell_words(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    current.push(n);
+                    in_word = true;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                for n in chars.by_ref() {
+                    if n == '\'' {
+                        break;
+                    }
+                    current.push(n);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(n) = chars.next() {
+                    match n {
+                        '"' => break,
+                        '\\' => current.extend(chars.next()),
+                        n => current.push(n),
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            c => {
+                current.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(current);
+    }
+    words
+}
