@@ -394,7 +394,7 @@ impl Settings {
     }
 
     /// A GET of the GitHub API: the JSON answer, or `None` for an answer that is not a 2xx. A
-    /// failed connection is a 500.
+    /// failed connection is a 500, an answer that is not JSON a 400.
     async fn api_get(&self, path: &str) -> Result<Option<Value>, HookError> {
         let url = format!("{}{path}", self.api);
         let mut request = self.client.get(&url);
@@ -423,9 +423,11 @@ impl Settings {
             .bytes()
             .await
             .map_err(|err| HookError::internal(format!("GitHub API GET {url}: {err}")))?;
-        serde_json::from_slice(&body)
-            .map(Some)
-            .map_err(|err| HookError::internal(format!("GitHub API GET {url}: {err}")))
+        // Buildbot decodes the answer with json.loads: a body that is not JSON is its
+        // ValueError (a 400 with the decoder's message).
+        let text = std::str::from_utf8(&body)
+            .map_err(|err| HookError::bad(super::pyjson::utf8_message(&body, &err)))?;
+        super::pyjson::loads_str(text).map(Some)
     }
 }
 

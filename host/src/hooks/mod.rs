@@ -54,6 +54,9 @@ pub struct ChangeHooks {
     auth: Vec<HookChecker>,
     max_body: usize,
     deliveries: Arc<DeliveryLog>,
+    /// Deliveries write one at a time: SQLite has one writer anyway, and waiting here costs
+    /// nothing, where racing for its lock means its busy handler's sleeps.
+    writing: tokio::sync::Mutex<()>,
 }
 
 /// What one delivery came to.
@@ -159,6 +162,7 @@ impl ChangeHooks {
             auth: config.www.change_hook_auth.clone(),
             max_body: config.www.limits.change_hook_max_body_bytes,
             deliveries: Arc::new(DeliveryLog::default()),
+            writing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -357,7 +361,11 @@ async fn deliver(
     if changes.changes.is_empty() {
         return Outcome::found(Vec::new());
     }
-    let ids = match store::add_changes(state.data.pool(), &changes, received).await {
+    let written = {
+        let _one_writer = hooks.writing.lock().await;
+        store::add_changes(state.data.pool(), &changes, received).await
+    };
+    let ids = match written {
         Ok(ids) => ids,
         Err(err) => return Outcome::refused(HookError::internal(format!("database: {err}"))),
     };

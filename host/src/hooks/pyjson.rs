@@ -33,9 +33,11 @@ pub fn loads_str(text: &str) -> Result<Value, HookError> {
         Ok(found) => found,
         Err(Fail::Stop(at)) => return Err(message("Expecting value", &chars, at)),
         Err(Fail::Error(msg, at)) => return Err(message(msg, &chars, at)),
-        Err(Fail::Deep(kind)) => return Err(HookError::internal(format!(
+        Err(Fail::Deep(kind)) => {
+            return Err(HookError::internal(format!(
             "maximum recursion depth exceeded while decoding a JSON {kind} from a unicode string"
-        ))),
+        )))
+        }
     };
     let end = reader.skip_ws(end);
     if end != chars.len() {
