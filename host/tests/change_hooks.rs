@@ -2253,3 +2253,78 @@ async fn change_hook_auth_reads_credentials_as_twisted() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The delivery log page (`/change_hooks`): each delivery with its event, answer and changes,
+/// the forge's text escaped; only for users who may read changes, while the hook itself stays
+/// open to forges (which never log in).
+#[tokio::test]
+async fn the_delivery_log_shows_why_a_delivery_was_refused() {
+    let www = "[www.auth]\ntype = \"UserPasswordAuth\"\nusers = { homer = \"doh!\" }\n\
+               [www.authz]\nallowRules = [{ matcher = \"AnyEndpointMatcher\", role = \"admins\" }]\n\
+               roleMatchers = [{ type = \"RolesFromUsername\", roles = [\"admins\"], usernames = [\"homer\"] }]\n"
+        .to_owned()
+        + &scenario_dialects(1);
+    let server = hooks_server(&www).await;
+    let ok = send_raw(
+        &server.base,
+        &RawRequest::new("POST", "/change_hook/base")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("comments=logged&author=lisa"),
+    )
+    .await;
+    assert_eq!((ok.status, ok.text()), (200, "1 change found".to_owned()));
+    let refused = send_raw(
+        &server.base,
+        &RawRequest {
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("X-GitHub-Event".into(), "<script>alert(1)</script>".into()),
+                ("X-GitHub-Delivery".into(), "d-42".into()),
+                ("X-Hub-Signature".into(), "sha1=0000".into()),
+            ],
+            ..RawRequest::new("POST", "/change_hook/github").body("{}")
+        },
+    )
+    .await;
+    assert_eq!(
+        (refused.status, refused.text()),
+        (400, "Hash mismatch".to_owned())
+    );
+
+    let page = |cookie: Option<String>| {
+        let base = server.base.clone();
+        async move {
+            let mut request = reqwest::Client::new().get(format!("{base}/change_hooks"));
+            if let Some(cookie) = cookie {
+                request = request.header("cookie", cookie);
+            }
+            let answer = request.send().await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    let (status, _) = page(None).await;
+    assert_eq!(status, 403, "anonymous may not read changes here");
+    let homer =
+        common::session_cookie(&server, json!({"username": "homer", "email": "homer"})).await;
+    let (status, html) = page(Some(homer)).await;
+    assert_eq!(status, 200, "{html}");
+    let changeid = last_changeid(server.dir.path()).await;
+    for expected in [
+        "data-dialect=\"base\"",
+        "1 change found",
+        &format!("<td>{changeid}</td>"),
+        "data-dialect=\"github\"",
+        "Hash mismatch",
+        "d-42",
+        "&lt;script&gt;alert(1)&lt;&#x2f;script&gt;",
+        "data-dialect=\"gitlab\"",
+    ] {
+        assert!(html.contains(expected), "{expected} missing: {html}");
+    }
+    assert!(!html.contains("<script>alert"), "{html}");
+    // The menu leads there.
+    assert!(
+        html.contains("change_hooks\" class=\"current\" data-key=\"change_hooks\""),
+        "{html}"
+    );
+}
