@@ -435,13 +435,24 @@ pub fn py_str(s: &str) -> String {
     out
 }
 
+/// Python's `str()` of a decoded JSON value (a string as it is, anything else its repr).
+pub fn py_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => py_value(other),
+    }
+}
+
 /// Python's repr of a JSON scalar or container.
 pub fn py_value(v: &Value) -> String {
     match v {
         Value::Null => "None".into(),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if !(n.is_i64() || n.is_u64()) => crate::jsonfmt::python_float_repr(f),
+            _ => n.to_string(),
+        },
         Value::String(s) => py_str(s),
         Value::Array(items) => format!(
             "[{}]",

@@ -98,7 +98,7 @@ fn py_float(text: &str) -> Result<f64, HookError> {
     parsed.ok_or_else(|| {
         HookError::bad(format!(
             "could not convert string to float: {}",
-            py_str_repr(text)
+            crate::data::query::py_str(text)
         ))
     })
 }
@@ -130,35 +130,6 @@ fn epoch_seconds(value: f64) -> Result<i64, HookError> {
         return Err(HookError::bad(format!("year {year} is out of range")));
     }
     Ok(seconds)
-}
-
-/// Python's `repr()` of a str.
-pub(crate) fn py_str_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::new();
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 #[cfg(test)]

@@ -5,12 +5,12 @@
 
 use serde_json::{Map, Value};
 
-use super::base::py_str_repr;
 use super::change::{Change, Changes};
 use super::error::HookError;
 use super::forge::{self, Options, Whitelist};
 use super::request::HookRequest;
 use crate::config::ChangeHookDialect;
+use crate::data::query::py_str as py_str_repr;
 
 /// The options Buildbot documents for `bitbucketcloud` and `bitbucketserver`.
 const OPTIONS: &[&str] = &["codebase", "bitbucket_property_whitelist"];

@@ -7,11 +7,11 @@
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::base::py_str_repr;
 use super::error::HookError;
 use super::pyjson;
 use super::request::HookRequest;
 use crate::config::{ChangeHookDialect, Secret};
+use crate::data::query::py_str as py_str_repr;
 
 /// A dialect's options, checked against the names it knows.
 pub(crate) struct Options<'a> {
@@ -233,32 +233,7 @@ pub(crate) fn required_text(value: &Value) -> Result<String, HookError> {
 
 /// Python's `str(value)` as an f-string writes it.
 pub(crate) fn py_str(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => py_repr(other),
-    }
-}
-
-/// Python's `repr(value)` of a JSON value.
-fn py_repr(value: &Value) -> String {
-    match value {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => py_str_repr(s),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(py_repr).collect();
-            format!("[{}]", items.join(", "))
-        }
-        Value::Object(map) => {
-            let items: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{}: {}", py_str_repr(k), py_repr(v)))
-                .collect();
-            format!("{{{}}}", items.join(", "))
-        }
-    }
+    crate::data::query::py_text(value)
 }
 
 /// Python's truth of a value.

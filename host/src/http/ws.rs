@@ -20,7 +20,7 @@ use crate::authz::Action;
 use crate::data::DataApi;
 use crate::events::{Event, Events, Pattern, Patterns};
 use crate::identity::User;
-use crate::jsonfmt::{self, python_float_repr, Layout};
+use crate::jsonfmt::{self, Layout};
 
 /// `GET /ws`: upgrades, or answers Buildbot's 426 to a plain request.
 pub(super) async fn handle(
@@ -202,7 +202,7 @@ pub(crate) fn reply(frame: &str, patterns: &Patterns, max_subscriptions: usize) 
             return error("no 'cmd' in websocket frame".into(), 400, Value::Null)
         }
         Some(Value::String(cmd)) => cmd,
-        Some(other) => py_str(&other),
+        Some(other) => crate::data::query::py_text(&other),
     };
     let params: &[&str] = match cmd.as_str() {
         "ping" => &["_id"],
@@ -215,7 +215,16 @@ pub(crate) fn reply(frame: &str, patterns: &Patterns, max_subscriptions: usize) 
     let path = match frame.get("path") {
         None => return ok("pong", id),
         Some(Value::String(path)) => path.clone(),
-        Some(other) => return error(format!("invalid path format '{}'", py_str(other)), 400, id),
+        Some(other) => {
+            return error(
+                format!(
+                    "invalid path format '{}'",
+                    crate::data::query::py_text(other)
+                ),
+                400,
+                id,
+            )
+        }
     };
     if cmd == "startConsuming" {
         if patterns.add(Pattern::parse(&path), max_subscriptions) {
@@ -256,39 +265,6 @@ fn call_error(cmd: &str, params: &[&str], args: &Map<String, Value>) -> Option<S
             "WsProtocol.cmd_{cmd}() missing {n} required positional arguments: {}",
             missing.join(" and ")
         )),
-    }
-}
-
-/// Python's `str()` of a decoded JSON value.
-fn py_str(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => py_repr(other),
-    }
-}
-
-/// Python's `repr()` of a decoded JSON value.
-fn py_repr(value: &Value) -> String {
-    match value {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if !(n.is_i64() || n.is_u64()) => python_float_repr(f),
-            _ => n.to_string(),
-        },
-        Value::String(s) => crate::data::query::py_str(s),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("{}: {}", py_repr(&Value::String(k.clone())), py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
 }
 
