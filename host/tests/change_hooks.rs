@@ -934,7 +934,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// `sha1=<hex>` and `sha256=<hex>`: GitHub's two signatures of `body` with `secret`.
-fn github_signatures(body: &[u8], secret: &str) -> (String, String) {
+pub(crate) fn github_signatures(body: &[u8], secret: &str) -> (String, String) {
     let mut sha1 = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
     sha1.update(body);
     let mut sha256 = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();

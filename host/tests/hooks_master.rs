@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac as _};
 use serde_json::{json, Value};
 
 use crate::common;
@@ -62,15 +61,7 @@ fn push(revision: &str, message: &str) -> Vec<u8> {
 }
 
 fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha1={hex}")
+    crate::change_hooks::github_signatures(body, secret).0
 }
 
 async fn deliver(base: &str, body: Vec<u8>, signature: &str) -> (u16, String) {

@@ -561,15 +561,19 @@ mod tests {
         assert!(matches!(err, Err(HookError::BadRequest(_))), "{err:?}");
     }
 
-    fn signed(body: &[u8], event: &str, extra: &[(&str, String)]) -> HookRequest {
-        let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(b"s3cret").unwrap();
+    /// The HMAC of `body` under `key`, in lower-case hex.
+    fn mac_hex<M: Mac + hmac::digest::KeyInit>(key: &[u8], body: &[u8]) -> String {
+        let mut mac = <M as Mac>::new_from_slice(key).unwrap();
         mac.update(body);
-        let hex: String = mac
-            .finalize()
+        mac.finalize()
             .into_bytes()
             .iter()
             .map(|b| format!("{b:02x}"))
-            .collect();
+            .collect()
+    }
+
+    fn signed(body: &[u8], event: &str, extra: &[(&str, String)]) -> HookRequest {
+        let hex = mac_hex::<Hmac<Sha1>>(b"s3cret", body);
         let mut headers = HeaderMap::new();
         headers.insert("content-type", "application/json".parse().unwrap());
         headers.insert("x-github-event", event.parse().unwrap());
@@ -590,15 +594,7 @@ mod tests {
     }
 
     fn sha256_of(body: &[u8], key: &[u8]) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
-        mac.update(body);
-        let hex: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("sha256={hex}")
+        format!("sha256={}", mac_hex::<Hmac<Sha256>>(key, body))
     }
 
     #[tokio::test]
