@@ -28,6 +28,13 @@ pub(crate) fn checkers(
     at: &KeyPath,
     base_dir: &Path,
 ) -> Result<Vec<HookChecker>, Fail> {
+    if written.is_empty() {
+        // Buildbot would then refuse every delivery (a portal without checkers).
+        return Err(Fail::at(
+            at.clone(),
+            "an empty list would refuse every delivery; list a checker, or leave the key out",
+        ));
+    }
     let mut out = Vec::new();
     for (i, description) in written.into_iter().enumerate() {
         let at = at.index(i);

@@ -163,6 +163,7 @@ impl MasterLink {
                     | "trailer"
                     | "upgrade"
                     | "content-length"
+                    | "expect"
                     | "proxy-authorization"
                     | "proxy-connection"
             );
