@@ -184,31 +184,44 @@ impl ChangeHooks {
     }
 
     /// Whether the request carries credentials one of `change_hook_auth`'s checkers accepts
-    /// (always, when there are none).
-    fn authorized(&self, headers: &axum::http::HeaderMap) -> bool {
+    /// (always, when there are none). Password hashes are checked off the async threads (a
+    /// bcrypt entry takes tens of milliseconds).
+    async fn authorized(&self, headers: &axum::http::HeaderMap) -> bool {
         if self.auth.is_empty() {
             return true;
         }
         let Some(given) = crate::auth::basic_credentials(headers) else {
             return false;
         };
-        self.auth.iter().any(|checker| match checker {
-            HookChecker::File(path) => {
-                crate::auth::htpasswd::verify(path, &given.user, &given.password).unwrap_or_else(
-                    |err| {
+        for checker in &self.auth {
+            let accepted = match checker {
+                HookChecker::File(path) => {
+                    let (path, user, password) =
+                        (path.clone(), given.user.clone(), given.password.clone());
+                    tokio::task::spawn_blocking(move || {
+                        crate::auth::htpasswd::verify(&path, &user, &password)
+                    })
+                    .await
+                    .map_err(|err| err.to_string())
+                    .and_then(|checked| checked.map_err(|err| err.to_string()))
+                    .unwrap_or_else(|err| {
                         tracing::warn!("change_hook_auth: {err}");
                         false
-                    },
-                )
+                    })
+                }
+                HookChecker::Memory { username, password } => {
+                    // Both compared in full, whatever the first one gives.
+                    let user_ok =
+                        crate::config::Secret::new(username.clone()).matches(given.user.as_bytes());
+                    let password_ok = password.matches(given.password.as_bytes());
+                    user_ok & password_ok
+                }
+            };
+            if accepted {
+                return true;
             }
-            HookChecker::Memory { username, password } => {
-                // Both compared in full, whatever the first one gives.
-                let user_ok =
-                    crate::config::Secret::new(username.clone()).matches(given.user.as_bytes());
-                let password_ok = password.matches(given.password.as_bytes());
-                user_ok & password_ok
-            }
-        })
+        }
+        false
     }
 }
 
@@ -288,7 +301,7 @@ async fn deliver(
     name: &str,
     received: i64,
 ) -> Outcome {
-    if !hooks.authorized(&parts.headers) {
+    if !hooks.authorized(&parts.headers).await {
         let mut outcome = Outcome::new(StatusCode::UNAUTHORIZED, "Unauthorized".into(), Vec::new());
         outcome.challenge = true;
         return outcome;
