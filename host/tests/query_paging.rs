@@ -1,7 +1,7 @@
-//! Repeated filter values on a split field (`builds?builderid=1&builderid=3`, read as one
-//! ordered subquery per value, merged) page exactly like filtering and sorting every build:
-//! each order, limit and offset against the reference database, checked by recomputing the page
-//! from the whole list.
+//! Query filters and paging against the reference database: repeated filter values on a split
+//! field (`builds?builderid=1&builderid=3`, read as one ordered subquery per value, merged) page
+//! exactly like filtering and sorting every build (each order, limit and offset, checked by
+//! recomputing the page from the whole list); boolean filter values read as Buildbot reads them.
 
 use crate::common;
 
@@ -67,5 +67,52 @@ async fn repeated_builderids_page_like_the_whole_list() {
             let want: Vec<i64> = expected.iter().copied().skip(offset).take(limit).collect();
             assert_eq!(got, want, "builds?{query}");
         }
+    }
+}
+
+/// Boolean filters take Buildbot's `string2boolean` words in any case; any other value is
+/// Buildbot's 400 naming the field, not a filter that matches nothing.
+#[tokio::test]
+async fn boolean_filter_values_are_validated_as_buildbot_validates_them() {
+    let server = common::serve_reference().await;
+    let complete = builds(&server, "complete=true&field=buildid&field=complete")
+        .await
+        .len();
+    let running = builds(&server, "complete=false&field=buildid&field=complete")
+        .await
+        .len();
+    assert!(complete > 0);
+    for word in ["yes", "YES", "on", "1", "True"] {
+        assert_eq!(
+            builds(
+                &server,
+                &format!("complete={word}&field=buildid&field=complete")
+            )
+            .await
+            .len(),
+            complete,
+            "{word}"
+        );
+    }
+    for word in ["no", "Off", "0", "FALSE"] {
+        assert_eq!(
+            builds(
+                &server,
+                &format!("complete={word}&field=buildid&field=complete")
+            )
+            .await
+            .len(),
+            running,
+            "{word}"
+        );
+    }
+    for bad in ["maybe", "t", "y", "%20true", "", "2"] {
+        let (status, _, body) =
+            common::get(&server, &format!("/api/v2/builds?complete={bad}")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (400, "{\"error\": \"invalid filter value for complete\"}"),
+            "complete={bad}"
+        );
     }
 }

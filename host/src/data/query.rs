@@ -356,17 +356,20 @@ impl Filter {
 pub fn parse_value(text: &str, kind: ValueKind) -> Option<Value> {
     match kind {
         ValueKind::Integer => text.trim().parse::<i64>().ok().map(Value::from),
-        ValueKind::Boolean => Some(Value::Bool(string2boolean(text))),
+        ValueKind::Boolean => string2boolean(text).map(Value::Bool),
         ValueKind::Text => Some(Value::String(text.to_string())),
     }
 }
 
-/// Buildbot's `string2boolean`: true for "true", "yes", "1" and "on" (any case).
-pub fn string2boolean(text: &str) -> bool {
-    matches!(
-        text.trim().to_ascii_lowercase().as_str(),
-        "true" | "yes" | "1" | "on" | "y" | "t"
-    )
+/// Buildbot's `string2boolean`: `on`, `true`, `yes`, `1` and `off`, `false`, `no`, `0`, in any
+/// case and nothing else (no spaces): Buildbot's lookup fails on any other text, which makes a
+/// filter value invalid.
+pub fn string2boolean(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Some(true),
+        "off" | "false" | "no" | "0" => Some(false),
+        _ => None,
+    }
 }
 
 /// A total order over JSON values: null < booleans < numbers < strings < lists < objects.

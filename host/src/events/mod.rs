@@ -7,13 +7,13 @@
 //! publishes what changed. A writer in this process calls [`Events::sync`] after its write: the
 //! watcher then publishes the change at once, so no event is published twice.
 
+mod detect;
 pub mod master_feed;
 pub mod messages;
 mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -23,8 +23,7 @@ use crate::data::DataApi;
 /// How many events a slow subscriber may fall behind before it loses some.
 const CAPACITY: usize = 8192;
 
-/// How often the watcher polls the database.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+pub use detect::{CHECK_INTERVAL, FULL_POLL_INTERVAL};
 
 /// One event: a routing key and the entity it is about (or `Null`, as for a cancelled request).
 #[derive(Debug, Clone, PartialEq)]
@@ -199,9 +198,12 @@ impl Events {
     }
 
     /// A bus that also watches the database behind `data`. When called inside a tokio runtime,
-    /// a task polls every [`POLL_INTERVAL`] until the last clone of the bus is dropped; the
-    /// first poll records where the database stands, so only later changes become events.
+    /// a task asks every [`CHECK_INTERVAL`] whether the database changed (`detect`) and polls
+    /// it when it did (and every [`FULL_POLL_INTERVAL`] regardless), until the last clone of
+    /// the bus is dropped; the first poll records where the database stands, so only later
+    /// changes become events.
     pub fn watching(data: DataApi) -> Self {
+        let mut detector = detect::Detector::new(data.pool());
         let (sender, _) = broadcast::channel(CAPACITY);
         let events = Events {
             inner: Arc::new(Inner {
@@ -216,8 +218,11 @@ impl Events {
             tokio::spawn(async move {
                 loop {
                     let Some(inner) = weak.upgrade() else { break };
-                    Events { inner }.sync().await;
-                    tokio::time::sleep(POLL_INTERVAL).await;
+                    if detector.due().await {
+                        Events { inner }.sync().await;
+                        detector.polled();
+                    }
+                    tokio::time::sleep(CHECK_INTERVAL).await;
                 }
             });
         }

@@ -1,0 +1,158 @@
+//! Cheap change detection for the database watcher: SQLite's `PRAGMA data_version`, asked on a
+//! connection of the watcher's own, moves whenever another connection commits a write (this
+//! process's pool, or another process such as a Buildbot master, WAL or not). Asking costs
+//! microseconds, so the watcher asks every [`CHECK_INTERVAL`] and runs its full poll only when
+//! the version moved, plus every [`FULL_POLL_INTERVAL`] whatever it says.
+//!
+//! The version is read before the poll it triggers, so a write that commits while the poll
+//! runs moves it again and is picked up by the next poll: nothing is missed.
+
+use std::time::{Duration, Instant};
+
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, SqliteConnection};
+
+use crate::db::Pool;
+
+/// How often the watcher asks whether the database changed.
+pub const CHECK_INTERVAL: Duration = Duration::from_millis(20);
+
+/// The longest time between two full polls (the only rhythm where the watcher cannot have a
+/// connection of its own: an in-memory database).
+pub const FULL_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The watcher's view of the database's data version.
+#[derive(Debug)]
+pub(super) struct Detector {
+    /// How to open the watcher's connection; `None` for an in-memory database.
+    options: Option<SqliteConnectOptions>,
+    connection: Option<SqliteConnection>,
+    version: Option<i64>,
+    last_poll: Option<Instant>,
+    /// [`FULL_POLL_INTERVAL`], longer in tests.
+    full_poll: Duration,
+}
+
+impl Detector {
+    /// A detector for the database behind `pool` (its connection is opened at the first check).
+    pub(super) fn new(pool: &Pool) -> Self {
+        let options = (*pool.connect_options()).clone();
+        let in_memory = options
+            .get_filename()
+            .to_string_lossy()
+            .starts_with("file:sqlx-in-memory");
+        Detector {
+            options: (!in_memory).then(|| options.log_statements(tracing::log::LevelFilter::Off)),
+            connection: None,
+            version: None,
+            last_poll: None,
+            full_poll: FULL_POLL_INTERVAL,
+        }
+    }
+
+    /// Whether a full poll is due: the first one, a moved data version, a failed check, or
+    /// [`FULL_POLL_INTERVAL`] since the last poll. The caller polls when it is, then calls
+    /// [`Detector::polled`].
+    pub(super) async fn due(&mut self) -> bool {
+        let moved = self.version_moved().await;
+        moved
+            || self
+                .last_poll
+                .is_none_or(|at| at.elapsed() >= self.full_poll)
+    }
+
+    /// A poll was made now.
+    pub(super) fn polled(&mut self) {
+        self.last_poll = Some(Instant::now());
+    }
+
+    async fn version_moved(&mut self) -> bool {
+        let Some(options) = &self.options else {
+            return false;
+        };
+        if self.connection.is_none() {
+            match options.connect().await {
+                Ok(connection) => self.connection = Some(connection),
+                Err(err) => {
+                    tracing::warn!("live updates: cannot open the watcher's connection: {err}");
+                    return true;
+                }
+            }
+        }
+        let Some(connection) = self.connection.as_mut() else {
+            return true;
+        };
+        match sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+            .fetch_one(connection)
+            .await
+        {
+            Ok(version) => self.version.replace(version) != Some(version),
+            Err(err) => {
+                tracing::warn!("live updates: PRAGMA data_version failed: {err}");
+                self.connection = None;
+                self.version = None;
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_by_another_connection_makes_a_poll_due_and_nothing_else_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let pool = crate::db::open_file(&path).await.unwrap();
+        let mut detector = Detector::new(&pool);
+        detector.full_poll = Duration::from_secs(3600);
+        assert!(
+            detector.due().await,
+            "the first poll records where the database stands"
+        );
+        detector.polled();
+        for _ in 0..3 {
+            assert!(!detector.due().await, "nothing was written");
+        }
+        // This process's pool (the change hooks, the demo runner) ...
+        sqlx::query(
+            "INSERT INTO masters (name, name_hash, active, last_active) VALUES ('m', 'h', 1, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        assert!(detector.due().await);
+        detector.polled();
+        assert!(!detector.due().await);
+        // ... and another process (a connection of its own, as a Buildbot master's).
+        let other = crate::db::open_file(&path).await.unwrap();
+        sqlx::query("UPDATE masters SET active = 0")
+            .execute(&other)
+            .await
+            .unwrap();
+        assert!(detector.due().await);
+        detector.polled();
+        assert!(!detector.due().await);
+        // A read changes nothing.
+        let _: i64 = sqlx::query_scalar("SELECT count(*) FROM masters")
+            .fetch_one(&other)
+            .await
+            .unwrap();
+        assert!(!detector.due().await);
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_is_polled_on_the_full_rhythm_only() {
+        let pool = crate::db::open("sqlite://", std::path::Path::new("."))
+            .await
+            .unwrap();
+        let mut detector = Detector::new(&pool);
+        assert!(detector.options.is_none());
+        assert!(detector.due().await);
+        detector.polled();
+        detector.full_poll = Duration::from_secs(3600);
+        assert!(!detector.due().await);
+    }
+}
