@@ -5,8 +5,7 @@
 //! with the same hook.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -61,9 +60,18 @@ pub(crate) fn hooks() -> Result<()> {
         )?;
     }
 
-    match buildbot_venv() {
+    match crate::buildbot::venv() {
         Some(venv) => {
-            let _master = start_buildbot(&venv, &bench_dir.join("buildbot"))?;
+            let www = format!(
+                "{{\"change_hook_dialects\": {{\"github\": {{\"secret\": \"{SECRET}\", \"strict\": True}}}}}}"
+            );
+            let _master = crate::buildbot::start_master(
+                &venv,
+                &bench_dir.join("buildbot"),
+                &root().join("fixtures/reference/buildbot-4.3/state.sqlite"),
+                (BUILDBOT_PORT, BUILDBOT_PB_PORT),
+                &www,
+            )?;
             measure(
                 "Buildbot 4.3 (twistd)",
                 BUILDBOT_PORT,
@@ -243,108 +251,4 @@ fn send(port: u16, request: &[u8]) -> Result<String> {
     };
     let status_line = head.lines().next().unwrap_or_default();
     Ok(format!("{status_line} {body}"))
-}
-
-/// The Buildbot 4.3 environment the tests use, if it has been made.
-fn buildbot_venv() -> Option<PathBuf> {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let venv = target.join("buildbot-venv-4.3.0");
-    venv.join("bin/buildbot").is_file().then_some(venv)
-}
-
-/// A Buildbot master (its own process group, ended on drop) with the github hook.
-struct Master {
-    child: Child,
-}
-
-impl Drop for Master {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_buildbot(venv: &Path, dir: &Path) -> Result<Master> {
-    use std::os::unix::process::CommandExt as _;
-    std::fs::create_dir_all(dir)?;
-    let db_url = format!("sqlite:///{}", dir.join("state.sqlite").display());
-    std::fs::copy(
-        root().join("fixtures/reference/buildbot-4.3/state.sqlite"),
-        dir.join("state.sqlite"),
-    )?;
-    let master_dir = dir.join("master");
-    crate::run_command(
-        Command::new(venv.join("bin/buildbot"))
-            .args(["create-master", "--quiet", "--db", &db_url])
-            .arg(&master_dir),
-    )?;
-    std::fs::write(
-        master_dir.join("master.cfg"),
-        format!(
-            r#"from buildbot.plugins import schedulers, util, worker
-
-c = BuildmasterConfig = {{}}
-c["buildbotNetUsageData"] = None
-c["title"] = "hooks bench"
-c["buildbotURL"] = "http://127.0.0.1:{BUILDBOT_PORT}/"
-c["db"] = {{"db_url": "{db_url}"}}
-c["protocols"] = {{"pb": {{"port": "tcp:{BUILDBOT_PB_PORT}:interface=127.0.0.1"}}}}
-# Buildbot needs a worker, a builder and a scheduler for it; a ForceScheduler does not act on
-# changes, so a change starts nothing (as on ours).
-c["workers"] = [worker.Worker("w1", "never-connects")]
-c["builders"] = [util.BuilderConfig(name="b", workernames=["w1"], factory=util.BuildFactory())]
-c["schedulers"] = [schedulers.ForceScheduler(name="force", builderNames=["b"])]
-c["www"] = {{
-    "port": "tcp:{BUILDBOT_PORT}:interface=127.0.0.1",
-    "plugins": {{}},
-    "change_hook_dialects": {{"github": {{"secret": "{SECRET}", "strict": True}}}},
-}}
-"#
-        ),
-    )?;
-    let log = std::fs::File::create(dir.join("master.out"))?;
-    let child = Command::new(venv.join("bin/buildbot"))
-        .args(["start", "--nodaemon"])
-        .arg(&master_dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()?;
-    let mut master = Master { child };
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while Instant::now() < deadline {
-        if master.child.try_wait()?.is_some() {
-            break;
-        }
-        let ready = send(
-            BUILDBOT_PORT,
-            b"GET /api/v2/changes?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
-        .is_ok_and(|a| a.starts_with("HTTP/1.1 200"));
-        if ready {
-            return Ok(master);
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    bail!(
-        "the Buildbot master did not start; {}",
-        dir.join("master.out").display()
-    )
 }

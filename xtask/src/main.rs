@@ -3,7 +3,9 @@
 mod bench;
 mod bench_auth;
 mod bench_authz;
+mod bench_compare;
 mod bench_hooks;
+mod buildbot;
 mod plugins;
 mod tally;
 mod tidy;
@@ -54,6 +56,8 @@ commands:
   bench hooks                deliveries/s of a signed 2-commit GitHub push to /change_hook/github,
                              1 and 8 clients, against a real Buildbot 4.3 master when its venv
                              is there
+  bench compare              the same REST requests to Buildbot 4.3 (its venv) and this server on
+                             the reference database, wrk for both; throughput, latency, ratios
 ";
 
 fn main() {
