@@ -264,6 +264,27 @@ pub(crate) fn in_ids(expr: &str, ids: &[i64]) -> Sql {
 }
 
 /// The integer ids in a field of items.
+/// The rows of a batch lookup, `SELECT {columns} {from_where}` in `order`, read as one JSON
+/// array that SQLite builds (each row a JSON array of `columns`): one value handed over by sqlx
+/// instead of one per column and row (1,000 builders have ~3,000 tag and master rows, 50 builds
+/// ~1,000 properties). Engine-specific: `json_group_array` (PostgreSQL: `json_agg`).
+pub(super) async fn batch<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx<'_>,
+    columns: &str,
+    from_where: Sql,
+    order: &str,
+) -> Result<Vec<T>, ApiError> {
+    use sqlx::Row;
+    let mut sql = Sql::new(&format!(
+        "SELECT json_group_array(json_array({columns}) ORDER BY {order}) "
+    ));
+    sql.append(&from_where);
+    let rows = sql.fetch_all(ctx.pool).await?;
+    let text: Option<String> = rows.first().map(|r| r.try_get(0)).transpose()?;
+    serde_json::from_str(text.as_deref().unwrap_or("[]"))
+        .map_err(|e| ApiError::internal(format!("cannot decode a batch lookup: {e}")))
+}
+
 pub(crate) fn ids_of(items: &[Map<String, Value>], field: &str) -> Vec<i64> {
     items
         .iter()

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{ids_of, in_ids, text, Ctx};
+use super::{batch, ids_of, in_ids, text, Ctx};
 use crate::data::endpoints::Kind;
 use crate::data::error::ApiError;
 use crate::data::sql::{Bind, Col, Column, Sql, Table};
@@ -85,11 +85,11 @@ async fn add_builder_lists(
     let ids = ids_of(&rows, "builderid");
     let mut sql = Sql::new("FROM builder_masters WHERE ");
     sql.append(&in_ids("builderid", &ids));
-    let masters: Vec<(i64, i64)> = pairs(ctx, "builderid, masterid", sql, "id").await?;
+    let masters: Vec<(i64, i64)> = batch(ctx, "builderid, masterid", sql, "id").await?;
     let mut sql = Sql::new("FROM builders_tags bt JOIN tags t ON t.id = bt.tagid WHERE ");
     sql.append(&in_ids("bt.builderid", &ids));
     let tags: Vec<(i64, String)> =
-        pairs(ctx, "bt.builderid, CAST(t.name AS TEXT)", sql, "bt.id").await?;
+        batch(ctx, "bt.builderid, CAST(t.name AS TEXT)", sql, "bt.id").await?;
     let mut masters_of = group(masters.into_iter().map(|(b, m)| (b, json!(m))));
     let mut tags_of = group(tags.into_iter().map(|(b, t)| (b, json!(t))));
     for row in &mut rows {
@@ -113,27 +113,6 @@ fn group(pairs: impl Iterator<Item = (i64, Value)>) -> std::collections::HashMap
         groups.entry(id).or_default().push(value);
     }
     groups
-}
-
-/// The `(parent id, value)` pairs of a batch lookup, `SELECT {columns} {from_where}` in `order`,
-/// read as one JSON array that SQLite builds: one value handed over by sqlx instead of two per
-/// row (1,000 builders have ~3,000 such rows). Engine-specific: `json_group_array`
-/// (PostgreSQL: `json_agg`).
-async fn pairs<T: serde::de::DeserializeOwned>(
-    ctx: &Ctx<'_>,
-    columns: &str,
-    from_where: Sql,
-    order: &str,
-) -> Result<Vec<(i64, T)>, ApiError> {
-    use sqlx::Row;
-    let mut sql = Sql::new(&format!(
-        "SELECT json_group_array(json_array({columns}) ORDER BY {order}) "
-    ));
-    sql.append(&from_where);
-    let rows = sql.fetch_all(ctx.pool).await?;
-    let text: Option<String> = rows.first().map(|r| r.try_get(0)).transpose()?;
-    serde_json::from_str(text.as_deref().unwrap_or("[]"))
-        .map_err(|e| ApiError::internal(format!("cannot decode a batch lookup: {e}")))
 }
 
 static MASTERS: Table = Table {
@@ -284,7 +263,7 @@ async fn add_worker_lists(
     if let Some(m) = masterid {
         sql.push(" AND masterid = ").push_bind(Bind::Int(m));
     }
-    let connected: Vec<(i64, i64)> = pairs(ctx, "workerid, masterid", sql, "id").await?;
+    let connected: Vec<(i64, i64)> = batch(ctx, "workerid, masterid", sql, "id").await?;
     let mut sql = Sql::new(
         "SELECT cw.workerid, bm.builderid, bm.masterid FROM configured_workers cw \
          JOIN builder_masters bm ON bm.id = cw.buildermasterid WHERE ",

@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 
-use super::{ids_of, in_ids, text, Ctx};
+use super::{batch, ids_of, in_ids, text, Ctx};
 use crate::data::endpoints::Kind;
 use crate::data::error::ApiError;
 use crate::data::sql::{Bind, Col, Column, Sql, Table};
@@ -131,7 +131,7 @@ async fn add_properties(
     let wanted = &ctx.spec.properties;
     let mut by_build: std::collections::HashMap<i64, Map<String, Value>> = Default::default();
     if !wanted.is_empty() && !rows.is_empty() {
-        let mut sql = Sql::new("SELECT buildid, name, value, source FROM build_properties WHERE ");
+        let mut sql = Sql::new("FROM build_properties WHERE ");
         sql.append(&in_ids("buildid", &ids_of(&rows, "buildid")));
         if !wanted.iter().any(|p| p == "*") {
             sql.push(" AND name IN (");
@@ -143,14 +143,14 @@ async fn add_properties(
             }
             sql.push(")");
         }
-        sql.push(" ORDER BY rowid");
-        for row in sql.fetch_all(ctx.pool).await? {
-            let value: String = row.try_get(2)?;
+        let found: Vec<(i64, String, String, String)> =
+            batch(ctx, "buildid, name, value, source", sql, "rowid").await?;
+        for (buildid, name, value, source) in found {
             let value: Value = serde_json::from_str(&value).unwrap_or(Value::String(value));
-            by_build.entry(row.try_get(0)?).or_default().insert(
-                row.try_get(1)?,
-                json!([value, row.try_get::<String, _>(3)?]),
-            );
+            by_build
+                .entry(buildid)
+                .or_default()
+                .insert(name, json!([value, source]));
         }
     }
     for row in &mut rows {
