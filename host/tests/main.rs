@@ -30,6 +30,7 @@ mod plugin_sandbox;
 mod plugins;
 mod query_paging;
 mod reference_api;
+mod rest_cache;
 mod sdk_examples;
 #[cfg(feature = "demo")]
 mod ui;

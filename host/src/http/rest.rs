@@ -153,9 +153,11 @@ fn success(state: &HttpState, answer: Answer, headers: &HeaderMap) -> Response<B
                 (Layout::Indented, "text/plain; charset=utf-8")
             };
             let body = jsonfmt::to_string(&envelope, layout, true);
+            let tag = etag(body.as_bytes());
+            let not_modified = if_none_match(headers, &tag);
             let mut builder = Response::builder()
                 .header(header::CONTENT_TYPE, content_type)
-                .header(header::CONTENT_LENGTH, body.len());
+                .header(header::ETAG, &tag);
             if state.config.www.json_cache_seconds > 0 {
                 let expires = std::time::SystemTime::now()
                     + std::time::Duration::from_secs(state.config.www.json_cache_seconds);
@@ -163,7 +165,16 @@ fn success(state: &HttpState, answer: Answer, headers: &HeaderMap) -> Response<B
                     .header(header::EXPIRES, httpdate::fmt_http_date(expires))
                     .header(header::PRAGMA, "no-cache");
             }
-            builder.body(Body::from(body)).unwrap_or_default()
+            if not_modified {
+                return builder
+                    .status(StatusCode::NOT_MODIFIED)
+                    .body(Body::empty())
+                    .unwrap_or_default();
+            }
+            builder
+                .header(header::CONTENT_LENGTH, body.len())
+                .body(Body::from(body))
+                .unwrap_or_default()
         }
         Answer::Raw {
             body,
@@ -192,6 +203,27 @@ fn success(state: &HttpState, answer: Answer, headers: &HeaderMap) -> Response<B
             builder.body(Body::from(body)).unwrap_or_default()
         }
     }
+}
+
+/// A strong entity tag of an answer's bytes (a 64-bit hash: the same answer, whoever asks and
+/// however it was computed, has the same tag).
+fn etag(body: &[u8]) -> String {
+    use std::hash::Hasher as _;
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write(body);
+    format!("\"{:016x}{:08x}\"", hasher.finish(), body.len() as u32)
+}
+
+/// Whether `If-None-Match` names `tag` (or is `*`), compared weakly as RFC 9110 asks for this
+/// header: the answer is then `304 Not Modified`.
+fn if_none_match(headers: &HeaderMap, tag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
 }
 
 /// Buildbot's REST error: `{"error": "..."}` as `text/plain`.
