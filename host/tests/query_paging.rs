@@ -75,36 +75,20 @@ async fn repeated_builderids_page_like_the_whole_list() {
 #[tokio::test]
 async fn boolean_filter_values_are_validated_as_buildbot_validates_them() {
     let server = common::serve_reference().await;
-    let complete = builds(&server, "complete=true&field=buildid&field=complete")
-        .await
-        .len();
-    let running = builds(&server, "complete=false&field=buildid&field=complete")
-        .await
-        .len();
+    let count = |word: &str| {
+        let query = format!("complete={word}&field=buildid&field=complete");
+        let server = &server;
+        async move { builds(server, &query).await.len() }
+    };
+    let (complete, running) = (count("true").await, count("false").await);
     assert!(complete > 0);
-    for word in ["yes", "YES", "on", "1", "True"] {
-        assert_eq!(
-            builds(
-                &server,
-                &format!("complete={word}&field=buildid&field=complete")
-            )
-            .await
-            .len(),
-            complete,
-            "{word}"
-        );
-    }
-    for word in ["no", "Off", "0", "FALSE"] {
-        assert_eq!(
-            builds(
-                &server,
-                &format!("complete={word}&field=buildid&field=complete")
-            )
-            .await
-            .len(),
-            running,
-            "{word}"
-        );
+    for (words, expected) in [
+        (["yes", "YES", "on", "1", "True"].as_slice(), complete),
+        (["no", "Off", "0", "FALSE"].as_slice(), running),
+    ] {
+        for word in words {
+            assert_eq!(count(word).await, expected, "complete={word}");
+        }
     }
     for bad in ["maybe", "t", "y", "%20true", "", "2"] {
         let (status, _, body) =
