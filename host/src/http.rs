@@ -1,11 +1,13 @@
-//! The HTTP server's own routes: the REST API under `/api`, `/config`, `/ws`, `/sse` and
-//! `/plugins/`. It knows nothing of the UI: `server::app` merges these routes with the UI's.
+//! The HTTP server's own routes: the REST API under `/api`, `/config`, `/ws`, `/sse`,
+//! `/plugins/`, `/change_hook/`, `/healthz` and `/readyz`. It knows nothing of the UI:
+//! `server::app` merges these routes with the UI's.
 //!
 //! `routes()` is separate from serving (`serve`, with the connection limits), so tests drive
 //! the assembled router with `oneshot` or a real listener alike.
 
 pub mod access_log;
 mod cors;
+mod health;
 mod listen;
 mod plugins;
 mod rest;
@@ -112,6 +114,8 @@ pub fn routes() -> Router<HttpState> {
     Router::new()
         .merge(api)
         .route("/config", any(frontend_config))
+        .route("/healthz", axum::routing::get(health::healthz))
+        .route("/readyz", axum::routing::get(health::readyz))
         .route("/auth/login", any(crate::auth::login))
         .route("/auth/logout", any(crate::auth::logout))
         .route("/ws", any(ws::handle))

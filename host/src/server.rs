@@ -158,11 +158,27 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
         "buildbot-www: serving {buildbot_url} on http://{}/",
         listener.local_addr()?
     );
-    crate::http::serve(listener, router, limits, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await;
+    crate::http::serve(listener, router, limits, stop_signal()).await;
     Ok(())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (what service managers send to stop a service):
+/// the server then stops accepting and lets requests in progress finish (`http::serve`).
+async fn stop_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match terminate.as_mut() {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopping"),
+        () = term => tracing::info!("SIGTERM: stopping"),
+    }
 }
 
 fn init_tracing() {

@@ -22,6 +22,7 @@ mod docs_example;
 mod hardening;
 mod hooks_master;
 mod ldap;
+mod lifecycle;
 mod master_link;
 // The demo dataset and activity runner are behind the host's `demo` feature (on by default).
 #[cfg(feature = "demo")]
