@@ -142,6 +142,7 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
             Some(runner),
         ));
     }
+    reopen_on_sighup(access.clone());
     let router = app(state).layer(axum::middleware::from_fn_with_state(
         access,
         access_log::record,
@@ -160,6 +161,24 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
     );
     crate::http::serve(listener, router, limits, stop_signal()).await;
     Ok(())
+}
+
+/// On each SIGHUP, opens the access log file again (logrotate's `postrotate` sends one after
+/// moving the file away).
+fn reopen_on_sighup(access: access_log::AccessLog) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("SIGHUP cannot be caught: the access log will not be reopened on it");
+        return;
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match access.reopen() {
+                Ok(()) => tracing::info!("SIGHUP: access log reopened"),
+                Err(err) => tracing::warn!("SIGHUP: cannot reopen the access log: {err}"),
+            }
+        }
+    });
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM (what service managers send to stop a service):

@@ -1,6 +1,7 @@
 //! The server's lifecycle as a service manager sees it: `/healthz` and `/readyz` (the database
-//! answering, the plugins loaded; 503 naming the database when it does not), and
-//! SIGTERM stopping the `buildbot-www serve` process cleanly, open streams included.
+//! answering, the plugins loaded; 503 naming the database when it does not), SIGTERM stopping
+//! the `buildbot-www serve` process cleanly, open streams included, and SIGHUP reopening the
+//! access log after logrotate moved it, losing no line.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -62,17 +63,21 @@ async fn health_and_readiness() {
     assert_eq!(health.status(), 200);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_stops_the_server_cleanly() {
+/// `buildbot-www serve` on a copy of the reference database, with its access log `http.log`;
+/// the process, its base URL, and the folder.
+async fn served() -> (std::process::Child, String, tempfile::TempDir) {
     let dir = common::reference_database_dir();
     let port = common::free_port();
     let config = dir.path().join("master.toml");
     std::fs::write(
         &config,
-        format!("[db]\ndb_url = \"sqlite:///state.sqlite\"\n[www]\nport = \"tcp:{port}:interface=127.0.0.1\"\n"),
+        format!(
+            "[db]\ndb_url = \"sqlite:///state.sqlite\"\n[www]\nport = \"tcp:{port}:interface=127.0.0.1\"\n\
+             logfileName = \"http.log\"\n"
+        ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
+    let child = Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
         .arg("serve")
         .arg("--config")
         .arg(&config)
@@ -86,17 +91,78 @@ async fn sigterm_stops_the_server_cleanly() {
         assert!(Instant::now() < deadline, "the server did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (child, base, dir)
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let sent = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reopens_the_access_log_and_no_line_is_lost() {
+    let (mut child, base, dir) = served().await;
+    let log = dir.path().join("http.log");
+    let moved = dir.path().join("http.log.rotated");
+    let hit = |n: usize| {
+        let base = base.clone();
+        async move {
+            for _ in 0..n {
+                let url = format!("{base}/api/v2/builders?limit=1");
+                assert_eq!(reqwest::get(url).await.unwrap().status(), 200);
+            }
+            n
+        }
+    };
+    let mut sent = hit(5).await;
+    // logrotate: the file is moved away; lines keep going to it until the server reopens.
+    std::fs::rename(&log, &moved).unwrap();
+    sent += hit(3).await;
+    signal(&child, "-HUP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !log.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reopen the access log"
+        );
+        sent += hit(1).await;
+    }
+    sent += hit(4).await;
+    let lines = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("/api/v2/builders?limit=1"))
+            .count()
+    };
+    let (before, after) = (lines(&moved), lines(&log));
+    assert!(
+        before >= 8,
+        "the moved file keeps the lines written before the reopen: {before}"
+    );
+    assert!(after >= 4, "the new file has the lines after it: {after}");
+    assert_eq!(
+        before + after,
+        sent,
+        "every request is in one file or the other, once"
+    );
+    signal(&child, "-TERM");
+    assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_cleanly() {
+    let (mut child, base, _dir) = served().await;
     // An open event stream must not keep the process alive.
     let sse = reqwest::get(format!("{base}/sse/listen/builds/*/*"))
         .await
         .unwrap();
     assert_eq!(sse.status(), 200);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    signal(&child, "-TERM");
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

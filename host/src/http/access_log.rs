@@ -107,6 +107,18 @@ impl AccessLog {
     }
 }
 
+impl AccessLog {
+    /// Opens the log file again under its name (SIGHUP, after logrotate moved it away); lines
+    /// written meanwhile go to the file they were written to, none is lost. Nothing to do
+    /// when lines go to the main log.
+    pub fn reopen(&self) -> io::Result<()> {
+        match &*self.inner {
+            Sink::MainLog => Ok(()),
+            Sink::File(state) => lock(state).reopen(),
+        }
+    }
+}
+
 /// Axum middleware writing one combined-log-format line per request, when the response
 /// headers are produced (streamed bodies are not waited for):
 /// `axum::middleware::from_fn_with_state(access_log.clone(), access_log::record)`.

@@ -69,6 +69,15 @@ impl RotatingFile {
         })
     }
 
+    /// Opens the path again (after logrotate moved the file away): later lines go to a file
+    /// of that name, created if missing; on failure the current file is kept.
+    pub(super) fn reopen(&mut self) -> io::Result<()> {
+        let file = open_append(&self.path)?;
+        self.size = file.metadata()?.len();
+        self.file = Some(file);
+        Ok(())
+    }
+
     /// Appends `buf`, rotating first when the file would grow past the rotation length; an
     /// I/O error is reported once (until a write succeeds again) and `buf` is dropped.
     pub(super) fn write(&mut self, buf: &[u8]) {
