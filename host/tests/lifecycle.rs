@@ -1,7 +1,7 @@
 //! The server's lifecycle as a service manager sees it: `/healthz` and `/readyz` (the database
 //! answering, the plugins loaded; 503 naming the database when it does not), SIGTERM stopping
-//! the `buildbot-www serve` process cleanly, open streams included, and SIGHUP reopening the
-//! access log after logrotate moved it, losing no line.
+//! the `buildbot-www serve` process cleanly (open SSE answers complete, websockets get a close
+//! frame), and SIGHUP reopening the access log after logrotate moved it, losing no line.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -155,14 +155,39 @@ async fn sighup_reopens_the_access_log_and_no_line_is_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_server_cleanly() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
     let (mut child, base, _dir) = served().await;
-    // An open event stream must not keep the process alive.
+    // Open event streams end cleanly: the SSE answer completes, the websocket gets a close
+    // frame saying the server goes away.
     let sse = reqwest::get(format!("{base}/sse/listen/builds/*/*"))
         .await
         .unwrap();
     assert_eq!(sse.status(), 200);
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws", base.replace("http", "ws")))
+            .await
+            .unwrap();
+    ws.send(Message::Text(
+        r#"{"cmd":"startConsuming","path":"builds/*/*","_id":1}"#.into(),
+    ))
+    .await
+    .unwrap();
+    assert!(matches!(ws.next().await, Some(Ok(Message::Text(_)))));
 
     signal(&child, "-TERM");
+    let sse_body = sse.text().await;
+    assert!(sse_body.is_ok(), "the SSE answer was cut: {sse_body:?}");
+    assert!(sse_body.unwrap().starts_with("event: handshake"));
+    let closed = loop {
+        match ws.next().await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    let frame = closed.expect("a close code");
+    assert_eq!(u16::from(frame.code), 1001, "{frame:?}");
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -175,7 +200,10 @@ async fn sigterm_stops_the_server_cleanly() {
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "{status}: {stderr}");
     assert!(stderr.contains("SIGTERM: stopping"), "{stderr}");
-    drop(sse);
+    assert!(
+        !stderr.contains("requests still in progress"),
+        "nothing had to be cut: {stderr}"
+    );
     // Nothing listens any more.
     assert!(reqwest::get(format!("{base}/healthz")).await.is_err());
 }

@@ -93,6 +93,24 @@ fn refuse(stream: &TcpStream) {
     let _ = stream.try_write(BUSY);
 }
 
+/// Put on every request by [`serve`]: turns true when the server stops, so that the
+/// long-lived answers (`/ws`, `/sse`) end cleanly instead of being cut when the grace ends.
+/// Holding it also keeps the shutdown waiting (up to its grace) for its holder to finish.
+#[derive(Debug, Clone)]
+pub(crate) struct Stopping(watch::Receiver<bool>);
+
+impl Stopping {
+    /// Resolves when the server stops (never, for a request not served by [`serve`]).
+    pub(crate) async fn wait(stopping: Option<&mut Stopping>) {
+        match stopping {
+            Some(Stopping(receiver)) => {
+                let _ = receiver.wait_for(|stop| *stop).await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// One client connection until it closes (or, upgraded to a websocket, until hyper hands it
 /// over); graceful shutdown when `stopping` turns true.
 async fn connection(
@@ -103,10 +121,14 @@ async fn connection(
     mut stopping: watch::Receiver<bool>,
 ) {
     let body_timeout = limits.body_timeout;
+    let stopping_requests = stopping.clone();
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let mut request =
             request.map(|body| axum::body::Body::new(Deadline::new(body, body_timeout)));
         request.extensions_mut().insert(ConnectInfo(peer));
+        request
+            .extensions_mut()
+            .insert(Stopping(stopping_requests.clone()));
         router.clone().oneshot(request)
     });
     let mut builder = hyper::server::conn::http1::Builder::new();

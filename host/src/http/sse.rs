@@ -29,6 +29,7 @@ use crate::jsonfmt::{self, Layout};
 pub(super) async fn handle(
     State(state): State<HttpState>,
     CurrentUser(user): CurrentUser,
+    stopping: Option<axum::Extension<super::listen::Stopping>>,
     uri: Uri,
 ) -> Response<Body> {
     let rest = uri.path().strip_prefix("/sse").unwrap_or("");
@@ -70,7 +71,8 @@ pub(super) async fn handle(
             data: state.data.clone(),
             user,
         };
-        return listen(state.events.clone(), subscription, reader);
+        let stopping = stopping.map(|axum::Extension(s)| s);
+        return listen(state.events.clone(), subscription, reader, stopping);
     }
     if path.is_empty() {
         return plain(StatusCode::BAD_REQUEST, "need uuid");
@@ -115,7 +117,13 @@ impl Drop for Registration {
     }
 }
 
-fn listen(events: Events, subscription: Subscription, reader: Reader) -> Response<Body> {
+/// The event stream; it ends (the response completes) when the server stops.
+fn listen(
+    events: Events,
+    subscription: Subscription,
+    reader: Reader,
+    mut stopping: Option<super::listen::Stopping>,
+) -> Response<Body> {
     let uuid = uuid4();
     events.name(&uuid, subscription.patterns());
     let registration = Registration { events, uuid };
@@ -140,8 +148,10 @@ fn listen(events: Events, subscription: Subscription, reader: Reader) -> Respons
             ))
         },
     );
-    let stream =
-        futures_util::stream::once(async move { Ok(Bytes::from(handshake)) }).chain(events);
+    let stopped = async move { super::listen::Stopping::wait(stopping.as_mut()).await };
+    let stream = futures_util::stream::once(async move { Ok(Bytes::from(handshake)) })
+        .chain(events)
+        .take_until(stopped);
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .body(Body::from_stream(stream))

@@ -26,6 +26,7 @@ use crate::jsonfmt::{self, Layout};
 pub(super) async fn handle(
     State(state): State<HttpState>,
     CurrentUser(user): CurrentUser,
+    stopping: Option<axum::Extension<super::listen::Stopping>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response<Body> {
     // As Buildbot: the handshake is a read of `masters`; a refusal is a bare 403.
@@ -56,7 +57,14 @@ pub(super) async fn handle(
                 .max_message_size(max_message)
                 .max_frame_size(max_message)
                 .on_upgrade(move |socket| {
-                    session(socket, events, reader, ping_every, max_subscriptions)
+                    let stopping = stopping.map(|axum::Extension(s)| s);
+                    session(
+                        socket,
+                        events,
+                        reader,
+                        (ping_every, max_subscriptions),
+                        stopping,
+                    )
                 })
         }
         Err(_) => Response::builder()
@@ -90,12 +98,14 @@ impl Reader {
     }
 }
 
+/// One websocket until the client goes, or the server stops (then a close frame `1001 going
+/// away` is sent first).
 async fn session(
     mut socket: WebSocket,
     events: Events,
     reader: Reader,
-    ping_every: u64,
-    max_subscriptions: usize,
+    (ping_every, max_subscriptions): (u64, usize),
+    mut stopping: Option<super::listen::Stopping>,
 ) {
     let mut subscription = events.subscribe([]);
     let mut pings = (ping_every > 0).then(|| {
@@ -144,6 +154,14 @@ async fn session(
                 if socket.send(Message::Ping(ping_payload(ping_count).into())).await.is_err() {
                     return;
                 }
+            }
+            () = super::listen::Stopping::wait(stopping.as_mut()) => {
+                let close = axum::extract::ws::CloseFrame {
+                    code: axum::extract::ws::close_code::AWAY,
+                    reason: "the server is stopping".into(),
+                };
+                let _ = socket.send(Message::Close(Some(close))).await;
+                return;
             }
         }
     }
