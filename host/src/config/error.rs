@@ -127,9 +127,18 @@ pub(crate) struct Fail {
     pub(crate) message: String,
     /// When set, the message is printed as is, without the key path in front.
     pub(crate) bare: bool,
+    /// When set, the source line is not shown (it may hold a password).
+    pub(crate) conceal: bool,
 }
 
 impl Fail {
+    /// The same failure, reported without the source line (for a value that may be a
+    /// secret: the message never repeats it, and neither may the excerpt).
+    pub(crate) fn concealed(mut self) -> Self {
+        self.conceal = true;
+        self
+    }
+
     /// A problem with the value at `path`.
     pub(crate) fn at(path: KeyPath, message: impl Into<String>) -> Self {
         Fail {
@@ -137,6 +146,7 @@ impl Fail {
             target: Target::Value,
             message: message.into(),
             bare: false,
+            conceal: false,
         }
     }
 
@@ -147,6 +157,7 @@ impl Fail {
             target: Target::Key,
             message: message.into(),
             bare: false,
+            conceal: false,
         }
     }
 
@@ -165,6 +176,7 @@ impl Fail {
             target: Target::Key,
             message,
             bare: true,
+            conceal: false,
         }
     }
 
@@ -180,6 +192,7 @@ impl Fail {
             target: Target::Value,
             message,
             bare: true,
+            conceal: false,
         }
     }
 
@@ -259,6 +272,12 @@ impl ConfigError {
             err.snippet = Some(snippet);
         }
         err
+    }
+
+    /// The error without its source excerpt (the line and column stay).
+    pub(crate) fn without_excerpt(mut self) -> Self {
+        self.snippet = None;
+        self
     }
 
     /// What is wrong, without the location (e.g. `[www] port: ...`).

@@ -46,16 +46,17 @@ pub(crate) fn checkers(
                     username: user.to_owned(),
                     password: Secret::new(password),
                 },
-                _ => return Err(Fail::at(at, "expected \"memory:USER:PASSWORD\"")),
+                _ => return Err(Fail::at(at, "expected \"memory:USER:PASSWORD\"").concealed()),
             },
-            // Never echo the string: it may be a password.
+            // Never echo the string, nor its line: it may be a password.
             _ => {
                 return Err(Fail::at(
                     at,
                     "expected \"file:PATH\" (an htpasswd file) or \"memory:USER:PASSWORD\", \
                      the descriptions Twisted's strcred.makeChecker takes; Buildbot refuses a \
                      plain \"user:password\" string too",
-                ))
+                )
+                .concealed())
             }
         };
         out.push(checker);

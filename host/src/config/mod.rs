@@ -364,12 +364,18 @@ fn parse_in(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, Config
     let locator = Locator::new(doc);
     let render = |fail: Fail| {
         let span = locator.span_of(&fail.path, fail.target);
+        let conceal = fail.conceal;
         let message = if fail.bare {
             fail.message
         } else {
             format!("{}: {}", fail.path.describe(), fail.message)
         };
-        ConfigError::at_span(path, text, span, message)
+        let err = ConfigError::at_span(path, text, span, message);
+        if conceal {
+            err.without_excerpt()
+        } else {
+            err
+        }
     };
     let raw = raw.map_err(|fault| {
         let mut fail = fault.into_fail();
@@ -803,7 +809,8 @@ fn build_dialect(
                 return Err(Fail::at(
                     at,
                     "expected a string, { env = \"NAME\" } or { file = \"path\" }",
-                ))
+                )
+                .concealed())
             }
             _ => None,
         };
