@@ -1,8 +1,7 @@
 //! What the forge dialects (github, gitlab, bitbucketcloud, bitbucketserver, bitbucket,
-//! gitorious) share:
-//! their options, Twisted's view of headers and body, payload fields read as Python reads them
-//! (a missing key is a `KeyError`, so a 500), dates as `dateutil` parses them, and the
-//! `fnmatch` whitelist of payload properties (Buildbot's `PullRequestMixin`).
+//! gitorious) share: their options, Twisted's view of headers and body, payload fields read as
+//! Python reads them (a missing key is a `KeyError`, so a 500), dates as `dateutil` parses
+//! them, and the `fnmatch` whitelist of payload properties (Buildbot's `PullRequestMixin`).
 
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -158,16 +157,6 @@ fn utf8(bytes: &[u8]) -> Result<&str, HookError> {
 /// `json.loads(text)`, its error Python's (a 400 with its message; too deep, a 500).
 pub(crate) fn loads(text: &str) -> Result<Value, HookError> {
     pyjson::loads_str(text)
-}
-
-/// Equality of two secrets in time that depends on their lengths only (Python's
-/// `hmac.compare_digest`).
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let diff = a
-        .iter()
-        .zip(b.iter().cycle())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0 && a.len() == b.len()
 }
 
 /// `value[key]`: a missing key or a value that is not a mapping fails as Python does, with an
@@ -841,10 +830,6 @@ mod tests {
         assert_eq!(split_ref("refs/tags/v1\n"), Some(("tags", "v1")));
         assert_eq!(split_ref("refs/pull/1/head"), None);
         assert_eq!(split_ref("refs/heads/"), None);
-        assert!(constant_time_eq(b"tok", b"tok"));
-        assert!(!constant_time_eq(b"tok", b"to"));
-        assert!(!constant_time_eq(b"", b"x"));
-        assert!(constant_time_eq(b"", b""));
         assert!(matches!(get(&json!([]), "a"), Err(HookError::Internal(_))));
         assert!(matches!(
             path(&json!({"a": {}}), &["a", "b"]),

@@ -32,11 +32,8 @@ impl Handler {
         };
         let received = forge::header_text(req, "X-Gitlab-Token")?;
         match received {
-            Some(token)
-                if forge::constant_time_eq(token.as_bytes(), secret.expose().as_bytes()) =>
-            {
-                Ok(())
-            }
+            // Compared in constant time (`Secret::matches`).
+            Some(token) if secret.matches(token.as_bytes()) => Ok(()),
             _ => Err(HookError::bad("Invalid secret")),
         }
     }
