@@ -63,9 +63,34 @@ async fn health_and_readiness() {
     assert_eq!(health.status(), 200);
 }
 
+/// The served process, killed if a test ends (or panics) before it stopped.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Serving {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Serving {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// `buildbot-www serve` on a copy of the reference database, with its access log `http.log`;
 /// the process, its base URL, and the folder.
-async fn served() -> (std::process::Child, String, tempfile::TempDir) {
+async fn served() -> (Serving, String, tempfile::TempDir) {
     let dir = common::reference_database_dir();
     let port = common::free_port();
     let config = dir.path().join("master.toml");
@@ -77,14 +102,16 @@ async fn served() -> (std::process::Child, String, tempfile::TempDir) {
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Serving(
+        Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while reqwest::get(format!("{base}/healthz")).await.is_err() {
