@@ -187,7 +187,7 @@ pub(crate) fn parse_wrk(text: &str) -> (String, String, String) {
 }
 
 /// One HTTP/1.0 GET on loopback; the status code, or `None` when nothing answers yet.
-fn http_status(port: u16, path: &str) -> Option<u16> {
+pub(crate) fn http_status(port: u16, path: &str) -> Option<u16> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream

@@ -3,7 +3,6 @@
 //! (`$CARGO_TARGET_DIR/buildbot-venv-4.3.0`, `fixtures/buildbot/venv.sh`), on a copy of a
 //! database, in its own process group, stopped when dropped.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -104,7 +103,7 @@ c["www"].update({www})
         if master.child.try_wait()?.is_some() {
             break;
         }
-        if answers(port) {
+        if crate::bench::http_status(port, "/api/v2/changes?limit=1") == Some(200) {
             return Ok(master);
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -113,18 +112,4 @@ c["www"].update({www})
         "the Buildbot master did not start; {}",
         dir.join("master.out").display()
     )
-}
-
-/// Whether `GET /api/v2/changes?limit=1` on `port` answers 200.
-fn answers(port: u16) -> bool {
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let request =
-        b"GET /api/v2/changes?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    let mut answer = Vec::new();
-    stream.write_all(request).is_ok()
-        && stream.read_to_end(&mut answer).is_ok()
-        && answer.starts_with(b"HTTP/1.1 200")
 }

@@ -25,7 +25,7 @@ pub(crate) async fn act_on_changes(
     if schedulers.is_empty() {
         return Ok(0);
     }
-    let mut added = 0;
+    let mut changes: Vec<ChangeRow> = Vec::with_capacity(changeids.len());
     for &changeid in changeids {
         let change: Option<ChangeRow> = sqlx::query_as(
             "SELECT branch, project, repository, category, codebase, sourcestampid FROM changes WHERE changeid = $1",
@@ -33,42 +33,50 @@ pub(crate) async fn act_on_changes(
         .bind(changeid)
         .fetch_optional(pool)
         .await?;
-        let Some((branch, project, repository, category, codebase, sourcestampid)) = change else {
+        changes.extend(change);
+    }
+    let mut added = 0;
+    for spec in schedulers {
+        let passing: Vec<i64> = changes
+            .iter()
+            .filter(|(branch, project, repository, category, codebase, _)| {
+                spec.filter.matches(|field| match field {
+                    ChangeField::Branch => branch.clone(),
+                    ChangeField::Project => Some(project.clone()),
+                    ChangeField::Repository => Some(repository.clone()),
+                    ChangeField::Category => category.clone(),
+                    ChangeField::Codebase => Some(codebase.clone()),
+                })
+            })
+            .map(|change| change.5)
+            .collect();
+        if passing.is_empty() || !enabled(pool, &spec.name).await? {
             continue;
-        };
-        for spec in schedulers {
-            let passes = spec.filter.matches(|field| match field {
-                ChangeField::Branch => branch.clone(),
-                ChangeField::Project => Some(project.clone()),
-                ChangeField::Repository => Some(repository.clone()),
-                ChangeField::Category => category.clone(),
-                ChangeField::Codebase => Some(codebase.clone()),
-            });
-            if !passes || !enabled(pool, &spec.name).await? {
-                continue;
+        }
+        let mut builderids = Vec::new();
+        for name in &spec.builder_names {
+            let id: Option<i64> = sqlx::query_scalar("SELECT id FROM builders WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
+            match id {
+                Some(id) => builderids.push(id),
+                None => tracing::warn!(
+                    "scheduler {}: builder '{name}' is not in the database; skipped",
+                    spec.name
+                ),
             }
-            let mut builderids = Vec::new();
-            for name in &spec.builder_names {
-                let id: Option<i64> = sqlx::query_scalar("SELECT id FROM builders WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(pool)
-                    .await?;
-                match id {
-                    Some(id) => builderids.push(id),
-                    None => tracing::warn!(
-                        "scheduler {}: builder '{name}' is not in the database; skipped",
-                        spec.name
-                    ),
-                }
-            }
-            if builderids.is_empty() {
-                continue;
-            }
+        }
+        if builderids.is_empty() {
+            continue;
+        }
+        // One buildset per change, as with no treeStableTimer.
+        for sourcestampid in passing {
             let new = NewBuildset {
                 reason: spec.reason.clone(),
                 properties: vec![("scheduler".into(), json!(spec.name), "Scheduler".into())],
                 sourcestamp_ids: vec![sourcestampid],
-                builderids,
+                builderids: builderids.clone(),
                 ..NewBuildset::default()
             };
             let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;

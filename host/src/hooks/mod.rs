@@ -171,11 +171,6 @@ impl ChangeHooks {
         &self.deliveries
     }
 
-    /// Whether any dialect is enabled.
-    pub fn enabled(&self) -> bool {
-        !self.dialects.is_empty()
-    }
-
     fn dialect(&self, name: &str) -> Option<&Dialect> {
         self.dialects
             .iter()

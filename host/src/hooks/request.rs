@@ -91,16 +91,6 @@ impl HookRequest {
             .map(|(_, v)| v.as_deref().map_err(|m| HookError::bad(m.clone())))
             .collect()
     }
-
-    /// Header `name` as text (`None` when absent or not visible ASCII/Latin-1 text).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Header `name` as raw bytes (Buildbot prints some as a Python bytes literal).
-    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
-        self.headers.get(name).map(|v| v.as_bytes())
-    }
 }
 
 /// A value's bytes as text, or Python's message for bytes that are not UTF-8.
