@@ -7,6 +7,7 @@
 
 pub mod access_log;
 mod cors;
+pub mod forwarded;
 mod health;
 mod listen;
 mod plugins;

@@ -56,8 +56,16 @@ impl AppState {
 /// The router with every route of this server: the HTTP server's, the UI's, and Twisted's 404
 /// for the rest.
 pub fn app(state: AppState) -> Router {
+    app_logged(state, None)
+}
+
+/// [`app`], with one line in `access` for each request when given. The outermost layer
+/// finds each request's client (`http::forwarded`), so the log and every handler see the
+/// same one.
+pub fn app_logged(state: AppState, access: Option<access_log::AccessLog>) -> Router {
     let auth = state.http.auth.clone();
-    Router::new()
+    let trusted = Arc::new(state.http.config.www.trusted_proxies.clone());
+    let mut router = Router::new()
         .merge(crate::http::routes().with_state(state.http))
         .merge(crate::ui::router(state.ui))
         .merge(crate::avatar::routes(state.avatars))
@@ -65,7 +73,17 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             auth,
             crate::auth::identify,
-        ))
+        ));
+    if let Some(access) = access {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            access,
+            access_log::record,
+        ));
+    }
+    router.layer(axum::middleware::from_fn_with_state(
+        trusted,
+        crate::http::forwarded::resolve,
+    ))
 }
 
 /// Opens the database named by the config and puts the Data API over it.
@@ -142,11 +160,8 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
             Some(runner),
         ));
     }
-    reopen_on_sighup(access.clone());
-    let router = app(state).layer(axum::middleware::from_fn_with_state(
-        access,
-        access_log::record,
-    ));
+    reload_on_sighup(access.clone(), state.ui.ui.clone());
+    let router = app_logged(state, Some(access));
     let address = format!("{}:{}", port.host, port.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
@@ -164,8 +179,11 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
 }
 
 /// On each SIGHUP, opens the access log file again (logrotate's `postrotate` sends one after
-/// moving the file away).
-fn reopen_on_sighup(access: access_log::AccessLog) {
+/// moving the file away) and compiles the UI's templates again from `custom_templates_dir`
+/// (a template that does not compile is logged and the running ones stay). Plugins reload
+/// by themselves when their file changes, and password files are read at each login; the
+/// rest of the config needs a restart.
+fn reload_on_sighup(access: access_log::AccessLog, templates: Arc<crate::ui::Templates>) {
     let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
     else {
         tracing::warn!("SIGHUP cannot be caught: the access log will not be reopened on it");
@@ -176,6 +194,14 @@ fn reopen_on_sighup(access: access_log::AccessLog) {
             match access.reopen() {
                 Ok(()) => tracing::info!("SIGHUP: access log reopened"),
                 Err(err) => tracing::warn!("SIGHUP: cannot reopen the access log: {err}"),
+            }
+            let reloaded = templates.clone();
+            match tokio::task::spawn_blocking(move || reloaded.reload()).await {
+                Ok(Ok(())) => tracing::info!("SIGHUP: templates compiled again"),
+                Ok(Err(err)) => {
+                    tracing::warn!("SIGHUP: templates not reloaded, the running ones stay: {err:#}")
+                }
+                Err(err) => tracing::warn!("SIGHUP: templates not reloaded: {err}"),
             }
         }
     });

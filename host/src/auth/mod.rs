@@ -14,11 +14,10 @@ pub mod throttle;
 pub mod user_info;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use axum::middleware::Next;
@@ -28,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Auth, Config};
 use crate::db::Pool;
+use crate::http::forwarded::Client;
 use crate::identity::User;
 use crate::plugins::{Fault, Registry};
 use remote_user::RemoteUser;
@@ -39,6 +39,11 @@ use throttle::Throttle;
 pub struct Authentication {
     method: Auth,
     buildbot_url: String,
+    /// Whether the config sets `buildbotURL` (else a trusted proxy's host makes the root).
+    buildbot_url_configured: bool,
+    /// Whether `[www] trusted_proxies` names any proxy: then only their requests may carry
+    /// `RemoteUserAuth`'s header.
+    behind_trusted_proxies: bool,
     sessions: Arc<Sessions>,
     throttle: Throttle,
     /// With `RemoteUserAuth`: the header every request's user is read from.
@@ -76,6 +81,8 @@ impl Authentication {
         Ok(Arc::new(Authentication {
             method: config.www.auth.clone(),
             buildbot_url: config.buildbot_url.clone(),
+            buildbot_url_configured: config.buildbot_url_configured,
+            behind_trusted_proxies: !config.www.trusted_proxies.is_empty(),
             sessions: Arc::new(Sessions::new(
                 pool,
                 config.www.cookie_expiration_time,
@@ -86,6 +93,11 @@ impl Authentication {
             oauth2: oauth2::OAuth2::from_config(config)?,
             plugins: plugins.clone(),
         }))
+    }
+
+    /// The root that redirects to the UI go to, for `client` (see `Client::public_root`).
+    fn public_root<'a>(&'a self, client: &Client) -> std::borrow::Cow<'a, str> {
+        client.public_root(&self.buildbot_url, self.buildbot_url_configured)
     }
 
     /// The sessions (their secret is the one a linked Buildbot master shares).
@@ -202,7 +214,14 @@ pub async fn identify(
     next: Next,
 ) -> Response<Body> {
     let user = match (&auth.remote_user, session::token_in(request.headers())) {
-        // Behind an authenticating proxy only the proxy's header counts, never a session.
+        // Behind an authenticating proxy only the proxy's header counts, never a session;
+        // with trusted proxies named, only from them.
+        (Some(_), _)
+            if auth.behind_trusted_proxies
+                && !crate::http::forwarded::of_extensions(request.extensions()).proxied =>
+        {
+            User::Anonymous
+        }
         (Some(remote), _) => remote.user(request.headers()).await,
         (None, Some(token)) => auth.sessions.user(token).await,
         (None, None) => User::Anonymous,
@@ -316,10 +335,8 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
     if let Some(oauth2) = &auth.oauth2 {
         return oauth2::login(&auth, oauth2, request).await;
     }
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip());
+    let client = crate::http::forwarded::of_extensions(request.extensions());
+    let address = client.address;
     let query = request.uri().query().map(str::to_owned);
     // A failed form login challenges with a scheme browsers do not prompt for: the UI's form
     // shows its own message instead of the browser's password dialog over it.
@@ -409,7 +426,12 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
             );
         }
     };
-    redirect(&auth, query.as_deref(), &auth.sessions.cookie(&token))
+    redirect(
+        &auth,
+        &client,
+        query.as_deref(),
+        &auth.sessions.cookie(&token, client.https),
+    )
 }
 
 /// `/auth/logout`: ends the session (its token is refused from now on), removes the cookie and
@@ -424,15 +446,22 @@ pub async fn logout(State(auth): State<Arc<Authentication>>, request: Request) -
     if let Some(token) = session::token_in(request.headers()) {
         auth.sessions.revoke(token).await;
     }
+    let client = crate::http::forwarded::of_extensions(request.extensions());
     redirect(
         &auth,
+        &client,
         request.uri().query(),
-        &auth.sessions.clearing_cookie(),
+        &auth.sessions.clearing_cookie(client.https),
     )
 }
 
-fn redirect(auth: &Authentication, query: Option<&str>, cookie: &str) -> Response<Body> {
-    found(&back_to(&auth.buildbot_url, query), &[cookie])
+fn redirect(
+    auth: &Authentication,
+    client: &Client,
+    query: Option<&str>,
+    cookie: &str,
+) -> Response<Body> {
+    found(&back_to(&auth.public_root(client), query), &[cookie])
 }
 
 /// `302` to `location`, setting `cookies`.

@@ -129,9 +129,10 @@ impl Sessions {
         Ok(mac.finalize().into_bytes().to_vec())
     }
 
-    /// Whether the session cookie is marked `Secure` (an https `buildbotURL`).
-    pub fn secure(&self) -> bool {
-        self.secure
+    /// Whether cookies for a client are marked `Secure`: with an https `buildbotURL`, or
+    /// when the client came over HTTPS (`https`, as a trusted proxy says).
+    pub fn secure(&self, https: bool) -> bool {
+        self.secure || https
     }
 
     /// Ends the session of `token` (a logout): the same token is anonymous from now on.
@@ -163,15 +164,16 @@ impl Sessions {
             .contains_key(signature)
     }
 
-    /// The `Set-Cookie` value carrying `token`.
-    pub fn cookie(&self, token: &str) -> String {
-        let secure = if self.secure { "; Secure" } else { "" };
+    /// The `Set-Cookie` value carrying `token`, for a client that came over HTTPS or not
+    /// (see [`Sessions::secure`]).
+    pub fn cookie(&self, token: &str, https: bool) -> String {
+        let secure = if self.secure(https) { "; Secure" } else { "" };
         format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}")
     }
 
     /// The `Set-Cookie` value that removes the session cookie.
-    pub fn clearing_cookie(&self) -> String {
-        let secure = if self.secure { "; Secure" } else { "" };
+    pub fn clearing_cookie(&self, https: bool) -> String {
+        let secure = if self.secure(https) { "; Secure" } else { "" };
         format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}")
     }
 }

@@ -92,6 +92,9 @@ pub struct Config {
     /// `buildbotURL`: the server's public URL, always ending with `/`
     /// (default `http://localhost:8010/`).
     pub buildbot_url: String,
+    /// Whether the config sets `buildbotURL` (redirects through a trusted proxy that names
+    /// the host use that host otherwise).
+    pub buildbot_url_configured: bool,
     /// `title`: the name shown in the UI (default `Buildbot`).
     pub title: String,
     /// `titleURL`: where the title links to (default `http://buildbot.net/`).
@@ -217,6 +220,9 @@ pub struct WwwConfig {
     /// `master`: the Buildbot master control actions are forwarded to (buildbot-www's own
     /// table); `None` = standalone.
     pub master: Option<MasterLinkConfig>,
+    /// `trusted_proxies`: the reverse proxies whose forwarded headers (client address, scheme,
+    /// host) are believed (buildbot-www's own key; default none).
+    pub trusted_proxies: crate::http::forwarded::TrustedProxies,
 }
 
 impl Default for WwwConfig {
@@ -254,6 +260,7 @@ impl Default for WwwConfig {
                 .collect(),
             limits: Limits::default(),
             master: None,
+            trusted_proxies: Default::default(),
         }
     }
 }
@@ -499,9 +506,12 @@ struct RawWww {
     sse_max_subscriptions: Option<Bounded<1, 1_000_000>>,
     #[serde(default)]
     master: Option<master::RawMaster>,
+    #[serde(default)]
+    trusted_proxies: Option<Vec<String>>,
 }
 
 fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail> {
+    let buildbot_url_configured = raw.buildbot_url.is_some();
     let buildbot_url = match raw.buildbot_url {
         Some(url) => {
             check_http_url(&url).map_err(|m| Fail::at(KeyPath::of(&["buildbotURL"]), m))?;
@@ -535,6 +545,7 @@ fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail>
         path: path.to_path_buf(),
         base_dir,
         buildbot_url,
+        buildbot_url_configured,
         title: raw.title.unwrap_or_else(|| "Buildbot".to_owned()),
         title_url: raw
             .title_url
@@ -773,6 +784,10 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
     }
     if let Some(master) = raw.master {
         out.master = Some(master.validate(&www.key("master"))?);
+    }
+    if let Some(entries) = raw.trusted_proxies {
+        out.trusted_proxies = crate::http::forwarded::TrustedProxies::parse(&entries)
+            .map_err(|(i, message)| Fail::at(www.key("trusted_proxies").index(i), message))?;
     }
     if out.rest_default_limit > out.limits.rest_max_limit {
         return Err(Fail::at(

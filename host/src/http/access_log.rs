@@ -12,13 +12,12 @@
 //! is lost or interleaved under concurrent load.
 
 use std::io;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::HttpBody;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Version};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -124,15 +123,13 @@ impl AccessLog {
 /// `axum::middleware::from_fn_with_state(access_log.clone(), access_log::record)`.
 ///
 /// Layer it on the outermost router so that the logged path is the one the client sent
-/// (`Router::nest` strips prefixes). The remote address comes from
-/// `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info`), `-` if
-/// absent; `X-Forwarded-For` is deliberately not trusted.
+/// (`Router::nest` strips prefixes). The remote address is the request's client
+/// (`http::forwarded`: the peer, or the address a trusted proxy forwarded), `-` if unknown.
 pub async fn record(State(log): State<AccessLog>, req: Request, next: Next) -> Response {
     let time = SystemTime::now();
-    let remote = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let remote = super::forwarded::of_extensions(req.extensions())
+        .address
+        .map(|address| address.to_string());
     let request_line = request_line(&req);
     let referer = header_field(req.headers(), header::REFERER);
     let user_agent = header_field(req.headers(), header::USER_AGENT);
@@ -248,6 +245,7 @@ mod tests {
     use super::*;
     use axum::routing::get;
     use axum::Router;
+    use std::net::SocketAddr;
     use std::path::Path;
     use std::time::Duration;
 

@@ -335,7 +335,8 @@ pub(super) async fn login(
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.into_owned())
     };
-    let secure = auth.sessions.secure();
+    let client = crate::http::forwarded::of_extensions(request.extensions());
+    let secure = auth.sessions.secure(client.https);
     let clear = state_cookie(oauth, "", 0, secure);
     if let Some(error) = param("error") {
         let description = param("error_description")
@@ -357,11 +358,12 @@ pub(super) async fn login(
         &code,
         nonce.as_deref(),
         &param("state").unwrap_or_default(),
+        client.https,
     )
     .await
     {
         Ok((page, session_cookie)) => found(
-            &home_at(&auth.buildbot_url, &page),
+            &home_at(&auth.public_root(&client), &page),
             &[session_cookie.as_str(), clear.as_str()],
         ),
         Err(failure) => failed(auth, oauth, &failure, &clear),
@@ -397,6 +399,7 @@ async fn finish(
     code: &str,
     nonce: Option<&str>,
     state: &str,
+    https: bool,
 ) -> Result<(String, String), Failure> {
     let key = auth
         .sessions
@@ -417,7 +420,7 @@ async fn finish(
         .issue(&user)
         .await
         .map_err(|err| Failure::Server(err.to_string()))?;
-    Ok((page, auth.sessions.cookie(&session)))
+    Ok((page, auth.sessions.cookie(&session, https)))
 }
 
 /// The page of a failed login: what happened (escaped), a link back; logged without secrets.
