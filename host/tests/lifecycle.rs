@@ -88,20 +88,32 @@ impl std::ops::DerefMut for Serving {
     }
 }
 
-/// `buildbot-www serve` on a copy of the reference database, with its access log `http.log`;
-/// the process, its base URL, and the folder.
-async fn served() -> (Serving, String, tempfile::TempDir) {
-    let dir = common::reference_database_dir();
-    let port = common::free_port();
-    let config = dir.path().join("master.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[db]\ndb_url = \"sqlite:///state.sqlite\"\n[www]\nport = \"tcp:{port}:interface=127.0.0.1\"\n\
-             logfileName = \"http.log\"\n"
+/// `buildbot-www serve` on a copy of the reference database, with its access log `http.log`
+/// and the test plugin `hello` (its `/slow` answers late); the process, its base URL, and the
+/// folder. `www_extra` is TOML added to `[www]`; `files` are written into the folder first
+/// (`(relative path, text)`).
+async fn served_with(
+    www_extra: &str,
+    files: &[(&str, &str)],
+) -> (Serving, String, tempfile::TempDir) {
+    let (dir, config) = common::plugin_site(
+        &[("hello", "hello")],
+        &format!(
+            "logfileName = \"http.log\"\n{www_extra}\n[www.plugins]\nhello = true\n\
+             [www.plugin_limits.hello]\ndeadline_ms = 20000\n"
         ),
-    )
-    .unwrap();
+    );
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let port = common::free_port();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "port = 8010",
+        &format!("port = \"tcp:{port}:interface=127.0.0.1\""),
+    );
+    std::fs::write(&config, text).unwrap();
     let child = Serving(
         Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
             .arg("serve")
@@ -114,11 +126,20 @@ async fn served() -> (Serving, String, tempfile::TempDir) {
     );
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+    loop {
+        if let Ok(answer) = reqwest::get(format!("{base}/readyz")).await {
+            if answer.status() == 200 {
+                break;
+            }
+        }
         assert!(Instant::now() < deadline, "the server did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     (child, base, dir)
+}
+
+async fn served() -> (Serving, String, tempfile::TempDir) {
+    served_with("", &[]).await
 }
 
 fn signal(child: &std::process::Child, name: &str) {
@@ -131,23 +152,33 @@ fn signal(child: &std::process::Child, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reopens_the_access_log_and_no_line_is_lost() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
     let (mut child, base, dir) = served().await;
     let log = dir.path().join("http.log");
     let moved = dir.path().join("http.log.rotated");
-    let hit = |n: usize| {
-        let base = base.clone();
-        async move {
-            for _ in 0..n {
-                let url = format!("{base}/api/v2/builders?limit=1");
-                assert_eq!(reqwest::get(url).await.unwrap().status(), 200);
-            }
-            n
-        }
-    };
-    let mut sent = hit(5).await;
+    // Load from four clients at once, until told to stop; each counts what it sent.
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (base, stop) = (base.clone(), stop.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut sent = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let url = format!("{base}/api/v2/builders?limit=1");
+                    assert_eq!(http.get(url).send().await.unwrap().status(), 200);
+                    sent += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+    let pause = || tokio::time::sleep(Duration::from_millis(300));
+    pause().await;
     // logrotate: the file is moved away; lines keep going to it until the server reopens.
     std::fs::rename(&log, &moved).unwrap();
-    sent += hit(3).await;
+    pause().await;
     signal(&child, "-HUP");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !log.exists() {
@@ -155,9 +186,14 @@ async fn sighup_reopens_the_access_log_and_no_line_is_lost() {
             Instant::now() < deadline,
             "SIGHUP did not reopen the access log"
         );
-        sent += hit(1).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    sent += hit(4).await;
+    pause().await;
+    stop.store(true, Ordering::Relaxed);
+    let mut sent = 0;
+    for client in clients {
+        sent += client.await.unwrap();
+    }
     let lines = |path: &std::path::Path| {
         std::fs::read_to_string(path)
             .unwrap()
@@ -167,10 +203,10 @@ async fn sighup_reopens_the_access_log_and_no_line_is_lost() {
     };
     let (before, after) = (lines(&moved), lines(&log));
     assert!(
-        before >= 8,
-        "the moved file keeps the lines written before the reopen: {before}"
+        before > 0,
+        "the moved file keeps the lines written before the reopen"
     );
-    assert!(after >= 4, "the new file has the lines after it: {after}");
+    assert!(after > 0, "the new file has the lines after it");
     assert_eq!(
         before + after,
         sent,
@@ -178,6 +214,79 @@ async fn sighup_reopens_the_access_log_and_no_line_is_lost() {
     );
     signal(&child, "-TERM");
     assert!(child.wait().unwrap().success());
+}
+
+/// SIGHUP compiles `custom_templates_dir` again: a changed template shows at once; one that no
+/// longer compiles is logged and the running templates stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_compiles_custom_templates_again() {
+    let about = |marker: &str| {
+        format!("{{% extends \"base.html\" %}}{{% block main %}}<p id=\"custom\">{marker}</p>{{% endblock %}}")
+    };
+    let first = about("first about page");
+    let (mut child, base, dir) = served_with(
+        "custom_templates_dir = \"templates\"",
+        &[("templates/about.html", &first)],
+    )
+    .await;
+    let page = || async {
+        reqwest::get(format!("{base}/about"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(page().await.contains("first about page"));
+    let file = dir.path().join("templates/about.html");
+    std::fs::write(&file, about("second about page")).unwrap();
+    assert!(
+        page().await.contains("first about page"),
+        "not before the signal"
+    );
+    signal(&child, "-HUP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !page().await.contains("second about page") {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload the template"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The server's log, read as it is written.
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (stderr, mut pipe) = (stderr.clone(), child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut pipe, &mut buf) {
+                stderr
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    std::fs::write(&file, "{% block main %}{{ unclosed").unwrap();
+    signal(&child, "-HUP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stderr.lock().unwrap().contains("templates not reloaded") {
+        assert!(Instant::now() < deadline, "no word of the broken template");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        page().await.contains("second about page"),
+        "the running template stays"
+    );
+    signal(&child, "-TERM");
+    assert!(child.wait().unwrap().success());
+    reader.join().unwrap();
+    let stderr = stderr.lock().unwrap();
+    assert!(
+        stderr.contains("SIGHUP: templates not reloaded, the running ones stay")
+            && stderr.contains("about.html"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,7 +311,20 @@ async fn sigterm_stops_the_server_cleanly() {
     .unwrap();
     assert!(matches!(ws.next().await, Some(Ok(Message::Text(_)))));
 
+    // A slow request in progress (the test plugin answers after 2 s) is finished, not cut.
+    let slow = tokio::spawn({
+        let base = base.clone();
+        async move {
+            let answer = reqwest::get(format!("{base}/plugins/hello/slow?ms=2000"))
+                .await
+                .unwrap();
+            (answer.status(), answer.text().await.unwrap())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
     signal(&child, "-TERM");
+    let (status, body) = slow.await.unwrap();
+    assert_eq!((status.as_u16(), body.as_str()), (200, "slow done v1"));
     let sse_body = sse.text().await;
     assert!(sse_body.is_ok(), "the SSE answer was cut: {sse_body:?}");
     assert!(sse_body.unwrap().starts_with("event: handshake"));

@@ -16,7 +16,7 @@ mod sanitize;
 mod views;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context};
 use axum::body::Body;
@@ -101,7 +101,7 @@ pub struct UiState {
     /// The enabled UI plugins: menu entries and views.
     pub plugins: Registry,
     /// The compiled templates (built-in, or replaced from `custom_templates_dir`).
-    pub ui: Arc<Ui>,
+    pub ui: Arc<Templates>,
     /// Who carries out control actions (the same as the HTTP side's): the pages offer none
     /// while it is `Unavailable`.
     pub control: Arc<Control>,
@@ -112,7 +112,7 @@ pub struct UiState {
 impl UiState {
     /// State for a config, a Data API and the loaded plugins; compiles the templates.
     pub fn new(config: Arc<Config>, data: DataApi, plugins: Registry) -> anyhow::Result<Self> {
-        let ui = Arc::new(Ui::new(&config)?);
+        let ui = Arc::new(Templates::new(config.clone())?);
         Ok(UiState {
             config,
             data,
@@ -121,6 +121,40 @@ impl UiState {
             control: Arc::new(Control::default()),
             deliveries: Arc::default(),
         })
+    }
+}
+
+/// The templates in use, compiled again on request (SIGHUP) from `custom_templates_dir`.
+#[derive(Debug)]
+pub struct Templates {
+    config: Arc<Config>,
+    current: RwLock<Arc<Ui>>,
+}
+
+impl Templates {
+    /// Compiles the templates for `config`; fails on a custom template that does not compile.
+    pub fn new(config: Arc<Config>) -> anyhow::Result<Templates> {
+        let ui = Ui::new(&config)?;
+        Ok(Templates {
+            config,
+            current: RwLock::new(Arc::new(ui)),
+        })
+    }
+
+    /// The templates pages are rendered with now.
+    pub fn current(&self) -> Arc<Ui> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Compiles the templates again, custom templates read anew from their folder; when one
+    /// does not compile, the error is returned and the running templates stay.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let ui = Arc::new(Ui::new(&self.config)?);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = ui;
+        Ok(())
     }
 }
 
@@ -535,7 +569,11 @@ pub fn html_status<T: Serialize>(
     shell: &Shell,
     page: &T,
 ) -> Response<Body> {
-    match state.ui.render(name, &PageContext { shell, page }) {
+    match state
+        .ui
+        .current()
+        .render(name, &PageContext { shell, page })
+    {
         Ok(body) => Response::builder()
             .status(status)
             .header(header::CONTENT_TYPE, "text/html; charset=utf-8")

@@ -1074,7 +1074,7 @@ pub(super) async fn about(State(state): State<UiState>, req: PageRequest) -> Res
         versions: config["versions"].clone(),
         plugins,
         buildbot_url: state.config.buildbot_url.clone(),
-        templates: state.ui.overridden().to_vec(),
+        templates: state.ui.current().overridden().to_vec(),
     };
     html(&state, "about.html", &shell, &body)
 }
