@@ -29,6 +29,7 @@ mod master_link;
 mod live;
 mod plugin_sandbox;
 mod plugins;
+mod proxies;
 mod query_paging;
 mod reference_api;
 mod rest_cache;

@@ -115,6 +115,12 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
 
 impl Browser {
     pub(crate) async fn start() -> Option<Browser> {
+        Self::start_with(&[]).await
+    }
+
+    /// A browser started with these Chromium arguments too (`--ignore-certificate-errors`
+    /// for a proxy's test certificate).
+    pub(crate) async fn start_with(extra_args: &[&str]) -> Option<Browser> {
         let Some(driver) = find_program(&["chromedriver"]) else {
             assert!(
                 std::env::var("BUILDBOT_WWW_REQUIRE_BROWSER").is_err(),
@@ -143,12 +149,25 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let args: Vec<&str> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ]
+        .into_iter()
+        .chain(extra_args.iter().copied())
+        .collect();
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900"]
+                "args": args
             },
             "goog:loggingPrefs": {"browser": "ALL"}
         });
@@ -184,7 +203,7 @@ impl Browser {
 
     /// Console entries since the last call (chromedriver's log command, which WebDriver
     /// itself lacks).
-    async fn console(&self) -> Vec<Value> {
+    pub(crate) async fn console(&self) -> Vec<Value> {
         let answer = self
             .client
             .issue_cmd(BrowserLog)
@@ -246,7 +265,7 @@ fn screenshot_dir() -> PathBuf {
 }
 
 /// Ids the pages need: a builder with a running build, a finished build, the big log.
-struct Ids {
+pub(crate) struct Ids {
     running_builder: i64,
     running_number: i64,
     running_buildid: i64,
@@ -255,7 +274,7 @@ struct Ids {
     big_log: i64,
 }
 
-async fn ids(pool: &sqlx::SqlitePool) -> Ids {
+pub(crate) async fn ids(pool: &sqlx::SqlitePool) -> Ids {
     let (running_buildid, running_builder, running_number): (i64, i64, i64) = sqlx::query_as(
         "SELECT id, builderid, number FROM builds WHERE complete_at IS NULL ORDER BY id LIMIT 1",
     )
@@ -283,7 +302,7 @@ async fn ids(pool: &sqlx::SqlitePool) -> Ids {
     }
 }
 
-fn pages(ids: &Ids) -> Vec<(&'static str, String)> {
+pub(crate) fn pages(ids: &Ids) -> Vec<(&'static str, String)> {
     vec![
         ("home", String::new()),
         ("builders", "builders".into()),
@@ -312,7 +331,7 @@ fn pages(ids: &Ids) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn severe(entries: &[Value]) -> Vec<String> {
+pub(crate) fn severe(entries: &[Value]) -> Vec<String> {
     entries
         .iter()
         .filter(|e| e["level"] == "SEVERE")
@@ -582,10 +601,34 @@ async fn behind_a_prefix_every_url_resolves() {
         .redirect(reqwest::redirect::Policy::limited(3))
         .build()
         .unwrap();
+    let root = reqwest::Url::parse(&format!("{}/buildbot/", site.base)).unwrap();
+    let checked = crawl(&http, &root, &pages(&ids)).await;
+    assert!(checked > 50, "only {checked} URLs checked");
+    // The websocket URL the script builds (`<root>ws`) resolves to the prefixed endpoint.
+    let upgrade = http
+        .get(format!("{}/buildbot/ws", site.base))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upgrade.status(), 101);
+}
+
+/// Loads each of `pages` under `root` and every link, stylesheet, script and image they name
+/// (one level deep): each answers 200 and stays under `root`'s path. Returns how many URLs
+/// were checked.
+pub(crate) async fn crawl(
+    http: &reqwest::Client,
+    root: &reqwest::Url,
+    pages: &[(&str, String)],
+) -> usize {
     let attr = regex::Regex::new(r#"(?:href|src)="([^"]*)""#).unwrap();
     let mut checked = std::collections::BTreeSet::new();
-    for (_, path) in pages(&ids) {
-        let page = reqwest::Url::parse(&format!("{}/buildbot/{path}", site.base)).unwrap();
+    for (_, path) in pages {
+        let page = root.join(path).unwrap();
         let response = http.get(page.clone()).send().await.unwrap();
         assert_eq!(response.status(), 200, "{page}");
         let html = response.text().await.unwrap();
@@ -598,8 +641,9 @@ async fn behind_a_prefix_every_url_resolves() {
             }
             let target = page.join(raw).unwrap();
             assert!(
-                target.path().starts_with("/buildbot/"),
-                "{page}: {raw} leaves the prefix ({target})"
+                target.path().starts_with(root.path()),
+                "{page}: {raw} leaves {} ({target})",
+                root.path()
             );
             if !checked.insert(target.to_string()) || target.path().contains("/raw") {
                 continue;
@@ -608,18 +652,7 @@ async fn behind_a_prefix_every_url_resolves() {
             assert_eq!(status, 200, "{page}: {raw} -> {target}");
         }
     }
-    assert!(checked.len() > 50, "only {} URLs checked", checked.len());
-    // The websocket URL the script builds (`<root>ws`) resolves to the prefixed endpoint.
-    let upgrade = http
-        .get(format!("{}/buildbot/ws", site.base))
-        .header("connection", "upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-version", "13")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(upgrade.status(), 101);
+    checked.len()
 }
 
 /// A custom template that does not compile stops start-up, naming the file.

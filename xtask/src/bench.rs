@@ -28,8 +28,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("authz") => crate::bench_authz::authz(),
         Some("hooks") => crate::bench_hooks::hooks(),
         Some("compare") => crate::bench_compare::compare(),
+        Some("proxy") => crate::bench_proxy::proxy(),
         _ => bail!(
-            "usage: cargo xtask bench api|plugins|badges|ui|events|views|auth|authz|hooks|compare"
+            "usage: cargo xtask bench \
+             api|plugins|badges|ui|events|views|auth|authz|hooks|compare|proxy"
         ),
     }
 }

@@ -5,6 +5,7 @@ mod bench_auth;
 mod bench_authz;
 mod bench_compare;
 mod bench_hooks;
+mod bench_proxy;
 mod buildbot;
 mod plugins;
 mod tally;
@@ -58,6 +59,8 @@ commands:
                              is there
   bench compare              the same REST requests to Buildbot 4.3 (its venv) and this server on
                              the reference database, wrk for both; throughput, latency, ratios
+  bench proxy                builds?limit=50 on 1M builds directly and through nginx (HTTP and
+                             TLS), wrk for all three
 ";
 
 fn main() {
@@ -184,6 +187,10 @@ const TEST_TOOLS: &[(&str, &[&str])] = &[
     ("slapd", &["slapd", "ldap-utils"]),
     // Certificates for the LDAPS and OAuth2 TLS tests (host/tests/ldap.rs, auth_oauth2.rs).
     ("openssl", &["openssl"]),
+    // The reverse proxies the deployment tests put in front of the server
+    // (host/tests/proxies.rs); their packages' services are not started.
+    ("/usr/sbin/nginx", &["nginx"]),
+    ("/usr/sbin/apache2", &["apache2"]),
     // `python3 -m venv` for the Buildbot master the master-link tests run
     // (fixtures/buildbot/venv.sh): Debian leaves ensurepip out of python3.
     ("/usr/share/doc/python3-venv/copyright", &["python3-venv"]),
@@ -282,6 +289,7 @@ fn test() -> Result<()> {
             .env("BUILDBOT_WWW_REQUIRE_BROWSER", "1")
             .env("BUILDBOT_WWW_REQUIRE_LDAP", "1")
             .env("BUILDBOT_WWW_REQUIRE_BUILDBOT", "1")
+            .env("BUILDBOT_WWW_REQUIRE_PROXIES", "1")
             .env("BUILDBOT_WWW_BUILDBOT_VENV", &buildbot_venv),
     )?;
     tally.run(cargo().args(["test", "--workspace", "--doc", "--no-fail-fast"]))?;

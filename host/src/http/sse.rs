@@ -154,6 +154,8 @@ fn listen(
         .take_until(stopped);
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
+        // nginx passes each event on at once even where its configuration buffers answers.
+        .header("x-accel-buffering", "no")
         .body(Body::from_stream(stream))
         .unwrap_or_default()
 }

@@ -38,6 +38,13 @@ impl MasterToml {
         self
     }
 
+    /// Removes the key at `path`, if there.
+    pub fn remove(mut self, path: &[&str]) -> Self {
+        let (last, tables) = path.split_last().expect("a key");
+        table_at(&mut self.0, tables).remove(last);
+        self
+    }
+
     /// Merges TOML text as if it were written at the end of the `[www]` table: its bare keys
     /// go into `[www]`, its `[table]` headers name tables from the root, as in a file.
     pub fn www_toml(self, text: &str) -> Self {
