@@ -6,6 +6,7 @@
 //! the assembled router with `oneshot` or a real listener alike.
 
 pub mod access_log;
+pub mod answer_cache;
 mod cors;
 pub mod forwarded;
 mod health;
@@ -51,6 +52,8 @@ pub struct HttpState {
     pub control: Arc<crate::control::Control>,
     /// `/change_hook/`: the enabled dialects and the delivery log.
     pub hooks: Arc<crate::hooks::ChangeHooks>,
+    /// REST answers kept while the data stays the same (`[www] rest_cache_mib`).
+    pub answers: Arc<answer_cache::AnswerCache>,
 }
 
 impl axum::extract::FromRef<HttpState> for Arc<crate::auth::Authentication> {
@@ -81,7 +84,9 @@ impl HttpState {
             }
         }
         let hooks = Arc::new(crate::hooks::ChangeHooks::new(&config)?);
+        let answers = Arc::new(answer_cache::AnswerCache::new(config.www.rest_cache_bytes));
         Ok(HttpState {
+            answers,
             hooks,
             auth,
             config,

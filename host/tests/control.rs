@@ -25,6 +25,8 @@ pub(crate) struct Site {
     pub(crate) server: common::Server,
     pub(crate) pool: buildbot_www::db::Pool,
     activity: Option<buildbot_www::fixtures::activity::Activity>,
+    /// The server's event bus: a tick announces its writes on it, as `serve` does.
+    events: buildbot_www::events::Events,
 }
 
 /// The reference database and config with `www` TOML; with `standalone`, control actions go
@@ -67,10 +69,12 @@ pub(crate) async fn site_with(config_text: &str, standalone: bool) -> Site {
                 .with_runner(runner),
         );
     }
+    let events = state.http.events.clone();
     Site {
         server: common::Server::start(state.with_control(control), dir).await,
         pool,
         activity,
+        events,
     }
 }
 
@@ -129,8 +133,11 @@ impl Site {
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: {text}"))
     }
 
+    /// One round of the runner, its writes then announced (as `fixtures::activity::run`
+    /// does), so reads after it see them.
     pub(crate) async fn tick(&mut self) {
         self.activity.as_mut().unwrap().tick().await.unwrap();
+        self.events.sync().await;
     }
 }
 

@@ -1,6 +1,9 @@
 //! REST answers carry a strong `ETag` of their bytes and honour `If-None-Match` with
 //! `304 Not Modified`, over real HTTP on a copy of the reference database: the same answer has
-//! the same tag, another layout or a write to the database gives another.
+//! the same tag, another layout or a write to the database gives another. Answers are kept
+//! while the data stays the same: a write by another process followed by a read never returns
+//! the old answer once the write's event reached the client; the cache stays within
+//! `rest_cache_mib`; users keep their own answers when authorization rules are set.
 
 use crate::common;
 
@@ -75,11 +78,141 @@ async fn etags_and_not_modified() {
     .execute(&db)
     .await
     .unwrap();
-    let changed = get(&server, path, &[("If-None-Match", &tag)]).await;
+    // Answers are kept until the server notices the write (tens of milliseconds).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let changed = loop {
+        let answer = get(&server, path, &[("If-None-Match", &tag)]).await;
+        if answer.status() != 304 {
+            break answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the write was never seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
     assert_eq!(changed.status(), 200);
     assert_ne!(tag_of(&changed), tag);
     // Errors carry none.
     let error = get(&server, "/api/v2/builds?results=abc", &[]).await;
     assert_eq!(error.status(), 400);
     assert!(error.headers().get("etag").is_none());
+}
+
+/// Another process (Python's sqlite3, as a Buildbot master writes) adds builds while a client
+/// reads the newest build over and over, answered from the cache: once the client has
+/// received the new build's event on `/ws`, its next read shows that build, every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_answer_is_older_than_the_events_received() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = common::serve_reference().await;
+    let database = server.dir.path().join("state.sqlite");
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws", server.base.replace("http", "ws")))
+            .await
+            .unwrap();
+    ws.send(Message::Text(
+        r#"{"cmd":"startConsuming","path":"builds/*/*","_id":1}"#.into(),
+    ))
+    .await
+    .unwrap();
+    let newest = || async {
+        let answer = get(&server, "/api/v2/builds?order=-buildid&limit=1", &[]).await;
+        assert_eq!(answer.status(), 200);
+        let body: serde_json::Value = answer.json().await.unwrap();
+        body["builds"][0]["buildid"].as_i64().unwrap()
+    };
+    for round in 0..5 {
+        let before = newest().await;
+        assert_eq!(
+            newest().await,
+            before,
+            "round {round}: read twice, from the cache"
+        );
+        let output = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sqlite3, sys\n\
+                 db = sqlite3.connect(sys.argv[1])\n\
+                 db.execute('INSERT INTO builds (id, number, builderid, buildrequestid, workerid, \
+                 masterid, started_at, locks_duration_s, state_string) SELECT max(id) + 1, \
+                 max(number) + 1, min(builderid), min(buildrequestid), min(workerid), \
+                 min(masterid), 1800000000, 0, \"cache test\" FROM builds')\n\
+                 db.commit()\n",
+            )
+            .arg(&database)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        // The new build's event.
+        let new = before + 1;
+        loop {
+            let Some(Ok(Message::Text(text))) = ws.next().await else {
+                panic!("the websocket ended");
+            };
+            let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if frame["k"] == format!("builds/{new}/new") {
+                break;
+            }
+        }
+        assert_eq!(newest().await, new, "round {round}: read after the event");
+    }
+}
+
+/// The cache keeps within `rest_cache_mib`, serves repeated reads, and reports it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_stays_within_its_budget() {
+    let dir = common::reference_database_dir();
+    let path = common::MasterToml::reference()
+        .www_toml("rest_cache_mib = 1")
+        .write(dir.path());
+    let config = buildbot_www::config::load(&path).unwrap();
+    let data = buildbot_www::server::data_api(&config).await.unwrap();
+    let state = buildbot_www::server::AppState::new(
+        config,
+        data,
+        buildbot_www::plugins::Registry::default(),
+    )
+    .unwrap();
+    let answers = state.http.answers.clone();
+    let base = common::serve_state(state).await;
+    let http = reqwest::Client::new();
+    for offset in 0..200 {
+        let url = format!("{base}/api/v2/builds?limit=50&offset={offset}");
+        assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+        let stats = answers.stats();
+        assert!(stats.bytes <= 1 << 20, "{stats:?}");
+    }
+    let before = answers.stats();
+    assert!(before.entries > 10, "{before:?}");
+    let url = format!("{base}/api/v2/builds?limit=50&offset=199");
+    for _ in 0..3 {
+        assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+    }
+    let after = answers.stats();
+    assert!(after.hits >= before.hits + 2, "{before:?} {after:?}");
+}
+
+/// With authorization rules, one user's answer is not another's: the builds of a builder only
+/// `insiders` may see stay hidden from an anonymous reader after an insider's read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_keep_their_own_answers_under_authorization_rules() {
+    let server = common::serve_reference_with(
+        "[www.authz]\nallowRules = [{ matcher = \"ViewBuildsEndpointMatcher\", builder = \"*\", role = \"insiders\" }]\n\
+         roleMatchers = [{ type = \"RolesFromUsername\", roles = [\"insiders\"], usernames = [\"lisa\"] }]\n",
+    )
+    .await;
+    let insider = common::session_cookie(
+        &server,
+        serde_json::json!({"username": "lisa", "email": "lisa@example.org", "groups": ["insiders"]}),
+    )
+    .await;
+    let path = "/api/v2/builds?limit=5";
+    let seen = get(&server, path, &[("Cookie", &insider)]).await;
+    assert_eq!(seen.status(), 200);
+    let seen: serde_json::Value = seen.json().await.unwrap();
+    assert_eq!(seen["builds"].as_array().unwrap().len(), 5, "{seen}");
+    let hidden: serde_json::Value = get(&server, path, &[]).await.json().await.unwrap();
+    assert_eq!(hidden["builds"], serde_json::json!([]), "{hidden}");
 }

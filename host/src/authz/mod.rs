@@ -168,6 +168,12 @@ impl Authz {
         }
     }
 
+    /// Whether any rule is configured (without rules everyone may read and do everything, so
+    /// every user gets the same answers).
+    pub fn has_rules(&self) -> bool {
+        !self.rules.is_empty()
+    }
+
     /// Whether collections of builders, builds, build requests and test result sets are
     /// filtered item by item (a `ViewBuildsEndpointMatcher` is configured).
     pub fn filters_items(&self) -> bool {

@@ -220,6 +220,9 @@ pub struct WwwConfig {
     /// `master`: the Buildbot master control actions are forwarded to (buildbot-www's own
     /// table); `None` = standalone.
     pub master: Option<MasterLinkConfig>,
+    /// `rest_cache_mib`: the memory REST answers kept between changes of the data may take,
+    /// in bytes (buildbot-www's own key; default 32 MiB; 0 = none kept).
+    pub rest_cache_bytes: usize,
     /// `trusted_proxies`: the reverse proxies whose forwarded headers (client address, scheme,
     /// host) are believed (buildbot-www's own key; default none).
     pub trusted_proxies: crate::http::forwarded::TrustedProxies,
@@ -261,6 +264,7 @@ impl Default for WwwConfig {
             limits: Limits::default(),
             master: None,
             trusted_proxies: Default::default(),
+            rest_cache_bytes: 32 << 20,
         }
     }
 }
@@ -508,6 +512,8 @@ struct RawWww {
     master: Option<master::RawMaster>,
     #[serde(default)]
     trusted_proxies: Option<Vec<String>>,
+    #[serde(default)]
+    rest_cache_mib: Option<Bounded<0, 65_536>>,
 }
 
 fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail> {
@@ -784,6 +790,9 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
     }
     if let Some(master) = raw.master {
         out.master = Some(master.validate(&www.key("master"))?);
+    }
+    if let Some(mib) = raw.rest_cache_mib {
+        out.rest_cache_bytes = mib.mib();
     }
     if let Some(entries) = raw.trusted_proxies {
         out.trusted_proxies = crate::http::forwarded::TrustedProxies::parse(&entries)

@@ -21,6 +21,15 @@ pub const CHECK_INTERVAL: Duration = Duration::from_millis(20);
 /// connection of its own: an in-memory database).
 pub const FULL_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// Why a poll is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Due {
+    /// Something committed a write (or the version could not be read: assume it did).
+    Changed,
+    /// Time for the regular poll; nothing says the data changed.
+    Interval,
+}
+
 /// The watcher's view of the database's data version.
 #[derive(Debug)]
 pub(super) struct Detector {
@@ -50,15 +59,16 @@ impl Detector {
         }
     }
 
-    /// Whether a full poll is due: the first one, a moved data version, a failed check, or
-    /// [`FULL_POLL_INTERVAL`] since the last poll. The caller polls when it is, then calls
-    /// [`Detector::polled`].
-    pub(super) async fn due(&mut self) -> bool {
-        let moved = self.version_moved().await;
-        moved
-            || self
-                .last_poll
-                .is_none_or(|at| at.elapsed() >= self.full_poll)
+    /// Whether a full poll is due, and why: [`Due::Changed`] when the data version moved (or
+    /// could not be read), [`Due::Interval`] for the first poll and every
+    /// [`FULL_POLL_INTERVAL`]. The caller polls when one is, then calls [`Detector::polled`].
+    pub(super) async fn due(&mut self) -> Option<Due> {
+        if self.version_moved().await {
+            return Some(Due::Changed);
+        }
+        self.last_poll
+            .is_none_or(|at| at.elapsed() >= self.full_poll)
+            .then_some(Due::Interval)
     }
 
     /// A poll was made now.
@@ -108,13 +118,14 @@ mod tests {
         let pool = crate::db::open_file(&path).await.unwrap();
         let mut detector = Detector::new(&pool);
         detector.full_poll = Duration::from_secs(3600);
-        assert!(
+        assert_eq!(
             detector.due().await,
+            Some(Due::Changed),
             "the first poll records where the database stands"
         );
         detector.polled();
         for _ in 0..3 {
-            assert!(!detector.due().await, "nothing was written");
+            assert_eq!(detector.due().await, None, "nothing was written");
         }
         // This process's pool (the change hooks, the demo runner) ...
         sqlx::query(
@@ -123,24 +134,24 @@ mod tests {
         .execute(&pool)
         .await
         .unwrap();
-        assert!(detector.due().await);
+        assert_eq!(detector.due().await, Some(Due::Changed));
         detector.polled();
-        assert!(!detector.due().await);
+        assert_eq!(detector.due().await, None);
         // ... and another process (a connection of its own, as a Buildbot master's).
         let other = crate::db::open_file(&path).await.unwrap();
         sqlx::query("UPDATE masters SET active = 0")
             .execute(&other)
             .await
             .unwrap();
-        assert!(detector.due().await);
+        assert_eq!(detector.due().await, Some(Due::Changed));
         detector.polled();
-        assert!(!detector.due().await);
+        assert_eq!(detector.due().await, None);
         // A read changes nothing.
         let _: i64 = sqlx::query_scalar("SELECT count(*) FROM masters")
             .fetch_one(&other)
             .await
             .unwrap();
-        assert!(!detector.due().await);
+        assert_eq!(detector.due().await, None);
     }
 
     #[tokio::test]
@@ -150,9 +161,9 @@ mod tests {
             .unwrap();
         let mut detector = Detector::new(&pool);
         assert!(detector.options.is_none());
-        assert!(detector.due().await);
+        assert_eq!(detector.due().await, Some(Due::Interval));
         detector.polled();
         detector.full_poll = Duration::from_secs(3600);
-        assert!(!detector.due().await);
+        assert_eq!(detector.due().await, None);
     }
 }

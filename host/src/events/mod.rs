@@ -175,6 +175,10 @@ struct Inner {
     named: Mutex<HashMap<String, Patterns>>,
     /// A linked master's feed is up (`master_feed`): the watcher only keeps its place.
     fed: std::sync::atomic::AtomicBool,
+    /// The data's generation: advanced before every poll of the database and every event
+    /// published, so an answer computed at an older generation is never given to a client
+    /// that has received an event (see [`Events::generation`]).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Events {
@@ -193,6 +197,7 @@ impl Events {
                 watcher: None,
                 named: Mutex::default(),
                 fed: Default::default(),
+                generation: Default::default(),
             }),
         }
     }
@@ -211,6 +216,7 @@ impl Events {
                 watcher: Some(watch::Watcher::new(data)),
                 named: Mutex::default(),
                 fed: Default::default(),
+                generation: Default::default(),
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -218,8 +224,8 @@ impl Events {
             tokio::spawn(async move {
                 loop {
                     let Some(inner) = weak.upgrade() else { break };
-                    if detector.due().await {
-                        Events { inner }.sync().await;
+                    if let Some(due) = detector.due().await {
+                        Events { inner }.poll(due == detect::Due::Changed).await;
                         detector.polled();
                     }
                     tokio::time::sleep(CHECK_INTERVAL).await;
@@ -231,8 +237,24 @@ impl Events {
 
     /// Publishes an event to every subscriber whose patterns match its key.
     pub fn publish(&self, event: Event) {
+        self.advance();
         // An error only means nobody is listening.
         let _ = self.inner.sender.send(Arc::new(event));
+    }
+
+    /// The data's generation: it changes whenever the data may have (before each database
+    /// poll and each event), so an answer cached at one generation may be served for as long
+    /// as the generation stays, and never after a client received an event.
+    pub fn generation(&self) -> u64 {
+        self.inner
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn advance(&self) {
+        self.inner
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Subscribes with initial patterns (more can be added through [`Subscription::patterns`]).
@@ -287,9 +309,24 @@ impl Events {
     /// without a watcher). Writers in this process call it after writing, so their changes are
     /// published at once, exactly once.
     pub async fn sync(&self) {
+        self.poll(true).await;
+    }
+
+    /// Polls the database and publishes what changed. The generation advances before the
+    /// poll reads when the data is known to have changed (`changed`: a write in this process,
+    /// a moved data version), else after it when the poll found a change; either way before
+    /// any event of the change is published.
+    async fn poll(&self, changed: bool) {
         if let Some(watcher) = &self.inner.watcher {
+            if changed {
+                self.advance();
+            }
             let publish = self.subscribers() > 0 && !self.is_fed();
-            for event in watcher.poll(publish).await {
+            let (found, events) = watcher.poll(publish).await;
+            if found && !changed {
+                self.advance();
+            }
+            for event in events {
                 self.publish(event);
             }
         }

@@ -38,9 +38,10 @@ impl Watcher {
         }
     }
 
-    /// Polls once; returns the events to publish (none if `publish` is false: the state still
-    /// advances, but nobody listens, so no entity is read).
-    pub(super) async fn poll(&self, publish: bool) -> Vec<Event> {
+    /// Polls once; returns whether anything the watcher follows changed, and the events to
+    /// publish (none if `publish` is false: the state still advances, but nobody listens, so
+    /// no entity is read).
+    pub(super) async fn poll(&self, publish: bool) -> (bool, Vec<Event>) {
         let mut guard = self.state.lock().await;
         let pool = self.data.pool();
         let Some(state) = guard.as_mut() else {
@@ -48,25 +49,26 @@ impl Watcher {
                 Ok(state) => *guard = Some(state),
                 Err(err) => tracing::warn!("live updates: cannot read the database: {err}"),
             }
-            return Vec::new();
+            return (false, Vec::new());
         };
         let changes = match state.poll(pool).await {
             Ok(changes) => changes,
             Err(err) => {
                 tracing::warn!("live updates: polling the database failed: {err}");
-                return Vec::new();
+                return (false, Vec::new());
             }
         };
+        let changed = !changes.is_empty();
         let mut events = Vec::new();
         if !publish {
-            return events;
+            return (changed, events);
         }
         for (entity, id, event) in changes {
             if let Some(message) = messages::message(&self.data, entity, id, event).await {
                 events.extend(messages::events(entity, id, event, message));
             }
         }
-        events
+        (changed, events)
     }
 }
 

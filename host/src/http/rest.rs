@@ -5,6 +5,9 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use serde_json::{json, Map};
 
+use std::sync::Arc;
+
+use super::answer_cache::{Cached, Key};
 use super::{cors, HttpState};
 use crate::answers::twisted_not_found;
 use crate::data::{Answer, ApiError};
@@ -94,18 +97,8 @@ async fn serve(
     }
     let mut response = match *req.method() {
         Method::GET | Method::HEAD => {
-            let max_args = state.config.www.limits.max_query_args;
             let user = crate::auth::CurrentUser::of(req.extensions());
-            let result =
-                match crate::data::query_args_at_most(query.as_deref().unwrap_or(""), max_args) {
-                    Err(err) => Err(err),
-                    Ok(_) if path == "/" => Err(ApiError::invalid_path("")),
-                    Ok(args) => state.data.get(&user, &path, &args).await,
-                };
-            match result {
-                Ok(answer) => success(&state, answer, &headers),
-                Err(err) => error_response(&state, &err, None),
-            }
+            read(&state, path, query, &user, &headers).await
         }
         Method::POST => {
             let user = crate::auth::CurrentUser::of(req.extensions());
@@ -139,70 +132,117 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .any(|v| v.to_str().is_ok_and(|s| s.contains("application/json")))
 }
 
-fn success(state: &HttpState, answer: Answer, headers: &HeaderMap) -> Response<Body> {
-    match answer {
-        Answer::Items {
+/// A GET or HEAD: from the answer cache while the data's generation stays, else read from the
+/// Data API (and kept when it is a collection or an entity).
+async fn read(
+    state: &HttpState,
+    path: String,
+    query: Option<String>,
+    user: &crate::identity::User,
+    headers: &HeaderMap,
+) -> Response<Body> {
+    let json = wants_json(headers);
+    // Read before the data is: an answer is never kept under a newer generation than the
+    // data it was computed from.
+    let generation = state.events.generation();
+    let key = state.answers.enabled().then(|| Key {
+        path: path.clone(),
+        query: query.clone().unwrap_or_default(),
+        json,
+        // With authorization rules, what one user sees another may not.
+        viewer: state
+            .data
+            .authz()
+            .has_rules()
+            .then(|| user.user_info().to_string()),
+    });
+    if let Some(hit) = key.as_ref().and_then(|k| state.answers.get(generation, k)) {
+        return items_response(state, &hit, headers);
+    }
+    let max_args = state.config.www.limits.max_query_args;
+    let result = match crate::data::query_args_at_most(query.as_deref().unwrap_or(""), max_args) {
+        Err(err) => Err(err),
+        Ok(_) if path == "/" => Err(ApiError::invalid_path("")),
+        Ok(args) => state.data.get(user, &path, &args).await,
+    };
+    match result {
+        Ok(Answer::Items {
             plural,
             items,
             total,
-        } => {
+        }) => {
             let envelope = crate::data::envelope(plural, items, total);
-            let (layout, content_type) = if wants_json(headers) {
+            let (layout, content_type) = if json {
                 (Layout::Compact, "application/json; charset=utf-8")
             } else {
                 (Layout::Indented, "text/plain; charset=utf-8")
             };
             let body = jsonfmt::to_string(&envelope, layout, true);
-            let tag = etag(body.as_bytes());
-            let not_modified = if_none_match(headers, &tag);
-            let mut builder = Response::builder()
-                .header(header::CONTENT_TYPE, content_type)
-                .header(header::ETAG, &tag);
-            if state.config.www.json_cache_seconds > 0 {
-                let expires = std::time::SystemTime::now()
-                    + std::time::Duration::from_secs(state.config.www.json_cache_seconds);
-                builder = builder
-                    .header(header::EXPIRES, httpdate::fmt_http_date(expires))
-                    .header(header::PRAGMA, "no-cache");
+            let answer = Arc::new(Cached {
+                etag: etag(body.as_bytes()),
+                body: body.into(),
+                content_type,
+            });
+            if let Some(key) = key {
+                state.answers.put(generation, key, answer.clone());
             }
-            if not_modified {
-                return builder
-                    .status(StatusCode::NOT_MODIFIED)
-                    .body(Body::empty())
-                    .unwrap_or_default();
-            }
-            builder
-                .header(header::CONTENT_LENGTH, body.len())
-                .body(Body::from(body))
-                .unwrap_or_default()
+            items_response(state, &answer, headers)
         }
-        Answer::Raw {
+        Ok(Answer::Raw {
             body,
             content_type,
             filename,
-        } => {
-            let content_type = if content_type.starts_with("text/") {
-                format!("{content_type}; charset=utf-8")
-            } else {
-                content_type.to_string()
-            };
-            // A log is the build's text, not the UI's: opened in the browser (`raw_inline`, HTML
-            // logs) it gets an opaque origin and no script.
-            let mut builder = Response::builder()
-                .header(header::CONTENT_TYPE, content_type)
-                .header(header::CONTENT_SECURITY_POLICY, "sandbox");
-            if let Some(filename) = filename {
-                let value = format!(
-                    "attachment; filename={}",
-                    filename.replace(['"', '\r', '\n'], "_")
-                );
-                if let Ok(value) = HeaderValue::from_str(&value) {
-                    builder = builder.header(header::CONTENT_DISPOSITION, value);
-                }
-            }
-            builder.body(Body::from(body)).unwrap_or_default()
+        }) => raw_response(body, content_type, filename),
+        Err(err) => error_response(state, &err, None),
+    }
+}
+
+/// A collection or an entity, with its `ETag` (`304` when `If-None-Match` names it).
+fn items_response(state: &HttpState, answer: &Cached, headers: &HeaderMap) -> Response<Body> {
+    let mut builder = Response::builder()
+        .header(header::CONTENT_TYPE, answer.content_type)
+        .header(header::ETAG, &answer.etag);
+    if state.config.www.json_cache_seconds > 0 {
+        let expires = std::time::SystemTime::now()
+            + std::time::Duration::from_secs(state.config.www.json_cache_seconds);
+        builder = builder
+            .header(header::EXPIRES, httpdate::fmt_http_date(expires))
+            .header(header::PRAGMA, "no-cache");
+    }
+    if if_none_match(headers, &answer.etag) {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    builder
+        .header(header::CONTENT_LENGTH, answer.body.len())
+        .body(Body::from(answer.body.clone()))
+        .unwrap_or_default()
+}
+
+/// A raw answer (a log's text or a file).
+fn raw_response(body: Vec<u8>, content_type: &str, filename: Option<String>) -> Response<Body> {
+    let content_type = if content_type.starts_with("text/") {
+        format!("{content_type}; charset=utf-8")
+    } else {
+        content_type.to_string()
+    };
+    // A log is the build's text, not the UI's: opened in the browser (`raw_inline`, HTML
+    // logs) it gets an opaque origin and no script.
+    let mut builder = Response::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CONTENT_SECURITY_POLICY, "sandbox");
+    if let Some(filename) = filename {
+        let value = format!(
+            "attachment; filename={}",
+            filename.replace(['"', '\r', '\n'], "_")
+        );
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            builder = builder.header(header::CONTENT_DISPOSITION, value);
         }
     }
+    builder.body(Body::from(body)).unwrap_or_default()
 }
 
 /// A strong entity tag of an answer's bytes (a 64-bit hash: the same answer, whoever asks and
