@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use axum::Router;
 
-use crate::config::Config;
+use crate::config::{Config, MetricsAccess};
 use crate::data::DataApi;
 use crate::http::{access_log, HttpState};
 use crate::ui::UiState;
@@ -54,18 +54,39 @@ impl AppState {
 }
 
 /// The router with every route of this server: the HTTP server's, the UI's, and Twisted's 404
-/// for the rest.
+/// for the rest. With `[www.metrics]`, every request is counted, and `/metrics` is served here
+/// unless it has a port of its own ([`metrics_app`]).
 pub fn app(state: AppState) -> Router {
     let auth = state.http.auth.clone();
-    Router::new()
-        .merge(crate::http::routes().with_state(state.http))
+    let metrics = state.http.metrics.clone();
+    let access = state.http.config.www.metrics.clone();
+    let mut router = Router::new()
+        .merge(crate::http::routes().with_state(state.http.clone()))
         .merge(crate::ui::router(state.ui))
-        .merge(crate::avatar::routes(state.avatars))
+        .merge(crate::avatar::routes(state.avatars));
+    if matches!(access, Some(MetricsAccess::Open | MetricsAccess::Role(_))) {
+        router = router.merge(crate::http::metrics_routes().with_state(state.http));
+    }
+    let router = router
         .fallback(crate::answers::not_found)
         .layer(axum::middleware::from_fn_with_state(
             auth,
             crate::auth::identify,
-        ))
+        ));
+    match access {
+        Some(_) => router.layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::record,
+        )),
+        None => router,
+    }
+}
+
+/// What the metrics port of `[www.metrics] port` serves: `/metrics`, and 404 for the rest.
+pub fn metrics_app(state: &AppState) -> Router {
+    crate::http::metrics_routes()
+        .with_state(state.http.clone())
+        .fallback(crate::answers::not_found)
 }
 
 /// Opens the database named by the config and puts the Data API over it.
@@ -143,6 +164,23 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
         ));
     }
     reopen_on_sighup(access.clone());
+    if let Some(MetricsAccess::Port(port)) = &state.http.config.www.metrics {
+        let address = port.socket_addr();
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("[www.metrics] port: cannot listen on {address}"))?;
+        println!(
+            "buildbot-www: metrics on http://{}/metrics",
+            listener.local_addr()?
+        );
+        // It ends with the process: the main listener's shutdown is the server's.
+        tokio::spawn(crate::http::serve(
+            listener,
+            metrics_app(&state),
+            limits,
+            std::future::pending(),
+        ));
+    }
     let router = app(state).layer(axum::middleware::from_fn_with_state(
         access,
         access_log::record,

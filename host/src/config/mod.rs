@@ -15,6 +15,7 @@ mod hooks;
 mod keys;
 mod limits;
 mod master;
+mod metrics;
 mod port;
 mod schedulers;
 mod secret;
@@ -38,6 +39,7 @@ pub use forcesched::{ForceCodebase, ForceSchedulerSpec, DEFAULT_REASON_STRING};
 pub use hooks::HookChecker;
 pub use limits::Limits;
 pub use master::{LiveUpdates, MasterLinkConfig, DEFAULT_MASTER_TIMEOUT};
+pub use metrics::MetricsAccess;
 pub use port::Port;
 pub use schedulers::{ChangeField, ChangeFilter, SchedulerSpec};
 pub use secret::{Secret, SecretSource};
@@ -217,6 +219,9 @@ pub struct WwwConfig {
     /// `master`: the Buildbot master control actions are forwarded to (buildbot-www's own
     /// table); `None` = standalone.
     pub master: Option<MasterLinkConfig>,
+    /// `metrics`: who may read `/metrics` and on which port (buildbot-www's own table);
+    /// `None` = no `/metrics` at all.
+    pub metrics: Option<MetricsAccess>,
 }
 
 impl Default for WwwConfig {
@@ -254,6 +259,7 @@ impl Default for WwwConfig {
                 .collect(),
             limits: Limits::default(),
             master: None,
+            metrics: None,
         }
     }
 }
@@ -499,6 +505,8 @@ struct RawWww {
     sse_max_subscriptions: Option<Bounded<1, 1_000_000>>,
     #[serde(default)]
     master: Option<master::RawMaster>,
+    #[serde(default)]
+    metrics: Option<metrics::RawMetrics>,
 }
 
 fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail> {
@@ -773,6 +781,9 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
     }
     if let Some(master) = raw.master {
         out.master = Some(master.validate(&www.key("master"))?);
+    }
+    if let Some(metrics) = raw.metrics {
+        out.metrics = Some(metrics.validate(&www.key("metrics"), out.port.as_ref())?);
     }
     if out.rest_default_limit > out.limits.rest_max_limit {
         return Err(Fail::at(
@@ -1106,6 +1117,7 @@ mod tests {
                 keys::field_names::<RawPluginLimits>(),
             ),
             ("[www.master]", keys::field_names::<master::RawMaster>()),
+            ("[www.metrics]", keys::field_names::<metrics::RawMetrics>()),
         ];
         for (table, keys) in tables {
             for key in keys {

@@ -175,6 +175,8 @@ struct Inner {
     named: Mutex<HashMap<String, Patterns>>,
     /// A linked master's feed is up (`master_feed`): the watcher only keeps its place.
     fed: std::sync::atomic::AtomicBool,
+    /// Events published and the watcher's polls, for `/metrics`.
+    meters: crate::metrics::EventMeters,
 }
 
 impl Default for Events {
@@ -193,6 +195,7 @@ impl Events {
                 watcher: None,
                 named: Mutex::default(),
                 fed: Default::default(),
+                meters: Default::default(),
             }),
         }
     }
@@ -211,6 +214,7 @@ impl Events {
                 watcher: Some(watch::Watcher::new(data)),
                 named: Mutex::default(),
                 fed: Default::default(),
+                meters: Default::default(),
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -231,8 +235,14 @@ impl Events {
 
     /// Publishes an event to every subscriber whose patterns match its key.
     pub fn publish(&self, event: Event) {
+        self.inner.meters.published();
         // An error only means nobody is listening.
         let _ = self.inner.sender.send(Arc::new(event));
+    }
+
+    /// The bus's meters (`/metrics` registers them).
+    pub fn metrics(&self) -> &crate::metrics::EventMeters {
+        &self.inner.meters
     }
 
     /// Subscribes with initial patterns (more can be added through [`Subscription::patterns`]).
@@ -288,10 +298,12 @@ impl Events {
     /// published at once, exactly once.
     pub async fn sync(&self) {
         if let Some(watcher) = &self.inner.watcher {
+            let started = std::time::Instant::now();
             let publish = self.subscribers() > 0 && !self.is_fed();
             for event in watcher.poll(publish).await {
                 self.publish(event);
             }
+            self.inner.meters.polled(started.elapsed());
         }
     }
 }
