@@ -24,6 +24,10 @@ for family in text_string_to_metric_families(sys.stdin.read()):
 print(json.dumps(samples))
 "#;
 
+/// Debian's Python, where `python3-prometheus-client` installs the parsers (a `python3` earlier
+/// on the PATH may be another one).
+const DEBIAN_PYTHON: &str = "/usr/bin/python3";
+
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -34,13 +38,13 @@ impl Scrape {
     /// Parses `text` with the Python parser of `format` (`openmetrics` or `prometheus`); the
     /// parser refusing the text fails the test with its message.
     fn parse(text: &str, format: &str) -> Scrape {
-        let mut child = Command::new("python3")
+        let mut child = Command::new(DEBIAN_PYTHON)
             .args(["-c", PARSE, format])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("python3 runs");
+            .expect("Debian's python3 runs (apt-get install python3-prometheus-client)");
         child
             .stdin
             .take()

@@ -235,10 +235,11 @@ pub struct LoginMeters {
 impl Default for LoginMeters {
     fn default() -> Self {
         let failures = Family::<ReasonLabel, Counter>::default();
+        // Every reason is shown from the start, at zero.
         for why in LoginFailure::ALL {
-            failures.get_or_create(&ReasonLabel {
+            drop(failures.get_or_create(&ReasonLabel {
                 reason: why.label(),
-            });
+            }));
         }
         LoginMeters { failures }
     }
