@@ -67,12 +67,13 @@ pub fn app(state: AppState) -> Router {
     if matches!(access, Some(MetricsAccess::Open | MetricsAccess::Role(_))) {
         router = router.merge(crate::http::metrics_routes().with_state(state.http));
     }
-    let router = router
-        .fallback(crate::answers::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            auth,
-            crate::auth::identify,
-        ));
+    let router =
+        router
+            .fallback(crate::answers::not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                auth,
+                crate::auth::identify,
+            ));
     match access {
         Some(_) => router.layer(axum::middleware::from_fn_with_state(
             metrics,

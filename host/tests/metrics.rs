@@ -90,7 +90,10 @@ async fn scrape(url: &str, format: &str) -> Scrape {
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
-    let content_type = answer.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let expected = match format {
         "openmetrics" => OPENMETRICS,
         _ => PROMETHEUS_TEXT,
@@ -209,7 +212,10 @@ async fn counters_follow_the_requests_made() {
         1.0
     );
     assert_eq!(
-        delta("buildbot_www_login_failures_total", &[("reason", "throttled")]),
+        delta(
+            "buildbot_www_login_failures_total",
+            &[("reason", "throttled")]
+        ),
         0.0
     );
     assert_eq!(after.value("buildbot_www_ws_clients", &[]), 1.0);
@@ -227,7 +233,11 @@ async fn absent_without_the_table() {
     let server = common::serve_reference().await;
     let answer = server.get("/metrics").await;
     assert_eq!(answer.status, 404);
-    assert!(answer.text().contains("No Such Resource"), "{}", answer.text());
+    assert!(
+        answer.text().contains("No Such Resource"),
+        "{}",
+        answer.text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

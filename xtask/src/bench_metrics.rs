@@ -20,7 +20,12 @@ pub(crate) fn metrics() -> Result<()> {
     let bench_dir = root().join("target/bench");
     std::fs::create_dir_all(&bench_dir)?;
     let database = generated_database(&bench_dir, 1000, 1000)?;
-    let _off = start_server_with(&bench_dir.join("serve-metrics-off"), &database, OFF_PORT, "")?;
+    let _off = start_server_with(
+        &bench_dir.join("serve-metrics-off"),
+        &database,
+        OFF_PORT,
+        "",
+    )?;
     let _on = start_server_with(
         &bench_dir.join("serve-metrics-on"),
         &database,

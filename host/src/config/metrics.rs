@@ -31,11 +31,7 @@ pub(super) struct RawMetrics {
 
 impl RawMetrics {
     /// Checks the table; `main` is `[www] port`, which the metrics port must differ from.
-    pub(super) fn validate(
-        self,
-        at: &KeyPath,
-        main: Option<&Port>,
-    ) -> Result<MetricsAccess, Fail> {
+    pub(super) fn validate(self, at: &KeyPath, main: Option<&Port>) -> Result<MetricsAccess, Fail> {
         match (self.port, self.role) {
             (Some(_), Some(_)) => Err(Fail::at(
                 at.key("role"),
@@ -91,10 +87,7 @@ mod tests {
     #[test]
     fn absent_empty_role_and_port() {
         assert_eq!(parse("").unwrap(), None);
-        assert_eq!(
-            parse("[www.metrics]\n").unwrap(),
-            Some(MetricsAccess::Open)
-        );
+        assert_eq!(parse("[www.metrics]\n").unwrap(), Some(MetricsAccess::Open));
         assert_eq!(
             parse("[www.metrics]\nrole = \"ops\"\n").unwrap(),
             Some(MetricsAccess::Role("ops".into()))
@@ -115,7 +108,10 @@ mod tests {
                 "[www.metrics]\nport = 9100\nrole = \"ops\"\n",
                 "master.toml:3:8: error: [www.metrics] role: give either `port`",
             ),
-            ("[www.metrics]\nrole = \" \"\n", "[www.metrics] role: must not be empty"),
+            (
+                "[www.metrics]\nrole = \" \"\n",
+                "[www.metrics] role: must not be empty",
+            ),
             (
                 "[www.metrics]\nport = \"tcp:x\"\n",
                 "[www.metrics] port: 'x' is not a port number",

@@ -85,9 +85,7 @@ impl Format {
     /// the Prometheus text format otherwise.
     pub fn accepted(accept: Option<&str>) -> Format {
         match accept {
-            Some(accept) if accept.contains("application/openmetrics-text") => {
-                Format::OpenMetrics
-            }
+            Some(accept) if accept.contains("application/openmetrics-text") => Format::OpenMetrics,
             _ => Format::Prometheus,
         }
     }
@@ -305,9 +303,6 @@ mod tests {
     #[test]
     fn unknown_methods_share_one_label() {
         assert_eq!(method_label(&Method::GET), "GET");
-        assert_eq!(
-            method_label(&Method::from_bytes(b"BREW").unwrap()),
-            "other"
-        );
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
     }
 }

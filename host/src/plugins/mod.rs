@@ -464,11 +464,7 @@ impl Registry {
     }
 
     /// [`Registry::handle`] once the plugin is found.
-    async fn call(
-        slot: &Slot,
-        runtime: Arc<Runtime>,
-        request: Request,
-    ) -> Result<Response, Fault> {
+    async fn call(slot: &Slot, runtime: Arc<Runtime>, request: Request) -> Result<Response, Fault> {
         let loaded = slot.loaded();
         // Turned away here, on the request's thread, when the plugin is full: a flood of calls
         // to a busy plugin is answered without touching the plugin threads.
