@@ -1,5 +1,5 @@
 //! The HTTP server's own routes: the REST API under `/api`, `/config`, `/ws`, `/sse`,
-//! `/plugins/`, `/change_hook/`, `/healthz` and `/readyz`. It knows nothing of the UI:
+//! `/plugins/`, `/change_hook/`, `/healthz`, `/readyz` and `/metrics`. It knows nothing of the UI:
 //! `server::app` merges these routes with the UI's.
 //!
 //! `routes()` is separate from serving (`serve`, with the connection limits), so tests drive
@@ -11,6 +11,7 @@ mod cors;
 pub mod forwarded;
 mod health;
 mod listen;
+mod metrics;
 mod plugins;
 mod rest;
 
@@ -54,6 +55,8 @@ pub struct HttpState {
     pub hooks: Arc<crate::hooks::ChangeHooks>,
     /// REST answers kept while the data stays the same (`[www] rest_cache_mib`).
     pub answers: Arc<answer_cache::AnswerCache>,
+    /// What `/metrics` shows; the HTTP side's meters.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl axum::extract::FromRef<HttpState> for Arc<crate::auth::Authentication> {
@@ -85,9 +88,17 @@ impl HttpState {
         }
         let hooks = Arc::new(crate::hooks::ChangeHooks::new(&config)?);
         let answers = Arc::new(answer_cache::AnswerCache::new(config.www.rest_cache_bytes));
+        let metrics = crate::metrics::Metrics::new(crate::metrics::Sources {
+            pool: data.pool().clone(),
+            plugins: plugins.metrics(),
+            events: events.metrics(),
+            logins: auth.metrics(),
+            answers: answers.clone(),
+        });
         Ok(HttpState {
             answers,
             hooks,
+            metrics,
             auth,
             config,
             data,
@@ -135,6 +146,12 @@ pub fn routes() -> Router<HttpState> {
         .route("/plugins/{name}", any(plugins::mount))
         .route("/plugins/{name}/", any(plugins::handle))
         .route("/plugins/{name}/{*rest}", any(plugins::handle))
+}
+
+/// `/metrics` (see `[www.metrics]`): merged into the main router when it is served on the main
+/// port, the whole router of the metrics port otherwise.
+pub fn metrics_routes() -> Router<HttpState> {
+    Router::new().route("/metrics", axum::routing::get(metrics::scrape))
 }
 
 /// `/config`: what the UI needs to start, in Buildbot's key order and layout.

@@ -15,6 +15,7 @@ pub mod hooks;
 pub mod http;
 pub mod identity;
 pub mod jsonfmt;
+pub mod metrics;
 pub mod plugins;
 pub mod server;
 pub mod ui;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use axum::Router;
 
-use crate::config::Config;
+use crate::config::{Config, MetricsAccess};
 use crate::data::DataApi;
 use crate::http::{access_log, HttpState};
 use crate::ui::UiState;
@@ -54,26 +54,43 @@ impl AppState {
 }
 
 /// The router with every route of this server: the HTTP server's, the UI's, and Twisted's 404
-/// for the rest.
+/// for the rest. With `[www.metrics]`, every request is counted, and `/metrics` is served here
+/// unless it has a port of its own ([`metrics_app`]).
 pub fn app(state: AppState) -> Router {
     app_logged(state, None)
 }
 
 /// [`app`], with one line in `access` for each request when given. The outermost layer
-/// finds each request's client (`http::forwarded`), so the log and every handler see the
-/// same one.
+/// finds each request's client (`http::forwarded`), so the log, the metrics and every handler
+/// see the same one.
 pub fn app_logged(state: AppState, access: Option<access_log::AccessLog>) -> Router {
     let auth = state.http.auth.clone();
     let trusted = Arc::new(state.http.config.www.trusted_proxies.clone());
+    let metrics = state.http.metrics.clone();
+    let metrics_access = state.http.config.www.metrics.clone();
     let mut router = Router::new()
-        .merge(crate::http::routes().with_state(state.http))
+        .merge(crate::http::routes().with_state(state.http.clone()))
         .merge(crate::ui::router(state.ui))
-        .merge(crate::avatar::routes(state.avatars))
-        .fallback(crate::answers::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            auth,
-            crate::auth::identify,
+        .merge(crate::avatar::routes(state.avatars));
+    if matches!(
+        metrics_access,
+        Some(MetricsAccess::Open | MetricsAccess::Role(_))
+    ) {
+        router = router.merge(crate::http::metrics_routes().with_state(state.http));
+    }
+    let mut router =
+        router
+            .fallback(crate::answers::not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                auth,
+                crate::auth::identify,
+            ));
+    if metrics_access.is_some() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::record,
         ));
+    }
     if let Some(access) = access {
         router = router.layer(axum::middleware::from_fn_with_state(
             access,
@@ -84,6 +101,13 @@ pub fn app_logged(state: AppState, access: Option<access_log::AccessLog>) -> Rou
         trusted,
         crate::http::forwarded::resolve,
     ))
+}
+
+/// What the metrics port of `[www.metrics] port` serves: `/metrics`, and 404 for the rest.
+pub fn metrics_app(state: &AppState) -> Router {
+    crate::http::metrics_routes()
+        .with_state(state.http.clone())
+        .fallback(crate::answers::not_found)
 }
 
 /// Opens the database named by the config and puts the Data API over it.
@@ -161,6 +185,23 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
         ));
     }
     reload_on_sighup(access.clone(), state.ui.ui.clone());
+    if let Some(MetricsAccess::Port(port)) = &state.http.config.www.metrics {
+        let address = port.socket_addr();
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("[www.metrics] port: cannot listen on {address}"))?;
+        println!(
+            "buildbot-www: metrics on http://{}/metrics",
+            listener.local_addr()?
+        );
+        // It ends with the process: the main listener's shutdown is the server's.
+        tokio::spawn(crate::http::serve(
+            listener,
+            metrics_app(&state),
+            limits,
+            std::future::pending(),
+        ));
+    }
     let router = app_logged(state, Some(access));
     let address = format!("{}:{}", port.host, port.port);
     let listener = tokio::net::TcpListener::bind(&address)

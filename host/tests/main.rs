@@ -24,6 +24,7 @@ mod hooks_master;
 mod ldap;
 mod lifecycle;
 mod master_link;
+mod metrics;
 // The demo dataset and activity runner are behind the host's `demo` feature (on by default).
 #[cfg(feature = "demo")]
 mod live;

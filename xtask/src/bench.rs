@@ -27,11 +27,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("auth") => crate::bench_auth::auth(),
         Some("authz") => crate::bench_authz::authz(),
         Some("hooks") => crate::bench_hooks::hooks(),
+        Some("metrics") => crate::bench_metrics::metrics(),
         Some("compare") => crate::bench_compare::compare(),
         Some("proxy") => crate::bench_proxy::proxy(),
         _ => bail!(
             "usage: cargo xtask bench \
-             api|plugins|badges|ui|events|views|auth|authz|hooks|compare|proxy"
+             api|plugins|badges|ui|events|views|auth|authz|hooks|metrics|compare|proxy"
         ),
     }
 }

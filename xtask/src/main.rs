@@ -5,6 +5,7 @@ mod bench_auth;
 mod bench_authz;
 mod bench_compare;
 mod bench_hooks;
+mod bench_metrics;
 mod bench_proxy;
 mod buildbot;
 mod plugins;
@@ -54,6 +55,8 @@ commands:
                              latency per password hash (bcrypt costs 5, 10, 12, apr1, SHA-512)
   bench authz                REST reads with 20 allow rules against none; /ws fan-out of build
                              events to 1,000 subscribers filtered per user
+  bench metrics              REST reads with [www.metrics] (every request counted) against
+                             without; the size and time of one /metrics scrape
   bench hooks                deliveries/s of a signed 2-commit GitHub push to /change_hook/github,
                              1 and 8 clients, against a real Buildbot 4.3 master when its venv
                              is there
@@ -194,6 +197,11 @@ const TEST_TOOLS: &[(&str, &[&str])] = &[
     // `python3 -m venv` for the Buildbot master the master-link tests run
     // (fixtures/buildbot/venv.sh): Debian leaves ensurepip out of python3.
     ("/usr/share/doc/python3-venv/copyright", &["python3-venv"]),
+    // The Prometheus project's own parsers of `/metrics` (host/tests/metrics.rs).
+    (
+        "/usr/lib/python3/dist-packages/prometheus_client/parser.py",
+        &["python3-prometheus-client"],
+    ),
 ];
 
 /// Installs the Debian packages of the test programs that are missing.

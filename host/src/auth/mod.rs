@@ -29,6 +29,7 @@ use crate::config::{Auth, Config};
 use crate::db::Pool;
 use crate::http::forwarded::Client;
 use crate::identity::User;
+use crate::metrics::{LoginFailure, LoginMeters};
 use crate::plugins::{Fault, Registry};
 use remote_user::RemoteUser;
 use session::Sessions;
@@ -52,6 +53,8 @@ pub struct Authentication {
     oauth2: Option<oauth2::OAuth2>,
     /// The plugins, for `CustomAuth`'s authentication plugin.
     plugins: Registry,
+    /// Failed logins, for `/metrics`.
+    logins: LoginMeters,
 }
 
 impl Authentication {
@@ -92,12 +95,18 @@ impl Authentication {
             remote_user,
             oauth2: oauth2::OAuth2::from_config(config)?,
             plugins: plugins.clone(),
+            logins: LoginMeters::default(),
         }))
     }
 
     /// The root that redirects to the UI go to, for `client` (see `Client::public_root`).
     fn public_root<'a>(&'a self, client: &Client) -> std::borrow::Cow<'a, str> {
         client.public_root(&self.buildbot_url, self.buildbot_url_configured)
+    }
+
+    /// Failed logins (`/metrics` registers them).
+    pub fn metrics(&self) -> &LoginMeters {
+        &self.logins
     }
 
     /// The sessions (their secret is the one a linked Buildbot master shares).
@@ -375,6 +384,7 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
         return refused();
     };
     if let Some(wait) = auth.throttle.wait(&credentials.user, address) {
+        auth.logins.failed(LoginFailure::Throttled);
         return answer(StatusCode::TOO_MANY_REQUESTS)
             .header(header::RETRY_AFTER, wait.as_secs().max(1))
             .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
@@ -384,12 +394,14 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
     let user = match auth.check(&credentials.user, &credentials.password).await {
         Ok(Some(user)) => user,
         Ok(None) => {
+            auth.logins.failed(LoginFailure::BadCredentials);
             auth.throttle.failed(&credentials.user, address);
             tracing::info!("failed login for user {:?}", credentials.user);
             return refused();
         }
         Err(LoginError::NotAvailable(message)) => return text(StatusCode::FORBIDDEN, &message),
         Err(LoginError::Server(message)) => {
+            auth.logins.failed(LoginFailure::Error);
             tracing::error!("login of user {:?}: {message}", credentials.user);
             return text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -397,6 +409,7 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
             );
         }
         Err(LoginError::Unavailable(message)) => {
+            auth.logins.failed(LoginFailure::Error);
             tracing::error!("login of user {:?}: {message}", credentials.user);
             return answer(StatusCode::SERVICE_UNAVAILABLE)
                 .header(header::RETRY_AFTER, 5)
@@ -407,6 +420,7 @@ pub async fn login(State(auth): State<Arc<Authentication>>, request: Request) ->
                 .unwrap_or_default();
         }
         Err(LoginError::Plugin(fault)) => {
+            auth.logins.failed(LoginFailure::Error);
             let status =
                 StatusCode::from_u16(fault.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return text(

@@ -174,6 +174,12 @@ impl Authz {
         !self.rules.is_empty()
     }
 
+    /// Whether `user` has `role` by the role matchers (`RolesFromOwner` aside: that role
+    /// depends on the build a request is about).
+    pub fn has_role(&self, user: &User, role: &str) -> bool {
+        self.roles.roles(user).contains(role)
+    }
+
     /// Whether collections of builders, builds, build requests and test result sets are
     /// filtered item by item (a `ViewBuildsEndpointMatcher` is configured).
     pub fn filters_items(&self) -> bool {

@@ -15,6 +15,7 @@ mod hooks;
 mod keys;
 mod limits;
 mod master;
+mod metrics;
 mod port;
 mod schedulers;
 mod secret;
@@ -38,6 +39,7 @@ pub use forcesched::{ForceCodebase, ForceSchedulerSpec, DEFAULT_REASON_STRING};
 pub use hooks::HookChecker;
 pub use limits::Limits;
 pub use master::{LiveUpdates, MasterLinkConfig, DEFAULT_MASTER_TIMEOUT};
+pub use metrics::MetricsAccess;
 pub use port::Port;
 pub use schedulers::{ChangeField, ChangeFilter, SchedulerSpec};
 pub use secret::{Secret, SecretSource};
@@ -226,6 +228,9 @@ pub struct WwwConfig {
     /// `trusted_proxies`: the reverse proxies whose forwarded headers (client address, scheme,
     /// host) are believed (buildbot-www's own key; default none).
     pub trusted_proxies: crate::http::forwarded::TrustedProxies,
+    /// `metrics`: who may read `/metrics` and on which port (buildbot-www's own table);
+    /// `None` = no `/metrics` at all.
+    pub metrics: Option<MetricsAccess>,
 }
 
 impl Default for WwwConfig {
@@ -265,6 +270,7 @@ impl Default for WwwConfig {
             master: None,
             trusted_proxies: Default::default(),
             rest_cache_bytes: 32 << 20,
+            metrics: None,
         }
     }
 }
@@ -514,6 +520,7 @@ struct RawWww {
     trusted_proxies: Option<Vec<String>>,
     #[serde(default)]
     rest_cache_mib: Option<Bounded<0, 65_536>>,
+    metrics: Option<metrics::RawMetrics>,
 }
 
 fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail> {
@@ -797,6 +804,9 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
     if let Some(entries) = raw.trusted_proxies {
         out.trusted_proxies = crate::http::forwarded::TrustedProxies::parse(&entries)
             .map_err(|(i, message)| Fail::at(www.key("trusted_proxies").index(i), message))?;
+    }
+    if let Some(metrics) = raw.metrics {
+        out.metrics = Some(metrics.validate(&www.key("metrics"), out.port.as_ref())?);
     }
     if out.rest_default_limit > out.limits.rest_max_limit {
         return Err(Fail::at(
@@ -1130,6 +1140,7 @@ mod tests {
                 keys::field_names::<RawPluginLimits>(),
             ),
             ("[www.master]", keys::field_names::<master::RawMaster>()),
+            ("[www.metrics]", keys::field_names::<metrics::RawMetrics>()),
         ];
         for (table, keys) in tables {
             for key in keys {

@@ -179,6 +179,8 @@ struct Inner {
     /// published, so an answer computed at an older generation is never given to a client
     /// that has received an event (see [`Events::generation`]).
     generation: std::sync::atomic::AtomicU64,
+    /// Events published and the watcher's polls, for `/metrics`.
+    meters: crate::metrics::EventMeters,
 }
 
 impl Default for Events {
@@ -198,6 +200,7 @@ impl Events {
                 named: Mutex::default(),
                 fed: Default::default(),
                 generation: Default::default(),
+                meters: Default::default(),
             }),
         }
     }
@@ -217,6 +220,7 @@ impl Events {
                 named: Mutex::default(),
                 fed: Default::default(),
                 generation: Default::default(),
+                meters: Default::default(),
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -238,6 +242,7 @@ impl Events {
     /// Publishes an event to every subscriber whose patterns match its key.
     pub fn publish(&self, event: Event) {
         self.advance();
+        self.inner.meters.published();
         // An error only means nobody is listening.
         let _ = self.inner.sender.send(Arc::new(event));
     }
@@ -255,6 +260,11 @@ impl Events {
         self.inner
             .generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The bus's meters (`/metrics` registers them).
+    pub fn metrics(&self) -> &crate::metrics::EventMeters {
+        &self.inner.meters
     }
 
     /// Subscribes with initial patterns (more can be added through [`Subscription::patterns`]).
@@ -321,6 +331,7 @@ impl Events {
             if changed {
                 self.advance();
             }
+            let started = std::time::Instant::now();
             let publish = self.subscribers() > 0 && !self.is_fed();
             let (found, events) = watcher.poll(publish).await;
             if found && !changed {
@@ -329,6 +340,7 @@ impl Events {
             for event in events {
                 self.publish(event);
             }
+            self.inner.meters.polled(started.elapsed());
         }
     }
 }

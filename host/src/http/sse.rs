@@ -24,6 +24,7 @@ use crate::auth::CurrentUser;
 use crate::authz::Action;
 use crate::events::{Events, Pattern, Subscription};
 use crate::jsonfmt::{self, Layout};
+use crate::metrics::Connected;
 
 /// Any request under `/sse`.
 pub(super) async fn handle(
@@ -72,7 +73,14 @@ pub(super) async fn handle(
             user,
         };
         let stopping = stopping.map(|axum::Extension(s)| s);
-        return listen(state.events.clone(), subscription, reader, stopping);
+        let connected = state.metrics.sse_client();
+        return listen(
+            state.events.clone(),
+            subscription,
+            reader,
+            connected,
+            stopping,
+        );
     }
     if path.is_empty() {
         return plain(StatusCode::BAD_REQUEST, "need uuid");
@@ -105,10 +113,12 @@ fn plain(status: StatusCode, text: impl Into<Body>) -> Response<Body> {
         .unwrap_or_default()
 }
 
-/// Forgets the stream's uuid when the client goes away (the body is dropped).
+/// Forgets the stream's uuid when the client goes away (the body is dropped), and stops
+/// counting the client then.
 struct Registration {
     events: Events,
     uuid: String,
+    _connected: Connected,
 }
 
 impl Drop for Registration {
@@ -122,11 +132,16 @@ fn listen(
     events: Events,
     subscription: Subscription,
     reader: Reader,
+    connected: Connected,
     mut stopping: Option<super::listen::Stopping>,
 ) -> Response<Body> {
     let uuid = uuid4();
     events.name(&uuid, subscription.patterns());
-    let registration = Registration { events, uuid };
+    let registration = Registration {
+        events,
+        uuid,
+        _connected: connected,
+    };
     let handshake = format!("event: handshake\ndata: {}\n\n", registration.uuid);
     let events = futures_util::stream::unfold(
         (subscription, registration, reader),

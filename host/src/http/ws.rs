@@ -53,18 +53,25 @@ pub(super) async fn handle(
             let ping_every = www.ws_ping_interval;
             let max_subscriptions = www.limits.ws_max_subscriptions;
             let max_message = www.limits.ws_max_message_bytes;
+            // Counted from the answer on (not once the upgrade completes): a client that has
+            // its 101 is in `/metrics`.
+            let connected = state.metrics.ws_client();
             upgrade
                 .max_message_size(max_message)
                 .max_frame_size(max_message)
                 .on_upgrade(move |socket| {
                     let stopping = stopping.map(|axum::Extension(s)| s);
-                    session(
+                    let session = session(
                         socket,
                         events,
                         reader,
                         (ping_every, max_subscriptions),
                         stopping,
-                    )
+                    );
+                    async move {
+                        let _connected = connected;
+                        session.await;
+                    }
                 })
         }
         Err(_) => Response::builder()

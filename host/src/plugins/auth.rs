@@ -26,6 +26,7 @@ pub(super) async fn load(
     dirs: &[PathBuf],
     name: &str,
     options: &Value,
+    meters: crate::metrics::PluginMeters,
 ) -> anyhow::Result<Slot> {
     let mut plugin = find(found, dirs, name, "[www.auth] plugin")?.clone();
     // No files in an authentication plugin's sandbox, whatever sits next to its file.
@@ -37,6 +38,7 @@ pub(super) async fn load(
         limits_of(config, name),
         plugin,
         None,
+        meters,
     ));
     let loaded = Loaded::from_file(runtime, setup.clone()).await?;
     tracing::info!(
@@ -75,14 +77,17 @@ impl Registry {
             return Err(Fault::NotFound("(authentication)".to_owned()));
         };
         let loaded = slot.loaded();
-        let admission = loaded.admit()?;
-        let deadline = slot.setup.deadline_from_now();
         let (username, password) = (username.to_owned(), password.to_owned());
-        let call = async move {
-            loaded
-                .check_credentials(&runtime, &username, &password, admission, deadline)
-                .await
+        let call = async {
+            let admission = loaded.admit()?;
+            let deadline = slot.setup.deadline_from_now();
+            let call = async move {
+                loaded
+                    .check_credentials(&runtime, &username, &password, admission, deadline)
+                    .await
+            };
+            slot.on_plugin_threads(deadline, call).await
         };
-        slot.on_plugin_threads(deadline, call).await
+        slot.metered(call).await
     }
 }

@@ -2,7 +2,6 @@
 //! its own store with the call limits applied: the deadline (epoch yields and a timer around
 //! the whole call), memory (`memory::Limiter`), data reads and response size.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -21,6 +20,7 @@ use super::{Fault, Found, PluginInfo, PluginKind, Refusal, Request, Response};
 use crate::config::PluginLimits;
 use crate::data::budget::Budget;
 use crate::identity::User;
+use crate::metrics::{PluginMeters, QueueLength};
 
 /// Where a plugin's assets appear inside its sandbox.
 pub(super) const ASSETS_GUEST_PATH: &str = "/assets";
@@ -45,6 +45,8 @@ pub(super) struct Setup {
     pub(super) gate: Gate,
     /// The plugin's log lines (WIT `log`, stdout, stderr), rate-limited.
     pub(super) log: Arc<LogGate>,
+    /// Its calls, faults and queue, as `/metrics` shows them.
+    pub(super) meters: PluginMeters,
 }
 
 impl Setup {
@@ -55,13 +57,15 @@ impl Setup {
         limits: PluginLimits,
         found: Found,
         templates: Option<std::path::PathBuf>,
+        meters: PluginMeters,
     ) -> Setup {
         Setup {
             name: name.to_owned(),
             kind,
             config_json,
-            gate: Gate::new(limits.max_concurrent, limits.max_queued),
+            gate: Gate::new(limits.max_concurrent, limits.max_queued, meters.queue()),
             log: Arc::new(LogGate::new(name)),
+            meters,
             limits,
             found,
             templates,
@@ -94,7 +98,8 @@ impl Setup {
 /// that took the request: a call turned away never reaches the plugin threads.
 pub(super) struct Gate {
     running: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
+    /// The calls waiting (the plugin's queue length in `/metrics`).
+    waiting: QueueLength,
     max_waiting: usize,
 }
 
@@ -106,21 +111,21 @@ pub(super) enum Admission {
 
 /// A place in a plugin's queue, given back when dropped.
 pub(super) struct QueuePlace {
-    waiting: Arc<AtomicUsize>,
+    waiting: QueueLength,
     running: Arc<Semaphore>,
 }
 
 impl Drop for QueuePlace {
     fn drop(&mut self) {
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        self.waiting.leave();
     }
 }
 
 impl Gate {
-    fn new(max_concurrent: usize, max_queued: usize) -> Gate {
+    fn new(max_concurrent: usize, max_queued: usize, waiting: QueueLength) -> Gate {
         Gate {
             running: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            waiting: Arc::new(AtomicUsize::new(0)),
+            waiting,
             max_waiting: max_queued,
         }
     }
@@ -131,11 +136,9 @@ impl Gate {
         if let Ok(permit) = self.running.clone().try_acquire_owned() {
             return Some(Admission::Running(permit));
         }
-        self.waiting
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max_waiting).then_some(n + 1)
-            })
-            .ok()?;
+        if !self.waiting.enter(self.max_waiting) {
+            return None;
+        }
         Some(Admission::Queued(QueuePlace {
             waiting: self.waiting.clone(),
             running: self.running.clone(),
@@ -352,6 +355,7 @@ pub(super) async fn manifest_of(
         PluginLimits::default(),
         found.clone(),
         None,
+        crate::metrics::PluginMetrics::default().plugin(&found.name),
     );
     Ok(open(runtime, &setup).await?.1)
 }

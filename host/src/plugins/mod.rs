@@ -193,6 +193,19 @@ impl Fault {
         }
     }
 
+    /// The fault's kind, as `/metrics` counts it: `not_found`, `timeout`, `memory`, `busy`,
+    /// `crashed` or `bad_response`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::NotFound(_) => "not_found",
+            Fault::Timeout { .. } => "timeout",
+            Fault::Memory { .. } => "memory",
+            Fault::Busy { .. } => "busy",
+            Fault::Crashed { .. } => "crashed",
+            Fault::BadResponse { .. } => "bad_response",
+        }
+    }
+
     /// Seconds a client should wait before retrying, for the faults that pass (`Retry-After`).
     pub fn retry_after(&self) -> Option<u32> {
         (self.status() == 503).then_some(1)
@@ -282,6 +295,15 @@ impl Slot {
         result
     }
 
+    /// Runs `call`, counting it in the plugin's meters (its time, its fault if any).
+    async fn metered<T>(&self, call: impl Future<Output = Result<T, Fault>>) -> Result<T, Fault> {
+        let started = Instant::now();
+        let result = call.await;
+        let fault = result.as_ref().err().map(Fault::kind);
+        self.setup.meters.call(started.elapsed(), fault);
+        result
+    }
+
     fn loaded(&self) -> Arc<Loaded> {
         self.current
             .read()
@@ -303,6 +325,8 @@ struct Inner {
     slots: Vec<(String, Arc<Slot>)>,
     /// The authentication plugin of `[www.auth] type = "CustomAuth"`, `plugin = "<name>"`.
     auth: Option<Arc<Slot>>,
+    /// Every plugin's meters, for `/metrics`.
+    metrics: crate::metrics::PluginMetrics,
 }
 
 impl std::fmt::Debug for Registry {
@@ -332,6 +356,7 @@ impl Registry {
         if config.www.plugins.is_empty() && auth_plugin.is_none() {
             return Ok(Registry::default());
         }
+        let metrics = crate::metrics::PluginMetrics::default();
         let dirs = plugin_dirs(config);
         let found = discovery::discover(&dirs);
         let runtime = Arc::new(Runtime::new(
@@ -349,6 +374,7 @@ impl Registry {
                 limits_of(config, name),
                 plugin.clone(),
                 Some(config.base_dir.join("templates")).filter(|t| t.is_dir()),
+                metrics.plugin(name),
             ));
             let loaded = Loaded::from_file(&runtime, setup.clone()).await?;
             tracing::info!(
@@ -368,7 +394,9 @@ impl Registry {
         }
         let auth = match auth_plugin {
             Some((name, options)) => {
-                let slot = auth::load(config, &runtime, &found, &dirs, name, &options).await?;
+                let meters = metrics.plugin(name);
+                let slot =
+                    auth::load(config, &runtime, &found, &dirs, name, &options, meters).await?;
                 Some(Arc::new(slot))
             }
             None => None,
@@ -378,6 +406,7 @@ impl Registry {
                 runtime: Some(runtime),
                 slots,
                 auth,
+                metrics,
             }),
         })
     }
@@ -405,6 +434,11 @@ impl Registry {
         entries
     }
 
+    /// The meters of every loaded plugin (`/metrics` registers them).
+    pub fn metrics(&self) -> &crate::metrics::PluginMetrics {
+        &self.inner.metrics
+    }
+
     /// Whether a plugin of this name is enabled.
     pub fn has(&self, name: &str) -> bool {
         self.slot(name).is_some()
@@ -426,6 +460,11 @@ impl Registry {
         let (Some(slot), Some(runtime)) = (self.slot(name), self.inner.runtime.clone()) else {
             return Err(Fault::NotFound(name.to_owned()));
         };
+        slot.metered(Self::call(&slot, runtime, request)).await
+    }
+
+    /// [`Registry::handle`] once the plugin is found.
+    async fn call(slot: &Slot, runtime: Arc<Runtime>, request: Request) -> Result<Response, Fault> {
         let loaded = slot.loaded();
         // Turned away here, on the request's thread, when the plugin is full: a flood of calls
         // to a busy plugin is answered without touching the plugin threads.

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use super::session::{self, now};
 use super::{answer, found, home_at, redirect_path, Authentication};
 use crate::config::{Auth, Config, Secret, UserInfoProvider};
+use crate::metrics::LoginFailure;
 use providers::Provider;
 
 /// One configured OAuth2 class: the provider, the client registered with it, its endpoints.
@@ -430,6 +431,10 @@ fn failed(
     failure: &Failure,
     clear_cookie: &str,
 ) -> Response<Body> {
+    auth.logins.failed(match failure {
+        Failure::Refused(_) | Failure::State(_) => LoginFailure::BadCredentials,
+        Failure::Provider(_) | Failure::Server(_) => LoginFailure::Error,
+    });
     let name = oauth.provider.name();
     // A provider could echo what it was sent; the client secret is never shown.
     let message = shorten(
