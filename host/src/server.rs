@@ -203,7 +203,7 @@ pub async fn serve_with(config: Config, demo_activity: bool) -> anyhow::Result<(
         ));
     }
     let router = app_logged(state, Some(access));
-    let address = format!("{}:{}", port.host, port.port);
+    let address = port.socket_addr();
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;

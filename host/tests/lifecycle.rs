@@ -356,3 +356,41 @@ async fn sigterm_stops_the_server_cleanly() {
     // Nothing listens any more.
     assert!(reqwest::get(format!("{base}/healthz")).await.is_err());
 }
+
+/// `port = "tcp:PORT:interface=::1"`: the server listens on the IPv6 loopback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_on_an_ipv6_interface() {
+    let dir = common::reference_database_dir();
+    let port = common::free_port();
+    let config = dir.path().join("master.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[db]\ndb_url = \"sqlite:///state.sqlite\"\n[www]\nport = \"tcp:{port}:interface=::1\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Serving(
+        Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://[::1]:{port}/healthz");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reqwest::get(&url).await.is_err() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the server stopped: it could not listen on ::1"
+        );
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+    signal(&child, "-TERM");
+    assert!(child.wait().unwrap().success());
+}
