@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common;
+use crate::common::Serving;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_readiness() {
@@ -63,31 +64,6 @@ async fn health_and_readiness() {
     assert_eq!(health.status(), 200);
 }
 
-/// The served process, killed if a test ends (or panics) before it stopped.
-struct Serving(std::process::Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-impl std::ops::Deref for Serving {
-    type Target = std::process::Child;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Serving {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
 /// `buildbot-www serve` on a copy of the reference database, with its access log `http.log`;
 /// the process, its base URL, and the folder.
 async fn served() -> (Serving, String, tempfile::TempDir) {
@@ -102,31 +78,18 @@ async fn served() -> (Serving, String, tempfile::TempDir) {
         ),
     )
     .unwrap();
-    let child = Serving(
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Serving::start(
         Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
             .arg("serve")
             .arg("--config")
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .stderr(Stdio::piped()),
+        &base,
+    )
+    .await;
     (child, base, dir)
-}
-
-fn signal(child: &std::process::Child, name: &str) {
-    let sent = Command::new("kill")
-        .args([name, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,7 +111,7 @@ async fn sighup_reopens_the_access_log_and_no_line_is_lost() {
     // logrotate: the file is moved away; lines keep going to it until the server reopens.
     std::fs::rename(&log, &moved).unwrap();
     sent += hit(3).await;
-    signal(&child, "-HUP");
+    child.signal("-HUP");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !log.exists() {
         assert!(
@@ -176,7 +139,7 @@ async fn sighup_reopens_the_access_log_and_no_line_is_lost() {
         sent,
         "every request is in one file or the other, once"
     );
-    signal(&child, "-TERM");
+    child.signal("-TERM");
     assert!(child.wait().unwrap().success());
 }
 
@@ -202,7 +165,7 @@ async fn sigterm_stops_the_server_cleanly() {
     .unwrap();
     assert!(matches!(ws.next().await, Some(Ok(Message::Text(_)))));
 
-    signal(&child, "-TERM");
+    child.signal("-TERM");
     let sse_body = sse.text().await;
     assert!(sse_body.is_ok(), "the SSE answer was cut: {sse_body:?}");
     assert!(sse_body.unwrap().starts_with("event: handshake"));
