@@ -183,6 +183,7 @@ fn dist(args: &[String]) -> Result<()> {
     let began = std::time::Instant::now();
     // The default features stay on: the tarball serves the demo (`load-fixtures`,
     // `serve --demo-activity`) as the checkout does, for a first look before a real database.
+    println!("xtask: building the server for release (many minutes when nothing is cached)");
     let binary = PathBuf::from(host_command(true)?.get_program());
     plugins::build_plugins()?;
     let release = xtask::dist::Release {
