@@ -100,7 +100,7 @@ async fn the_release_installs_and_serves_the_demo() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(unpacked, [name.clone()], "one top folder");
+    assert_eq!(unpacked, [name.as_str()], "one top folder");
     std::os::unix::fs::symlink(&name, under(&root, INSTALLED)).unwrap();
     let home = under(&root, INSTALLED);
     for shipped in [
