@@ -133,6 +133,11 @@ async fn run(command: Command) -> ExitCode {
             // is reported here, located in the file, rather than when serving.
             match buildbot_www::plugins::check(&config).await {
                 Ok(()) => {
+                    let dirs = buildbot_www::plugins::plugin_dirs(&config);
+                    println!(
+                        "plugin folders: {}",
+                        buildbot_www::plugins::describe_plugin_dirs(&dirs)
+                    );
                     println!("{}: config is valid", path.display());
                     ExitCode::SUCCESS
                 }
@@ -255,11 +260,10 @@ fn list_plugins(config: &buildbot_www::config::Config) -> anyhow::Result<()> {
             w3 = widths[3]
         );
     }
-    let folders: Vec<String> = buildbot_www::plugins::plugin_dirs(config)
-        .iter()
-        .map(|d| d.display().to_string())
-        .collect();
-    println!("\nplugin folders: {}", folders.join(", "));
+    println!(
+        "\nplugin folders: {}",
+        buildbot_www::plugins::describe_plugin_dirs(&buildbot_www::plugins::plugin_dirs(config))
+    );
     Ok(())
 }
 

@@ -69,13 +69,20 @@ fn an_unknown_option_is_located_at_its_key() {
 
 #[test]
 fn good_plugin_options_pass_and_a_missing_plugin_fails() {
-    let (_dir, config) = common::plugin_site(
+    let (dir, config) = common::plugin_site(
         &[("hello", "hello"), ("hello_v0_1_0", "hello_v0_1_0")],
         "\n[www.plugins]\nhello = true\nhello_v0_1_0 = true\n",
     );
     let (code, stdout, stderr) = check_config(&config);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.ends_with("config is valid\n"), "{stdout}");
+    // The folders searched: the config's, then the bundled folder beside the binary's folder
+    // (not there in a checkout's build).
+    let plugins = dir.path().join("plugins");
+    assert!(
+        stdout.starts_with(&format!("plugin folders: {}, ", plugins.display())),
+        "{stdout}"
+    );
 
     let (_dir, config) = common::plugin_site(&[], "\n[www.plugins]\nnowhere = true\n");
     let (code, _, stderr) = check_config(&config);

@@ -63,31 +63,6 @@ async fn health_and_readiness() {
     assert_eq!(health.status(), 200);
 }
 
-/// The served process, killed if a test ends (or panics) before it stopped.
-struct Serving(std::process::Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-impl std::ops::Deref for Serving {
-    type Target = std::process::Child;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Serving {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
 /// `buildbot-www serve` on a copy of the reference database, with its access log `http.log`
 /// and the test plugin `hello` (its `/slow` answers late); the process, its base URL, and the
 /// folder. `www_extra` is TOML added to `[www]`; `files` are written into the folder first
@@ -95,7 +70,7 @@ impl std::ops::DerefMut for Serving {
 async fn served_with(
     www_extra: &str,
     files: &[(&str, &str)],
-) -> (Serving, String, tempfile::TempDir) {
+) -> (common::Serving, String, tempfile::TempDir) {
     let (dir, config) = common::plugin_site(
         &[("hello", "hello")],
         &format!(
@@ -114,40 +89,22 @@ async fn served_with(
         &format!("port = \"tcp:{port}:interface=127.0.0.1\""),
     );
     std::fs::write(&config, text).unwrap();
-    let child = Serving(
+    let base = format!("http://127.0.0.1:{port}");
+    let child = common::Serving::start(
         Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
             .arg("serve")
             .arg("--config")
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(answer) = reqwest::get(format!("{base}/readyz")).await {
-            if answer.status() == 200 {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .stderr(Stdio::piped()),
+        &base,
+    )
+    .await;
     (child, base, dir)
 }
 
-async fn served() -> (Serving, String, tempfile::TempDir) {
+async fn served() -> (common::Serving, String, tempfile::TempDir) {
     served_with("", &[]).await
-}
-
-fn signal(child: &std::process::Child, name: &str) {
-    let sent = Command::new("kill")
-        .args([name, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +136,7 @@ async fn sighup_reopens_the_access_log_and_no_line_is_lost() {
     // logrotate: the file is moved away; lines keep going to it until the server reopens.
     std::fs::rename(&log, &moved).unwrap();
     pause().await;
-    signal(&child, "-HUP");
+    child.signal("-HUP");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !log.exists() {
         assert!(
@@ -212,7 +169,7 @@ async fn sighup_reopens_the_access_log_and_no_line_is_lost() {
         sent,
         "every request is in one file or the other, once"
     );
-    signal(&child, "-TERM");
+    child.signal("-TERM");
     assert!(child.wait().unwrap().success());
 }
 
@@ -244,7 +201,7 @@ async fn sighup_compiles_custom_templates_again() {
         page().await.contains("first about page"),
         "not before the signal"
     );
-    signal(&child, "-HUP");
+    child.signal("-HUP");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !page().await.contains("second about page") {
         assert!(
@@ -268,7 +225,7 @@ async fn sighup_compiles_custom_templates_again() {
         })
     };
     std::fs::write(&file, "{% block main %}{{ unclosed").unwrap();
-    signal(&child, "-HUP");
+    child.signal("-HUP");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !stderr.lock().unwrap().contains("templates not reloaded") {
         assert!(Instant::now() < deadline, "no word of the broken template");
@@ -278,7 +235,7 @@ async fn sighup_compiles_custom_templates_again() {
         page().await.contains("second about page"),
         "the running template stays"
     );
-    signal(&child, "-TERM");
+    child.signal("-TERM");
     assert!(child.wait().unwrap().success());
     reader.join().unwrap();
     let stderr = stderr.lock().unwrap();
@@ -322,7 +279,7 @@ async fn sigterm_stops_the_server_cleanly() {
         }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    signal(&child, "-TERM");
+    child.signal("-TERM");
     let (status, body) = slow.await.unwrap();
     assert_eq!((status.as_u16(), body.as_str()), (200, "slow done v1"));
     let sse_body = sse.text().await;
@@ -370,27 +327,19 @@ async fn serves_on_an_ipv6_interface() {
         ),
     )
     .unwrap();
-    let mut child = Serving(
+    let url = format!("http://[::1]:{port}");
+    let mut child = common::Serving::start(
         Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
             .arg("serve")
             .arg("--config")
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let url = format!("http://[::1]:{port}/healthz");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(&url).await.is_err() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the server stopped: it could not listen on ::1"
-        );
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .stderr(Stdio::null()),
+        &url,
+    )
+    .await;
+    let url = format!("{url}/healthz");
     assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
-    signal(&child, "-TERM");
+    child.signal("-TERM");
     assert!(child.wait().unwrap().success());
 }

@@ -18,6 +18,9 @@ mod console_view;
 // The standalone control tests drive the demo activity runner.
 #[cfg(feature = "demo")]
 mod control;
+// The tarball serves the demo dataset (`load-fixtures`).
+#[cfg(feature = "demo")]
+mod dist;
 mod docs_example;
 mod hardening;
 mod hooks_master;

@@ -31,6 +31,11 @@ commands:
   tidy                       check the repository's invariants (part of test): no file refers to
                              a path outside the repository, every Rust file opens with //!, only
                              host/src/plugins/ names wasmtime, no build path in the server binary
+  dist [--out DIR]           build a release: the server (release build, default features, so
+                             load-fixtures and serve --demo-activity work), the bundled plugins,
+                             into DIR/buildbot-www-<version>-<target>.tar.gz (default
+                             target/dist/) with a sample config, a systemd unit and the docs
+                             (docs/deployment.md); needs GNU tar and gzip
   build-plugins              build the plugins under plugins/ to wasm32-wasip2 components in
                              target/plugins/<name>.wasm (installs the target with rustup if needed)
   build-test-plugins         the same for the runtime's test plugins under fixtures/plugins/, into
@@ -79,6 +84,7 @@ fn run() -> Result<()> {
         Some("demo") => demo(),
         Some("test") => test(),
         Some("tidy") => tidy::check(),
+        Some("dist") => dist(&args[1..]),
         Some("build-plugins") => plugins::build_plugins(),
         Some("build-test-plugins") => plugins::build_test_plugins(),
         Some("new-plugin") => plugins::new_plugin(&args[1..]),
@@ -170,6 +176,89 @@ fn demo() -> Result<()> {
             .arg(&config)
             .arg("--demo-activity"),
     )
+}
+
+/// `cargo xtask dist [--out DIR]`: builds the server and the plugins for release, then
+/// assembles the tarball ([`xtask::dist::Release`]).
+fn dist(args: &[String]) -> Result<()> {
+    let out = match args {
+        [] => root().join("target/dist"),
+        [flag, dir] if flag == "--out" => PathBuf::from(dir),
+        _ => bail!("usage: cargo xtask dist [--out DIR]"),
+    };
+    let began = std::time::Instant::now();
+    // The default features stay on: the tarball serves the demo (`load-fixtures`,
+    // `serve --demo-activity`) as the checkout does, for a first look before a real database.
+    println!("xtask: building the server for release (many minutes when nothing is cached)");
+    let binary = PathBuf::from(host_command(true)?.get_program());
+    plugins::build_plugins()?;
+    let release = xtask::dist::Release {
+        root: root(),
+        plugins: root().join("target/plugins"),
+        version: server_version(&binary)?,
+        target: host_target()?,
+        mtime: source_date()?,
+        binary,
+    };
+    let tarball = release.write(&out)?;
+    let size = std::fs::metadata(&tarball)?.len();
+    println!(
+        "xtask: {} ({:.1} MiB) in {:.0} s",
+        tarball.display(),
+        size as f64 / (1024.0 * 1024.0),
+        began.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The version `buildbot-www --version` prints.
+fn server_version(binary: &Path) -> Result<String> {
+    let output = Command::new(binary)
+        .arg("--version")
+        .output()
+        .with_context(|| format!("cannot run {}", binary.display()))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    match text.trim().strip_prefix("buildbot-www ") {
+        Some(version) if output.status.success() && !version.is_empty() => Ok(version.to_owned()),
+        _ => bail!("{} --version printed {text:?}", binary.display()),
+    }
+}
+
+/// The target triple rustc builds for by default (the host's), which the release build used.
+fn host_target() -> Result<String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let output = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .with_context(|| format!("cannot run {rustc} -vV"))?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(str::to_owned)
+        .with_context(|| format!("{rustc} -vV names no host target"))
+}
+
+/// The time every entry of the tarball carries: `SOURCE_DATE_EPOCH` when set (reproducible
+/// builds), else the last commit's, else now.
+fn source_date() -> Result<u64> {
+    if let Ok(value) = std::env::var("SOURCE_DATE_EPOCH") {
+        return value
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH is not a number of seconds: {value:?}"));
+    }
+    let commit = Command::new("git")
+        .current_dir(root())
+        .args(["log", "-1", "--format=%ct"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .and_then(|output| String::from_utf8_lossy(&output.stdout).trim().parse().ok());
+    Ok(commit.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }))
 }
 
 /// The programs (or files, by absolute path) the tests need, with the Debian packages that

@@ -15,14 +15,54 @@ pub struct Found {
     pub assets: Option<PathBuf>,
 }
 
+/// Where a release keeps its bundled plugins, relative to the folder holding the binary's
+/// folder: `bin/buildbot-www` next to `share/buildbot-www/plugins/` (an unpacked tarball, or
+/// `/usr/bin` and `/usr/share` when installed under a prefix). `cargo xtask dist` lays the
+/// tarball out so.
+const BUNDLED_PLUGINS: [&str; 3] = ["share", "buildbot-www", "plugins"];
+
 /// The folders searched, in order: `[www] plugin_dirs`, or by default `plugins/` under the base
-/// directory. No folder of the machine the binary was built on is baked in: a checkout's
-/// configs (the demo's) name `target/plugins/` themselves.
+/// directory; then the release's bundled plugins, [`bundled_dir`]. No folder of the machine the
+/// binary was built on is baked in: a checkout's configs (the demo's) name `target/plugins/`
+/// themselves.
 pub fn plugin_dirs(config: &Config) -> Vec<PathBuf> {
-    if !config.www.plugin_dirs.is_empty() {
-        return config.www.plugin_dirs.clone();
-    }
-    vec![config.base_dir.join("plugins")]
+    let mut dirs = if config.www.plugin_dirs.is_empty() {
+        vec![config.base_dir.join("plugins")]
+    } else {
+        config.www.plugin_dirs.clone()
+    };
+    dirs.extend(bundled_dir().filter(|dir| !dirs.contains(dir)));
+    dirs
+}
+
+/// The release's bundled plugin folder, found from the running binary's own location (symlinks
+/// to the binary resolved): `<prefix>/share/buildbot-www/plugins` for `<prefix>/bin/buildbot-www`.
+/// `None` when the binary's path cannot be read.
+pub fn bundled_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
+    let prefix = exe.parent()?.parent()?;
+    Some(
+        BUNDLED_PLUGINS
+            .iter()
+            .fold(prefix.to_path_buf(), |dir, part| dir.join(part)),
+    )
+}
+
+/// The folders as the logs and the command line show them: in order, each one that does not
+/// exist marked so.
+pub fn describe(dirs: &[PathBuf]) -> String {
+    let shown: Vec<String> = dirs
+        .iter()
+        .map(|dir| {
+            if dir.is_dir() {
+                dir.display().to_string()
+            } else {
+                format!("{} (not there)", dir.display())
+            }
+        })
+        .collect();
+    shown.join(", ")
 }
 
 /// Every `<name>.wasm` in `dirs` whose stem is a plugin name, sorted by name; when two folders
@@ -55,6 +95,39 @@ pub fn discover(dirs: &[PathBuf]) -> Vec<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bundled_folder_comes_after_the_configured_ones() {
+        let exe = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
+        let bundled = exe
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("share/buildbot-www/plugins");
+        assert_eq!(bundled_dir(), Some(bundled.clone()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.toml");
+        let config = crate::config::parse("", &path).unwrap();
+        assert_eq!(
+            plugin_dirs(&config),
+            [config.base_dir.join("plugins"), bundled.clone()]
+        );
+        std::fs::create_dir(dir.path().join("mine")).unwrap();
+        let config = crate::config::parse("[www]\nplugin_dirs = [\"mine\"]\n", &path).unwrap();
+        assert_eq!(
+            plugin_dirs(&config),
+            [config.base_dir.join("mine"), bundled.clone()]
+        );
+        assert_eq!(
+            describe(&plugin_dirs(&config)),
+            format!(
+                "{}, {} (not there)",
+                config.base_dir.join("mine").display(),
+                bundled.display()
+            )
+        );
+    }
 
     #[test]
     fn first_folder_wins_and_odd_names_are_skipped() {

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-pub use discovery::{plugin_dirs, Found};
+pub use discovery::{describe as describe_plugin_dirs, plugin_dirs, Found};
 pub(crate) use policy::request_headers;
 
 use crate::config::Config;
@@ -358,6 +358,7 @@ impl Registry {
         }
         let metrics = crate::metrics::PluginMetrics::default();
         let dirs = plugin_dirs(config);
+        tracing::info!("plugin folders: {}", discovery::describe(&dirs));
         let found = discovery::discover(&dirs);
         let runtime = Arc::new(Runtime::new(
             cache::CompileCache::new(config.www.plugin_cache_dir.clone()),
@@ -519,10 +520,7 @@ fn find<'a>(
         bail!(
             "plugin '{name}' is enabled in {enabled_in} but no {name}.wasm was found in {}; \
              plugins found: {}",
-            dirs.iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            discovery::describe(dirs),
             if names.is_empty() {
                 "none".to_owned()
             } else {

@@ -215,6 +215,9 @@ pub async fn views_database(extra_sql: &str) -> tempfile::TempDir {
     dir
 }
 
+/// The plugins `cargo xtask build-plugins` builds (and a release ships).
+pub const BUNDLED: [&str; 4] = ["badges", "console_view", "grid_view", "waterfall_view"];
+
 /// The three view plugins, which [`serve_views`] enables.
 pub const VIEWS: [&str; 3] = ["waterfall_view", "console_view", "grid_view"];
 
@@ -305,6 +308,60 @@ pub fn plugins_list(config: &Path) -> std::process::Output {
         "--config".as_ref(),
         config.as_os_str(),
     ])
+}
+
+/// A served process (`buildbot-www serve`), killed if a test ends (or panics) before it stopped.
+pub struct Serving(std::process::Child);
+
+impl Serving {
+    /// Spawns `command` and waits until `base` answers `/healthz`; panics if the process ends
+    /// first.
+    pub async fn start(command: &mut std::process::Command, base: &str) -> Serving {
+        let mut child = Serving(command.spawn().expect("the server starts"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while reqwest::get(format!("{base}/healthz")).await.is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the server ended with {status} before serving");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        child
+    }
+
+    /// Sends a signal with `kill`: `"-TERM"`, `"-HUP"`.
+    pub fn signal(&self, name: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([name, &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Serving {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Serving {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 /// A loopback port free at the time of the call, for a server a test starts.
