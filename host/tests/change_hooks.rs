@@ -425,15 +425,7 @@ fn scenario_dialects(stub_port: u16) -> String {
 
 /// Serves the config at `path` (its database next to it) without plugins; the base URL.
 async fn serve_config(path: &Path) -> String {
-    let config = buildbot_www::config::load(path).unwrap_or_else(|e| panic!("{e}"));
-    let data = buildbot_www::server::data_api(&config).await.unwrap();
-    let state = buildbot_www::server::AppState::new(
-        config,
-        data,
-        buildbot_www::plugins::Registry::default(),
-    )
-    .unwrap();
-    common::serve_state(state).await
+    common::serve_state(common::state_without_plugins(path).await).await
 }
 
 /// The reference database and config with `www` TOML merged in, served.

@@ -62,64 +62,6 @@ fn slapd() -> Option<&'static Slapd> {
         .as_ref()
 }
 
-/// A CA and a certificate for 127.0.0.1 it signs (rustls refuses a CA as a server's own).
-fn certificates(dir: &Path) {
-    let openssl = || {
-        let mut c = Command::new("openssl");
-        c.current_dir(dir);
-        c
-    };
-    run(openssl().args([
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]));
-    run(openssl().args([
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ]));
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    run(openssl().args([
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-        "-out",
-        "server.pem",
-    ]));
-}
-
 fn seed_ldif() -> String {
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     format!(
@@ -147,7 +89,7 @@ fn seed_ldif() -> String {
 
 fn start(slapd: &Path, slapadd: &Path) -> Slapd {
     let dir = tempfile::tempdir().unwrap().keep();
-    certificates(&dir);
+    common::certificates(&dir);
     std::fs::create_dir(dir.join("db")).unwrap();
     let conf = dir.join("slapd.conf");
     std::fs::write(

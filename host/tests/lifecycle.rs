@@ -248,7 +248,7 @@ async fn sighup_compiles_custom_templates_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_server_cleanly() {
-    use futures_util::{SinkExt as _, StreamExt as _};
+    use futures_util::StreamExt as _;
     use tokio_tungstenite::tungstenite::Message;
     let (mut child, base, _dir) = served().await;
     // Open event streams end cleanly: the SSE answer completes, the websocket gets a close
@@ -257,16 +257,7 @@ async fn sigterm_stops_the_server_cleanly() {
         .await
         .unwrap();
     assert_eq!(sse.status(), 200);
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("{}/ws", base.replace("http", "ws")))
-            .await
-            .unwrap();
-    ws.send(Message::Text(
-        r#"{"cmd":"startConsuming","path":"builds/*/*","_id":1}"#.into(),
-    ))
-    .await
-    .unwrap();
-    assert!(matches!(ws.next().await, Some(Ok(Message::Text(_)))));
+    let mut ws = common::ws_consuming(&base, "builds/*/*").await;
 
     // A slow request in progress (the test plugin answers after 2 s) is finished, not cut.
     let slow = tokio::spawn({

@@ -28,6 +28,9 @@ use crate::ui::{self, Browser};
 /// The user of the login tests, and the RemoteUserAuth site's basic-auth user.
 const HOMER: (&str, &str) = ("homer", "doh!");
 const ALICE: (&str, &str) = ("alice", "wonderland");
+/// `[www.auth]` of the login sites: [`HOMER`] logs in with a password.
+const PASSWORD_AUTH: &str =
+    "[www.auth]\ntype = \"UserPasswordAuth\"\nusers = { homer = \"doh!\" }\n";
 
 /// Where the test clients connect from, so that the access log can tell them from the proxy
 /// (which connects from 127.0.0.1).
@@ -67,86 +70,6 @@ fn shared_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl runs (apt-get install openssl)");
-    assert!(output.status.success(), "openssl {args:?}: {output:?}");
-}
-
-/// A certificate authority and a certificate for 127.0.0.1 it signed: `ca.pem`,
-/// `server.pem`, `server.key` in `dir`.
-fn certificates(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    openssl(
-        dir,
-        &[
-            &["req", "-x509"],
-            &ec[..],
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=buildbot-www test CA",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(
-        dir,
-        &[
-            &["req"],
-            &ec[..],
-            &[
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
-    );
 }
 
 /// An htpasswd file with [`ALICE`] (Apache MD5, which nginx reads too).
@@ -243,12 +166,11 @@ impl Backend {
 /// A proxy in front of two servers: the login site and the RemoteUserAuth site.
 struct Front {
     name: &'static str,
-    /// The login site's public root (`https://127.0.0.1:PORT/buildbot/` for nginx).
+    /// The login site's public root (`https://127.0.0.1:PORT/buildbot/` for nginx), where
+    /// logins and logouts redirect.
     root: reqwest::Url,
     /// The RemoteUserAuth site's public root.
     remote_root: reqwest::Url,
-    /// Where logins and logouts redirect.
-    home: String,
     _process: Group,
     /// The proxy's configuration, certificates and logs.
     dir: tempfile::TempDir,
@@ -258,7 +180,7 @@ struct Front {
 /// temporary folder, loopback ports) and TLS on both sites.
 fn nginx(dir: &Path, port: u16, remote_port: u16, site: &Backend, remote: &Backend) -> Group {
     let d = dir.display();
-    let user = if unsafe_is_root() { "user root;" } else { "" };
+    let user = if running_as_root() { "user root;" } else { "" };
     let tls = format!(
         "ssl_certificate {d}/server.pem;\n    ssl_certificate_key {d}/server.key;\n    \
          ssl_session_cache shared:SSL:10m;\n    ssl_session_timeout 1440m;"
@@ -437,7 +359,7 @@ Listen 127.0.0.1:{remote_port}
 }
 
 /// Whether this process runs as root (nginx then needs `user root;` to read its files).
-fn unsafe_is_root() -> bool {
+fn running_as_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -467,7 +389,7 @@ async fn front(
     remote: &Backend,
 ) -> Front {
     let dir = shared_dir();
-    certificates(dir.path());
+    common::certificates(dir.path());
     htpasswd(dir.path());
     let (process, root) = match name {
         "nginx" => (
@@ -501,7 +423,6 @@ async fn front(
     }
     Front {
         name,
-        home: root.to_string(),
         root,
         remote_root,
         _process: process,
@@ -523,6 +444,7 @@ async fn through(front: &Front, site: &Backend, dir: &Path) {
     let name = front.name;
     let http = client(dir, CLIENT_ADDRESS);
     let root = &front.root;
+    let get = |path: &str| http.get(root.join(path).unwrap());
 
     // Every page, and every link, stylesheet, script and image on them.
     let ids = ui::ids(&site.pool).await;
@@ -530,11 +452,7 @@ async fn through(front: &Front, site: &Backend, dir: &Path) {
     assert!(checked > 50, "{name}: only {checked} URLs checked");
 
     // REST: the same answer as from the server itself.
-    let via = http
-        .get(root.join("api/v2/builders").unwrap())
-        .send()
-        .await
-        .unwrap();
+    let via = get("api/v2/builders").send().await.unwrap();
     assert_eq!(via.status(), 200, "{name}");
     let via: Value = via.json().await.unwrap();
     let direct: Value = reqwest::get(format!("{}api/v2/builders", site.url()))
@@ -546,11 +464,7 @@ async fn through(front: &Front, site: &Backend, dir: &Path) {
     assert_eq!(via, direct, "{name}");
 
     // A badge and a plugin view.
-    let badge = http
-        .get(root.join("plugins/badges/linux-x86_64.svg").unwrap())
-        .send()
-        .await
-        .unwrap();
+    let badge = get("plugins/badges/linux-x86_64.svg").send().await.unwrap();
     assert_eq!(badge.status(), 200, "{name}");
     assert_eq!(badge.headers()["content-type"], "image/svg+xml", "{name}");
     assert!(badge.text().await.unwrap().contains("<svg"), "{name}");
@@ -565,7 +479,7 @@ async fn through(front: &Front, site: &Backend, dir: &Path) {
     assert_eq!(login.status(), 302, "{name}");
     assert_eq!(
         login.headers()["location"],
-        format!("{}#/builders", front.home).as_str(),
+        format!("{}#/builders", front.root).as_str(),
         "{name}"
     );
     let cookies = cookie_of(&login);
@@ -574,8 +488,7 @@ async fn through(front: &Front, site: &Backend, dir: &Path) {
         "{name}: {cookies:?}"
     );
     let session = cookies[0].split(';').next().unwrap().to_owned();
-    let config: Value = http
-        .get(root.join("config").unwrap())
+    let config: Value = get("config")
         .header("cookie", &session)
         .send()
         .await
@@ -599,8 +512,7 @@ async fn through(front: &Front, site: &Backend, dir: &Path) {
     let bsid = forced["result"][0]
         .as_i64()
         .unwrap_or_else(|| panic!("{name}: {forced}"));
-    let buildset: Value = http
-        .get(root.join(&format!("api/v2/buildsets/{bsid}")).unwrap())
+    let buildset: Value = get(&format!("api/v2/buildsets/{bsid}"))
         .send()
         .await
         .unwrap()
@@ -616,8 +528,7 @@ async fn through(front: &Front, site: &Backend, dir: &Path) {
     );
 
     // Logging out: the cookie removed (Secure too), back to the public URL.
-    let logout = http
-        .get(root.join("auth/logout").unwrap())
+    let logout = get("auth/logout")
         .header("cookie", &session)
         .send()
         .await
@@ -625,7 +536,7 @@ async fn through(front: &Front, site: &Backend, dir: &Path) {
     assert_eq!(logout.status(), 302, "{name}");
     assert_eq!(
         logout.headers()["location"],
-        format!("{}#/", front.home).as_str()
+        format!("{}#/", front.root).as_str()
     );
     let cookies = cookie_of(&logout);
     assert!(
@@ -778,8 +689,7 @@ async fn remote_user(front: &Front, remote: &Backend, dir: &Path) {
 async fn deployment(proxy: &'static str) -> (Front, Backend, Backend) {
     let ports = (common::free_port(), common::free_port());
     let site = Backend::start(|config| {
-        let config = config
-            .www_toml("[www.auth]\ntype = \"UserPasswordAuth\"\nusers = { homer = \"doh!\" }\n");
+        let config = config.www_toml(PASSWORD_AUTH);
         match proxy {
             "nginx" => config.set(
                 &["buildbotURL"],
@@ -832,7 +742,7 @@ async fn forwarded_headers_from_trusted_and_untrusted_peers() {
             &["www", "trusted_proxies"],
             toml_edit::Array::from_iter(["127.0.0.1"]),
         )
-        .www_toml("[www.auth]\ntype = \"UserPasswordAuth\"\nusers = { homer = \"doh!\" }\n")
+        .www_toml(PASSWORD_AUTH)
         .write(dir.path());
     let state = common::load_state(&config).await.unwrap();
     let limits = state.http.config.www.limits;

@@ -104,19 +104,11 @@ async fn etags_and_not_modified() {
 /// received the new build's event on `/ws`, its next read shows that build, every time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_answer_is_older_than_the_events_received() {
-    use futures_util::{SinkExt as _, StreamExt as _};
+    use futures_util::StreamExt as _;
     use tokio_tungstenite::tungstenite::Message;
     let server = common::serve_reference().await;
     let database = server.dir.path().join("state.sqlite");
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("{}/ws", server.base.replace("http", "ws")))
-            .await
-            .unwrap();
-    ws.send(Message::Text(
-        r#"{"cmd":"startConsuming","path":"builds/*/*","_id":1}"#.into(),
-    ))
-    .await
-    .unwrap();
+    let mut ws = common::ws_consuming(&server.base, "builds/*/*").await;
     let newest = || async {
         let answer = get(&server, "/api/v2/builds?order=-buildid&limit=1", &[]).await;
         assert_eq!(answer.status(), 200);
@@ -167,14 +159,7 @@ async fn the_cache_stays_within_its_budget() {
     let path = common::MasterToml::reference()
         .www_toml("rest_cache_mib = 1")
         .write(dir.path());
-    let config = buildbot_www::config::load(&path).unwrap();
-    let data = buildbot_www::server::data_api(&config).await.unwrap();
-    let state = buildbot_www::server::AppState::new(
-        config,
-        data,
-        buildbot_www::plugins::Registry::default(),
-    )
-    .unwrap();
+    let state = common::state_without_plugins(&path).await;
     let answers = state.http.answers.clone();
     let base = common::serve_state(state).await;
     let http = reqwest::Client::new();

@@ -121,19 +121,7 @@ fn api() -> Result<()> {
         let port = 18_010;
         let _server = start_server(&bench_dir.join(format!("serve-{builds}")), &database, port)?;
         for (name, path) in API_REQUESTS {
-            let output = Command::new(&wrk)
-                .args([
-                    "-t2",
-                    "-c8",
-                    "-d10s",
-                    "--latency",
-                    "-H",
-                    "Accept: application/json",
-                ])
-                .arg(format!("http://127.0.0.1:{port}{path}"))
-                .output()?;
-            let text = String::from_utf8_lossy(&output.stdout);
-            let (rps, p50, p99) = parse_wrk(&text);
+            let (rps, p50, p99) = json_load(&wrk, &format!("http://127.0.0.1:{port}{path}"))?;
             println!("{label:>10} {name:<16} {rps:>10} req/s  p50 {p50:>8}  p99 {p99:>8}");
             report.push_str(&format!("| {label} | `{path}` | {rps} | {p50} | {p99} |\n"));
         }
@@ -177,6 +165,23 @@ pub(crate) fn generated_database(bench_dir: &Path, builders: u64, builds: u64) -
         run_command(Command::new(sqlite3()?).arg(&database).arg(indexes))?;
     }
     Ok(database)
+}
+
+/// wrk's standard run here (2 threads, 8 connections, 10 s, `Accept: application/json`) on
+/// `url`: requests per second, p50 and p99 latency.
+pub(crate) fn json_load(wrk: &Path, url: &str) -> Result<(String, String, String)> {
+    let output = Command::new(wrk)
+        .args([
+            "-t2",
+            "-c8",
+            "-d10s",
+            "--latency",
+            "-H",
+            "Accept: application/json",
+        ])
+        .arg(url)
+        .output()?;
+    Ok(parse_wrk(&String::from_utf8_lossy(&output.stdout)))
 }
 
 pub(crate) fn parse_wrk(text: &str) -> (String, String, String) {

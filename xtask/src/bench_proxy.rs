@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::bench::{ensure_wrk, generated_database, http_status, parse_wrk, start_server_with};
+use crate::bench::{ensure_wrk, generated_database, http_status, json_load, start_server_with};
 use crate::{root, run_command};
 
 const PATH: &str = "/api/v2/builds?limit=50";
@@ -155,19 +155,7 @@ pub(crate) fn proxy() -> Result<()> {
             .args(["-t2", "-c8", "-d2s"])
             .arg(&url)
             .output()?;
-        let output = Command::new(&wrk)
-            .args([
-                "-t2",
-                "-c8",
-                "-d10s",
-                "--latency",
-                "-H",
-                "Accept: application/json",
-            ])
-            .arg(&url)
-            .output()?;
-        let text = String::from_utf8_lossy(&output.stdout);
-        let (rps, p50, p99) = parse_wrk(&text);
+        let (rps, p50, p99) = json_load(&wrk, &url)?;
         println!("{label:>12} {rps:>10} req/s  p50 {p50:>8}  p99 {p99:>8}");
         report.push_str(&format!("| {label} | {rps} | {p50} | {p99} |\n"));
     }

@@ -224,7 +224,7 @@ mod tests {
         let before = cache.stats();
         cache.put(7, key("builds/99"), answer(1000));
         assert_eq!(cache.stats().bytes, before.bytes);
-        assert_eq!(AnswerCache::new(0).enabled(), false);
+        assert!(!AnswerCache::new(0).enabled());
     }
 
     #[test]

@@ -107,19 +107,106 @@ pub async fn serve_reference_config(config: MasterToml) -> Server {
     )
     .unwrap();
     let config_path = config.write(dir.path());
-    let config = buildbot_www::config::load(&config_path).expect("reference config loads");
     // The reference config enables Buildbot's four UI plugins; these tests are about the REST
     // API and `/config`, so the server runs without loading them.
+    let state = state_without_plugins(&config_path).await;
+    Server::start(state, dir).await
+}
+
+/// The server state for the config file at `path` (its database as it names it) without
+/// loading the config's plugins: for tests of REST, `/config` and the like.
+pub async fn state_without_plugins(path: &Path) -> buildbot_www::server::AppState {
+    let config = buildbot_www::config::load(path).unwrap_or_else(|e| panic!("{e}"));
     let data = buildbot_www::server::data_api(&config)
         .await
         .expect("database");
-    let state = buildbot_www::server::AppState::new(
-        config,
-        data,
-        buildbot_www::plugins::Registry::default(),
+    buildbot_www::server::AppState::new(config, data, buildbot_www::plugins::Registry::default())
+        .expect("state")
+}
+
+/// A websocket on `base`'s `/ws` (an `http://` URL) that consumes `path` (`builds/*/*`), its
+/// answer to that read.
+pub async fn ws_consuming(
+    base: &str,
+    path: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws", base.replacen("http", "ws", 1)))
+            .await
+            .unwrap();
+    let command = serde_json::json!({"cmd": "startConsuming", "path": path, "_id": 1});
+    ws.send(Message::Text(command.to_string().into()))
+        .await
+        .unwrap();
+    let answer = ws.next().await;
+    assert!(matches!(answer, Some(Ok(Message::Text(_)))), "{answer:?}");
+    ws
+}
+
+/// A certificate authority and a certificate for 127.0.0.1 it signed, made with openssl in
+/// `dir`: `ca.pem` (what clients trust), `server.pem` and `server.key` (rustls refuses a CA
+/// as a server's own certificate, so the two are apart).
+pub fn certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        run(std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args))
+    };
+    let key = ["-newkey", "rsa:2048", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509", "-days", "2"][..],
+            &key,
+            &[
+                "-subj",
+                "/CN=buildbot-www test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &key,
+            &[
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
-    .expect("state");
-    Server::start(state, dir).await
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
 }
 
 /// Serves an application state on a free loopback port, as `serve` does (the same accept
