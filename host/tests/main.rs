@@ -10,6 +10,7 @@ mod auth_oauth2;
 mod authz;
 mod avatar;
 mod badges;
+mod buildbot_ui_serving;
 mod change_hooks;
 mod check_config_plugins;
 mod cli;
