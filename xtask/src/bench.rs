@@ -30,9 +30,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("metrics") => crate::bench_metrics::metrics(),
         Some("compare") => crate::bench_compare::compare(),
         Some("proxy") => crate::bench_proxy::proxy(),
+        Some("buildbot-ui") => crate::bench_buildbot_ui::buildbot_ui(),
         _ => bail!(
             "usage: cargo xtask bench \
-             api|plugins|badges|ui|events|views|auth|authz|hooks|metrics|compare|proxy"
+             api|plugins|badges|ui|events|views|auth|authz|hooks|metrics|compare|proxy|buildbot-ui"
         ),
     }
 }
@@ -621,7 +622,29 @@ fn etag_of(port: u16, path: &str) -> Result<String> {
 /// `cargo xtask bench ui`: time to first byte and full page for the builders page at 4,000
 /// builders, a build of 200 steps, the first lines of the demo's 10.7 MB log.
 /// The `sqlite3` shell, installed (Debian package) when missing.
-fn sqlite3() -> Result<PathBuf> {
+/// Adds a build of 200 steps, each with a 20-line log, to builder 1 (number 900000), after
+/// the database's last build: the long build page the UI benchmarks open.
+pub(crate) const LONG_BUILD_SQL: &str = "
+            INSERT INTO builds (id, number, builderid, buildrequestid, workerid, masterid,
+                started_at, complete_at, locks_duration_s, state_string, results)
+            SELECT (SELECT max(id) + 1 FROM builds), 900000, 1, (SELECT min(id) FROM buildrequests),
+                (SELECT min(id) FROM workers), (SELECT min(id) FROM masters), 1700000000,
+                1700003600, 0, 'build successful', 0;
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+            INSERT INTO steps (id, number, name, buildid, started_at, complete_at, state_string,
+                results, urls_json, hidden)
+            SELECT (SELECT coalesce(max(id), 0) FROM steps) + i, i, 'step_' || i,
+                (SELECT max(id) FROM builds), 1700000000 + i * 10, 1700000000 + i * 10 + 9,
+                'step ' || i || ' done', i % 3 = 0, '[]', 0 FROM n;
+            INSERT INTO logs (id, name, slug, stepid, complete, num_lines, type)
+            SELECT (SELECT coalesce(max(id), 0) FROM logs) + s.number, 'stdio', 'stdio', s.id, 1, 20, 's'
+            FROM steps s WHERE s.buildid = (SELECT max(id) FROM builds);
+            INSERT INTO logchunks (logid, first_line, last_line, content, compressed)
+            SELECT l.id, 0, 19, rtrim(replace(hex(zeroblob(20)), '00', 'oline of output' || char(10)), char(10)), 0
+            FROM logs l JOIN steps s ON l.stepid = s.id WHERE s.buildid = (SELECT max(id) FROM builds);
+        ";
+
+pub(crate) fn sqlite3() -> Result<PathBuf> {
     if let Ok(path) = which("sqlite3") {
         return Ok(path);
     }
@@ -646,27 +669,7 @@ fn ui() -> Result<()> {
             "--out",
             &database.display().to_string(),
         ]))?;
-        // A build of 200 steps, each with a 20-line log.
-        let sql = "
-            INSERT INTO builds (id, number, builderid, buildrequestid, workerid, masterid,
-                started_at, complete_at, locks_duration_s, state_string, results)
-            SELECT (SELECT max(id) + 1 FROM builds), 900000, 1, (SELECT min(id) FROM buildrequests),
-                (SELECT min(id) FROM workers), (SELECT min(id) FROM masters), 1700000000,
-                1700003600, 0, 'build successful', 0;
-            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
-            INSERT INTO steps (id, number, name, buildid, started_at, complete_at, state_string,
-                results, urls_json, hidden)
-            SELECT (SELECT coalesce(max(id), 0) FROM steps) + i, i, 'step_' || i,
-                (SELECT max(id) FROM builds), 1700000000 + i * 10, 1700000000 + i * 10 + 9,
-                'step ' || i || ' done', i % 3 = 0, '[]', 0 FROM n;
-            INSERT INTO logs (id, name, slug, stepid, complete, num_lines, type)
-            SELECT (SELECT coalesce(max(id), 0) FROM logs) + s.number, 'stdio', 'stdio', s.id, 1, 20, 's'
-            FROM steps s WHERE s.buildid = (SELECT max(id) FROM builds);
-            INSERT INTO logchunks (logid, first_line, last_line, content, compressed)
-            SELECT l.id, 0, 19, rtrim(replace(hex(zeroblob(20)), '00', 'oline of output' || char(10)), char(10)), 0
-            FROM logs l JOIN steps s ON l.stepid = s.id WHERE s.buildid = (SELECT max(id) FROM builds);
-        ";
-        run_command(Command::new(&sqlite3).arg(&database).arg(sql))?;
+        run_command(Command::new(&sqlite3).arg(&database).arg(LONG_BUILD_SQL))?;
     }
     let demo_dir = bench_dir.join("ui-demo");
     let demo_db = demo_dir.join("state.sqlite");

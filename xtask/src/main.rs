@@ -3,6 +3,7 @@
 mod bench;
 mod bench_auth;
 mod bench_authz;
+mod bench_buildbot_ui;
 mod bench_compare;
 mod bench_hooks;
 mod bench_metrics;
@@ -11,6 +12,7 @@ mod buildbot;
 mod plugins;
 mod tally;
 mod tidy;
+mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,6 +71,9 @@ commands:
                              the reference database, wrk for both; throughput, latency, ratios
   bench proxy                builds?limit=50 on 1M builds directly and through nginx (HTTP and
                              TLS), wrk for all three
+  bench buildbot-ui          Buildbot's own React UI in headless Chromium: time to show the
+                             builders page and a 200-step build, served by this server and by a
+                             real Buildbot 4.3 master
 ";
 
 fn main() {

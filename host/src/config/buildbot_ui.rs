@@ -126,7 +126,7 @@ mod tests {
             static_dirs: dirs.iter().map(|d| (*d).to_owned()).collect(),
         }
         .validate(&KeyPath::of(&["www", "buildbot_ui"]), base)
-        .map_err(|f| f.message().to_owned())
+        .map_err(|f| f.message)
     }
 
     #[test]
