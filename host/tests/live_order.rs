@@ -125,7 +125,8 @@ async fn rows_of_one_transaction_come_parent_first_and_properties_follow_their_b
         r#"{"branch":["main","Build"],"owner":["me@example.com","Force Build Form"]}"#
     );
 
-    // A changed value and a new property: only those, once each.
+    // A changed value and a new property, then the step's end (Buildbot writes properties
+    // right after a step): only those, once each.
     sqlx::query(
         "UPDATE build_properties SET value = '\"release\"' WHERE buildid = $1 AND name = 'branch'",
     )
@@ -138,8 +139,14 @@ async fn rows_of_one_transaction_come_parent_first_and_properties_follow_their_b
         .execute(&db)
         .await
         .unwrap();
-    let done = marker(&db).await;
-    let seen = collect(&mut ws, &[done]).await;
+    sqlx::query("UPDATE steps SET complete_at = $2, results = 0 WHERE id = $1")
+        .bind(stepid)
+        .bind(T + 1)
+        .execute(&db)
+        .await
+        .unwrap();
+    let step_finished = format!("builds/{buildid}/steps/{stepid}/finished");
+    let seen = collect(&mut ws, &[step_finished, properties.clone()]).await;
     let updates: Vec<&Value> = seen
         .iter()
         .filter(|(k, _)| k == &properties)

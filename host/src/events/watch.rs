@@ -14,9 +14,10 @@
 //! not been published yet (a page ended before it, or it was written between two of the
 //! poll's reads) waits for the next poll, together with the rows after it.
 //!
-//! Build properties have no id to find new ones by: the properties of the builds being
-//! followed (running, or finished in this poll) are re-read by `buildid` and compared with
-//! what was seen, so their cost follows the running builds too.
+//! Build properties have no id to find new ones by: the properties of the builds with an event
+//! (of their own or of a step) in this poll are re-read by `buildid` and compared with what was
+//! seen, so their cost follows what changed. Buildbot writes them only as a build starts and
+//! right after each step, always followed by such an event.
 
 use std::collections::{HashMap, HashSet};
 
@@ -457,8 +458,9 @@ impl State {
             }
         }
 
-        // Builds.
+        // Builds. `touched`: the builds with an event of their own or of a step in this poll.
         let mut finished = Vec::new();
+        let mut touched: HashSet<i64> = HashSet::new();
         let tracked: Vec<BuildRow> = rows_in(pool, BUILD_COLS, "id", &keys(&self.builds)).await?;
         let mut present = HashSet::new();
         for row in tracked {
@@ -468,10 +470,12 @@ impl State {
             };
             if seen.state_string != row.state_string {
                 early.push(Change::Entity(Entity::Build, row.id, "update"));
+                touched.insert(row.id);
             }
             if row.complete {
                 self.builds.remove(&row.id);
                 finished.push(row.id);
+                touched.insert(row.id);
             } else {
                 self.builds.insert(row.id, row);
             }
@@ -483,30 +487,13 @@ impl State {
             }
             self.last.build = row.id;
             early.push(Change::Entity(Entity::Build, row.id, "new"));
+            touched.insert(row.id);
             if row.complete {
                 finished.push(row.id);
             } else {
                 self.builds.insert(row.id, row);
             }
         }
-
-        // Build properties: after the build's `new`, before anything it finishes with.
-        let watched: Vec<i64> = keys(&self.builds)
-            .into_iter()
-            .chain(finished.iter().copied())
-            .collect();
-        let mut now = build_properties(pool, &watched).await?;
-        for id in &watched {
-            let current = now.remove(id).unwrap_or_default();
-            let seen = self.properties.remove(id).unwrap_or_default();
-            if let Some(update) = changed_properties(&seen, &current) {
-                early.push(Change::Properties(*id, update));
-            }
-            if self.builds.contains_key(id) {
-                self.properties.insert(*id, current);
-            }
-        }
-        self.properties.retain(|id, _| self.builds.contains_key(id));
 
         // Steps.
         let tracked: Vec<StepRow> = rows_in(pool, STEP_COLS, "id", &keys(&self.steps)).await?;
@@ -516,6 +503,9 @@ impl State {
             let Some(seen) = self.steps.get(&row.id) else {
                 continue;
             };
+            if seen != &row {
+                touched.insert(row.buildid);
+            }
             if !seen.started && row.started {
                 early.push(Change::Entity(Entity::Step, row.id, "started"));
             }
@@ -535,6 +525,7 @@ impl State {
                 break;
             }
             self.last.step = row.id;
+            touched.insert(row.buildid);
             early.push(Change::Entity(Entity::Step, row.id, "new"));
             if row.started {
                 early.push(Change::Entity(Entity::Step, row.id, "started"));
@@ -545,6 +536,27 @@ impl State {
                 self.steps.insert(row.id, row);
             }
         }
+
+        // Build properties of the touched builds: Buildbot writes them only as a build starts
+        // and right after each step (before the next step or the build's end), so a change
+        // is seen at the latest with the event that follows it.
+        let mut touched: Vec<i64> = touched
+            .into_iter()
+            .filter(|id| self.builds.contains_key(id) || finished.contains(id))
+            .collect();
+        touched.sort_unstable();
+        let mut now = build_properties(pool, &touched).await?;
+        for id in touched {
+            let current = now.remove(&id).unwrap_or_default();
+            let seen = self.properties.remove(&id).unwrap_or_default();
+            if let Some(update) = changed_properties(&seen, &current) {
+                early.push(Change::Properties(id, update));
+            }
+            if self.builds.contains_key(&id) {
+                self.properties.insert(id, current);
+            }
+        }
+        self.properties.retain(|id, _| self.builds.contains_key(id));
 
         // Logs.
         let tracked: Vec<LogRow> = rows_in(pool, LOG_COLS, "id", &keys(&self.logs)).await?;
