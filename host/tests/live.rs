@@ -21,7 +21,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A served copy of the reference database, with the bus and Data API kept for the test.
 pub(crate) struct Live {
     pub(crate) base: String,
-    events: Events,
+    pub(crate) events: Events,
     data: buildbot_www::data::DataApi,
     dir: tempfile::TempDir,
 }
@@ -505,6 +505,8 @@ async fn another_process_writing_the_database_produces_buildbot_events() {
     let mut sse_buffer = String::new();
     sse_frames(&mut sse, &mut sse_buffer, 1).await;
 
+    // The watcher's first poll records where the database stands: done before writing.
+    live.events.sync().await;
     let db = writer(&live).await;
     let t = 1_800_000_000i64;
     let bsid: i64 = sqlx::query_scalar("INSERT INTO buildsets (reason, submitted_at, complete, results) VALUES ('live test', $1, 0, -1) RETURNING id")

@@ -64,6 +64,8 @@ async fn rows_of_one_transaction_come_parent_first_and_properties_follow_their_b
     let live = serve("").await;
     let mut ws = connect(&live.base).await;
     consume(&mut ws, PATHS).await;
+    // The watcher's first poll records where the database stands: done before writing.
+    live.events.sync().await;
     let db = writer(&live).await;
 
     let mut tx = db.begin().await.unwrap();
@@ -193,6 +195,8 @@ async fn a_child_written_before_its_parent_waits_for_the_parent() {
     let live = serve("").await;
     let mut ws = connect(&live.base).await;
     consume(&mut ws, PATHS).await;
+    // The watcher's first poll records where the database stands: done before writing.
+    live.events.sync().await;
     let db = writer(&live).await;
 
     // A log of a step that does not exist yet: what the watcher sees when the step's page of
