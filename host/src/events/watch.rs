@@ -676,3 +676,38 @@ async fn connected_workers(pool: &Pool) -> sqlx::Result<HashMap<i64, WorkerRow>>
     let rows: Vec<WorkerRow> = rows_in(pool, WORKER_COLS, "id", &ids).await?;
     Ok(rows.into_iter().map(|w| (w.id, w)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn properties(list: &[(&str, &str, &str)]) -> Properties {
+        list.iter()
+            .map(|(n, v, s)| {
+                (
+                    (*n).to_owned(),
+                    (Some((*v).to_owned()), Some((*s).to_owned())),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn property_updates_name_what_is_new_or_changed_by_name() {
+        let seen = properties(&[("branch", "\"main\"", "Build"), ("n", "1", "Step")]);
+        assert_eq!(changed_properties(&seen, &seen), None);
+        let now = properties(&[
+            ("n", "1", "Other"),
+            ("branch", "\"main\"", "Build"),
+            ("a", "{\"x\": [1]}", "Step"),
+            ("bad", "not json", "Step"),
+        ]);
+        let update = changed_properties(&seen, &now).unwrap();
+        assert_eq!(
+            serde_json::to_string(&update).unwrap(),
+            r#"{"a":[{"x":[1]},"Step"],"bad":[null,"Step"],"n":[1,"Other"]}"#
+        );
+        // A property that disappeared is not reported (Buildbot never removes one).
+        assert_eq!(changed_properties(&now, &seen).unwrap().len(), 1);
+    }
+}
