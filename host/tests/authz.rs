@@ -468,6 +468,13 @@ async fn live_events_are_filtered_per_user() {
         .unwrap();
         let reply = ws.next().await.unwrap().unwrap();
         assert!(reply.to_text().unwrap().contains("\"code\":200"), "{reply}");
+        ws.send(Message::Text(
+            r#"{"cmd": "startConsuming", "path": "builds/*/properties/*", "_id": 2}"#.into(),
+        ))
+        .await
+        .unwrap();
+        let reply = ws.next().await.unwrap().unwrap();
+        assert!(reply.to_text().unwrap().contains("\"code\":200"), "{reply}");
         sockets.push(ws);
     }
     // SSE too, for marge.
@@ -489,18 +496,35 @@ async fn live_events_are_filtered_per_user() {
         ["builds", "1", "update"],
         message(1, 1, 1),
     ));
+    // A build's properties, as reading them would be.
+    for buildid in ["15", "1"] {
+        site.events.publish(buildbot_www::events::Event::new(
+            ["builds", buildid, "properties", "update"],
+            json!({"branch": ["main", "Build"]}),
+        ));
+    }
     assert_eq!(next_key(&mut sockets[0]).await, "builds/15/update");
     assert_eq!(next_key(&mut sockets[0]).await, "builds/1/update");
     assert_eq!(
-        next_key(&mut sockets[1]).await,
-        "builds/1/update",
-        "marge skips 15"
+        next_key(&mut sockets[0]).await,
+        "builds/15/properties/update"
     );
     assert_eq!(
-        next_key(&mut sockets[2]).await,
-        "builds/1/update",
-        "anonymous skips 15"
+        next_key(&mut sockets[0]).await,
+        "builds/1/properties/update"
     );
+    for (socket, who) in [(1, "marge"), (2, "anonymous")] {
+        assert_eq!(
+            next_key(&mut sockets[socket]).await,
+            "builds/1/update",
+            "{who} skips 15"
+        );
+        assert_eq!(
+            next_key(&mut sockets[socket]).await,
+            "builds/1/properties/update",
+            "{who} skips 15's properties"
+        );
+    }
     let mut text = String::new();
     while !text.contains("\"builds\", \"1\"") {
         let chunk = tokio::time::timeout(Duration::from_secs(10), sse.chunk())

@@ -13,20 +13,20 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::common;
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const WAIT: Duration = Duration::from_secs(10);
 
 /// A served copy of the reference database, with the bus and Data API kept for the test.
-struct Live {
-    base: String,
-    events: Events,
+pub(crate) struct Live {
+    pub(crate) base: String,
+    pub(crate) events: Events,
     data: buildbot_www::data::DataApi,
     dir: tempfile::TempDir,
 }
 
-async fn serve(www_extra: &str) -> Live {
+pub(crate) async fn serve(www_extra: &str) -> Live {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         common::reference_dir().join("state.sqlite"),
@@ -54,7 +54,7 @@ async fn serve(www_extra: &str) -> Live {
     }
 }
 
-async fn connect(base: &str) -> Ws {
+pub(crate) async fn connect(base: &str) -> Ws {
     let url = format!("{}/ws", base.replacen("http://", "ws://", 1));
     tokio_tungstenite::connect_async(url)
         .await
@@ -77,14 +77,14 @@ async fn next_frame(ws: &mut Ws) -> Option<Message> {
     }
 }
 
-async fn next_text(ws: &mut Ws) -> String {
+pub(crate) async fn next_text(ws: &mut Ws) -> String {
     match next_frame(ws).await {
         Some(Message::Text(t)) => t.as_str().to_owned(),
         other => panic!("expected a text frame, got {other:?}"),
     }
 }
 
-async fn send(ws: &mut Ws, message: Message) {
+pub(crate) async fn send(ws: &mut Ws, message: Message) {
     use futures_util::SinkExt;
     ws.send(message).await.unwrap();
 }
@@ -447,7 +447,7 @@ async fn sse_listen_add_remove_and_recorded_frames() {
     }
 }
 
-async fn writer(live: &Live) -> sqlx::SqlitePool {
+pub(crate) async fn writer(live: &Live) -> sqlx::SqlitePool {
     let options = SqliteConnectOptions::new()
         .filename(live.dir.path().join("state.sqlite"))
         .busy_timeout(Duration::from_secs(10));
@@ -459,7 +459,7 @@ async fn writer(live: &Live) -> sqlx::SqlitePool {
 }
 
 /// Collects ws event frames until every key in `want` was seen.
-async fn collect(ws: &mut Ws, want: &[String]) -> Vec<(String, Value)> {
+pub(crate) async fn collect(ws: &mut Ws, want: &[String]) -> Vec<(String, Value)> {
     let mut seen: Vec<(String, Value)> = Vec::new();
     while !want.iter().all(|k| seen.iter().any(|(s, _)| s == k)) {
         let text = next_text(ws).await;
@@ -505,6 +505,8 @@ async fn another_process_writing_the_database_produces_buildbot_events() {
     let mut sse_buffer = String::new();
     sse_frames(&mut sse, &mut sse_buffer, 1).await;
 
+    // The watcher's first poll records where the database stands: done before writing.
+    live.events.sync().await;
     let db = writer(&live).await;
     let t = 1_800_000_000i64;
     let bsid: i64 = sqlx::query_scalar("INSERT INTO buildsets (reason, submitted_at, complete, results) VALUES ('live test', $1, 0, -1) RETURNING id")

@@ -32,8 +32,10 @@ mod metrics;
 // The demo dataset and activity runner are behind the host's `demo` feature (on by default).
 #[cfg(feature = "demo")]
 mod live;
+mod live_order;
 mod plugin_sandbox;
 mod plugins;
+mod projects_active;
 mod proxies;
 mod query_paging;
 mod reference_api;

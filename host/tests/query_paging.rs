@@ -40,8 +40,10 @@ async fn repeated_builderids_page_like_the_whole_list() {
             .filter(|b| chosen.contains(&b["builderid"].as_i64().unwrap()))
             .collect();
         if let Some(field) = (!order.is_empty()).then(|| order.trim_start_matches('-')) {
-            // Buildbot's order: the field (nulls first, as SQLite sorts them), then the id.
-            expected.sort_by_key(|b| b["buildid"].as_i64());
+            // Buildbot's order on SQLite: the field (nulls first, as SQLite sorts them), ties
+            // by builder, then id (its `IN` reads `builds_number` one builder at a time; the
+            // recordings `query/ties-builds-builderid*` show it).
+            expected.sort_by_key(|b| (b["builderid"].as_i64(), b["buildid"].as_i64()));
             expected.sort_by(|a, b| {
                 let key = |v: &Value| (!v[field].is_null(), v[field].as_i64());
                 let ordering = key(a).cmp(&key(b));

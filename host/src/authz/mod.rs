@@ -226,6 +226,21 @@ impl Authz {
         if self.rules.is_empty() {
             return true;
         }
+        if let [builds, id, properties, _] = event.key.as_slice() {
+            if builds == "builds" && properties == "properties" {
+                // A build's properties: what reading them would need.
+                return self
+                    .check(
+                        data,
+                        user,
+                        &format!("builds/{id}/properties"),
+                        Action::Get,
+                        &Map::new(),
+                    )
+                    .await
+                    .is_ok();
+            }
+        }
         let Some(path) = event_entity(event) else {
             return self
                 .check(data, user, &event.key.join("/"), Action::Get, &Map::new())

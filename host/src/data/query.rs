@@ -208,6 +208,27 @@ impl ResultSpec {
         Ok(spec)
     }
 
+    /// Takes out a boolean filter that an endpoint answers itself, as Buildbot's
+    /// `popBooleanFilter` does: `field=v` (or `field__eq=v`) gives `v`, `field__ne=v` gives
+    /// `!v`; a filter on `field` with several values is taken out too and gives nothing, so
+    /// that it no longer filters (Buildbot's answer to `active=1&active=0`).
+    pub fn pop_boolean_filter(&mut self, field: &str) -> Option<bool> {
+        let mut take = |ops: [Op; 2]| {
+            let i = self.filters.iter().position(|f| {
+                f.field == field && (f.op == ops[0] || (f.op == ops[1] && f.values.len() > 1))
+            })?;
+            let values = self.filters.remove(i).values;
+            match values.as_slice() {
+                [Value::Bool(b)] => Some(Some(*b)),
+                _ => Some(None),
+            }
+        };
+        if let Some(Some(b)) = take([Op::Eq, Op::In]) {
+            return Some(b);
+        }
+        take([Op::Ne, Op::NotIn]).flatten().map(|b| !b)
+    }
+
     /// Whether any filter, order or paging was asked for (not allowed on single entities).
     pub fn has_collection_args(&self) -> bool {
         !self.filters.is_empty()
@@ -660,6 +681,23 @@ mod tests {
             query_args_at_most("a=1&b=2&c", 2).unwrap_err().message,
             "too many query arguments: 3, at most 2"
         );
+    }
+
+    #[test]
+    fn boolean_filters_pop_like_buildbot() {
+        use crate::data::types::PROJECT;
+        let pop = |q: &str| {
+            let mut spec = ResultSpec::parse(&args(q), &PROJECT).unwrap();
+            let value = spec.pop_boolean_filter("active");
+            (value, spec.filters.len())
+        };
+        assert_eq!(pop("active=true"), (Some(true), 0));
+        assert_eq!(pop("active__eq=no"), (Some(false), 0));
+        assert_eq!(pop("active__ne=true"), (Some(false), 0));
+        assert_eq!(pop("active=1&active=0"), (None, 0));
+        assert_eq!(pop("active=1&active=0&active__ne=1"), (Some(false), 0));
+        assert_eq!(pop("active__in=true"), (None, 1));
+        assert_eq!(pop("name=x"), (None, 1));
     }
 
     #[test]

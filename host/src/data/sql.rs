@@ -154,6 +154,15 @@ pub struct Table {
     pub split_fields: &'static [&'static str],
 }
 
+/// How rows with equal sort keys are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ties {
+    /// By the table's key, ascending.
+    ByKey,
+    /// As SQLite's plan for the requested keys alone gives them, as for Buildbot.
+    AsPlanned,
+}
+
 /// The most values a filter is split into (SQLite allows 500 terms in a compound SELECT).
 const MAX_SPLIT: usize = 400;
 
@@ -204,6 +213,13 @@ impl Table {
         let order_pushable = order
             .iter()
             .all(|k| self.column(k.trim_start_matches('-')).is_some());
+        // Ties of a requested order are left to SQLite's plan, as Buildbot leaves them (see
+        // `order_keys`); the default order is one unique key anyway.
+        let ties = if spec.order.is_some() {
+            Ties::AsPlanned
+        } else {
+            Ties::ByKey
+        };
         let mut all_pushed = order_pushable;
         let mut parts: Vec<Sql> = conds.to_vec();
         // The first filter on a split field with several values: its column, values and
@@ -241,9 +257,13 @@ impl Table {
                 let mut sql =
                     Sql::new(&format!("SELECT {} FROM {}", self.select_list(), self.from));
                 sql.append(&where_sql);
-                if all_pushed {
+                // Ordered in SQL even when a filter is left to `ResultSpec::filter_items`, as
+                // Buildbot does: the stable sort after it then keeps SQL's order of ties.
+                if order_pushable {
                     sql.push(" ORDER BY ")
-                        .push(&self.order_keys(&order).join(", "));
+                        .push(&self.order_keys(&order, ties).join(", "));
+                }
+                if all_pushed {
                     if let Some(limit) = limit {
                         sql.push(" LIMIT ").push_bind(row_count(limit));
                     } else if offset > 0 {
@@ -281,8 +301,18 @@ impl Table {
         })
     }
 
-    /// `ORDER BY` terms for `order`, then the key so paging is stable.
-    fn order_keys(&self, order: &[&str]) -> Vec<String> {
+    /// `ORDER BY` terms for `order`, then, with [`Ties::ByKey`], the key.
+    ///
+    /// Buildbot (on SQLite) orders by the requested keys alone, so rows with equal keys come
+    /// in the order of the plan SQLite picks: the table's rows by id, sorted stably (ties
+    /// ascending), unless an index gives the order or serves the filter, whose walk then
+    /// orders the ties (`builds?order=-buildrequestid` walks `builds_buildrequestid` backwards:
+    /// ties descending; `builds/N/steps` walks `steps_number`: ties by step number). The same
+    /// query on the same file gives SQLite the same choice, so [`Ties::AsPlanned`] leaves the
+    /// key out rather than imitating the planner. Pages of one order follow each other as far
+    /// as SQLite keeps its plan when only `LIMIT` and `OFFSET` change (it did in every case
+    /// recorded, `query/ties-*-limit*.http`), which is Buildbot's paging too.
+    fn order_keys(&self, order: &[&str], ties: Ties) -> Vec<String> {
         let mut keys: Vec<String> = order
             .iter()
             .map(|k| match k.strip_prefix('-') {
@@ -290,7 +320,9 @@ impl Table {
                 None => format!("{} ASC", self.column(k).map_or(*k, |c| c.expr)),
             })
             .collect();
-        keys.push(format!("{} ASC", self.key));
+        if ties == Ties::ByKey || keys.is_empty() {
+            keys.push(format!("{} ASC", self.key));
+        }
         keys
     }
 
@@ -325,7 +357,13 @@ impl Table {
         limit: usize,
         offset: usize,
     ) -> Sql {
-        let keys = self.order_keys(order);
+        // Buildbot reads `column IN (...)` through the column's index: its values ascending,
+        // each value's rows in the index's order (by id, for `builds_number` as builds are
+        // numbered in id order), then sorts them stably. The merge breaks ties the same way:
+        // the split column, then the key.
+        let mut keys = self.order_keys(order, Ties::AsPlanned);
+        keys.push(format!("{} ASC", column.expr));
+        keys.push(format!("{} ASC", self.key));
         let exprs: Vec<(&str, &str)> = keys
             .iter()
             .map(|k| k.rsplit_once(' ').unwrap_or((k.as_str(), "ASC")))

@@ -23,6 +23,7 @@ use crate::identity::User;
 /// The key families this server's events use (`events::messages::events`).
 const FAMILIES: &[&str] = &[
     "builds/*/*",
+    "builds/*/properties/*",
     "builders/*/builds/*/*",
     "builds/*/steps/*/*",
     "logs/*/*",

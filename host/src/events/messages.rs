@@ -271,6 +271,20 @@ pub fn events(entity: Entity, id: i64, event: &str, message: Value) -> Vec<Event
         .collect()
 }
 
+/// Buildbot's event for a build's new or changed properties, under `builds/N/properties/update`
+/// alone: the properties (name to `[value, source]`), which a client merges into what it has.
+pub fn properties_update(buildid: i64, properties: Map<String, Value>) -> Event {
+    Event {
+        key: vec![
+            "builds".into(),
+            buildid.to_string(),
+            "properties".into(),
+            "update".into(),
+        ],
+        message: Value::Object(properties),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,11 +8,23 @@
 //! incomplete build requests and buildsets through their `complete` indexes, running builds
 //! through their requests (plus the newest 1,000 builds, steps and logs), their steps and logs
 //! through the `(buildid, …)` and `(stepid, …)` indexes.
+//!
+//! Events go out in Buildbot's causal order: an entity's `new` before anything of its children
+//! (buildset, build request, build, step, log), also across polls: a new row whose parent has
+//! not been published yet (a page ended before it, or it was written between two of the
+//! poll's reads) waits for the next poll, together with the rows after it.
+//!
+//! Build properties have no id to find new ones by: the properties of the builds with an event
+//! (of their own or of a step) in this poll are re-read by `buildid` and compared with what was
+//! seen, so their cost follows what changed. Buildbot writes them only as a build starts and
+//! right after each step, always followed by such an event.
 
 use std::collections::{HashMap, HashSet};
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
+
+use serde_json::{Map, Value};
 
 use super::messages::{self, Entity};
 use super::Event;
@@ -63,17 +75,33 @@ impl Watcher {
         if !publish {
             return (changed, events);
         }
-        for (entity, id, event) in changes {
-            if let Some(message) = messages::message(&self.data, entity, id, event).await {
-                events.extend(messages::events(entity, id, event, message));
+        for change in changes {
+            match change {
+                Change::Entity(entity, id, event) => {
+                    if let Some(message) = messages::message(&self.data, entity, id, event).await {
+                        events.extend(messages::events(entity, id, event, message));
+                    }
+                }
+                Change::Properties(buildid, properties) => {
+                    events.push(messages::properties_update(buildid, properties));
+                }
             }
         }
         (changed, events)
     }
 }
 
-/// What an entity did between two polls.
-type Change = (Entity, i64, &'static str);
+/// What changed between two polls.
+#[derive(Debug, Clone, PartialEq)]
+enum Change {
+    /// What an entity did.
+    Entity(Entity, i64, &'static str),
+    /// A build's properties that are new or changed: name to `[value, source]`.
+    Properties(i64, Map<String, Value>),
+}
+
+/// A build's properties as stored: name to value (JSON text) and source.
+type Properties = HashMap<String, (Option<String>, Option<String>)>;
 
 #[derive(Debug, Default)]
 struct Last {
@@ -88,6 +116,7 @@ struct Last {
 #[derive(Debug, Clone, PartialEq)]
 struct BuildRow {
     id: i64,
+    buildrequestid: i64,
     state_string: Option<String>,
     complete: bool,
 }
@@ -95,6 +124,7 @@ struct BuildRow {
 #[derive(Debug, Clone, PartialEq)]
 struct StepRow {
     id: i64,
+    buildid: i64,
     started: bool,
     complete: bool,
     state_string: Option<String>,
@@ -104,6 +134,7 @@ struct StepRow {
 #[derive(Debug, Clone, PartialEq)]
 struct LogRow {
     id: i64,
+    stepid: i64,
     complete: bool,
     num_lines: i64,
 }
@@ -111,6 +142,7 @@ struct LogRow {
 #[derive(Debug, Clone, PartialEq)]
 struct RequestRow {
     id: i64,
+    buildsetid: i64,
     complete: bool,
     claimed_by: Option<i64>,
 }
@@ -138,15 +170,18 @@ struct State {
     requests: HashMap<i64, RequestRow>,
     buildsets: HashSet<i64>,
     workers: HashMap<i64, WorkerRow>,
+    /// The properties of the builds in `builds`.
+    properties: HashMap<i64, Properties>,
 }
 
-const BUILD_COLS: &str =
-    "SELECT id, state_string, complete_at IS NOT NULL AS complete FROM builds WHERE ";
+const BUILD_COLS: &str = "SELECT id, buildrequestid, state_string, \
+     complete_at IS NOT NULL AS complete FROM builds WHERE ";
 const STEP_COLS: &str =
-    "SELECT id, started_at IS NOT NULL AS started, complete_at IS NOT NULL AS complete, \
+    "SELECT id, buildid, started_at IS NOT NULL AS started, complete_at IS NOT NULL AS complete, \
      state_string, urls_json FROM steps WHERE ";
-const LOG_COLS: &str = "SELECT id, complete != 0 AS complete, num_lines FROM logs WHERE ";
-const REQUEST_COLS: &str = "SELECT br.id, br.complete != 0 AS complete, c.masterid AS claimed_by \
+const LOG_COLS: &str = "SELECT id, stepid, complete != 0 AS complete, num_lines FROM logs WHERE ";
+const REQUEST_COLS: &str = "SELECT br.id, br.buildsetid, br.complete != 0 AS complete, \
+     c.masterid AS claimed_by \
      FROM buildrequests br LEFT JOIN buildrequest_claims c ON c.brid = br.id WHERE ";
 const BUILDSET_COLS: &str = "SELECT id, complete != 0 AS complete FROM buildsets WHERE ";
 const WORKER_COLS: &str = "SELECT id, paused, graceful, pause_reason FROM workers WHERE ";
@@ -171,6 +206,7 @@ impl FromRow for BuildRow {
     fn read(row: &SqliteRow) -> sqlx::Result<Self> {
         Ok(BuildRow {
             id: row.try_get("id")?,
+            buildrequestid: row.try_get("buildrequestid")?,
             state_string: row.try_get("state_string")?,
             complete: flag(row, "complete")?,
         })
@@ -181,6 +217,7 @@ impl FromRow for StepRow {
     fn read(row: &SqliteRow) -> sqlx::Result<Self> {
         Ok(StepRow {
             id: row.try_get("id")?,
+            buildid: row.try_get("buildid")?,
             started: flag(row, "started")?,
             complete: flag(row, "complete")?,
             state_string: row.try_get("state_string")?,
@@ -193,6 +230,7 @@ impl FromRow for LogRow {
     fn read(row: &SqliteRow) -> sqlx::Result<Self> {
         Ok(LogRow {
             id: row.try_get("id")?,
+            stepid: row.try_get("stepid")?,
             complete: flag(row, "complete")?,
             num_lines: row.try_get::<Option<i64>, _>("num_lines")?.unwrap_or(0),
         })
@@ -203,6 +241,7 @@ impl FromRow for RequestRow {
     fn read(row: &SqliteRow) -> sqlx::Result<Self> {
         Ok(RequestRow {
             id: row.try_get("id")?,
+            buildsetid: row.try_get("buildsetid")?,
             complete: flag(row, "complete")?,
             claimed_by: row.try_get("claimed_by")?,
         })
@@ -333,6 +372,7 @@ impl State {
         logs.retain(|l| !l.complete);
         state.logs = logs.into_iter().map(|l| (l.id, l)).collect();
 
+        state.properties = build_properties(pool, &keys(&state.builds)).await?;
         state.workers = connected_workers(pool).await?;
         Ok(state)
     }
@@ -350,7 +390,7 @@ impl State {
         .await?;
         for (id,) in changes {
             self.last.change = id;
-            early.push((Entity::Change, id, "new"));
+            early.push(Change::Entity(Entity::Change, id, "new"));
         }
 
         // Buildsets.
@@ -364,14 +404,14 @@ impl State {
         for row in tracked {
             if row.complete {
                 self.buildsets.remove(&row.id);
-                late.push((Entity::Buildset, row.id, "complete"));
+                late.push(Change::Entity(Entity::Buildset, row.id, "complete"));
             }
         }
         for row in rows_after::<BuildsetRow>(pool, BUILDSET_COLS, "id", self.last.buildset).await? {
             self.last.buildset = row.id;
-            early.push((Entity::Buildset, row.id, "new"));
+            early.push(Change::Entity(Entity::Buildset, row.id, "new"));
             if row.complete {
-                late.push((Entity::Buildset, row.id, "complete"));
+                late.push(Change::Entity(Entity::Buildset, row.id, "complete"));
             } else {
                 self.buildsets.insert(row.id);
             }
@@ -385,15 +425,17 @@ impl State {
                 continue;
             };
             match (seen.claimed_by, row.claimed_by) {
-                (None, Some(_)) => early.push((Entity::BuildRequest, row.id, "claimed")),
+                (None, Some(_)) => {
+                    early.push(Change::Entity(Entity::BuildRequest, row.id, "claimed"))
+                }
                 (Some(_), None) if !row.complete => {
-                    early.push((Entity::BuildRequest, row.id, "unclaimed"))
+                    early.push(Change::Entity(Entity::BuildRequest, row.id, "unclaimed"))
                 }
                 _ => {}
             }
             if row.complete {
                 self.requests.remove(&row.id);
-                late.push((Entity::BuildRequest, row.id, "complete"));
+                late.push(Change::Entity(Entity::BuildRequest, row.id, "complete"));
             } else {
                 self.requests.insert(row.id, row);
             }
@@ -401,20 +443,24 @@ impl State {
         for row in
             rows_after::<RequestRow>(pool, REQUEST_COLS, "br.id", self.last.buildrequest).await?
         {
+            if row.buildsetid > self.last.buildset {
+                break;
+            }
             self.last.buildrequest = row.id;
-            early.push((Entity::BuildRequest, row.id, "new"));
+            early.push(Change::Entity(Entity::BuildRequest, row.id, "new"));
             if row.claimed_by.is_some() {
-                early.push((Entity::BuildRequest, row.id, "claimed"));
+                early.push(Change::Entity(Entity::BuildRequest, row.id, "claimed"));
             }
             if row.complete {
-                late.push((Entity::BuildRequest, row.id, "complete"));
+                late.push(Change::Entity(Entity::BuildRequest, row.id, "complete"));
             } else {
                 self.requests.insert(row.id, row);
             }
         }
 
-        // Builds.
-        let mut finished_builds = Vec::new();
+        // Builds. `touched`: the builds with an event of their own or of a step in this poll.
+        let mut finished = Vec::new();
+        let mut touched: HashSet<i64> = HashSet::new();
         let tracked: Vec<BuildRow> = rows_in(pool, BUILD_COLS, "id", &keys(&self.builds)).await?;
         let mut present = HashSet::new();
         for row in tracked {
@@ -423,21 +469,27 @@ impl State {
                 continue;
             };
             if seen.state_string != row.state_string {
-                early.push((Entity::Build, row.id, "update"));
+                early.push(Change::Entity(Entity::Build, row.id, "update"));
+                touched.insert(row.id);
             }
             if row.complete {
                 self.builds.remove(&row.id);
-                finished_builds.push((Entity::Build, row.id, "finished"));
+                finished.push(row.id);
+                touched.insert(row.id);
             } else {
                 self.builds.insert(row.id, row);
             }
         }
         self.builds.retain(|id, _| present.contains(id));
         for row in rows_after::<BuildRow>(pool, BUILD_COLS, "id", self.last.build).await? {
+            if row.buildrequestid > self.last.buildrequest {
+                break;
+            }
             self.last.build = row.id;
-            early.push((Entity::Build, row.id, "new"));
+            early.push(Change::Entity(Entity::Build, row.id, "new"));
+            touched.insert(row.id);
             if row.complete {
-                finished_builds.push((Entity::Build, row.id, "finished"));
+                finished.push(row.id);
             } else {
                 self.builds.insert(row.id, row);
             }
@@ -451,32 +503,60 @@ impl State {
             let Some(seen) = self.steps.get(&row.id) else {
                 continue;
             };
+            if seen != &row {
+                touched.insert(row.buildid);
+            }
             if !seen.started && row.started {
-                early.push((Entity::Step, row.id, "started"));
+                early.push(Change::Entity(Entity::Step, row.id, "started"));
             }
             if seen.state_string != row.state_string || seen.urls_json != row.urls_json {
-                early.push((Entity::Step, row.id, "updated"));
+                early.push(Change::Entity(Entity::Step, row.id, "updated"));
             }
             if row.complete {
                 self.steps.remove(&row.id);
-                early.push((Entity::Step, row.id, "finished"));
+                early.push(Change::Entity(Entity::Step, row.id, "finished"));
             } else {
                 self.steps.insert(row.id, row);
             }
         }
         self.steps.retain(|id, _| present.contains(id));
         for row in rows_after::<StepRow>(pool, STEP_COLS, "id", self.last.step).await? {
+            if row.buildid > self.last.build {
+                break;
+            }
             self.last.step = row.id;
-            early.push((Entity::Step, row.id, "new"));
+            touched.insert(row.buildid);
+            early.push(Change::Entity(Entity::Step, row.id, "new"));
             if row.started {
-                early.push((Entity::Step, row.id, "started"));
+                early.push(Change::Entity(Entity::Step, row.id, "started"));
             }
             if row.complete {
-                early.push((Entity::Step, row.id, "finished"));
+                early.push(Change::Entity(Entity::Step, row.id, "finished"));
             } else {
                 self.steps.insert(row.id, row);
             }
         }
+
+        // Build properties of the touched builds: Buildbot writes them only as a build starts
+        // and right after each step (before the next step or the build's end), so a change
+        // is seen at the latest with the event that follows it.
+        let mut touched: Vec<i64> = touched
+            .into_iter()
+            .filter(|id| self.builds.contains_key(id) || finished.contains(id))
+            .collect();
+        touched.sort_unstable();
+        let mut now = build_properties(pool, &touched).await?;
+        for id in touched {
+            let current = now.remove(&id).unwrap_or_default();
+            let seen = self.properties.remove(&id).unwrap_or_default();
+            if let Some(update) = changed_properties(&seen, &current) {
+                early.push(Change::Properties(id, update));
+            }
+            if self.builds.contains_key(&id) {
+                self.properties.insert(id, current);
+            }
+        }
+        self.properties.retain(|id, _| self.builds.contains_key(id));
 
         // Logs.
         let tracked: Vec<LogRow> = rows_in(pool, LOG_COLS, "id", &keys(&self.logs)).await?;
@@ -487,24 +567,27 @@ impl State {
                 continue;
             };
             if row.num_lines > seen.num_lines {
-                early.push((Entity::Log, row.id, "append"));
+                early.push(Change::Entity(Entity::Log, row.id, "append"));
             }
             if row.complete {
                 self.logs.remove(&row.id);
-                early.push((Entity::Log, row.id, "finished"));
+                early.push(Change::Entity(Entity::Log, row.id, "finished"));
             } else {
                 self.logs.insert(row.id, row);
             }
         }
         self.logs.retain(|id, _| present.contains(id));
         for row in rows_after::<LogRow>(pool, LOG_COLS, "id", self.last.log).await? {
+            if row.stepid > self.last.step {
+                break;
+            }
             self.last.log = row.id;
-            early.push((Entity::Log, row.id, "new"));
+            early.push(Change::Entity(Entity::Log, row.id, "new"));
             if row.num_lines > 0 {
-                early.push((Entity::Log, row.id, "append"));
+                early.push(Change::Entity(Entity::Log, row.id, "append"));
             }
             if row.complete {
-                early.push((Entity::Log, row.id, "finished"));
+                early.push(Change::Entity(Entity::Log, row.id, "finished"));
             } else {
                 self.logs.insert(row.id, row);
             }
@@ -514,22 +597,76 @@ impl State {
         let now = connected_workers(pool).await?;
         for (id, row) in &now {
             match self.workers.get(id) {
-                None => late.push((Entity::Worker, *id, "connected")),
-                Some(seen) if seen != row => late.push((Entity::Worker, *id, "state_updated")),
+                None => late.push(Change::Entity(Entity::Worker, *id, "connected")),
+                Some(seen) if seen != row => {
+                    late.push(Change::Entity(Entity::Worker, *id, "state_updated"))
+                }
                 Some(_) => {}
             }
         }
         for id in self.workers.keys() {
             if !now.contains_key(id) {
-                late.push((Entity::Worker, *id, "disconnected"));
+                late.push(Change::Entity(Entity::Worker, *id, "disconnected"));
             }
         }
         self.workers = now;
 
-        early.extend(finished_builds);
+        early.extend(
+            finished
+                .into_iter()
+                .map(|id| Change::Entity(Entity::Build, id, "finished")),
+        );
         early.extend(late);
         Ok(early)
     }
+}
+
+/// The properties of `builds`, by build.
+async fn build_properties(pool: &Pool, builds: &[i64]) -> sqlx::Result<HashMap<i64, Properties>> {
+    let mut out: HashMap<i64, Properties> = HashMap::new();
+    for chunk in builds.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT buildid, name, value, source FROM build_properties WHERE buildid IN ({})",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (i64, String, Option<String>, Option<String>)>(&sql);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for (buildid, name, value, source) in query.fetch_all(pool).await? {
+            out.entry(buildid)
+                .or_default()
+                .insert(name, (value, source));
+        }
+    }
+    Ok(out)
+}
+
+/// The properties new or changed from `seen` to `now`, as Buildbot's `properties/update`
+/// message gives them (name to `[value, source]`, by name), or `None` when nothing changed.
+/// A property is never removed in Buildbot, so a missing one is not reported.
+fn changed_properties(seen: &Properties, now: &Properties) -> Option<Map<String, Value>> {
+    let mut names: Vec<&String> = now
+        .iter()
+        .filter(|(name, value)| seen.get(*name) != Some(value))
+        .map(|(name, _)| name)
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    names.sort();
+    let mut update = Map::new();
+    for name in names {
+        let (value, source) = &now[name];
+        let value = value
+            .as_deref()
+            .and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or(Value::Null);
+        let source = source.clone().map_or(Value::Null, Value::String);
+        update.insert(name.clone(), Value::Array(vec![value, source]));
+    }
+    Some(update)
 }
 
 async fn connected_workers(pool: &Pool) -> sqlx::Result<HashMap<i64, WorkerRow>> {
@@ -538,4 +675,39 @@ async fn connected_workers(pool: &Pool) -> sqlx::Result<HashMap<i64, WorkerRow>>
         .await?;
     let rows: Vec<WorkerRow> = rows_in(pool, WORKER_COLS, "id", &ids).await?;
     Ok(rows.into_iter().map(|w| (w.id, w)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn properties(list: &[(&str, &str, &str)]) -> Properties {
+        list.iter()
+            .map(|(n, v, s)| {
+                (
+                    (*n).to_owned(),
+                    (Some((*v).to_owned()), Some((*s).to_owned())),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn property_updates_name_what_is_new_or_changed_by_name() {
+        let seen = properties(&[("branch", "\"main\"", "Build"), ("n", "1", "Step")]);
+        assert_eq!(changed_properties(&seen, &seen), None);
+        let now = properties(&[
+            ("n", "1", "Other"),
+            ("branch", "\"main\"", "Build"),
+            ("a", "{\"x\": [1]}", "Step"),
+            ("bad", "not json", "Step"),
+        ]);
+        let update = changed_properties(&seen, &now).unwrap();
+        assert_eq!(
+            serde_json::to_string(&update).unwrap(),
+            r#"{"a":[{"x":[1]},"Step"],"bad":[null,"Step"],"n":[1,"Other"]}"#
+        );
+        // A property that disappeared is not reported (Buildbot never removes one).
+        assert_eq!(changed_properties(&now, &seen).unwrap().len(), 1);
+    }
 }

@@ -344,15 +344,27 @@ static PROJECTS: Table = Table {
         },
     ],
     key: "projects.id",
-    default_order: &["projectid"],
+    // Buildbot reads projects by name (`get_projects`, `get_active_projects`).
+    default_order: &["name"],
     split_fields: &[],
 };
 
+/// Projects with a builder that a running master has configured (a `builder_masters` row:
+/// a master removes its rows when it stops or is expired), Buildbot's "active" projects.
+const ACTIVE_PROJECT: &str = "EXISTS (SELECT 1 FROM builders JOIN builder_masters \
+     ON builder_masters.builderid = builders.id WHERE builders.projectid = projects.id)";
+
 pub(super) async fn projects(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
-    // Buildbot computes `active` only on request; it reports null here.
-    let enrich = |mut rows: Vec<Map<String, Value>>| async {
+    // `active` is not a column: Buildbot answers the collection's `active` filter itself and
+    // reports the asked value in each project, null when none was asked (and for one project).
+    let mut spec = ctx.spec.clone();
+    let active = match ctx.endpoint.kind {
+        Kind::Project => None,
+        _ => spec.pop_boolean_filter("active"),
+    };
+    let enrich = |mut rows: Vec<Map<String, Value>>| async move {
         for row in &mut rows {
-            row.insert("active".into(), Value::Null);
+            row.insert("active".into(), active.map_or(Value::Null, Value::Bool));
         }
         Ok(rows)
     };
@@ -366,7 +378,18 @@ pub(super) async fn projects(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
         };
         return ctx.entity(&PROJECTS, &[cond], enrich).await;
     }
-    ctx.collection(&PROJECTS, &[], false, enrich).await
+    // Buildbot lists an active project once per builder and master it has (a join without
+    // DISTINCT); each is listed once here (docs/compatibility.md).
+    let conds: Vec<Sql> = match active {
+        None => Vec::new(),
+        Some(true) => vec![Sql::new(ACTIVE_PROJECT)],
+        Some(false) => vec![Sql::new(&format!("NOT {ACTIVE_PROJECT}"))],
+    };
+    let ctx = Ctx {
+        spec: &spec,
+        ..*ctx
+    };
+    ctx.collection(&PROJECTS, &conds, false, enrich).await
 }
 
 static SCHEDULERS: Table = Table {
