@@ -31,9 +31,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("compare") => crate::bench_compare::compare(),
         Some("proxy") => crate::bench_proxy::proxy(),
         Some("buildbot-ui") => crate::bench_buildbot_ui::buildbot_ui(),
+        Some("live-page") => crate::bench_live_page::live_page(),
         _ => bail!(
             "usage: cargo xtask bench \
-             api|plugins|badges|ui|events|views|auth|authz|hooks|metrics|compare|proxy|buildbot-ui"
+             api|plugins|badges|ui|events|views|auth|authz|hooks|metrics|compare|proxy|buildbot-ui|\
+             live-page"
         ),
     }
 }

@@ -6,6 +6,7 @@ mod bench_authz;
 mod bench_buildbot_ui;
 mod bench_compare;
 mod bench_hooks;
+mod bench_live_page;
 mod bench_metrics;
 mod bench_proxy;
 mod buildbot;
@@ -74,6 +75,8 @@ commands:
   bench buildbot-ui          Buildbot's own React UI in headless Chromium: time to show the
                              builders page and a 200-step build, served by this server and by a
                              real Buildbot 4.3 master
+  bench live-page            a database write by another process until the new build shows in
+                             a page open in headless Chromium (this server's UI and Buildbot's)
 ";
 
 fn main() {
