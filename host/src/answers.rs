@@ -52,18 +52,24 @@ pub fn frontend_config_value(config: &Config, user: &User) -> Value {
             .iter()
             .map(|(name, version)| json!([name, version])),
     );
-    json!({
+    let mut value = json!({
         "port": www.port.as_ref().map_or(Value::Null, |p| p.text.clone()),
         "plugins": plugins,
         "auth": crate::auth::oauth2::config_dict(&www.auth),
         "authz": {},
         "avatar_methods": avatar_methods(&www.avatar_methods),
         "logfileName": www.logfile_name,
-        "versions": versions,
-        "buildbotURL": config.buildbot_url,
-        "title": config.title,
-        "titleURL": config.title_url,
-        "multiMaster": false,
-        "user": user.user_info(),
-    })
+    });
+    // Buildbot passes on every `www` key it has no reason to hide; of ours, the default
+    // settings are the one Buildbot's UI reads (its settings page starts from them).
+    if !www.ui_default_config.is_empty() {
+        value["ui_default_config"] = Value::Object(www.ui_default_config.clone());
+    }
+    value["versions"] = json!(versions);
+    value["buildbotURL"] = json!(config.buildbot_url);
+    value["title"] = json!(config.title);
+    value["titleURL"] = json!(config.title_url);
+    value["multiMaster"] = json!(false);
+    value["user"] = user.user_info();
+    value
 }

@@ -4,6 +4,7 @@ pub mod answers;
 pub mod auth;
 pub mod authz;
 pub mod avatar;
+pub mod buildbot_ui;
 pub mod config;
 pub mod control;
 pub mod data;

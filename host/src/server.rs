@@ -22,6 +22,8 @@ pub struct AppState {
     pub ui: UiState,
     /// `/avatar`'s methods and cache.
     pub avatars: Arc<crate::avatar::Avatars>,
+    /// Buildbot's own UI at `/`, when `[www.buildbot_ui]` names its files.
+    pub buildbot_ui: Option<Arc<crate::buildbot_ui::BuildbotUi>>,
 }
 
 impl AppState {
@@ -34,13 +36,19 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         let avatars = crate::avatar::Avatars::new(&config)?;
+        let buildbot_ui = crate::buildbot_ui::BuildbotUi::load(&config)?;
         let mut ui = UiState::new(config.clone(), data.clone(), plugins.clone())?;
         let events = crate::events::Events::watching(data.clone());
         let http = HttpState::new(config, data, plugins, events)?;
         // The pages offer the actions of whoever carries them out (a linked master).
         ui.control = http.control.clone();
         ui.deliveries = http.hooks.deliveries().clone();
-        Ok(AppState { http, ui, avatars })
+        Ok(AppState {
+            http,
+            ui,
+            avatars,
+            buildbot_ui,
+        })
     }
 
     /// The state with `control` carrying out control actions, for the JSON-RPC calls and
@@ -78,13 +86,18 @@ pub fn app_logged(state: AppState, access: Option<access_log::AccessLog>) -> Rou
     ) {
         router = router.merge(crate::http::metrics_routes().with_state(state.http));
     }
-    let mut router =
-        router
-            .fallback(crate::answers::not_found)
-            .layer(axum::middleware::from_fn_with_state(
-                auth,
-                crate::auth::identify,
-            ));
+    let mut router = router.fallback(crate::answers::not_found);
+    if let Some(buildbot_ui) = state.buildbot_ui {
+        // Inside `identify`: the index page carries the user.
+        router = router.layer(axum::middleware::from_fn_with_state(
+            buildbot_ui,
+            crate::buildbot_ui::serve,
+        ));
+    }
+    let mut router = router.layer(axum::middleware::from_fn_with_state(
+        auth,
+        crate::auth::identify,
+    ));
     if metrics_access.is_some() {
         router = router.layer(axum::middleware::from_fn_with_state(
             metrics,

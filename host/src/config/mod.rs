@@ -8,6 +8,7 @@
 
 mod auth;
 mod bounded;
+mod buildbot_ui;
 mod de;
 mod error;
 mod forcesched;
@@ -34,6 +35,7 @@ pub use auth::{
     EndpointMatcher, GitHubAuth, GitLabAuth, GoogleAuth, HtPasswdAuth, LdapTls, LdapUserInfo,
     RemoteUserAuth, RoleMatcher, StringsMatcher, UserInfoProvider, UserPasswordAuth,
 };
+pub use buildbot_ui::BuildbotUiConfig;
 pub use error::ConfigError;
 pub use forcesched::{ForceCodebase, ForceSchedulerSpec, DEFAULT_REASON_STRING};
 pub use hooks::HookChecker;
@@ -231,6 +233,9 @@ pub struct WwwConfig {
     /// `metrics`: who may read `/metrics` and on which port (buildbot-www's own table);
     /// `None` = no `/metrics` at all.
     pub metrics: Option<MetricsAccess>,
+    /// `buildbot_ui`: Buildbot's own UI served at `/` from its packages' static folders
+    /// (buildbot-www's own table); `None` = this server's pages.
+    pub buildbot_ui: Option<BuildbotUiConfig>,
 }
 
 impl Default for WwwConfig {
@@ -271,6 +276,7 @@ impl Default for WwwConfig {
             trusted_proxies: Default::default(),
             rest_cache_bytes: 32 << 20,
             metrics: None,
+            buildbot_ui: None,
         }
     }
 }
@@ -521,6 +527,7 @@ struct RawWww {
     #[serde(default)]
     rest_cache_mib: Option<Bounded<0, 65_536>>,
     metrics: Option<metrics::RawMetrics>,
+    buildbot_ui: Option<buildbot_ui::RawBuildbotUi>,
 }
 
 fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail> {
@@ -807,6 +814,9 @@ fn build_www(raw: RawWww, base_dir: &Path) -> Result<WwwConfig, Fail> {
     }
     if let Some(metrics) = raw.metrics {
         out.metrics = Some(metrics.validate(&www.key("metrics"), out.port.as_ref())?);
+    }
+    if let Some(ui) = raw.buildbot_ui {
+        out.buildbot_ui = Some(ui.validate(&www.key("buildbot_ui"), base_dir)?);
     }
     if out.rest_default_limit > out.limits.rest_max_limit {
         return Err(Fail::at(
@@ -1141,6 +1151,10 @@ mod tests {
             ),
             ("[www.master]", keys::field_names::<master::RawMaster>()),
             ("[www.metrics]", keys::field_names::<metrics::RawMetrics>()),
+            (
+                "[www.buildbot_ui]",
+                keys::field_names::<buildbot_ui::RawBuildbotUi>(),
+            ),
         ];
         for (table, keys) in tables {
             for key in keys {

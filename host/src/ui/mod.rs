@@ -279,6 +279,8 @@ pub fn router(state: UiState) -> Router {
     let pages = Router::new()
         .route("/", get(pages::home))
         .route("/index.html", get(pages::home))
+        // Where the home page stays when Buildbot's UI takes `/` ([www.buildbot_ui]).
+        .route("/home", get(pages::home))
         .route("/builders", get(pages::builders))
         .route("/builders/{builderid}", get(pages::builder))
         .route("/builders/{builderid}/builds/{number}", get(pages::build))
@@ -549,7 +551,7 @@ fn css_ident(key: &str) -> String {
 
 /// Theme values go into a `<style>` element as written (Buildbot does not sanitize them), but
 /// cannot close the element or the declaration.
-fn css_value(value: &str) -> String {
+pub(crate) fn css_value(value: &str) -> String {
     value
         .chars()
         .filter(|c| !matches!(c, '<' | '>' | ';' | '{' | '}'))
