@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common;
 use crate::ui::Browser;
@@ -26,7 +26,11 @@ use walker::{Walker, PAGES};
 /// Pages (file stems) whose text still differs from real Buildbot's, each with the reason: the
 /// server work that will make them equal. The comparison fails for a page listed here that has
 /// become equal, so the list only shrinks.
-const STILL_DIFFERENT: &[(&str, &str)] = &[];
+const STILL_DIFFERENT: &[(&str, &str)] = &[(
+    "projects",
+    "the page asks `projects?active=true`, which answers no project here: Buildbot's special \
+     `active` filter (projects with builders on an active master) is issue 21 item 2",
+)];
 
 /// `fixtures/buildbot-ui`: the recorded texts and database.
 fn recordings_dir() -> PathBuf {
@@ -124,6 +128,8 @@ async fn every_page_shows_what_real_buildbot_shows() {
         let path = recordings_dir().join(format!("{name}.txt"));
         let recorded = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (record it: see its README)", path.display()));
+        // Normalized again: the rules may have grown since it was recorded.
+        let recorded = walker::normalize(&recorded);
         let listed = STILL_DIFFERENT.iter().find(|(page, _)| page == name);
         match (recorded == *text, listed) {
             (true, None) => {}
@@ -224,12 +230,18 @@ async fn add_big_build(path: &Path) -> &'static str {
 }
 
 /// The median of the time the UI takes to show each page, loaded afresh `runs` times.
-async fn time_pages(walker: &Walker<'_>, routes: &[&str], runs: usize) -> Vec<Duration> {
+/// Each page must show `shows` (its last line of data) for its time to count.
+async fn time_pages(walker: &Walker<'_>, pages: &[(&str, &str)], runs: usize) -> Vec<Duration> {
     let mut medians = Vec::new();
-    for route in routes {
+    for (route, shows) in pages {
         let mut times = Vec::new();
         for _ in 0..runs {
             times.push(walker.open(route).await);
+            let text = walker.text().await;
+            assert!(
+                text.contains(shows),
+                "#/{route} does not show {shows}:\n{text}"
+            );
         }
         times.sort();
         medians.push(times[runs / 2]);
@@ -250,7 +262,7 @@ async fn time_to_show_against_real_buildbot() {
     let database = dir.path().join("state.sqlite");
     std::fs::copy(recordings_dir().join("state.sqlite"), &database).unwrap();
     let build = add_big_build(&database).await;
-    let routes = ["builders", build];
+    let routes = [("builders", "windows-build"), (build, "step-199")];
     let runs = 7;
     let ours = {
         let our_dir = tempfile::tempdir().unwrap();
@@ -274,7 +286,7 @@ async fn time_to_show_against_real_buildbot() {
     let theirs = time_pages(&walker, &routes, runs).await;
     drop(master);
     browser.quit().await;
-    for ((route, ours), theirs) in routes.iter().zip(ours).zip(theirs) {
+    for (((route, _), ours), theirs) in routes.iter().zip(ours).zip(theirs) {
         eprintln!(
             "#/{route}: shown in {} ms on this server, {} ms on Buildbot 4.3 (median of {runs})",
             ours.as_millis(),
@@ -323,6 +335,16 @@ async fn serve_demo_activity(venv: &Path, www: &str) -> Serving {
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// A script expression: the build page's steps shown so far (the lines `<number>  <name>` of
+/// the step list) and its result once finished (`null` while it runs).
+const BUILD_PROGRESS: &str = "(function () {
+    var view = document.querySelector('.bb-build-view');
+    var text = view ? view.innerText : '';
+    var steps = text.split('\\n').filter(function (l) { return /^\\d+ {2}\\S/.test(l); });
+    var result = text.match(/\\b(SUCCESS|WARNINGS|FAILURE|SKIPPED|EXCEPTION|RETRY|CANCELLED)\\b/);
+    return { steps: steps.length, result: result && result[1] };
+})()";
+
 /// A build forced from the builder page's own button and dialog: the UI follows it to its
 /// build page, where its steps appear and it finishes, all without a reload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,9 +373,11 @@ async fn a_forced_build_shows_its_progress_live() {
         )
         .await;
     browser
-        .js("var b = Array.from(document.querySelectorAll('.modal-dialog button'))
+        .js(
+            "var b = Array.from(document.querySelectorAll('.modal-dialog button'))
                .find(b => b.textContent.trim() === 'Start build');
-             b.click(); return 1;")
+             b.click(); return 1;",
+        )
         .await;
     // The UI goes to the build request, then to the build once it has started.
     let route = browser
@@ -365,30 +389,34 @@ async fn a_forced_build_shows_its_progress_live() {
         )
         .await;
     let started = Instant::now();
+    let progress = format!("return {BUILD_PROGRESS}");
+    let at_first = browser.js(&progress).await;
     browser.screenshot("buildbot-ui-forced-build-running").await;
-    browser
-        .wait_for(
-            "the forced build's steps",
-            "return document.querySelectorAll('.bb-build-view [data-bb-test-id=step]').length > 0 \
-             || document.body.innerText.includes('worker_preparation') \
-             || /\\n\\d+\\s+\\S+\\n/.test(document.querySelector('.bb-build-view').innerText)",
-            WAIT,
-        )
-        .await;
+    assert_eq!(
+        at_first["result"],
+        Value::Null,
+        "finished already: {at_first}"
+    );
     let result = browser
         .wait_for(
             "the forced build to finish",
-            "var t = document.querySelector('.bb-build-view').innerText;
-             var m = t.match(/\\b(SUCCESS|WARNINGS|FAILURE|SKIPPED|EXCEPTION|RETRY|CANCELLED)\\b/);
-             return window.__notReloaded === true && m && m[1];",
+            &format!("var p = {BUILD_PROGRESS}; return window.__notReloaded === true && p.result;"),
             Duration::from_secs(120),
         )
         .await;
-    browser.screenshot("buildbot-ui-forced-build-finished").await;
+    let at_end = browser.js(&progress).await;
+    browser
+        .screenshot("buildbot-ui-forced-build-finished")
+        .await;
     eprintln!(
-        "{route}: finished with {result} {} s after its page showed",
+        "{route}: {at_first} when its page showed, {at_end} {} s later",
         started.elapsed().as_secs()
     );
+    assert!(
+        at_end["steps"].as_u64() > at_first["steps"].as_u64(),
+        "no step appeared live: {at_first} then {at_end}"
+    );
+    assert_eq!(at_end["result"], result);
     assert!(
         browser.js("return location.hash").await == json!(route),
         "the UI left the build page"

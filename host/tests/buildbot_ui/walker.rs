@@ -162,10 +162,7 @@ impl<'a> Walker<'a> {
     pub(super) async fn settle(&self, what: &str) -> Duration {
         let deadline = Instant::now() + SETTLE_LIMIT;
         loop {
-            let changed = self
-                .browser
-                .js_with(SETTLED, vec![json!(QUIET_MS)])
-                .await;
+            let changed = self.browser.js_with(SETTLED, vec![json!(QUIET_MS)]).await;
             if let Some(ms) = changed.as_f64() {
                 return Duration::from_secs_f64(ms / 1000.0);
             }
@@ -214,11 +211,17 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// The sidebar entries of the three views.
+const VIEW_ENTRIES: [&str; 3] = ["Console View", "Grid View", "Waterfall View"];
+
 /// Text that does not depend on the day the page is shown, the ports the servers listen on,
 /// or which server answers: relative times (`7 days ago`) become `<ago>`, ports `<port>`,
 /// and the versions of the server's own components (Python, Twisted, Buildbot against Rust
-/// and buildbot-www: each server names its own on the About page) are left out. Lines are
-/// trimmed at the end and empty ones dropped.
+/// and buildbot-www: each server names its own on the About page) are left out. The views'
+/// menu entries are sorted: each view's script adds its entry once it has loaded, so their
+/// order changes from one load to the next; so do their groups on the Settings page, sorted
+/// too. Lines are trimmed at the end and empty ones
+/// dropped.
 pub(super) fn normalize(text: &str) -> String {
     static AGO: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
@@ -254,9 +257,45 @@ pub(super) fn normalize(text: &str) -> String {
         versions_value = line == "versions";
         lines.push(line.to_owned());
     }
+    sort_view_settings(&mut lines);
+    for run in lines.chunk_by_mut(|a, b| {
+        VIEW_ENTRIES.contains(&a.as_str()) == VIEW_ENTRIES.contains(&b.as_str())
+    }) {
+        if VIEW_ENTRIES.contains(&run[0].as_str()) {
+            run.sort();
+        }
+    }
     let mut text = lines.join("\n");
     text.push('\n');
     text
+}
+
+/// The Settings page's groups of the three views (a heading, then its settings up to the next
+/// heading), in the order of their headings.
+fn sort_view_settings(lines: &mut Vec<String>) {
+    const HEADINGS: [&str; 3] = [
+        "Console related settings",
+        "Grid related settings",
+        "Waterfall related settings",
+    ];
+    let is_view = |line: &String| HEADINGS.contains(&line.as_str());
+    let Some(start) = lines.iter().position(is_view) else {
+        return;
+    };
+    let mut groups = Vec::new();
+    let mut at = start;
+    while at < lines.len() && is_view(&lines[at]) {
+        let end = (at + 1..lines.len())
+            .find(|&i| {
+                lines[i].ends_with(" related settings")
+                    || lines[i] == "Override defaults for all users"
+            })
+            .unwrap_or(lines.len());
+        groups.push(lines[at..end].to_vec());
+        at = end;
+    }
+    groups.sort();
+    lines.splice(start..at, groups.into_iter().flatten());
 }
 
 /// The lines of `expected` and `actual` that differ, as a unified-style listing (`-` only in
