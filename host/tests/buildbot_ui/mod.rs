@@ -336,11 +336,11 @@ async fn serve_demo_activity(venv: &Path, www: &str) -> Serving {
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A script expression: the build page's steps shown so far (the lines `<number>  <name>` of
-/// the step list) and its result once finished (`null` while it runs).
+/// the step list, number and name apart by two white-space characters) and its result once finished (`null` while it runs).
 const BUILD_PROGRESS: &str = "(function () {
     var view = document.querySelector('.bb-build-view');
     var text = view ? view.innerText : '';
-    var steps = text.split('\\n').filter(function (l) { return /^\\d+ {2}\\S/.test(l); });
+    var steps = text.split('\\n').filter(function (l) { return /^\\d+\\s\\s+\\S/.test(l); });
     var result = text.match(/\\b(SUCCESS|WARNINGS|FAILURE|SKIPPED|EXCEPTION|RETRY|CANCELLED)\\b/);
     return { steps: steps.length, result: result && result[1] };
 })()";
