@@ -10,6 +10,9 @@ mod auth_oauth2;
 mod authz;
 mod avatar;
 mod badges;
+// Buildbot's UI tests use the browser helpers of `ui` and the demo activity runner.
+#[cfg(feature = "demo")]
+mod buildbot_ui;
 mod buildbot_ui_serving;
 mod change_hooks;
 mod check_config_plugins;

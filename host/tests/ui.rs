@@ -135,8 +135,10 @@ impl Browser {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
+        // Dates the pages show in the browser's time zone read the same on every machine.
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
+            .env("TZ", "UTC")
             .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -201,6 +203,14 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{script}: {e}"))
     }
 
+    /// Runs `script` with `arguments` set to `args`; its result.
+    pub(crate) async fn js_with(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
+    }
+
     /// Console entries since the last call (chromedriver's log command, which WebDriver
     /// itself lacks).
     pub(crate) async fn console(&self) -> Vec<Value> {
@@ -210,6 +220,15 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("browser log: {e}"));
         answer.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Runs a Chrome DevTools Protocol command (chromedriver's `goog/cdp/execute`), e.g.
+    /// `Page.addScriptToEvaluateOnNewDocument`; its result.
+    pub(crate) async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.client
+            .issue_cmd(Cdp(json!({"cmd": cmd, "params": params})))
+            .await
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
     }
 
     pub(crate) async fn screenshot(&self, name: &str) {
@@ -257,6 +276,27 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
             axum::http::Method::POST,
             Some(json!({"type": "browser"}).to_string()),
         )
+    }
+}
+
+/// `POST /session/{id}/goog/cdp/execute {"cmd", "params"}`: a DevTools command.
+#[derive(Debug)]
+struct Cdp(Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(self.0.to_string()))
     }
 }
 

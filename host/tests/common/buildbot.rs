@@ -72,8 +72,9 @@ pub fn master() -> Option<&'static Buildbot> {
         .as_ref()
 }
 
-/// The environment's folder, made or checked by `fixtures/buildbot/venv.sh`.
-fn venv() -> Option<PathBuf> {
+/// The environment's folder, made or checked by `fixtures/buildbot/venv.sh`; `None` (skip)
+/// when the package registry cannot be reached and `BUILDBOT_WWW_REQUIRE_BUILDBOT` is unset.
+pub fn venv() -> Option<PathBuf> {
     let dir = std::env::var_os("BUILDBOT_WWW_BUILDBOT_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("buildbot-venv-4.3.0"));

@@ -1,0 +1,515 @@
+//! Buildbot 4.3's own React UI (the pip packages `buildbot-www` and the waterfall, console and
+//! grid views, from the tests' Python environment) served by this server through
+//! `[www.buildbot_ui]`, in a real headless Chromium: every page shows the same text as the same
+//! UI showed against a real Buildbot 4.3 master on the same database (recorded once into
+//! `fixtures/buildbot-ui/`, see its README), a login through the UI's own controls, and a build
+//! forced from the UI whose progress shows without a reload.
+//!
+//! Without the Python environment (the package registry cannot be reached) the tests are
+//! skipped unless `BUILDBOT_WWW_REQUIRE_BUILDBOT` is set; without chromedriver, unless
+//! `BUILDBOT_WWW_REQUIRE_BROWSER` is set. Recording (`record_from_real_buildbot`) and the
+//! timings (`time_to_show_against_real_buildbot`) run only on demand (`--ignored`).
+
+mod reference;
+mod walker;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common;
+use crate::ui::Browser;
+use walker::{Walker, PAGES};
+
+/// Pages (file stems) whose text still differs from real Buildbot's, each with the reason: the
+/// server work that will make them equal. The comparison fails for a page listed here that has
+/// become equal, so the list only shrinks.
+const STILL_DIFFERENT: &[(&str, &str)] = &[(
+    "projects",
+    "the page asks `projects?active=true`, which answers no project here: Buildbot's special \
+     `active` filter (projects with builders on an active master) is issue 21 item 2",
+)];
+
+/// `fixtures/buildbot-ui`: the recorded texts and database.
+fn recordings_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/buildbot-ui")
+}
+
+/// The `static` folders of the UI's packages in the Python environment: the base UI first,
+/// then the three views.
+fn static_dirs(venv: &Path) -> Vec<PathBuf> {
+    let lib = std::fs::read_dir(venv.join("lib"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("site-packages"))
+        .find(|p| p.join("buildbot_www").is_dir())
+        .unwrap_or_else(|| panic!("no buildbot_www under {}/lib", venv.display()));
+    [
+        "buildbot_www",
+        "buildbot_waterfall_view",
+        "buildbot_console_view",
+        "buildbot_grid_view",
+    ]
+    .iter()
+    .map(|package| lib.join(package).join("static"))
+    .collect()
+}
+
+/// The browser for these tests: UTC (`ui::Browser`) and American English, as recorded.
+async fn browser() -> Option<Browser> {
+    Browser::start_with(&["--lang=en-US"]).await
+}
+
+/// This server's config for Buildbot's UI on `state.sqlite` next to it at `base`
+/// (`http://127.0.0.1:PORT`): the reference master's, its UI from `venv`, the three views
+/// (Buildbot's, not this server's plugins), no avatars, and `www` TOML added.
+fn our_config(venv: &Path, base: &str, www: &str) -> common::MasterToml {
+    let port = base.rsplit(':').next().unwrap();
+    let dirs: toml_edit::Array = static_dirs(venv)
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    common::MasterToml::reference()
+        .set(&["buildbotURL"], format!("{base}/"))
+        .set(&["www", "port"], format!("tcp:{port}:interface=127.0.0.1"))
+        .set(&["www", "avatar_methods"], toml_edit::Array::new())
+        .remove(&["www", "plugins", "badges"])
+        .set(&["www", "buildbot_ui", "static_dirs"], dirs)
+        .www_toml(www)
+}
+
+/// This server in-process on a copy of the recorded database, as [`our_config`] sets it up.
+struct OurSite {
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn our_site(venv: &Path, www: &str) -> OurSite {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        recordings_dir().join("state.sqlite"),
+        dir.path().join("state.sqlite"),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let path = our_config(venv, &base, www).write(dir.path());
+    // The views are Buildbot's JavaScript plugins here: this server's wasm plugins of the same
+    // names are not loaded.
+    let state = common::state_without_plugins(&path).await;
+    let limits = state.http.config.www.limits;
+    tokio::spawn(buildbot_www::http::serve(
+        listener,
+        buildbot_www::server::app(state),
+        limits,
+        std::future::pending(),
+    ));
+    OurSite { base, _dir: dir }
+}
+
+/// Every page and tab of Buildbot's UI on this server shows the text recorded against real
+/// Buildbot 4.3, except the pages listed in [`STILL_DIFFERENT`], which must still differ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_shows_what_real_buildbot_shows() {
+    let Some(venv) = common::buildbot::venv() else {
+        return;
+    };
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let site = our_site(&venv, "").await;
+    let walker = Walker::new(&browser, &format!("{}/", site.base)).await;
+    let texts = walker.walk().await;
+    browser.quit().await;
+    let mut failures = Vec::new();
+    let mut still_different = Vec::new();
+    for (name, text) in &texts {
+        let path = recordings_dir().join(format!("{name}.txt"));
+        let recorded = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (record it: see its README)", path.display()));
+        // Normalized again: the rules may have grown since it was recorded.
+        let recorded = walker::normalize(&recorded);
+        let listed = STILL_DIFFERENT.iter().find(|(page, _)| page == name);
+        match (recorded == *text, listed) {
+            (true, None) => {}
+            (false, Some((_, reason))) => still_different.push(format!(
+                "{name} ({reason}):\n{}",
+                walker::diff(&recorded, text)
+            )),
+            (true, Some(_)) => failures.push(format!(
+                "{name} now shows what Buildbot shows: remove it from STILL_DIFFERENT"
+            )),
+            (false, None) => failures.push(format!(
+                "{name} differs from {} (- recorded, + ours):\n{}",
+                path.display(),
+                walker::diff(&recorded, text)
+            )),
+        }
+    }
+    for text in &still_different {
+        eprintln!("still different, as listed: {text}");
+    }
+    assert_eq!(
+        texts.len(),
+        PAGES.iter().map(|p| 1 + p.tabs.len()).sum::<usize>()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Records `fixtures/buildbot-ui/` from a real Buildbot 4.3 master on a copy of the reference
+/// database: each page's text, and the database as the master left it while it showed them.
+/// On demand only: `BUILDBOT_WWW_RECORD_UI=1 cargo test -p buildbot-www --test www
+/// buildbot_ui::record_from_real_buildbot -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "records fixtures/buildbot-ui from a real Buildbot master: on demand only"]
+async fn record_from_real_buildbot() {
+    if std::env::var_os("BUILDBOT_WWW_RECORD_UI").is_none() {
+        eprintln!("skipped: set BUILDBOT_WWW_RECORD_UI=1 to record fixtures/buildbot-ui");
+        return;
+    }
+    let venv = common::buildbot::venv().expect("the Python environment, to record");
+    let browser = browser().await.expect("chromedriver, to record");
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("state.sqlite");
+    std::fs::copy(common::reference_dir().join("state.sqlite"), &database).unwrap();
+    let master = reference::RealMaster::start(&venv, dir.path(), &database).await;
+    let walker = Walker::new(&browser, &master.base).await;
+    let texts = walker.walk().await;
+    browser.quit().await;
+    let out = recordings_dir();
+    std::fs::create_dir_all(&out).unwrap();
+    // The database as the master showed it, before stopping it writes its end.
+    reference::snapshot(&database, &out.join("state.sqlite")).await;
+    drop(master);
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "txt") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    for (name, text) in &texts {
+        std::fs::write(out.join(format!("{name}.txt")), text).unwrap();
+    }
+    eprintln!("recorded {} pages into {}", texts.len(), out.display());
+}
+
+/// A 200-step build (number 15 of `linux-build`, reusing build 1's request) added to the
+/// database at `path`, for the timings; its route.
+async fn add_big_build(path: &Path) -> &'static str {
+    use sqlx::ConnectOptions as _;
+    let mut db = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .connect()
+        .await
+        .unwrap();
+    let (buildid,): (i64,) = sqlx::query_as(
+        "INSERT INTO builds (number, builderid, buildrequestid, workerid, masterid, started_at, \
+         complete_at, locks_duration_s, state_string, results) \
+         SELECT 15, builderid, buildrequestid, workerid, masterid, started_at, complete_at + 200, \
+         0, 'build successful', 0 FROM builds WHERE builderid = 4 AND number = 1 RETURNING id",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    for number in 0..200 {
+        sqlx::query(
+            "INSERT INTO steps (number, name, buildid, started_at, locks_acquired_at, complete_at, \
+             state_string, results, urls_json, hidden) \
+             SELECT $1, 'step-' || $1, $2, started_at + $1, started_at + $1, started_at + $1 + 1, \
+             'step done', 0, '[]', 0 FROM builds WHERE id = $2",
+        )
+        .bind(number)
+        .bind(buildid)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    }
+    sqlx::Connection::close(db).await.unwrap();
+    "builders/4/builds/15"
+}
+
+/// The median of the time the UI takes to show each page, loaded afresh `runs` times.
+/// Each page must show `shows` (its last line of data) for its time to count.
+async fn time_pages(walker: &Walker<'_>, pages: &[(&str, &str)], runs: usize) -> Vec<Duration> {
+    let mut medians = Vec::new();
+    for (route, shows) in pages {
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            times.push(walker.open(route).await);
+            let text = walker.text().await;
+            assert!(
+                text.contains(shows),
+                "#/{route} does not show {shows}:\n{text}"
+            );
+        }
+        times.sort();
+        medians.push(times[runs / 2]);
+    }
+    medians
+}
+
+/// Report only (no assertion on time): how long Buildbot's UI takes to show the builders page
+/// and a 200-step build page in the browser, against this server and against real Buildbot 4.3,
+/// on the same database. On demand: `cargo test -p buildbot-www --test www
+/// buildbot_ui::time_to_show_against_real_buildbot -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement against a real Buildbot master: on demand only"]
+async fn time_to_show_against_real_buildbot() {
+    let venv = common::buildbot::venv().expect("the Python environment");
+    let browser = browser().await.expect("chromedriver");
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("state.sqlite");
+    std::fs::copy(recordings_dir().join("state.sqlite"), &database).unwrap();
+    let build = add_big_build(&database).await;
+    let routes = [("builders", "windows-build"), (build, "step-199")];
+    let runs = 7;
+    let ours = {
+        let our_dir = tempfile::tempdir().unwrap();
+        std::fs::copy(&database, our_dir.path().join("state.sqlite")).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let path = our_config(&venv, &base, "").write(our_dir.path());
+        let state = common::state_without_plugins(&path).await;
+        let limits = state.http.config.www.limits;
+        tokio::spawn(buildbot_www::http::serve(
+            listener,
+            buildbot_www::server::app(state),
+            limits,
+            std::future::pending(),
+        ));
+        let walker = Walker::new(&browser, &format!("{base}/")).await;
+        time_pages(&walker, &routes, runs).await
+    };
+    let master = reference::RealMaster::start(&venv, dir.path(), &database).await;
+    let walker = Walker::new(&browser, &master.base).await;
+    let theirs = time_pages(&walker, &routes, runs).await;
+    drop(master);
+    browser.quit().await;
+    for (((route, _), ours), theirs) in routes.iter().zip(ours).zip(theirs) {
+        eprintln!(
+            "#/{route}: shown in {} ms on this server, {} ms on Buildbot 4.3 (median of {runs})",
+            ours.as_millis(),
+            theirs.as_millis()
+        );
+    }
+}
+
+/// A `buildbot-www serve --demo-activity` process (the demo runner playing the master) on a
+/// copy of the recorded database, Buildbot's UI at its root, `www` TOML added; ended on drop.
+struct Serving {
+    base: String,
+    process: common::Serving,
+    _dir: tempfile::TempDir,
+}
+
+async fn serve_demo_activity(venv: &Path, www: &str) -> Serving {
+    use std::os::unix::process::CommandExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        recordings_dir().join("state.sqlite"),
+        dir.path().join("state.sqlite"),
+    )
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", common::free_port());
+    let config = our_config(venv, &base, www)
+        // This server's plugins are not loaded: the views are Buildbot's scripts here.
+        .remove(&["www", "plugins"])
+        .write(dir.path());
+    let process = common::Serving::start(
+        Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
+            .args(["serve", "--demo-activity", "--config"])
+            .arg(&config)
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        &base,
+    )
+    .await;
+    Serving {
+        base,
+        process,
+        _dir: dir,
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A script expression: the build page's steps shown so far (the lines `<number>  <name>` of
+/// the step list, number and name apart by two white-space characters) and its result once finished (`null` while it runs).
+const BUILD_PROGRESS: &str = "(function () {
+    var view = document.querySelector('.bb-build-view');
+    var text = view ? view.innerText : '';
+    var steps = text.split('\\n').filter(function (l) { return /^\\d+\\s\\s+\\S/.test(l); });
+    var result = text.match(/\\b(SUCCESS|WARNINGS|FAILURE|SKIPPED|EXCEPTION|RETRY|CANCELLED)\\b/);
+    return { steps: steps.length, result: result && result[1] };
+})()";
+
+/// A build forced from the builder page's own button and dialog: the UI follows it to its
+/// build page, where its steps appear and it finishes, all without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_build_shows_its_progress_live() {
+    let Some(venv) = common::buildbot::venv() else {
+        return;
+    };
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let site = serve_demo_activity(&venv, "").await;
+    let walker = Walker::new(&browser, &format!("{}/", site.base)).await;
+    walker.open("builders/2").await;
+    browser.js("window.__notReloaded = true; return 1").await;
+    let clicked = browser
+        .js("var b = Array.from(document.querySelectorAll('button'))
+               .find(b => b.textContent.trim() === 'Force build');
+             if (!b) return false; b.click(); return true;")
+        .await;
+    assert_eq!(clicked, json!(true), "no Force build button");
+    browser
+        .wait_for(
+            "the force dialog",
+            "return document.querySelector('.modal-dialog') !== null",
+            WAIT,
+        )
+        .await;
+    browser
+        .js(
+            "var b = Array.from(document.querySelectorAll('.modal-dialog button'))
+               .find(b => b.textContent.trim() === 'Start build');
+             b.click(); return 1;",
+        )
+        .await;
+    // The UI goes to the build request, then to the build once it has started.
+    let route = browser
+        .wait_for(
+            "the forced build's page",
+            "var m = location.hash.match(/^#\\/builders\\/2\\/builds\\/(\\d+)$/);
+             return window.__notReloaded === true && m && location.hash;",
+            WAIT,
+        )
+        .await;
+    let started = Instant::now();
+    let progress = format!("return {BUILD_PROGRESS}");
+    let at_first = browser.js(&progress).await;
+    browser.screenshot("buildbot-ui-forced-build-running").await;
+    assert_eq!(
+        at_first["result"],
+        Value::Null,
+        "finished already: {at_first}"
+    );
+    let result = browser
+        .wait_for(
+            "the forced build to finish",
+            &format!("var p = {BUILD_PROGRESS}; return window.__notReloaded === true && p.result;"),
+            Duration::from_secs(120),
+        )
+        .await;
+    let at_end = browser.js(&progress).await;
+    browser
+        .screenshot("buildbot-ui-forced-build-finished")
+        .await;
+    eprintln!(
+        "{route}: {at_first} when its page showed, {at_end} {} s later",
+        started.elapsed().as_secs()
+    );
+    assert!(
+        at_end["steps"].as_u64() > at_first["steps"].as_u64(),
+        "no step appeared live: {at_first} then {at_end}"
+    );
+    assert_eq!(at_end["result"], result);
+    assert!(
+        browser.js("return location.hash").await == json!(route),
+        "the UI left the build page"
+    );
+    browser.quit().await;
+    drop(site.process);
+}
+
+/// The top bar's own controls: "Anonymous", then "Login" (the browser answers the server's
+/// password challenge, as a person would in its dialog), the user's name shown, then "Logout"
+/// and anonymous again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_in_and_out_with_the_ui_controls() {
+    let Some(venv) = common::buildbot::venv() else {
+        return;
+    };
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let site = our_site(
+        &venv,
+        "[www.auth]\ntype = \"UserPasswordAuth\"\nusers = { homer = \"doh!\" }\n",
+    )
+    .await;
+    let walker = Walker::new(&browser, &format!("{}/", site.base)).await;
+    walker.open("builders").await;
+    let menu = "#bb-loginbar-dropdown";
+    let anonymous = browser
+        .js(&format!(
+            "var m = document.querySelector('{menu}'); return m && m.textContent"
+        ))
+        .await;
+    assert_eq!(anonymous, json!("Anonymous"));
+    // What the browser sends once the user has typed the password into its dialog.
+    browser.cdp("Network.enable", json!({})).await;
+    browser
+        .cdp(
+            "Network.setExtraHTTPHeaders",
+            json!({"headers": {"Authorization": "Basic aG9tZXI6ZG9oIQ=="}}),
+        )
+        .await;
+    browser
+        .js(&format!(
+            "document.querySelector('{menu}').click(); return 1"
+        ))
+        .await;
+    browser
+        .wait_for(
+            "the Login entry",
+            "var a = Array.from(document.querySelectorAll('.dropdown-menu a'))
+               .find(a => a.textContent.trim() === 'Login');
+             if (!a) return false; a.click(); return true;",
+            WAIT,
+        )
+        .await;
+    let name = browser
+        .wait_for(
+            "the user in the top bar",
+            &format!(
+                "var m = document.querySelector('{menu}');
+                 return location.hash === '#/builders' && m && m.textContent.includes('homer') && m.textContent"
+            ),
+            WAIT,
+        )
+        .await;
+    browser
+        .cdp("Network.setExtraHTTPHeaders", json!({"headers": {}}))
+        .await;
+    browser.screenshot("buildbot-ui-logged-in").await;
+    eprintln!("logged in: {name}");
+    browser
+        .js(&format!(
+            "document.querySelector('{menu}').click(); return 1"
+        ))
+        .await;
+    browser
+        .wait_for(
+            "the Logout entry",
+            "var a = Array.from(document.querySelectorAll('.dropdown-menu a'))
+               .find(a => a.textContent.trim() === 'Logout');
+             if (!a) return false; a.click(); return true;",
+            WAIT,
+        )
+        .await;
+    browser
+        .wait_for(
+            "anonymous again",
+            &format!(
+                "var m = document.querySelector('{menu}');
+                 return m && m.textContent === 'Anonymous'"
+            ),
+            WAIT,
+        )
+        .await;
+    browser.quit().await;
+}
