@@ -26,11 +26,7 @@ use walker::{Walker, PAGES};
 /// Pages (file stems) whose text still differs from real Buildbot's, each with the reason: the
 /// server work that will make them equal. The comparison fails for a page listed here that has
 /// become equal, so the list only shrinks.
-const STILL_DIFFERENT: &[(&str, &str)] = &[(
-    "projects",
-    "the page asks `projects?active=true`, which answers no project here: Buildbot's special \
-     `active` filter (projects with builders on an active master) is issue 21 item 2",
-)];
+const STILL_DIFFERENT: &[(&str, &str)] = &[];
 
 /// `fixtures/buildbot-ui`: the recorded texts and database.
 fn recordings_dir() -> PathBuf {
@@ -192,107 +188,6 @@ async fn record_from_real_buildbot() {
         std::fs::write(out.join(format!("{name}.txt")), text).unwrap();
     }
     eprintln!("recorded {} pages into {}", texts.len(), out.display());
-}
-
-/// A 200-step build (number 15 of `linux-build`, reusing build 1's request) added to the
-/// database at `path`, for the timings; its route.
-async fn add_big_build(path: &Path) -> &'static str {
-    use sqlx::ConnectOptions as _;
-    let mut db = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .connect()
-        .await
-        .unwrap();
-    let (buildid,): (i64,) = sqlx::query_as(
-        "INSERT INTO builds (number, builderid, buildrequestid, workerid, masterid, started_at, \
-         complete_at, locks_duration_s, state_string, results) \
-         SELECT 15, builderid, buildrequestid, workerid, masterid, started_at, complete_at + 200, \
-         0, 'build successful', 0 FROM builds WHERE builderid = 4 AND number = 1 RETURNING id",
-    )
-    .fetch_one(&mut db)
-    .await
-    .unwrap();
-    for number in 0..200 {
-        sqlx::query(
-            "INSERT INTO steps (number, name, buildid, started_at, locks_acquired_at, complete_at, \
-             state_string, results, urls_json, hidden) \
-             SELECT $1, 'step-' || $1, $2, started_at + $1, started_at + $1, started_at + $1 + 1, \
-             'step done', 0, '[]', 0 FROM builds WHERE id = $2",
-        )
-        .bind(number)
-        .bind(buildid)
-        .execute(&mut db)
-        .await
-        .unwrap();
-    }
-    sqlx::Connection::close(db).await.unwrap();
-    "builders/4/builds/15"
-}
-
-/// The median of the time the UI takes to show each page, loaded afresh `runs` times.
-/// Each page must show `shows` (its last line of data) for its time to count.
-async fn time_pages(walker: &Walker<'_>, pages: &[(&str, &str)], runs: usize) -> Vec<Duration> {
-    let mut medians = Vec::new();
-    for (route, shows) in pages {
-        let mut times = Vec::new();
-        for _ in 0..runs {
-            times.push(walker.open(route).await);
-            let text = walker.text().await;
-            assert!(
-                text.contains(shows),
-                "#/{route} does not show {shows}:\n{text}"
-            );
-        }
-        times.sort();
-        medians.push(times[runs / 2]);
-    }
-    medians
-}
-
-/// Report only (no assertion on time): how long Buildbot's UI takes to show the builders page
-/// and a 200-step build page in the browser, against this server and against real Buildbot 4.3,
-/// on the same database. On demand: `cargo test -p buildbot-www --test www
-/// buildbot_ui::time_to_show_against_real_buildbot -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement against a real Buildbot master: on demand only"]
-async fn time_to_show_against_real_buildbot() {
-    let venv = common::buildbot::venv().expect("the Python environment");
-    let browser = browser().await.expect("chromedriver");
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("state.sqlite");
-    std::fs::copy(recordings_dir().join("state.sqlite"), &database).unwrap();
-    let build = add_big_build(&database).await;
-    let routes = [("builders", "windows-build"), (build, "step-199")];
-    let runs = 7;
-    let ours = {
-        let our_dir = tempfile::tempdir().unwrap();
-        std::fs::copy(&database, our_dir.path().join("state.sqlite")).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let path = our_config(&venv, &base, "").write(our_dir.path());
-        let state = common::state_without_plugins(&path).await;
-        let limits = state.http.config.www.limits;
-        tokio::spawn(buildbot_www::http::serve(
-            listener,
-            buildbot_www::server::app(state),
-            limits,
-            std::future::pending(),
-        ));
-        let walker = Walker::new(&browser, &format!("{base}/")).await;
-        time_pages(&walker, &routes, runs).await
-    };
-    let master = reference::RealMaster::start(&venv, dir.path(), &database).await;
-    let walker = Walker::new(&browser, &master.base).await;
-    let theirs = time_pages(&walker, &routes, runs).await;
-    drop(master);
-    browser.quit().await;
-    for (((route, _), ours), theirs) in routes.iter().zip(ours).zip(theirs) {
-        eprintln!(
-            "#/{route}: shown in {} ms on this server, {} ms on Buildbot 4.3 (median of {runs})",
-            ours.as_millis(),
-            theirs.as_millis()
-        );
-    }
 }
 
 /// A `buildbot-www serve --demo-activity` process (the demo runner playing the master) on a
