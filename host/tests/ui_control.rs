@@ -268,7 +268,12 @@ async fn the_force_form_has_every_field_type() {
 }
 
 /// Waits until a REST read satisfies `done`.
-async fn until(site: &Site, what: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn until(
+    site: &Site,
+    what: &str,
+    path: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let value = site.get(path).await;

@@ -408,3 +408,117 @@ async fn logging_in_and_out_with_the_ui_controls() {
         .await;
     browser.quit().await;
 }
+
+/// Clicks the button labelled `label` once it shows (the UI's top bar actions).
+async fn click_button(browser: &Browser, label: &str) {
+    browser
+        .wait_for(
+            &format!("the {label} button"),
+            &format!(
+                "var b = Array.from(document.querySelectorAll('button'))
+                   .find(b => b.textContent.trim() === '{label}' && !b.disabled);
+                 if (!b) return false; b.click(); return true;"
+            ),
+            WAIT,
+        )
+        .await;
+}
+
+/// Cancel, Stop and Rebuild from the UI's own buttons, carried out by the standalone runner,
+/// which the test ticks itself so that a request stays pending until it is claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stop_and_rebuild_from_the_ui() {
+    let Some(venv) = common::buildbot::venv() else {
+        return;
+    };
+    let Some(browser) = browser().await else {
+        return;
+    };
+    // The browser's origin is the test server's port, not buildbotURL's.
+    let config = our_config(
+        &venv,
+        "http://127.0.0.1:8010",
+        "allowed_origins = [\"http://127.0.0.1:*\"]",
+    )
+    .remove(&["www", "plugins"]);
+    let mut site = crate::control::site_with(&config.text(), true).await;
+    let walker = Walker::new(&browser, &format!("{}/", site.server.base)).await;
+    let force = || {
+        site.rpc(
+            "forceschedulers/force-docs",
+            None,
+            "force",
+            json!({"builderid": 1}),
+        )
+    };
+    let request_of = |answer: (u16, Value)| {
+        assert_eq!(answer.0, 200, "{}", answer.1);
+        answer.1["result"][1]["1"].as_i64().expect("a request id")
+    };
+
+    // Cancel: a pending request's page.
+    let pending = request_of(force().await);
+    walker.open(&format!("buildrequests/{pending}")).await;
+    click_button(&browser, "Cancel").await;
+    let request = crate::ui_control::until(
+        &site,
+        "the request cancelled",
+        &format!("buildrequests/{pending}"),
+        |r| r["buildrequests"][0]["complete"] == json!(true),
+    )
+    .await;
+    assert_eq!(
+        request["buildrequests"][0]["results"],
+        json!(6),
+        "{request}"
+    );
+
+    // Stop: a running build's page.
+    let running = request_of(force().await);
+    site.tick().await;
+    let builds = site.get(&format!("builds?buildrequestid={running}")).await;
+    let number = builds["builds"][0]["number"]
+        .as_i64()
+        .expect("a started build");
+    let buildid = builds["builds"][0]["buildid"].as_i64().unwrap();
+    // A running build's page never settles (its duration ticks): the button is enough.
+    browser.goto("about:blank").await;
+    browser
+        .goto(&format!("{}#/builders/1/builds/{number}", walker.base))
+        .await;
+    click_button(&browser, "Stop").await;
+    let mut build = Value::Null;
+    for _ in 0..50 {
+        site.tick().await;
+        build = site.get(&format!("builds/{buildid}")).await;
+        if build["builds"][0]["complete"] == json!(true) {
+            break;
+        }
+    }
+    assert_eq!(build["builds"][0]["results"], json!(6), "{build}");
+
+    // Rebuild: the same page, now finished, shows the button live; the UI follows the new
+    // request.
+    click_button(&browser, "Rebuild").await;
+    let hash = browser
+        .wait_for(
+            "the rebuilt request's page",
+            "return /^#\\/buildrequests\\/\\d+/.test(location.hash) && location.hash",
+            WAIT,
+        )
+        .await;
+    let rebuilt: i64 = hash.as_str().unwrap()["#/buildrequests/".len()..]
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rebuilt > running, "{hash}");
+    let request = site.get(&format!("buildrequests/{rebuilt}")).await;
+    assert_eq!(
+        request["buildrequests"][0]["builderid"],
+        json!(1),
+        "{request}"
+    );
+    browser.quit().await;
+}
