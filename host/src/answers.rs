@@ -3,7 +3,7 @@
 //! page).
 
 use axum::body::Body;
-use axum::http::{header, Response, StatusCode};
+use axum::http::{header, HeaderMap, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::config::Config;
@@ -18,6 +18,51 @@ pub fn twisted_not_found(detail: &str) -> Response<Body> {
         .status(StatusCode::NOT_FOUND)
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+/// The `ETag` of a file served as it is (the UI's assets, Buildbot's UI files): the first 8
+/// bytes of its SHA-256, quoted.
+pub fn content_etag(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// Whether `If-None-Match` names `tag` (or is `*`), compared weakly as RFC 9110 asks for this
+/// header: the answer is then `304 Not Modified`.
+pub fn if_none_match(headers: &HeaderMap, tag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
+}
+
+/// A file's answer, revalidated on every use (`no-cache`, its `ETag`): `304 Not Modified`
+/// when the client's copy is `fresh`, else the body. `builder` may carry headers of its own.
+pub fn file_answer(
+    builder: axum::http::response::Builder,
+    etag: &str,
+    fresh: bool,
+    content_type: &str,
+    body: Body,
+) -> Response<Body> {
+    let builder = builder
+        .header(header::ETAG, etag)
+        .header(header::CACHE_CONTROL, "no-cache");
+    if fresh {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    builder
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body)
         .unwrap_or_default()
 }
 

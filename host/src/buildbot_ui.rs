@@ -16,9 +16,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use axum::http::{header, HeaderMap, Method, Response};
 use axum::middleware::Next;
-use sha2::{Digest, Sha256};
 
 use crate::config::{BuildbotUiConfig, Config};
 use crate::identity::User;
@@ -49,7 +48,7 @@ pub struct BuildbotUi {
 struct StaticFile {
     body: Bytes,
     content_type: &'static str,
-    etag: HeaderValue,
+    etag: String,
 }
 
 impl BuildbotUi {
@@ -132,22 +131,14 @@ pub async fn serve(
 
 impl StaticFile {
     fn answer(&self, request: &HeaderMap) -> Response<Body> {
-        let fresh = request
-            .get(header::IF_NONE_MATCH)
-            .is_some_and(|tags| tags.as_bytes() == self.etag.as_bytes());
-        let builder = Response::builder()
-            .header(header::ETAG, self.etag.clone())
-            .header(header::CACHE_CONTROL, "no-cache");
-        if fresh {
-            return builder
-                .status(StatusCode::NOT_MODIFIED)
-                .body(Body::empty())
-                .unwrap_or_default();
-        }
-        builder
-            .header(header::CONTENT_TYPE, self.content_type)
-            .body(Body::from(self.body.clone()))
-            .unwrap_or_default()
+        let fresh = crate::answers::if_none_match(request, &self.etag);
+        crate::answers::file_answer(
+            Response::builder(),
+            &self.etag,
+            fresh,
+            self.content_type,
+            Body::from(self.body.clone()),
+        )
     }
 }
 
@@ -186,13 +177,12 @@ fn read_folder(
                         MAX_BYTES >> 20
                     )
                 })?;
-                let digest = Sha256::digest(&body);
-                let etag = format!("\"{}\"", hex(&digest[..8]));
+                let etag = crate::answers::content_etag(&body);
                 files.insert(
                     format!("{prefix}{name}"),
                     StaticFile {
                         content_type: content_type(&name),
-                        etag: HeaderValue::from_str(&etag).expect("hex is a header value"),
+                        etag,
                         body: Bytes::from(body),
                     },
                 );
@@ -200,10 +190,6 @@ fn read_folder(
         }
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The content type of a UI file, by its extension.

@@ -216,7 +216,10 @@ impl Browser {
     pub(crate) async fn console(&self) -> Vec<Value> {
         let answer = self
             .client
-            .issue_cmd(BrowserLog)
+            .issue_cmd(SessionCommand {
+                path: "se/log",
+                body: json!({"type": "browser"}),
+            })
             .await
             .unwrap_or_else(|e| panic!("browser log: {e}"));
         answer.as_array().cloned().unwrap_or_default()
@@ -226,7 +229,10 @@ impl Browser {
     /// `Page.addScriptToEvaluateOnNewDocument`; its result.
     pub(crate) async fn cdp(&self, cmd: &str, params: Value) -> Value {
         self.client
-            .issue_cmd(Cdp(json!({"cmd": cmd, "params": params})))
+            .issue_cmd(SessionCommand {
+                path: "goog/cdp/execute",
+                body: json!({"cmd": cmd, "params": params}),
+            })
             .await
             .unwrap_or_else(|e| panic!("{cmd}: {e}"))
     }
@@ -255,48 +261,30 @@ impl Browser {
     }
 }
 
-/// `POST /session/{id}/se/log {"type": "browser"}`: the browser's console since the last one.
+/// A `POST /session/{id}/<path>` command with a JSON body: the browser's console since the
+/// last read (`se/log`, `{"type": "browser"}`), a DevTools command (`goog/cdp/execute`,
+/// `{"cmd", "params"}`).
 #[derive(Debug)]
-struct BrowserLog;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        (
-            axum::http::Method::POST,
-            Some(json!({"type": "browser"}).to_string()),
-        )
-    }
+struct SessionCommand {
+    path: &'static str,
+    body: Value,
 }
 
-/// `POST /session/{id}/goog/cdp/execute {"cmd", "params"}`: a DevTools command.
-#[derive(Debug)]
-struct Cdp(Value);
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+impl fantoccini::wd::WebDriverCompatibleCommand for SessionCommand {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        (axum::http::Method::POST, Some(self.0.to_string()))
+        (axum::http::Method::POST, Some(self.body.to_string()))
     }
 }
 
@@ -738,13 +726,7 @@ async fn site_with_auth(www_toml: &str) -> (String, tempfile::TempDir) {
         .write(dir.path());
     let config = buildbot_www::config::load(&config_path).expect("config loads");
     let state = buildbot_www::server::state(config).await.expect("state");
-    let limits = state.http.config.www.limits;
-    tokio::spawn(buildbot_www::http::serve(
-        listener,
-        buildbot_www::server::app(state),
-        limits,
-        std::future::pending(),
-    ));
+    common::serve_state_on(listener, state);
     (base, dir)
 }
 

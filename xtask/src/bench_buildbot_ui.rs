@@ -11,7 +11,7 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use crate::bench::{sqlite3, start_server_with, LONG_BUILD_SQL};
+use crate::bench::{sqlite3, LONG_BUILD_SQL};
 use crate::root;
 use crate::webdriver::Browser;
 
@@ -31,19 +31,8 @@ const COUNT: &str = "[document.querySelectorAll('tr, li.list-group-item').length
                      document.querySelectorAll('[class*=\"results_\"]').length]";
 
 pub(crate) fn buildbot_ui() -> Result<()> {
-    let Some(venv) = crate::buildbot::venv() else {
-        bail!(
-            "Buildbot's Python environment is not there: `cargo xtask test` makes it (or \
-             `sh fixtures/buildbot/venv.sh $CARGO_TARGET_DIR/buildbot-venv-4.3.0`)"
-        );
-    };
-    let static_dir = venv
-        .join("lib")
-        .read_dir()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("site-packages/buildbot_www/static"))
-        .find(|p| p.join("index.html").is_file());
-    let Some(static_dir) = static_dir else {
+    let venv = crate::buildbot::required_venv()?;
+    let Some(static_dir) = crate::buildbot::ui_static_dir(&venv) else {
         bail!("no buildbot_www/static in {}", venv.display());
     };
     let bench_dir = root().join("target/bench/buildbot-ui");
@@ -57,28 +46,19 @@ pub(crate) fn buildbot_ui() -> Result<()> {
     crate::run_command(Command::new(sqlite3()?).arg(&database).arg(LONG_BUILD_SQL))?;
 
     let browser = Browser::start(DRIVER_PORT)?;
-    let ours = {
-        let dir = bench_dir.join("ours");
-        std::fs::create_dir_all(&dir)?;
-        let copy = dir.join("state.sqlite");
-        std::fs::copy(&database, &copy)?;
-        let www = format!(
-            "[www.buildbot_ui]\nstatic_dirs = [\"{}\"]\n",
-            static_dir.display()
-        );
-        let _server = start_server_with(&dir, &copy, OURS_PORT, &www)?;
-        time_pages(&browser, OURS_PORT)?
-    };
-    let buildbot = {
-        let _master = crate::buildbot::start_master(
-            &venv,
-            &bench_dir.join("buildbot"),
-            &database,
-            BUILDBOT_PORTS,
-            "{}",
-        )?;
-        time_pages(&browser, BUILDBOT_PORTS.0)?
-    };
+    let www = format!(
+        "[www.buildbot_ui]\nstatic_dirs = [\"{}\"]\n",
+        static_dir.display()
+    );
+    let (ours, buildbot) = crate::buildbot::side_by_side(
+        &venv,
+        &bench_dir,
+        &database,
+        OURS_PORT,
+        BUILDBOT_PORTS,
+        &www,
+        |port| time_pages(&browser, port),
+    )?;
     let mut report = format!(
         "Buildbot 4.3's UI in headless Chromium (chromedriver), the reference database plus a \
          build of 200 steps; median and slowest of {ROUNDS} loads after an untimed one, from \

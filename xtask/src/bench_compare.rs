@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use crate::bench::{ensure_wrk, parse_wrk, start_server_with};
+use crate::bench::{ensure_wrk, parse_wrk};
 use crate::root;
 
 const OURS_PORT: u16 = 18_050;
@@ -30,36 +30,22 @@ type Round = Vec<(String, String, String)>;
 
 pub(crate) fn compare() -> Result<()> {
     let wrk = ensure_wrk()?;
-    let Some(venv) = crate::buildbot::venv() else {
-        bail!(
-            "Buildbot's Python environment is not there: `cargo xtask test` makes it (or \
-             `sh fixtures/buildbot/venv.sh $CARGO_TARGET_DIR/buildbot-venv-4.3.0`)"
-        );
-    };
+    let venv = crate::buildbot::required_venv()?;
     let bench_dir = root().join("target/bench/compare");
     let _ = std::fs::remove_dir_all(&bench_dir);
     std::fs::create_dir_all(&bench_dir)?;
     let database = root().join("fixtures/reference/buildbot-4.3/state.sqlite");
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
-    let ours = {
-        let dir = bench_dir.join("ours");
-        std::fs::create_dir_all(&dir)?;
-        let copy = dir.join("state.sqlite");
-        std::fs::copy(&database, &copy)?;
-        let _server = start_server_with(&dir, &copy, OURS_PORT, "")?;
-        round(&wrk, OURS_PORT)?
-    };
-    let buildbot = {
-        let _master = crate::buildbot::start_master(
-            &venv,
-            &bench_dir.join("buildbot"),
-            &database,
-            BUILDBOT_PORTS,
-            "{}",
-        )?;
-        round(&wrk, BUILDBOT_PORTS.0)?
-    };
+    let (ours, buildbot) = crate::buildbot::side_by_side(
+        &venv,
+        &bench_dir,
+        &database,
+        OURS_PORT,
+        BUILDBOT_PORTS,
+        "",
+        |port| round(&wrk, port),
+    )?;
 
     let mut report = format!(
         "The reference database (41 builds), each server alone on the machine, wrk -t2 -c8 \

@@ -32,14 +32,8 @@ pub(crate) fn live_page() -> Result<()> {
         root().join("fixtures/reference/buildbot-4.3/state.sqlite"),
         &database,
     )?;
-    let buildbot_static = crate::buildbot::venv().and_then(|venv| {
-        venv.join("lib")
-            .read_dir()
-            .ok()?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join("site-packages/buildbot_www/static"))
-            .find(|p| p.join("index.html").is_file())
-    });
+    let buildbot_static =
+        crate::buildbot::venv().and_then(|venv| crate::buildbot::ui_static_dir(&venv));
     let www = buildbot_static.as_ref().map_or(String::new(), |dir| {
         format!("[www.buildbot_ui]\nstatic_dirs = [\"{}\"]\n", dir.display())
     });

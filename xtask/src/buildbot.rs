@@ -19,6 +19,59 @@ pub(crate) fn venv() -> Option<PathBuf> {
     venv.join("bin/buildbot").is_file().then_some(venv)
 }
 
+/// The environment, or an error saying how to make it.
+pub(crate) fn required_venv() -> Result<PathBuf> {
+    venv().ok_or_else(|| {
+        anyhow::anyhow!(
+            "Buildbot's Python environment is not there: `cargo xtask test` makes it (or \
+             `sh fixtures/buildbot/venv.sh $CARGO_TARGET_DIR/buildbot-venv-4.3.0`)"
+        )
+    })
+}
+
+/// The static folder of the buildbot-www package (Buildbot's React UI) in that environment.
+pub(crate) fn ui_static_dir(venv: &Path) -> Option<PathBuf> {
+    venv.join("lib")
+        .read_dir()
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("site-packages/buildbot_www/static"))
+        .find(|p| p.join("index.html").is_file())
+}
+
+/// Measures this server (release build, `www_extra` TOML in its `[www]`) and then a real
+/// Buildbot master, each alone on the machine, each on its own copy of `database` in
+/// `bench_dir/ours` and `bench_dir/buildbot`: `measure(port)` against each in turn.
+pub(crate) fn side_by_side<T>(
+    venv: &Path,
+    bench_dir: &Path,
+    database: &Path,
+    ours_port: u16,
+    buildbot_ports: (u16, u16),
+    www_extra: &str,
+    mut measure: impl FnMut(u16) -> Result<T>,
+) -> Result<(T, T)> {
+    let ours = {
+        let dir = bench_dir.join("ours");
+        std::fs::create_dir_all(&dir)?;
+        let copy = dir.join("state.sqlite");
+        std::fs::copy(database, &copy)?;
+        let _server = crate::bench::start_server_with(&dir, &copy, ours_port, www_extra)?;
+        measure(ours_port)?
+    };
+    let buildbot = {
+        let _master = start_master(
+            venv,
+            &bench_dir.join("buildbot"),
+            database,
+            buildbot_ports,
+            "{}",
+        )?;
+        measure(buildbot_ports.0)?
+    };
+    Ok((ours, buildbot))
+}
+
 /// A running master (its own process group, ended on drop).
 pub(crate) struct Master {
     child: Child,

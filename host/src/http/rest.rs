@@ -209,7 +209,7 @@ fn items_response(state: &HttpState, answer: &Cached, headers: &HeaderMap) -> Re
             .header(header::EXPIRES, httpdate::fmt_http_date(expires))
             .header(header::PRAGMA, "no-cache");
     }
-    if if_none_match(headers, &answer.etag) {
+    if crate::answers::if_none_match(headers, &answer.etag) {
         return builder
             .status(StatusCode::NOT_MODIFIED)
             .body(Body::empty())
@@ -252,18 +252,6 @@ fn etag(body: &[u8]) -> String {
     let mut hasher = std::hash::DefaultHasher::new();
     hasher.write(body);
     format!("\"{:016x}{:08x}\"", hasher.finish(), body.len() as u32)
-}
-
-/// Whether `If-None-Match` names `tag` (or is `*`), compared weakly as RFC 9110 asks for this
-/// header: the answer is then `304 Not Modified`.
-fn if_none_match(headers: &HeaderMap, tag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim())
-        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
 }
 
 /// Buildbot's REST error: `{"error": "..."}` as `text/plain`.

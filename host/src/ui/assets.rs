@@ -5,8 +5,7 @@ use std::sync::LazyLock;
 
 use axum::body::Body;
 use axum::extract::Path;
-use axum::http::{header, HeaderMap, Response, StatusCode};
-use sha2::{Digest, Sha256};
+use axum::http::{header, HeaderMap, Response};
 
 struct Asset {
     name: &'static str,
@@ -37,14 +36,7 @@ static ASSETS: LazyLock<(Vec<Asset>, String)> = LazyLock::new(|| {
     let assets = FILES
         .iter()
         .map(|(name, content_type, body)| {
-            let digest = Sha256::digest(body);
-            let etag = format!(
-                "\"{}\"",
-                digest[..8]
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            );
+            let etag = crate::answers::content_etag(body);
             Asset {
                 name,
                 content_type,
@@ -64,27 +56,17 @@ pub(super) async fn serve(Path(file): Path<String>, headers: HeaderMap) -> Respo
     let Some(asset) = assets.iter().find(|a| a.name == file) else {
         return crate::answers::twisted_not_found("File not found.");
     };
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == asset.etag))
+    let fresh = crate::answers::if_none_match(&headers, &asset.etag)
         || (headers.get(header::IF_NONE_MATCH).is_none()
             && headers
                 .get(header::IF_MODIFIED_SINCE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v == last_modified));
-    let builder = Response::builder()
-        .header(header::ETAG, &asset.etag)
-        .header(header::LAST_MODIFIED, last_modified.as_str())
-        .header(header::CACHE_CONTROL, "no-cache");
-    if fresh {
-        return builder
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Body::empty())
-            .unwrap_or_default();
-    }
-    builder
-        .header(header::CONTENT_TYPE, asset.content_type)
-        .body(Body::from(asset.body))
-        .unwrap_or_default()
+    crate::answers::file_answer(
+        Response::builder().header(header::LAST_MODIFIED, last_modified.as_str()),
+        &asset.etag,
+        fresh,
+        asset.content_type,
+        Body::from(asset.body),
+    )
 }

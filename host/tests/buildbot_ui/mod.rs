@@ -94,13 +94,7 @@ async fn our_site(venv: &Path, www: &str) -> OurSite {
     // The views are Buildbot's JavaScript plugins here: this server's wasm plugins of the same
     // names are not loaded.
     let state = common::state_without_plugins(&path).await;
-    let limits = state.http.config.www.limits;
-    tokio::spawn(buildbot_www::http::serve(
-        listener,
-        buildbot_www::server::app(state),
-        limits,
-        std::future::pending(),
-    ));
+    common::serve_state_on(listener, state);
     OurSite { base, _dir: dir }
 }
 
@@ -320,6 +314,24 @@ async fn a_forced_build_shows_its_progress_live() {
     drop(site.process);
 }
 
+/// Opens the top bar's user menu and clicks its entry `label`.
+async fn user_menu_entry(browser: &Browser, label: &str) {
+    browser
+        .js("document.querySelector('#bb-loginbar-dropdown').click(); return 1")
+        .await;
+    browser
+        .wait_for(
+            &format!("the {label} entry"),
+            &format!(
+                "var a = Array.from(document.querySelectorAll('.dropdown-menu a'))
+                   .find(a => a.textContent.trim() === '{label}');
+                 if (!a) return false; a.click(); return true;"
+            ),
+            WAIT,
+        )
+        .await;
+}
+
 /// The top bar's own controls: "Anonymous", then "Login" (the browser answers the server's
 /// password challenge, as a person would in its dialog), the user's name shown, then "Logout"
 /// and anonymous again.
@@ -353,20 +365,7 @@ async fn logging_in_and_out_with_the_ui_controls() {
             json!({"headers": {"Authorization": "Basic aG9tZXI6ZG9oIQ=="}}),
         )
         .await;
-    browser
-        .js(&format!(
-            "document.querySelector('{menu}').click(); return 1"
-        ))
-        .await;
-    browser
-        .wait_for(
-            "the Login entry",
-            "var a = Array.from(document.querySelectorAll('.dropdown-menu a'))
-               .find(a => a.textContent.trim() === 'Login');
-             if (!a) return false; a.click(); return true;",
-            WAIT,
-        )
-        .await;
+    user_menu_entry(&browser, "Login").await;
     let name = browser
         .wait_for(
             "the user in the top bar",
@@ -382,20 +381,7 @@ async fn logging_in_and_out_with_the_ui_controls() {
         .await;
     browser.screenshot("buildbot-ui-logged-in").await;
     eprintln!("logged in: {name}");
-    browser
-        .js(&format!(
-            "document.querySelector('{menu}').click(); return 1"
-        ))
-        .await;
-    browser
-        .wait_for(
-            "the Logout entry",
-            "var a = Array.from(document.querySelectorAll('.dropdown-menu a'))
-               .find(a => a.textContent.trim() === 'Logout');
-             if (!a) return false; a.click(); return true;",
-            WAIT,
-        )
-        .await;
+    user_menu_entry(&browser, "Logout").await;
     browser
         .wait_for(
             "anonymous again",

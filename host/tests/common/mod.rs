@@ -221,13 +221,28 @@ pub async fn serve_state(state: buildbot_www::server::AppState) -> String {
 pub async fn serve_router(router: axum::Router, limits: buildbot_www::config::Limits) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    serve_router_on(listener, router, limits);
+    base
+}
+
+/// Serves `state` on a listener bound beforehand (for a config that names its own address,
+/// `buildbotURL`).
+pub fn serve_state_on(listener: tokio::net::TcpListener, state: buildbot_www::server::AppState) {
+    let limits = state.http.config.www.limits;
+    serve_router_on(listener, buildbot_www::server::app(state), limits);
+}
+
+fn serve_router_on(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    limits: buildbot_www::config::Limits,
+) {
     tokio::spawn(buildbot_www::http::serve(
         listener,
         router,
         limits,
         std::future::pending(),
     ));
-    base
 }
 
 /// The reference database served with the reference config.
