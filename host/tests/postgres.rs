@@ -1,0 +1,162 @@
+//! The PostgreSQL test set-up (`common/postgres.rs`): the reference database copied into the
+//! schema Buildbot 4.3 makes on PostgreSQL holds the same rows as the SQLite file (counts,
+//! logs, properties, files, ids and sequences), and a SQLite file with a table Buildbot's
+//! schema lacks is refused.
+
+use crate::common::postgres::{copy_rows, reference_postgres, reference_sqlite, schema_database};
+
+use buildbot_www::db::logchunks;
+use sqlx::Connection as _;
+
+async fn sqlite() -> sqlx::SqliteConnection {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(reference_sqlite())
+        .read_only(true);
+    sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_rows_are_in_buildbots_schema() {
+    let Some(url) = reference_postgres().await else {
+        return;
+    };
+    let mut lite = sqlite().await;
+    let mut pg = sqlx::PgConnection::connect(&url).await.unwrap();
+
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         ORDER BY name",
+    )
+    .fetch_all(&mut lite)
+    .await
+    .unwrap();
+    assert!(tables.len() > 40, "{tables:?}");
+    for table in &tables {
+        let count = format!("SELECT count(*) FROM \"{table}\"");
+        let theirs: i64 = sqlx::query_scalar(&count)
+            .fetch_one(&mut lite)
+            .await
+            .unwrap();
+        let ours: i64 = sqlx::query_scalar(&count).fetch_one(&mut pg).await.unwrap();
+        assert_eq!(ours, theirs, "rows of {table}");
+    }
+
+    // Every log's chunks, in order, decode to the same text.
+    let lite_chunks: Vec<(i64, i64, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT logid, first_line, compressed, content FROM logchunks ORDER BY logid, first_line",
+    )
+    .fetch_all(&mut lite)
+    .await
+    .unwrap();
+    let pg_chunks: Vec<(i32, i32, i16, Vec<u8>)> = sqlx::query_as(
+        "SELECT logid, first_line, compressed, content FROM logchunks ORDER BY logid, first_line",
+    )
+    .fetch_all(&mut pg)
+    .await
+    .unwrap();
+    assert_eq!(pg_chunks.len(), lite_chunks.len());
+    assert!(
+        lite_chunks.iter().any(|c| c.2 != 0),
+        "some chunks are compressed"
+    );
+    for (l, p) in lite_chunks.iter().zip(&pg_chunks) {
+        assert_eq!((i64::from(p.0), i64::from(p.1)), (l.0, l.1));
+        assert_eq!(p.3, l.3, "log {} line {}: the stored bytes", l.0, l.1);
+        assert_eq!(
+            logchunks::decode(i64::from(p.2), &p.3).unwrap(),
+            logchunks::decode(l.2, &l.3).unwrap(),
+            "log {} line {}",
+            l.0,
+            l.1
+        );
+    }
+
+    // Build properties and a change's files, every row.
+    let query = "SELECT buildid, name, value, source FROM build_properties \
+                 ORDER BY buildid, name";
+    let lite_props: Vec<(i64, String, String, String)> =
+        sqlx::query_as(query).fetch_all(&mut lite).await.unwrap();
+    let pg_props: Vec<(i32, String, String, String)> =
+        sqlx::query_as(query).fetch_all(&mut pg).await.unwrap();
+    let widened: Vec<_> = pg_props
+        .into_iter()
+        .map(|(id, n, v, s)| (i64::from(id), n, v, s))
+        .collect();
+    assert_eq!(widened, lite_props);
+    let query = "SELECT changeid, filename FROM change_files ORDER BY changeid, filename";
+    let lite_files: Vec<(i64, String)> = sqlx::query_as(query).fetch_all(&mut lite).await.unwrap();
+    let pg_files: Vec<(i32, String)> = sqlx::query_as(query).fetch_all(&mut pg).await.unwrap();
+    assert!(!lite_files.is_empty());
+    let widened: Vec<_> = pg_files
+        .into_iter()
+        .map(|(id, f)| (i64::from(id), f))
+        .collect();
+    assert_eq!(widened, lite_files);
+
+    // Each id: the same highest value, and the sequence hands out the next one.
+    let sequences: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns \
+         WHERE table_schema = 'public' \
+         AND pg_get_serial_sequence(quote_ident(table_name), column_name) IS NOT NULL \
+         ORDER BY table_name",
+    )
+    .fetch_all(&mut pg)
+    .await
+    .unwrap();
+    assert!(
+        sequences.contains(&("builds".into(), "id".into())),
+        "{sequences:?}"
+    );
+    for (table, column) in &sequences {
+        let highest = format!("SELECT CAST(max(\"{column}\") AS BIGINT) FROM \"{table}\"");
+        let theirs: Option<i64> = sqlx::query_scalar(&highest)
+            .fetch_one(&mut lite)
+            .await
+            .unwrap();
+        let ours: Option<i64> = sqlx::query_scalar(&highest)
+            .fetch_one(&mut pg)
+            .await
+            .unwrap();
+        assert_eq!(ours, theirs, "highest {table}.{column}");
+        let next: i64 = sqlx::query_scalar(&format!(
+            "SELECT nextval(pg_get_serial_sequence('\"{table}\"', '{column}'))"
+        ))
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
+        assert_eq!(next, theirs.unwrap_or(0) + 1, "next {table}.{column}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_buildbots_schema_lacks_is_refused() {
+    let Some(url) = schema_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("state.sqlite");
+    std::fs::copy(reference_sqlite(), &bad).unwrap();
+    let mut lite = sqlx::SqliteConnection::connect(&format!("sqlite://{}", bad.display()))
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE homers_donuts (id INTEGER PRIMARY KEY, flavour TEXT)")
+        .execute(&mut lite)
+        .await
+        .unwrap();
+    lite.close().await.unwrap();
+
+    let error = copy_rows(&bad, &url).await.unwrap_err();
+    assert!(
+        error.contains("`homers_donuts`") && error.contains("lacks"),
+        "{error}"
+    );
+    // Nothing was copied.
+    let mut pg = sqlx::PgConnection::connect(&url).await.unwrap();
+    let builds: i64 = sqlx::query_scalar("SELECT count(*) FROM builds")
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
+    assert_eq!(builds, 0);
+}
