@@ -19,9 +19,11 @@ async fn sqlite() -> sqlx::SqliteConnection {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_rows_are_in_buildbots_schema() {
-    let Some(url) = reference_postgres().await else {
+    // Two at once: each test has its own copy, from the schema made once.
+    let (Some(url), Some(other)) = tokio::join!(reference_postgres(), reference_postgres()) else {
         return;
     };
+    assert_ne!(url, other);
     let mut lite = sqlite().await;
     let mut pg = sqlx::PgConnection::connect(&url).await.unwrap();
 
@@ -73,21 +75,34 @@ async fn the_reference_rows_are_in_buildbots_schema() {
         );
     }
 
-    // Build properties and a change's files, every row.
-    let query = "SELECT buildid, name, value, source FROM build_properties \
-                 ORDER BY buildid, name";
+    // Build properties and a change's files, every row, in the order they were written:
+    // these tables have no id, and the copy keeps SQLite's rowid order as PostgreSQL's
+    // physical order (ctid) of the fresh copy.
     let lite_props: Vec<(i64, String, String, String)> =
-        sqlx::query_as(query).fetch_all(&mut lite).await.unwrap();
+        sqlx::query_as("SELECT buildid, name, value, source FROM build_properties ORDER BY rowid")
+            .fetch_all(&mut lite)
+            .await
+            .unwrap();
     let pg_props: Vec<(i32, String, String, String)> =
-        sqlx::query_as(query).fetch_all(&mut pg).await.unwrap();
+        sqlx::query_as("SELECT buildid, name, value, source FROM build_properties ORDER BY ctid")
+            .fetch_all(&mut pg)
+            .await
+            .unwrap();
     let widened: Vec<_> = pg_props
         .into_iter()
         .map(|(id, n, v, s)| (i64::from(id), n, v, s))
         .collect();
     assert_eq!(widened, lite_props);
-    let query = "SELECT changeid, filename FROM change_files ORDER BY changeid, filename";
-    let lite_files: Vec<(i64, String)> = sqlx::query_as(query).fetch_all(&mut lite).await.unwrap();
-    let pg_files: Vec<(i32, String)> = sqlx::query_as(query).fetch_all(&mut pg).await.unwrap();
+    let lite_files: Vec<(i64, String)> =
+        sqlx::query_as("SELECT changeid, filename FROM change_files ORDER BY rowid")
+            .fetch_all(&mut lite)
+            .await
+            .unwrap();
+    let pg_files: Vec<(i32, String)> =
+        sqlx::query_as("SELECT changeid, filename FROM change_files ORDER BY ctid")
+            .fetch_all(&mut pg)
+            .await
+            .unwrap();
     assert!(!lite_files.is_empty());
     let widened: Vec<_> = pg_files
         .into_iter()
@@ -128,6 +143,14 @@ async fn the_reference_rows_are_in_buildbots_schema() {
         .unwrap();
         assert_eq!(next, theirs.unwrap_or(0) + 1, "next {table}.{column}");
     }
+
+    // The other copy is whole too.
+    let mut other = sqlx::PgConnection::connect(&other).await.unwrap();
+    let builds: i64 = sqlx::query_scalar("SELECT count(*) FROM builds")
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(builds, 41);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,6 +171,7 @@ async fn a_table_buildbots_schema_lacks_is_refused() {
     lite.close().await.unwrap();
 
     let error = copy_rows(&bad, &url).await.unwrap_err();
+    eprintln!("refused: {error}");
     assert!(
         error.contains("`homers_donuts`") && error.contains("lacks"),
         "{error}"
