@@ -1,7 +1,7 @@
 //! The PostgreSQL test set-up (`common/postgres.rs`): the reference database copied into the
 //! schema Buildbot 4.3 makes on PostgreSQL holds the same rows as the SQLite file (counts,
-//! logs, properties, files, ids and sequences), and a SQLite file with a table Buildbot's
-//! schema lacks is refused.
+//! logs, properties, files, ids and sequences), and a SQLite file with a table or a column
+//! Buildbot's schema lacks is refused.
 
 use crate::common::postgres::{copy_rows, reference_postgres, reference_sqlite, schema_database};
 
@@ -153,34 +153,55 @@ async fn the_reference_rows_are_in_buildbots_schema() {
     assert_eq!(builds, 41);
 }
 
+/// A copy of the reference SQLite file changed by `sql`, in `dir`.
+async fn changed_reference(dir: &std::path::Path, sql: &str) -> std::path::PathBuf {
+    let changed = dir.join("state.sqlite");
+    std::fs::copy(reference_sqlite(), &changed).unwrap();
+    let mut lite = sqlx::SqliteConnection::connect(&format!("sqlite://{}", changed.display()))
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&mut lite).await.unwrap();
+    lite.close().await.unwrap();
+    changed
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_table_buildbots_schema_lacks_is_refused() {
+async fn a_table_or_column_buildbots_schema_lacks_is_refused() {
     let Some(url) = schema_database().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("state.sqlite");
-    std::fs::copy(reference_sqlite(), &bad).unwrap();
-    let mut lite = sqlx::SqliteConnection::connect(&format!("sqlite://{}", bad.display()))
-        .await
-        .unwrap();
-    sqlx::query("CREATE TABLE homers_donuts (id INTEGER PRIMARY KEY, flavour TEXT)")
-        .execute(&mut lite)
-        .await
-        .unwrap();
-    lite.close().await.unwrap();
-
-    let error = copy_rows(&bad, &url).await.unwrap_err();
+    let (table_dir, column_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let extra_table = changed_reference(
+        table_dir.path(),
+        "CREATE TABLE homers_donuts (id INTEGER PRIMARY KEY, flavour TEXT)",
+    )
+    .await;
+    let error = copy_rows(&extra_table, &url).await.unwrap_err();
     eprintln!("refused: {error}");
     assert!(
-        error.contains("`homers_donuts`") && error.contains("lacks"),
+        error.contains("the table `homers_donuts`") && error.contains("lacks"),
         "{error}"
     );
+    let extra_column = changed_reference(
+        column_dir.path(),
+        "ALTER TABLE builds ADD COLUMN donuts INTEGER",
+    )
+    .await;
+    let error = copy_rows(&extra_column, &url).await.unwrap_err();
+    eprintln!("refused: {error}");
+    assert!(
+        error.contains("the column `builds.donuts`") && error.contains("lacks"),
+        "{error}"
+    );
+
     // Nothing was copied.
     let mut pg = sqlx::PgConnection::connect(&url).await.unwrap();
-    let builds: i64 = sqlx::query_scalar("SELECT count(*) FROM builds")
-        .fetch_one(&mut pg)
-        .await
-        .unwrap();
-    assert_eq!(builds, 0);
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM builds) + (SELECT count(*) FROM buildsets) \
+         + (SELECT count(*) FROM masters)",
+    )
+    .fetch_one(&mut pg)
+    .await
+    .unwrap();
+    assert_eq!(rows, 0);
 }

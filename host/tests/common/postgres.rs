@@ -56,7 +56,9 @@ static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
 pub fn cluster() -> Option<&'static Cluster> {
     CLUSTER
         .get_or_init(|| {
-            let installed = Path::new(BIN).join("initdb").is_file() && postgres_ids().is_some();
+            // As root, the cluster belongs to the package's `postgres` user.
+            let installed =
+                Path::new(BIN).join("initdb").is_file() && (!is_root() || postgres_ids().is_some());
             if !installed {
                 assert!(
                     std::env::var_os("BUILDBOT_WWW_REQUIRE_POSTGRES").is_none(),
