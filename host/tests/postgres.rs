@@ -3,7 +3,9 @@
 //! logs, properties, files, ids and sequences), and a SQLite file with a table or a column
 //! Buildbot's schema lacks is refused.
 
-use crate::common::postgres::{copy_rows, reference_postgres, reference_sqlite, schema_database};
+use crate::common::postgres::{
+    copy_rows, reference_postgres, reference_sqlite, schema_database, PASSWORD,
+};
 
 use buildbot_www::db::logchunks;
 use sqlx::Connection as _;
@@ -110,6 +112,31 @@ async fn the_reference_rows_are_in_buildbots_schema() {
         .collect();
     assert_eq!(widened, lite_files);
 
+    // The references written after the rows they point to (a rebuilt build's buildset points
+    // at a later table, a change at its parent change).
+    let query = "SELECT id, parent_buildid, rebuilt_buildid FROM buildsets ORDER BY id";
+    let lite_sets: Vec<(i64, Option<i64>, Option<i64>)> =
+        sqlx::query_as(query).fetch_all(&mut lite).await.unwrap();
+    let pg_sets: Vec<(i32, Option<i32>, Option<i32>)> =
+        sqlx::query_as(query).fetch_all(&mut pg).await.unwrap();
+    assert!(lite_sets.iter().any(|s| s.2.is_some()));
+    let widened: Vec<_> = pg_sets
+        .into_iter()
+        .map(|(id, p, r)| (i64::from(id), p.map(i64::from), r.map(i64::from)))
+        .collect();
+    assert_eq!(widened, lite_sets);
+    let query = "SELECT changeid, parent_changeids FROM changes ORDER BY changeid";
+    let lite_changes: Vec<(i64, Option<i64>)> =
+        sqlx::query_as(query).fetch_all(&mut lite).await.unwrap();
+    let pg_changes: Vec<(i32, Option<i32>)> =
+        sqlx::query_as(query).fetch_all(&mut pg).await.unwrap();
+    assert!(lite_changes.iter().any(|c| c.1.is_some()));
+    let widened: Vec<_> = pg_changes
+        .into_iter()
+        .map(|(id, p)| (i64::from(id), p.map(i64::from)))
+        .collect();
+    assert_eq!(widened, lite_changes);
+
     // Each id: the same highest value, and the sequence hands out the next one.
     let sequences: Vec<(String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text FROM information_schema.columns \
@@ -204,4 +231,21 @@ async fn a_table_or_column_buildbots_schema_lacks_is_refused() {
     .await
     .unwrap();
     assert_eq!(rows, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_asks_for_the_password() {
+    let Some(url) = crate::common::postgres::database().await else {
+        return;
+    };
+    assert!(url.contains(PASSWORD));
+    assert!(sqlx::PgConnection::connect(&url).await.is_ok());
+    let wrong = url.replace(PASSWORD, "not-the-password");
+    let error = sqlx::PgConnection::connect(&wrong).await.unwrap_err();
+    assert!(
+        error.to_string().contains("password authentication failed"),
+        "{error}"
+    );
+    let none = url.replace(&format!(":{PASSWORD}@"), "@");
+    assert!(sqlx::PgConnection::connect(&none).await.is_err());
 }

@@ -1,7 +1,7 @@
 //! A real PostgreSQL 15 (Debian's `postgresql-15`) for the tests: one cluster per test binary,
 //! made by `initdb` as the unprivileged `postgres` user in a temporary folder, listening on a
-//! free loopback port, stopped (and its folder removed) when the binary exits, also after a
-//! panic. Each test gets its own database (`t_<n>`): empty ([`database`]), with Buildbot's
+//! free loopback port (password [`PASSWORD`] over TCP), stopped (and its folder removed) when
+//! the binary exits, also after a panic. Each test gets its own database (`t_<n>`): empty ([`database`]), with Buildbot's
 //! schema ([`schema_database`]), or with the reference rows in that schema
 //! ([`reference_postgres`]).
 //!
@@ -27,12 +27,17 @@ use sqlx::{Connection as _, Executor as _, Row as _};
 /// Where Debian's `postgresql-15` puts its programs.
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 
+/// The superuser `postgres`'s password: connections over TCP must give it (SCRAM), so a test
+/// that leaves it out or gets it wrong fails as it would against a production database.
+pub const PASSWORD: &str = "duff-beer-42";
+
 /// The database Buildbot's schema is made in once, the template of [`schema_database`]'s.
 const SCHEMA_TEMPLATE: &str = "buildbot_schema";
 
 /// The running cluster.
 pub struct Cluster {
-    /// The superuser's URL of the `postgres` database: `postgresql://postgres@127.0.0.1:PORT/postgres`.
+    /// The superuser's URL of the `postgres` database:
+    /// `postgresql://postgres:PASSWORD@127.0.0.1:PORT/postgres`.
     pub admin_url: String,
     pub port: u16,
     /// How long `initdb` and the start took.
@@ -45,7 +50,10 @@ pub struct Cluster {
 impl Cluster {
     /// The URL of the database `name` on this cluster.
     pub fn url(&self, name: &str) -> String {
-        format!("postgresql://postgres@127.0.0.1:{}/{name}", self.port)
+        format!(
+            "postgresql://postgres:{PASSWORD}@127.0.0.1:{}/{name}",
+            self.port
+        )
     }
 }
 
@@ -120,12 +128,22 @@ fn start() -> Cluster {
         std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
     }
     let data = dir.join("data");
-    // No fsync: the cluster lives as long as the test binary.
+    // The password over TCP, none on the folder's socket; no fsync: the cluster lives as long
+    // as the test binary.
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, PASSWORD).unwrap();
+    if is_root() {
+        let (uid, gid) = postgres_ids().expect("the postgres user");
+        std::os::unix::fs::chown(&password_file, Some(uid), Some(gid)).unwrap();
+    }
     run(pg_command("initdb")
         .arg("-D")
         .arg(&data)
-        .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale"])
+        .args(["--auth-host=scram-sha-256", "--auth-local=trust"])
+        .arg(format!("--pwfile={}", password_file.display()))
+        .args(["-U", "postgres", "-E", "UTF8", "--no-locale"])
         .args(["--no-sync", "--no-instructions"]));
+    std::fs::remove_file(&password_file).unwrap();
     let port = super::free_port();
     let options = format!(
         "-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={} \
@@ -162,7 +180,7 @@ fn start() -> Cluster {
         std::thread::sleep(Duration::from_millis(50));
     }
     Cluster {
-        admin_url: format!("postgresql://postgres@127.0.0.1:{port}/postgres"),
+        admin_url: format!("postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/postgres"),
         port,
         start_time: began.elapsed(),
         _keeper: keeper,
@@ -212,13 +230,14 @@ fn make_schema(cluster: &Cluster) -> Option<()> {
     let began = Instant::now();
     run(Command::new(Path::new(BIN).join("createdb"))
         .args(["-h", "127.0.0.1", "-p", &cluster.port.to_string()])
-        .args(["-U", "postgres", SCHEMA_TEMPLATE]));
+        .args(["-U", "postgres", SCHEMA_TEMPLATE])
+        .env("PGPASSWORD", PASSWORD));
     let master = tempfile::Builder::new()
         .prefix("buildbot-schema-")
         .tempdir()
         .unwrap();
     let db_url = format!(
-        "postgresql+psycopg2://postgres@127.0.0.1:{}/{SCHEMA_TEMPLATE}",
+        "postgresql+psycopg2://postgres:{PASSWORD}@127.0.0.1:{}/{SCHEMA_TEMPLATE}",
         cluster.port
     );
     // The master's folder (its own SQLite file, unused); its config names the PostgreSQL
