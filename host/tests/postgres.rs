@@ -1,7 +1,7 @@
 //! The PostgreSQL test set-up (`common/postgres.rs`): the reference database copied into the
 //! schema Buildbot 4.3 makes on PostgreSQL holds the same rows as the SQLite file (counts,
-//! logs, properties, files, ids and sequences), and a SQLite file with a table or a column
-//! Buildbot's schema lacks is refused.
+//! logs, properties, files, ids and sequences), a SQLite file with a table or a column
+//! Buildbot's schema lacks is refused, and the cluster asks for its password.
 
 use crate::common::postgres::{
     copy_rows, reference_postgres, reference_sqlite, schema_database, PASSWORD,
