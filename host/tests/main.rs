@@ -38,6 +38,7 @@ mod live;
 mod live_order;
 mod plugin_sandbox;
 mod plugins;
+mod postgres;
 mod projects_active;
 mod proxies;
 mod query_paging;

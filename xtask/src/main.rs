@@ -294,6 +294,9 @@ const TEST_TOOLS: &[(&str, &[&str])] = &[
     // `python3 -m venv` for the Buildbot master the master-link tests run
     // (fixtures/buildbot/venv.sh): Debian leaves ensurepip out of python3.
     ("/usr/share/doc/python3-venv/copyright", &["python3-venv"]),
+    // PostgreSQL 15 for the tests on Buildbot's schema there (host/tests/common/postgres.rs):
+    // each test binary makes and starts its own cluster; the package's is not used.
+    ("/usr/lib/postgresql/15/bin/initdb", &["postgresql-15"]),
     // The Prometheus project's own parsers of `/metrics` (host/tests/metrics.rs).
     (
         "/usr/lib/python3/dist-packages/prometheus_client/parser.py",
@@ -395,6 +398,7 @@ fn test() -> Result<()> {
             .env("BUILDBOT_WWW_REQUIRE_LDAP", "1")
             .env("BUILDBOT_WWW_REQUIRE_BUILDBOT", "1")
             .env("BUILDBOT_WWW_REQUIRE_PROXIES", "1")
+            .env("BUILDBOT_WWW_REQUIRE_POSTGRES", "1")
             .env("BUILDBOT_WWW_BUILDBOT_VENV", &buildbot_venv),
     )?;
     tally.run(cargo().args(["test", "--workspace", "--doc", "--no-fail-fast"]))?;

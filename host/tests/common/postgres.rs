@@ -1,0 +1,668 @@
+//! A real PostgreSQL 15 (Debian's `postgresql-15`) for the tests: one cluster per test binary,
+//! made by `initdb` as the unprivileged `postgres` user in a temporary folder, listening on a
+//! free loopback port (password [`PASSWORD`] over TCP), stopped (and its folder removed) when
+//! the binary exits, also after a panic. Each test gets its own database (`t_<n>`): empty ([`database`]), with Buildbot's
+//! schema ([`schema_database`]), or with the reference rows in that schema
+//! ([`reference_postgres`]).
+//!
+//! Buildbot's schema is the one Buildbot 4.3 makes itself: `buildbot upgrade-master` of a master
+//! whose `db_url` names the database `buildbot_schema`, made once and then used as the
+//! template of each test's database. The reference rows are copied from
+//! `fixtures/reference/buildbot-4.3/state.sqlite` table by table, column by column, by name
+//! ([`copy_rows`]). Skipped where PostgreSQL 15 is not installed unless
+//! `BUILDBOT_WWW_REQUIRE_POSTGRES` is set (`cargo xtask test` sets it and installs the package).
+
+use super::run;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection as _, Executor as _, Row as _};
+
+/// Where Debian's `postgresql-15` puts its programs.
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The superuser `postgres`'s password: connections over TCP must give it (SCRAM), so a test
+/// that leaves it out or gets it wrong fails as it would against a production database.
+pub const PASSWORD: &str = "duff-beer-42";
+
+/// The database Buildbot's schema is made in once, the template of [`schema_database`]'s.
+const SCHEMA_TEMPLATE: &str = "buildbot_schema";
+
+/// The running cluster.
+pub struct Cluster {
+    /// The superuser's URL of the `postgres` database:
+    /// `postgresql://postgres:PASSWORD@127.0.0.1:PORT/postgres`.
+    pub admin_url: String,
+    pub port: u16,
+    /// How long `initdb` and the start took.
+    pub start_time: Duration,
+    /// The keeper shell, its stdin open: when this binary exits the stdin closes, and the
+    /// keeper stops the cluster and removes its folder.
+    _keeper: std::process::Child,
+}
+
+impl Cluster {
+    /// The URL of the database `name` on this cluster.
+    pub fn url(&self, name: &str) -> String {
+        format!(
+            "postgresql://postgres:{PASSWORD}@127.0.0.1:{}/{name}",
+            self.port
+        )
+    }
+}
+
+static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
+
+/// The binary's cluster, started on first use; `None` (skip) where PostgreSQL 15 is not
+/// installed and `BUILDBOT_WWW_REQUIRE_POSTGRES` is unset.
+pub fn cluster() -> Option<&'static Cluster> {
+    CLUSTER
+        .get_or_init(|| {
+            // As root, the cluster belongs to the package's `postgres` user.
+            let installed =
+                Path::new(BIN).join("initdb").is_file() && (!is_root() || postgres_ids().is_some());
+            if !installed {
+                assert!(
+                    std::env::var_os("BUILDBOT_WWW_REQUIRE_POSTGRES").is_none(),
+                    "PostgreSQL 15 not found in {BIN}: apt-get install postgresql-15"
+                );
+                eprintln!(
+                    "skipped: PostgreSQL 15 not found in {BIN} (apt-get install postgresql-15)"
+                );
+                return None;
+            }
+            let cluster = start();
+            eprintln!(
+                "postgres: cluster made and started in {:.1} s",
+                cluster.start_time.as_secs_f64()
+            );
+            Some(cluster)
+        })
+        .as_ref()
+}
+
+/// The `postgres` user's uid and gid, `None` when there is no such user.
+fn postgres_ids() -> Option<(u32, u32)> {
+    let id = |flag: &str| {
+        let out = Command::new("id").args([flag, "postgres"]).output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().parse().ok())?
+    };
+    Some((id("-u")?, id("-g")?))
+}
+
+/// True when this process runs as root: `initdb` and `pg_ctl` refuse root, so they run as
+/// `postgres` through `runuser`; any other user runs them as itself.
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// `program` of PostgreSQL's, as the user who owns the cluster.
+fn pg_command(program: &str) -> Command {
+    let program = Path::new(BIN).join(program);
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+fn start() -> Cluster {
+    let began = Instant::now();
+    let dir = tempfile::Builder::new()
+        .prefix("postgres-")
+        .tempdir()
+        .unwrap()
+        .keep();
+    if is_root() {
+        let (uid, gid) = postgres_ids().expect("the postgres user");
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
+    }
+    let data = dir.join("data");
+    // The password over TCP, none on the folder's socket; no fsync: the cluster lives as long
+    // as the test binary.
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, PASSWORD).unwrap();
+    if is_root() {
+        let (uid, gid) = postgres_ids().expect("the postgres user");
+        std::os::unix::fs::chown(&password_file, Some(uid), Some(gid)).unwrap();
+    }
+    run(pg_command("initdb")
+        .arg("-D")
+        .arg(&data)
+        .args(["--auth-host=scram-sha-256", "--auth-local=trust"])
+        .arg(format!("--pwfile={}", password_file.display()))
+        .args(["-U", "postgres", "-E", "UTF8", "--no-locale"])
+        .args(["--no-sync", "--no-instructions"]));
+    std::fs::remove_file(&password_file).unwrap();
+    let port = super::free_port();
+    let options = format!(
+        "-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={} \
+         -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+        dir.display()
+    );
+    let as_owner = if is_root() {
+        "runuser -u postgres -- "
+    } else {
+        ""
+    };
+    let keeper = super::keeper(
+        &format!(
+            "{as_owner}\"$0/pg_ctl\" -D \"$1/data\" -l \"$1/server.log\" -o \"$2\" -w start >/dev/null 2>&1; \
+             cat >/dev/null; \
+             {as_owner}\"$0/pg_ctl\" -D \"$1/data\" -m fast -w stop >/dev/null 2>&1; rm -rf \"$1\""
+        ),
+        &[BIN.as_ref(), dir.as_os_str(), options.as_ref()],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = Command::new(Path::new(BIN).join("pg_isready"))
+            .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ready {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "PostgreSQL did not start; server.log:\n{}",
+            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Cluster {
+        admin_url: format!("postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/postgres"),
+        port,
+        start_time: began.elapsed(),
+        _keeper: keeper,
+    }
+}
+
+/// A fresh database (`t_<n>`) made from `template`; its URL.
+async fn create_database(cluster: &Cluster, template: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let name = format!("t_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let mut admin = sqlx::PgConnection::connect(&cluster.admin_url)
+        .await
+        .unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str())
+        .await
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name} TEMPLATE {template}: {e}"));
+    admin.close().await.unwrap();
+    cluster.url(&name)
+}
+
+/// The URL of a fresh, empty database; `None` (skip) without PostgreSQL.
+pub async fn database() -> Option<String> {
+    let cluster = cluster()?;
+    Some(create_database(cluster, "template0").await)
+}
+
+static SCHEMA: OnceLock<Option<()>> = OnceLock::new();
+
+/// The URL of a fresh database holding Buildbot 4.3's schema and no rows; `None` (skip)
+/// without PostgreSQL or where Buildbot's Python environment cannot be made.
+pub async fn schema_database() -> Option<String> {
+    let cluster = schema_cluster()?;
+    Some(create_database(cluster, SCHEMA_TEMPLATE).await)
+}
+
+/// The cluster, once Buildbot's schema is made in its template database.
+fn schema_cluster() -> Option<&'static Cluster> {
+    let cluster = cluster()?;
+    SCHEMA.get_or_init(|| make_schema(cluster)).as_ref()?;
+    Some(cluster)
+}
+
+/// Makes the template database and has Buildbot 4.3 make its schema in it.
+fn make_schema(cluster: &Cluster) -> Option<()> {
+    let venv = super::buildbot::venv()?;
+    let began = Instant::now();
+    run(Command::new(Path::new(BIN).join("createdb"))
+        .args(["-h", "127.0.0.1", "-p", &cluster.port.to_string()])
+        .args(["-U", "postgres", SCHEMA_TEMPLATE])
+        .env("PGPASSWORD", PASSWORD));
+    let master = tempfile::Builder::new()
+        .prefix("buildbot-schema-")
+        .tempdir()
+        .unwrap();
+    let db_url = format!(
+        "postgresql+psycopg2://postgres:{PASSWORD}@127.0.0.1:{}/{SCHEMA_TEMPLATE}",
+        cluster.port
+    );
+    // The master's folder (its own SQLite file, unused); its config names the PostgreSQL
+    // database, which `upgrade-master` gives Buildbot's schema.
+    run(Command::new(venv.join("bin/buildbot"))
+        .args(["create-master", "--quiet"])
+        .arg(master.path()));
+    std::fs::write(master.path().join("master.cfg"), schema_master_cfg(&db_url)).unwrap();
+    let created = began.elapsed();
+    run(Command::new(venv.join("bin/buildbot"))
+        .args(["upgrade-master", "--quiet"])
+        .arg(master.path()));
+    eprintln!(
+        "postgres: Buildbot's schema made in {:.1} s (create-master {:.1} s, upgrade-master {:.1} s)",
+        began.elapsed().as_secs_f64(),
+        created.as_secs_f64(),
+        (began.elapsed() - created).as_secs_f64()
+    );
+    Some(())
+}
+
+/// The smallest config `upgrade-master` accepts (a worker, a builder, a scheduler, a port),
+/// its database the one to give Buildbot's schema.
+fn schema_master_cfg(db_url: &str) -> String {
+    format!(
+        r#"from buildbot.plugins import schedulers, util, worker
+
+BuildmasterConfig = {{
+    "db": {{"db_url": "{db_url}"}},
+    "buildbotNetUsageData": None,
+    "protocols": {{"pb": {{"port": "tcp:0:interface=127.0.0.1"}}}},
+    "workers": [worker.Worker("w", "unused")],
+    "builders": [util.BuilderConfig(name="b", workernames=["w"], factory=util.BuildFactory())],
+    "schedulers": [schedulers.ForceScheduler(name="force", builderNames=["b"])],
+}}
+"#
+    )
+}
+
+/// The reference database (`fixtures/reference/buildbot-4.3/state.sqlite`).
+pub fn reference_sqlite() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reference/buildbot-4.3/state.sqlite")
+}
+
+/// The URL of a fresh database holding the reference rows in Buildbot's own schema, as a
+/// master that had written them would hold them; `None` (skip) as for [`schema_database`].
+pub async fn reference_postgres() -> Option<String> {
+    let cluster = schema_cluster()?;
+    let began = Instant::now();
+    let url = create_database(cluster, SCHEMA_TEMPLATE).await;
+    let created = began.elapsed();
+    copy_rows(&reference_sqlite(), &url)
+        .await
+        .unwrap_or_else(|e| panic!("copying the reference rows to PostgreSQL: {e}"));
+    eprintln!(
+        "postgres: reference database in {:.2} s (CREATE DATABASE from the schema {:.2} s, \
+         rows copied {:.2} s)",
+        began.elapsed().as_secs_f64(),
+        created.as_secs_f64(),
+        (began.elapsed() - created).as_secs_f64()
+    );
+    Some(url)
+}
+
+/// A PostgreSQL column the rows are copied into.
+struct Column {
+    name: String,
+    /// `information_schema`'s `data_type`: `integer`, `character varying`, `bytea`...
+    data_type: String,
+}
+
+/// One value read from SQLite, converted to its PostgreSQL column's type.
+enum Value {
+    SmallInt(Option<i16>),
+    Int(Option<i32>),
+    BigInt(Option<i64>),
+    Bool(Option<bool>),
+    Float(Option<f64>),
+    Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
+}
+
+/// Copies every row of the SQLite database `sqlite` into the PostgreSQL database `postgres`,
+/// which holds Buildbot's schema and no rows: table by table in foreign-key order, column by
+/// column by name, each value converted to its column's type; a nullable reference that
+/// closes a cycle (or points into its own table) is filled in after all rows are in. Each
+/// id sequence is then set to the highest copied id. One transaction: on error nothing is
+/// copied. Errors name what does not fit (a table or column the schema lacks, a value of the
+/// wrong kind, differing schema versions).
+pub async fn copy_rows(sqlite: &Path, postgres: &str) -> Result<(), String> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(sqlite)
+        .read_only(true);
+    let mut source = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .map_err(|e| format!("{}: {e}", sqlite.display()))?;
+    let mut target = sqlx::PgConnection::connect(postgres)
+        .await
+        .map_err(|e| format!("{postgres}: {e}"))?;
+    let pg = |e: sqlx::Error| format!("PostgreSQL: {e}");
+    let lite = |e: sqlx::Error| format!("SQLite: {e}");
+
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         ORDER BY name",
+    )
+    .fetch_all(&mut source)
+    .await
+    .map_err(lite)?;
+    let mut columns: BTreeMap<String, Vec<Column>> = BTreeMap::new();
+    let mut nullable: BTreeSet<(String, String)> = BTreeSet::new();
+    for row in sqlx::query(
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text \
+         FROM information_schema.columns c WHERE table_schema = 'public' \
+         AND EXISTS (SELECT 1 FROM information_schema.tables t WHERE t.table_schema = 'public' \
+                     AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE') \
+         ORDER BY table_name, ordinal_position",
+    )
+    .fetch_all(&mut target)
+    .await
+    .map_err(pg)?
+    {
+        let (table, name): (String, String) = (row.get(0), row.get(1));
+        if row.get::<String, _>(3) == "YES" {
+            nullable.insert((table.clone(), name.clone()));
+        }
+        columns.entry(table).or_default().push(Column {
+            name,
+            data_type: row.get(2),
+        });
+    }
+    for table in &tables {
+        if !columns.contains_key(table) {
+            return Err(format!(
+                "{} has the table `{table}`, which Buildbot's schema on PostgreSQL lacks",
+                sqlite.display()
+            ));
+        }
+    }
+    // Both schemas must be the same Buildbot version; the version row is Buildbot's own.
+    if tables.iter().any(|t| t == "alembic_version") {
+        let theirs: Vec<String> = sqlx::query_scalar("SELECT version_num FROM alembic_version")
+            .fetch_all(&mut source)
+            .await
+            .map_err(lite)?;
+        let ours: Vec<String> = sqlx::query_scalar("SELECT version_num::text FROM alembic_version")
+            .fetch_all(&mut target)
+            .await
+            .map_err(pg)?;
+        if theirs != ours {
+            return Err(format!(
+                "schema versions differ: SQLite {theirs:?}, PostgreSQL {ours:?}"
+            ));
+        }
+    }
+    let copied: Vec<&String> = tables.iter().filter(|t| *t != "alembic_version").collect();
+
+    // Foreign keys: (table, column) -> referenced table.
+    let mut references: Vec<(String, String, String)> = Vec::new();
+    for row in sqlx::query(
+        "SELECT cl.relname::text, att.attname::text, ref.relname::text \
+         FROM pg_constraint c \
+         JOIN pg_class cl ON cl.oid = c.conrelid \
+         JOIN pg_namespace n ON n.oid = cl.relnamespace \
+         JOIN pg_class ref ON ref.oid = c.confrelid \
+         CROSS JOIN LATERAL unnest(c.conkey) AS k(attnum) \
+         JOIN pg_attribute att ON att.attrelid = c.conrelid AND att.attnum = k.attnum \
+         WHERE c.contype = 'f' AND n.nspname = 'public'",
+    )
+    .fetch_all(&mut target)
+    .await
+    .map_err(pg)?
+    {
+        references.push((row.get(0), row.get(1), row.get(2)));
+    }
+    let (order, deferred) = copy_order(&copied, &references, &nullable)?;
+    let primary_keys = primary_keys(&mut target).await?;
+
+    let mut tx = target.begin().await.map_err(pg)?;
+    for table in &order {
+        let pg_columns = &columns[table.as_str()];
+        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
+            .bind(table)
+            .fetch_all(&mut source)
+            .await
+            .map_err(lite)?;
+        let mut chosen: Vec<&Column> = Vec::new();
+        for name in &names {
+            let column = pg_columns.iter().find(|c| &c.name == name).ok_or_else(|| {
+                format!(
+                    "{} has the column `{table}.{name}`, which Buildbot's schema on \
+                     PostgreSQL lacks",
+                    sqlite.display()
+                )
+            })?;
+            chosen.push(column);
+        }
+        let select = format!(
+            "SELECT {} FROM \"{table}\" ORDER BY rowid",
+            quoted(chosen.iter().map(|c| c.name.as_str()))
+        );
+        let rows = sqlx::query(&select)
+            .fetch_all(&mut source)
+            .await
+            .map_err(lite)?;
+        let mut values: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut converted = Vec::with_capacity(chosen.len());
+            for (i, column) in chosen.iter().enumerate() {
+                let is_deferred = deferred.contains(&(table.clone(), column.name.clone()));
+                let value = convert(row, i, &column.data_type)
+                    .map_err(|e| format!("`{table}.{}`: {e}", column.name))?;
+                converted.push(if is_deferred { null_of(&value) } else { value });
+            }
+            values.push(converted);
+        }
+        // PostgreSQL takes at most 65,535 parameters a statement.
+        let per_statement = (30_000 / chosen.len().max(1)).max(1);
+        for batch in values.chunks(per_statement) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!(
+                "INSERT INTO \"{table}\" ({}) ",
+                quoted(chosen.iter().map(|c| c.name.as_str()))
+            ));
+            insert.push_values(batch, |mut row, values| {
+                for value in values {
+                    match value {
+                        Value::SmallInt(v) => row.push_bind(*v),
+                        Value::Int(v) => row.push_bind(*v),
+                        Value::BigInt(v) => row.push_bind(*v),
+                        Value::Bool(v) => row.push_bind(*v),
+                        Value::Float(v) => row.push_bind(*v),
+                        Value::Text(v) => row.push_bind(v.clone()),
+                        Value::Bytes(v) => row.push_bind(v.clone()),
+                    };
+                }
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| format!("copying `{table}`: {e}"))?;
+        }
+    }
+    // The references left out above, now that every row they point to is in.
+    for (table, column) in &deferred {
+        let key = primary_keys.get(table).ok_or_else(|| {
+            format!(
+                "`{table}.{column}` closes a foreign-key cycle and `{table}` has no primary key"
+            )
+        })?;
+        let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(&format!(
+            "SELECT \"{key}\", \"{column}\" FROM \"{table}\" WHERE \"{column}\" IS NOT NULL"
+        ))
+        .fetch_all(&mut source)
+        .await
+        .map_err(lite)?;
+        for (id, value) in rows {
+            sqlx::query(&format!(
+                "UPDATE \"{table}\" SET \"{column}\" = $1::bigint WHERE \"{key}\" = $2::bigint"
+            ))
+            .bind(value)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| format!("setting `{table}.{column}`: {e}"))?;
+        }
+    }
+    // Each sequence where a master writing the same rows would have left it.
+    for row in sqlx::query(
+        "SELECT table_name::text, column_name::text, \
+         pg_get_serial_sequence(quote_ident(table_name), column_name) \
+         FROM information_schema.columns WHERE table_schema = 'public' \
+         AND pg_get_serial_sequence(quote_ident(table_name), column_name) IS NOT NULL",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(pg)?
+    {
+        let (table, column, sequence): (String, String, String) =
+            (row.get(0), row.get(1), row.get(2));
+        sqlx::query(&format!(
+            "SELECT setval($1, max(\"{column}\")) FROM \"{table}\" HAVING max(\"{column}\") IS NOT NULL"
+        ))
+        .bind(&sequence)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| format!("setting {sequence}: {e}"))?;
+    }
+    tx.commit().await.map_err(pg)?;
+    Ok(())
+}
+
+/// `"a", "b"` for the names `a`, `b`.
+fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The tables in an order where each comes after the tables it references, and the nullable
+/// references left out to make that possible (self-references and one edge of each cycle).
+#[allow(clippy::type_complexity)]
+fn copy_order(
+    tables: &[&String],
+    references: &[(String, String, String)],
+    nullable: &BTreeSet<(String, String)>,
+) -> Result<(Vec<String>, BTreeSet<(String, String)>), String> {
+    let mut deferred = BTreeSet::new();
+    // table -> (column, referenced table), among the copied tables.
+    let mut pending: BTreeMap<String, Vec<(String, String)>> =
+        tables.iter().map(|t| ((*t).clone(), Vec::new())).collect();
+    for (table, column, referenced) in references {
+        if !pending.contains_key(table) {
+            continue;
+        }
+        if table == referenced {
+            deferred.insert((table.clone(), column.clone()));
+        } else if pending.contains_key(referenced) {
+            pending
+                .get_mut(table)
+                .unwrap()
+                .push((column.clone(), referenced.clone()));
+        }
+    }
+    let mut order = Vec::new();
+    while !pending.is_empty() {
+        let ready: Vec<String> = pending
+            .iter()
+            .filter(|(_, edges)| edges.iter().all(|(_, r)| !pending.contains_key(r)))
+            .map(|(t, _)| t.clone())
+            .collect();
+        if ready.is_empty() {
+            // A cycle: leave out one nullable reference of it, filled in later.
+            let (table, column) = pending
+                .iter()
+                .flat_map(|(t, edges)| {
+                    edges
+                        .iter()
+                        .filter(|(_, r)| pending.contains_key(r))
+                        .map(move |(c, _)| (t.clone(), c.clone()))
+                })
+                .find(|key| nullable.contains(key))
+                .ok_or_else(|| {
+                    format!(
+                        "the tables {:?} reference each other through required columns only",
+                        pending.keys().collect::<Vec<_>>()
+                    )
+                })?;
+            pending
+                .get_mut(&table)
+                .unwrap()
+                .retain(|(c, _)| *c != column);
+            deferred.insert((table, column));
+            continue;
+        }
+        for table in ready {
+            pending.remove(&table);
+            order.push(table);
+        }
+    }
+    Ok((order, deferred))
+}
+
+/// Each table's single-column primary key.
+async fn primary_keys(target: &mut sqlx::PgConnection) -> Result<BTreeMap<String, String>, String> {
+    let rows = sqlx::query(
+        "SELECT cl.relname::text, att.attname::text FROM pg_index i \
+         JOIN pg_class cl ON cl.oid = i.indrelid \
+         JOIN pg_namespace n ON n.oid = cl.relnamespace \
+         JOIN pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = ANY(i.indkey) \
+         WHERE i.indisprimary AND n.nspname = 'public' AND i.indnatts = 1",
+    )
+    .fetch_all(target)
+    .await
+    .map_err(|e| format!("PostgreSQL: {e}"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// The SQLite value at `i` as a value of the PostgreSQL type `data_type`.
+fn convert(row: &sqlx::sqlite::SqliteRow, i: usize, data_type: &str) -> Result<Value, String> {
+    let integer = || row.try_get::<Option<i64>, _>(i).map_err(|e| e.to_string());
+    let narrow = |v: i64| format!("{v} does not fit the column's type {data_type}");
+    Ok(match data_type {
+        "smallint" => Value::SmallInt(
+            integer()?
+                .map(|v| i16::try_from(v).map_err(|_| narrow(v)))
+                .transpose()?,
+        ),
+        "integer" => Value::Int(
+            integer()?
+                .map(|v| i32::try_from(v).map_err(|_| narrow(v)))
+                .transpose()?,
+        ),
+        "bigint" => Value::BigInt(integer()?),
+        // SQLite keeps booleans as 0 and 1.
+        "boolean" => Value::Bool(
+            integer()?
+                .map(|v| match v {
+                    0 => Ok(false),
+                    1 => Ok(true),
+                    _ => Err(format!("{v} is not a boolean (0 or 1)")),
+                })
+                .transpose()?,
+        ),
+        "double precision" | "real" => {
+            Value::Float(row.try_get(i).map_err(|e: sqlx::Error| e.to_string())?)
+        }
+        "text" | "character varying" | "character" => {
+            Value::Text(row.try_get(i).map_err(|e: sqlx::Error| e.to_string())?)
+        }
+        "bytea" => Value::Bytes(row.try_get(i).map_err(|e: sqlx::Error| e.to_string())?),
+        other => return Err(format!("the PostgreSQL type {other} is not converted")),
+    })
+}
+
+/// A NULL of `value`'s type.
+fn null_of(value: &Value) -> Value {
+    match value {
+        Value::SmallInt(_) => Value::SmallInt(None),
+        Value::Int(_) => Value::Int(None),
+        Value::BigInt(_) => Value::BigInt(None),
+        Value::Bool(_) => Value::Bool(None),
+        Value::Float(_) => Value::Float(None),
+        Value::Text(_) => Value::Text(None),
+        Value::Bytes(_) => Value::Bytes(None),
+    }
+}

@@ -1,0 +1,251 @@
+//! The PostgreSQL test set-up (`common/postgres.rs`): the reference database copied into the
+//! schema Buildbot 4.3 makes on PostgreSQL holds the same rows as the SQLite file (counts,
+//! logs, properties, files, ids and sequences), a SQLite file with a table or a column
+//! Buildbot's schema lacks is refused, and the cluster asks for its password.
+
+use crate::common::postgres::{
+    copy_rows, reference_postgres, reference_sqlite, schema_database, PASSWORD,
+};
+
+use buildbot_www::db::logchunks;
+use sqlx::Connection as _;
+
+async fn sqlite() -> sqlx::SqliteConnection {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(reference_sqlite())
+        .read_only(true);
+    sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_rows_are_in_buildbots_schema() {
+    // Two at once: each test has its own copy, from the schema made once.
+    let (Some(url), Some(other)) = tokio::join!(reference_postgres(), reference_postgres()) else {
+        return;
+    };
+    assert_ne!(url, other);
+    let mut lite = sqlite().await;
+    let mut pg = sqlx::PgConnection::connect(&url).await.unwrap();
+
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         ORDER BY name",
+    )
+    .fetch_all(&mut lite)
+    .await
+    .unwrap();
+    assert!(tables.len() > 40, "{tables:?}");
+    for table in &tables {
+        let count = format!("SELECT count(*) FROM \"{table}\"");
+        let theirs: i64 = sqlx::query_scalar(&count)
+            .fetch_one(&mut lite)
+            .await
+            .unwrap();
+        let ours: i64 = sqlx::query_scalar(&count).fetch_one(&mut pg).await.unwrap();
+        assert_eq!(ours, theirs, "rows of {table}");
+    }
+
+    // Every log's chunks, in order, decode to the same text.
+    let lite_chunks: Vec<(i64, i64, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT logid, first_line, compressed, content FROM logchunks ORDER BY logid, first_line",
+    )
+    .fetch_all(&mut lite)
+    .await
+    .unwrap();
+    let pg_chunks: Vec<(i32, i32, i16, Vec<u8>)> = sqlx::query_as(
+        "SELECT logid, first_line, compressed, content FROM logchunks ORDER BY logid, first_line",
+    )
+    .fetch_all(&mut pg)
+    .await
+    .unwrap();
+    assert_eq!(pg_chunks.len(), lite_chunks.len());
+    assert!(
+        lite_chunks.iter().any(|c| c.2 != 0),
+        "some chunks are compressed"
+    );
+    for (l, p) in lite_chunks.iter().zip(&pg_chunks) {
+        assert_eq!((i64::from(p.0), i64::from(p.1)), (l.0, l.1));
+        assert_eq!(p.3, l.3, "log {} line {}: the stored bytes", l.0, l.1);
+        assert_eq!(
+            logchunks::decode(i64::from(p.2), &p.3).unwrap(),
+            logchunks::decode(l.2, &l.3).unwrap(),
+            "log {} line {}",
+            l.0,
+            l.1
+        );
+    }
+
+    // Build properties and a change's files, every row, in the order they were written:
+    // these tables have no id, and the copy keeps SQLite's rowid order as PostgreSQL's
+    // physical order (ctid) of the fresh copy.
+    let lite_props: Vec<(i64, String, String, String)> =
+        sqlx::query_as("SELECT buildid, name, value, source FROM build_properties ORDER BY rowid")
+            .fetch_all(&mut lite)
+            .await
+            .unwrap();
+    let pg_props: Vec<(i32, String, String, String)> =
+        sqlx::query_as("SELECT buildid, name, value, source FROM build_properties ORDER BY ctid")
+            .fetch_all(&mut pg)
+            .await
+            .unwrap();
+    let widened: Vec<_> = pg_props
+        .into_iter()
+        .map(|(id, n, v, s)| (i64::from(id), n, v, s))
+        .collect();
+    assert_eq!(widened, lite_props);
+    let lite_files: Vec<(i64, String)> =
+        sqlx::query_as("SELECT changeid, filename FROM change_files ORDER BY rowid")
+            .fetch_all(&mut lite)
+            .await
+            .unwrap();
+    let pg_files: Vec<(i32, String)> =
+        sqlx::query_as("SELECT changeid, filename FROM change_files ORDER BY ctid")
+            .fetch_all(&mut pg)
+            .await
+            .unwrap();
+    assert!(!lite_files.is_empty());
+    let widened: Vec<_> = pg_files
+        .into_iter()
+        .map(|(id, f)| (i64::from(id), f))
+        .collect();
+    assert_eq!(widened, lite_files);
+
+    // The references written after the rows they point to (a rebuilt build's buildset points
+    // at a later table, a change at its parent change).
+    let query = "SELECT id, parent_buildid, rebuilt_buildid FROM buildsets ORDER BY id";
+    let lite_sets: Vec<(i64, Option<i64>, Option<i64>)> =
+        sqlx::query_as(query).fetch_all(&mut lite).await.unwrap();
+    let pg_sets: Vec<(i32, Option<i32>, Option<i32>)> =
+        sqlx::query_as(query).fetch_all(&mut pg).await.unwrap();
+    assert!(lite_sets.iter().any(|s| s.2.is_some()));
+    let widened: Vec<_> = pg_sets
+        .into_iter()
+        .map(|(id, p, r)| (i64::from(id), p.map(i64::from), r.map(i64::from)))
+        .collect();
+    assert_eq!(widened, lite_sets);
+    let query = "SELECT changeid, parent_changeids FROM changes ORDER BY changeid";
+    let lite_changes: Vec<(i64, Option<i64>)> =
+        sqlx::query_as(query).fetch_all(&mut lite).await.unwrap();
+    let pg_changes: Vec<(i32, Option<i32>)> =
+        sqlx::query_as(query).fetch_all(&mut pg).await.unwrap();
+    assert!(lite_changes.iter().any(|c| c.1.is_some()));
+    let widened: Vec<_> = pg_changes
+        .into_iter()
+        .map(|(id, p)| (i64::from(id), p.map(i64::from)))
+        .collect();
+    assert_eq!(widened, lite_changes);
+
+    // Each id: the same highest value, and the sequence hands out the next one.
+    let sequences: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns \
+         WHERE table_schema = 'public' \
+         AND pg_get_serial_sequence(quote_ident(table_name), column_name) IS NOT NULL \
+         ORDER BY table_name",
+    )
+    .fetch_all(&mut pg)
+    .await
+    .unwrap();
+    assert!(
+        sequences.contains(&("builds".into(), "id".into())),
+        "{sequences:?}"
+    );
+    for (table, column) in &sequences {
+        let highest = format!("SELECT CAST(max(\"{column}\") AS BIGINT) FROM \"{table}\"");
+        let theirs: Option<i64> = sqlx::query_scalar(&highest)
+            .fetch_one(&mut lite)
+            .await
+            .unwrap();
+        let ours: Option<i64> = sqlx::query_scalar(&highest)
+            .fetch_one(&mut pg)
+            .await
+            .unwrap();
+        assert_eq!(ours, theirs, "highest {table}.{column}");
+        let next: i64 = sqlx::query_scalar(&format!(
+            "SELECT nextval(pg_get_serial_sequence('\"{table}\"', '{column}'))"
+        ))
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
+        assert_eq!(next, theirs.unwrap_or(0) + 1, "next {table}.{column}");
+    }
+
+    // The other copy is whole too.
+    let mut other = sqlx::PgConnection::connect(&other).await.unwrap();
+    let builds: i64 = sqlx::query_scalar("SELECT count(*) FROM builds")
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(builds, 41);
+}
+
+/// A copy of the reference SQLite file changed by `sql`, in `dir`.
+async fn changed_reference(dir: &std::path::Path, sql: &str) -> std::path::PathBuf {
+    let changed = dir.join("state.sqlite");
+    std::fs::copy(reference_sqlite(), &changed).unwrap();
+    let mut lite = sqlx::SqliteConnection::connect(&format!("sqlite://{}", changed.display()))
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&mut lite).await.unwrap();
+    lite.close().await.unwrap();
+    changed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_or_column_buildbots_schema_lacks_is_refused() {
+    let Some(url) = schema_database().await else {
+        return;
+    };
+    let (table_dir, column_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let extra_table = changed_reference(
+        table_dir.path(),
+        "CREATE TABLE homers_donuts (id INTEGER PRIMARY KEY, flavour TEXT)",
+    )
+    .await;
+    let error = copy_rows(&extra_table, &url).await.unwrap_err();
+    eprintln!("refused: {error}");
+    assert!(
+        error.contains("the table `homers_donuts`") && error.contains("lacks"),
+        "{error}"
+    );
+    let extra_column = changed_reference(
+        column_dir.path(),
+        "ALTER TABLE builds ADD COLUMN donuts INTEGER",
+    )
+    .await;
+    let error = copy_rows(&extra_column, &url).await.unwrap_err();
+    eprintln!("refused: {error}");
+    assert!(
+        error.contains("the column `builds.donuts`") && error.contains("lacks"),
+        "{error}"
+    );
+
+    // Nothing was copied.
+    let mut pg = sqlx::PgConnection::connect(&url).await.unwrap();
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM builds) + (SELECT count(*) FROM buildsets) \
+         + (SELECT count(*) FROM masters)",
+    )
+    .fetch_one(&mut pg)
+    .await
+    .unwrap();
+    assert_eq!(rows, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_asks_for_the_password() {
+    let Some(url) = crate::common::postgres::database().await else {
+        return;
+    };
+    assert!(url.contains(PASSWORD));
+    assert!(sqlx::PgConnection::connect(&url).await.is_ok());
+    let wrong = url.replace(PASSWORD, "not-the-password");
+    let error = sqlx::PgConnection::connect(&wrong).await.unwrap_err();
+    assert!(
+        error.to_string().contains("password authentication failed"),
+        "{error}"
+    );
+    let none = url.replace(&format!(":{PASSWORD}@"), "@");
+    assert!(sqlx::PgConnection::connect(&none).await.is_err());
+}
