@@ -50,6 +50,8 @@ mod ui;
 #[cfg(feature = "demo")]
 mod ui_control;
 mod ui_sanitizer;
+#[cfg(feature = "demo")]
+mod ui_trends;
 mod view_layouts;
 mod waterfall_view;
 mod wit_versions;

@@ -736,6 +736,17 @@ fn ui() -> Result<()> {
             &format!("/logs/{big_log}?from=149000"),
         )?);
     }
+    {
+        // A builder's page with its trend charts (the last 100 builds) among 1M builds.
+        let port = port + 2;
+        let big = generated_database(&bench_dir, 1000, 1_000_000)?;
+        let _server = start_server(&bench_dir.join("serve-ui-1m"), &big, port)?;
+        report.push_str(&page_timing(
+            port,
+            "builder page with trends, 1M builds",
+            "/builders/1",
+        )?);
+    }
     println!("\n{report}");
     std::fs::write(bench_dir.join("ui.md"), &report)?;
     Ok(())

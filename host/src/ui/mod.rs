@@ -13,6 +13,7 @@ mod format;
 mod page_error;
 mod pages;
 mod sanitize;
+mod trends;
 mod views;
 
 use std::path::Path;
@@ -76,6 +77,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "Builders.page_size",
         "30",
         "Builds per page on a builder's page",
+    ),
+    (
+        "Builders.trendBuilds",
+        "100",
+        "Builds in the trend charts of a builder's page (at most 1000)",
     ),
     (
         "Workers.showWorkerBuilders",

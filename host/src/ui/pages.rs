@@ -52,6 +52,8 @@ struct BuilderPage {
     forceschedulers: Vec<Item>,
     /// What the force form's `username` field shows.
     force_username: String,
+    /// The charts of the last `Builders.trendBuilds` builds (none before one has finished).
+    trends: Option<super::trends::Trends>,
 }
 
 /// What `build.html` shows in the shell.
@@ -545,7 +547,24 @@ async fn builder_page(state: &UiState, req: &PageRequest, builderid: i64) -> Pag
         &[],
     )
     .await?;
+    let trend_size = setting_i64(&settings, "Builders.trendBuilds", 100, 1000);
+    let recent = items(
+        state,
+        &req.user,
+        &format!("builders/{builderid}/builds"),
+        &[
+            ("order", "-number".into()),
+            ("limit", trend_size.to_string()),
+            ("field", "number".into()),
+            ("field", "results".into()),
+            ("field", "complete".into()),
+            ("field", "started_at".into()),
+            ("field", "complete_at".into()),
+        ],
+    )
+    .await?;
     let body = BuilderPage {
+        trends: super::trends::trends(&recent),
         builder,
         builds,
         workers,
