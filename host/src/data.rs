@@ -131,6 +131,47 @@ impl DataApi {
         self.read(path, args).await
     }
 
+    /// Reads a log's lines in order, as `user` (the checks of a read of `logs/<id>/contents`),
+    /// one stored chunk at a time: never the whole log in memory. `scan` gets each line as
+    /// stored (a stdio line keeps its channel letter) with its number from 0 and `found`, what
+    /// it gathers, on a blocking thread while the next chunk is read; `Break` stops the read.
+    /// Returns `found`.
+    pub async fn scan_log<S, F>(
+        &self,
+        user: &User,
+        logid: i64,
+        mut found: S,
+        mut scan: F,
+    ) -> Result<S, ApiError>
+    where
+        S: Send + 'static,
+        F: FnMut(&mut S, i64, &str) -> std::ops::ControlFlow<()> + Send + 'static,
+    {
+        let path = format!("logs/{logid}/contents");
+        self.authz
+            .check(self, user, &path, Action::Get, &Map::new())
+            .await
+            .map_err(|denied| ApiError::forbidden(denied.to_string()))?;
+        // Two chunks in flight at most: one being decoded, one read ahead.
+        let (to, mut from) = tokio::sync::mpsc::channel::<resources::StoredChunk>(2);
+        let worker = tokio::task::spawn_blocking(move || -> Result<S, ApiError> {
+            while let Some(chunk) = from.blocking_recv() {
+                let text = crate::db::logchunks::decode(chunk.compressed, &chunk.content)?;
+                let count = usize::try_from(chunk.last_line - chunk.first_line + 1).unwrap_or(0);
+                for (number, line) in (chunk.first_line..).zip(text.split('\n').take(count)) {
+                    if scan(&mut found, number, line).is_break() {
+                        return Ok(found);
+                    }
+                }
+            }
+            Ok(found)
+        });
+        let read = resources::send_chunks(&self.pool, logid, to).await;
+        let found = worker.await.map_err(ApiError::internal)??;
+        read?;
+        Ok(found)
+    }
+
     /// Reads `path` as the server itself, without authorization: for the server's own uses
     /// (live event messages, the rules' own lookups), never on a user's behalf.
     pub(crate) async fn read(
