@@ -325,3 +325,70 @@ async fn a_hidden_log_is_not_searched() {
     assert_eq!(status, 200);
     assert!(body.contains("1 matching line."));
 }
+
+/// In a real headless Chromium: the form searches, a match is a link, and following it shows
+/// the log with that line in view and marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_and_open_a_match_in_a_real_browser() {
+    use std::time::Duration;
+    let Some(browser) = crate::ui::Browser::start().await else {
+        return;
+    };
+    let site = site().await;
+    browser
+        .goto(&format!("{}/logs/102", site.server.base))
+        .await;
+    browser
+        .js_with(
+            "var form = document.getElementById('log-search');\
+             form.querySelector('input[name=q]').value = arguments[0];\
+             form.querySelector('button[type=submit]').click(); return 1;",
+            vec![serde_json::json!("line 1400 ")],
+        )
+        .await;
+    let count = browser
+        .wait_for(
+            "the search results",
+            "var p = document.getElementById('log-match-count'); return p && p.textContent",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(count, serde_json::json!("1 matching line."));
+    assert_eq!(
+        browser
+            .js("return document.querySelector('.log-match-list mark').textContent")
+            .await,
+        serde_json::json!("line 1400 ")
+    );
+    browser.screenshot("log-search").await;
+    browser
+        .js("document.querySelector('.log-match-list a').click(); return 1")
+        .await;
+    let target = browser
+        .wait_for(
+            "the log opened at the match",
+            "var t = document.querySelector('#log > span:target'); return t && t.id",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(target, serde_json::json!("L1400"));
+    let shown = browser
+        .js(
+            "var t = document.getElementById('L1400'), r = t.getBoundingClientRect();\
+             return [t.textContent, r.top >= 0 && r.bottom <= window.innerHeight,\
+                     getComputedStyle(t).backgroundColor, location.search];",
+        )
+        .await;
+    assert_eq!(shown[0], serde_json::json!("line 1400 needle"));
+    assert_eq!(shown[1], serde_json::json!(true), "{shown}");
+    assert_ne!(
+        shown[2],
+        serde_json::json!("rgba(0, 0, 0, 0)"),
+        "marked: {shown}"
+    );
+    assert_eq!(shown[3], serde_json::json!("?from=1389"));
+    browser.screenshot("log-search-opened").await;
+    let errors = crate::ui::severe(&browser.console().await);
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.quit().await;
+}
