@@ -136,7 +136,7 @@ impl DataApi {
     /// stored (a stdio line keeps its channel letter) with its number from 0 and `found`, what
     /// it gathers, on a blocking thread while the next chunk is read; `Break` stops the read.
     /// Returns `found`.
-    pub async fn scan_log<S, F>(
+    pub(crate) async fn scan_log<S, F>(
         &self,
         user: &User,
         logid: i64,

@@ -9,7 +9,8 @@ use std::io::Write as _;
 use crate::common;
 
 /// Log 101: stdio, on a failed step of `win-test` (build 4), in four chunks stored raw, zlib,
-/// bz2 and lz4.
+/// bz2 and lz4; log 103, the same text, on a failed step of `linux-build`, which the rules
+/// leave open to everyone.
 const FAILED_LOG: [&[&str]; 4] = [
     &[
         "hgrep -r 'error:' src",
@@ -41,7 +42,11 @@ struct Site {
 async fn site() -> Site {
     let dir = common::views_database(
         "INSERT INTO logs (id, name, slug, stepid, complete, num_lines, type) VALUES \
-         (101, 'stdio', 'stdio', 5, 1, 7, 's'), (102, 'output', 'output', 2, 1, 1500, 't');",
+         (101, 'stdio', 'stdio', 5, 1, 8, 's'), (102, 'output', 'output', 2, 1, 1500, 't'), \
+         (103, 'stdio', 'stdio', 50, 1, 8, 's'); \
+         INSERT INTO steps (id, number, name, buildid, started_at, locks_acquired_at, complete_at, \
+         state_string, results, urls_json, hidden) VALUES \
+         (50, 0, 'compile', 6, 1700000660, 1700000660, 1700000960, 'failed', 2, '[]', 0);",
     )
     .await;
     let pool = buildbot_www::db::open_file(&dir.path().join("state.sqlite"))
@@ -65,7 +70,8 @@ async fn site() -> Site {
             }
             _ => lz4_flex::block::compress_prepend_size(text.as_bytes()),
         };
-        insert_chunk(&pool, 101, first, lines.len(), content, compressed).await;
+        insert_chunk(&pool, 101, first, lines.len(), content.clone(), compressed).await;
+        insert_chunk(&pool, 103, first, lines.len(), content, compressed).await;
         first += lines.len() as i64;
     }
     // Log 102: 1,500 lines that all match `needle`, on a step that passed.
@@ -327,7 +333,8 @@ async fn a_hidden_log_is_not_searched() {
 }
 
 /// In a real headless Chromium: the form searches, a match is a link, and following it shows
-/// the log with that line in view and marked.
+/// the log with that line in view and marked; "jump to first error" does the same for the
+/// first failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_and_open_a_match_in_a_real_browser() {
     use std::time::Duration;
@@ -388,6 +395,29 @@ async fn search_and_open_a_match_in_a_real_browser() {
     );
     assert_eq!(shown[3], serde_json::json!("?from=1389"));
     browser.screenshot("log-search-opened").await;
+
+    // "jump to first error" on a failed step's log: the compiler's error, in view and marked.
+    browser
+        .goto(&format!("{}/logs/103", site.server.base))
+        .await;
+    browser
+        .js("document.getElementById('log-first-error').click(); return 1")
+        .await;
+    let target = browser
+        .wait_for(
+            "the log opened at its first error",
+            "var t = document.querySelector('#log > span:target'); return t && t.id",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(target, serde_json::json!("L5"));
+    assert_eq!(
+        browser
+            .js("return document.getElementById('L5').textContent")
+            .await,
+        serde_json::json!("src/a.c:3:1: error: expected ';'")
+    );
+    browser.screenshot("log-first-error").await;
     let errors = crate::ui::severe(&browser.console().await);
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     browser.quit().await;
