@@ -60,6 +60,10 @@ pub fn envelope(plural: &str, items: Vec<Map<String, Value>>, total: Option<usiz
     Value::Object(envelope)
 }
 
+/// How many [`DataApi::scan_log`] reads run at once.
+const MAX_LOG_SCANS: usize = 4;
+static LOG_SCANS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_LOG_SCANS);
+
 /// Read access to Buildbot's data, shared by the REST API and the plugin runtime.
 #[derive(Debug, Clone)]
 pub struct DataApi {
@@ -152,6 +156,9 @@ impl DataApi {
             .check(self, user, &path, Action::Get, &Map::new())
             .await
             .map_err(|denied| ApiError::forbidden(denied.to_string()))?;
+        // A few scans at once, server-wide (others wait their turn): each holds a thread and
+        // decompressor state, so memory stays bounded however many searches arrive together.
+        let _turn = LOG_SCANS.acquire().await.map_err(ApiError::internal)?;
         // Two chunks in flight at most: one being decoded, one read ahead.
         let (to, mut from) = tokio::sync::mpsc::channel::<resources::StoredChunk>(2);
         let worker = tokio::task::spawn_blocking(move || -> Result<S, ApiError> {
