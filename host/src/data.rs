@@ -60,6 +60,10 @@ pub fn envelope(plural: &str, items: Vec<Map<String, Value>>, total: Option<usiz
     Value::Object(envelope)
 }
 
+/// How many [`DataApi::scan_log`] reads run at once.
+const MAX_LOG_SCANS: usize = 4;
+static LOG_SCANS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_LOG_SCANS);
+
 /// Read access to Buildbot's data, shared by the REST API and the plugin runtime.
 #[derive(Debug, Clone)]
 pub struct DataApi {
@@ -129,6 +133,50 @@ impl DataApi {
             }
         }
         self.read(path, args).await
+    }
+
+    /// Reads a log's lines in order, as `user` (the checks of a read of `logs/<id>/contents`),
+    /// one stored chunk at a time: never the whole log in memory. `scan` gets each line as
+    /// stored (a stdio line keeps its channel letter) with its number from 0 and `found`, what
+    /// it gathers, on a blocking thread while the next chunk is read; `Break` stops the read.
+    /// Returns `found`.
+    pub(crate) async fn scan_log<S, F>(
+        &self,
+        user: &User,
+        logid: i64,
+        mut found: S,
+        mut scan: F,
+    ) -> Result<S, ApiError>
+    where
+        S: Send + 'static,
+        F: FnMut(&mut S, i64, &str) -> std::ops::ControlFlow<()> + Send + 'static,
+    {
+        let path = format!("logs/{logid}/contents");
+        self.authz
+            .check(self, user, &path, Action::Get, &Map::new())
+            .await
+            .map_err(|denied| ApiError::forbidden(denied.to_string()))?;
+        // A few scans at once, server-wide (others wait their turn): each holds a thread and
+        // decompressor state, so memory stays bounded however many searches arrive together.
+        let _turn = LOG_SCANS.acquire().await.map_err(ApiError::internal)?;
+        // Two chunks in flight at most: one being decoded, one read ahead.
+        let (to, mut from) = tokio::sync::mpsc::channel::<resources::StoredChunk>(2);
+        let worker = tokio::task::spawn_blocking(move || -> Result<S, ApiError> {
+            while let Some(chunk) = from.blocking_recv() {
+                let text = crate::db::logchunks::decode(chunk.compressed, &chunk.content)?;
+                let count = usize::try_from(chunk.last_line - chunk.first_line + 1).unwrap_or(0);
+                for (number, line) in (chunk.first_line..).zip(text.split('\n').take(count)) {
+                    if scan(&mut found, number, line).is_break() {
+                        return Ok(found);
+                    }
+                }
+            }
+            Ok(found)
+        });
+        let read = resources::send_chunks(&self.pool, logid, to).await;
+        let found = worker.await.map_err(ApiError::internal)??;
+        read?;
+        Ok(found)
     }
 
     /// Reads `path` as the server itself, without authorization: for the server's own uses

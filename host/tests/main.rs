@@ -30,6 +30,7 @@ mod hardening;
 mod hooks_master;
 mod ldap;
 mod lifecycle;
+mod log_search;
 mod master_link;
 mod metrics;
 // The demo dataset and activity runner are behind the host's `demo` feature (on by default).

@@ -211,12 +211,17 @@ pub(crate) fn http_status(port: u16, path: &str) -> Option<u16> {
 }
 
 fn rss_kib(pid: u32) -> Result<u64> {
+    status_kib(pid, "VmRSS")
+}
+
+/// A `/proc/PID/status` size field (`VmRSS`, `VmHWM`: the peak RSS), in KiB.
+fn status_kib(pid: u32, field: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("no VmRSS in /proc/PID/status")
+        .with_context(|| format!("no {field} in /proc/PID/status"))
 }
 
 /// `cargo xtask bench plugins`: dispatch overhead in process (criterion-free timing loop in
@@ -724,7 +729,7 @@ fn ui() -> Result<()> {
     }
     {
         let port = port + 1;
-        let _server = start_server(&bench_dir.join("serve-ui-demo"), &demo_db, port)?;
+        let server = start_server(&bench_dir.join("serve-ui-demo"), &demo_db, port)?;
         report.push_str(&page_timing(
             port,
             "log viewer, first 1,000 of 150,000 lines (10.7 MB)",
@@ -735,6 +740,7 @@ fn ui() -> Result<()> {
             "log viewer, last lines",
             &format!("/logs/{big_log}?from=149000"),
         )?);
+        report.push_str(&log_search_timing(&server, port, &big_log)?);
     }
     {
         // A builder's page with its trend charts (the last 100 builds) among 1M builds.
@@ -750,6 +756,48 @@ fn ui() -> Result<()> {
     println!("\n{report}");
     std::fs::write(bench_dir.join("ui.md"), &report)?;
     Ok(())
+}
+
+/// Searches of the whole 10.7 MB demo log (`/logs/N?q=`): the page timings, then the peak RSS
+/// growth of the server while they ran (the peak reset first through `/proc/PID/clear_refs`,
+/// then `VmHWM` after the searches less `VmRSS` before).
+fn log_search_timing(server: &Server, port: u16, big_log: &str) -> Result<String> {
+    let pid = server.child.id();
+    page_timing(port, "warm-up", &format!("/logs/{big_log}?q=warm"))?;
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")?;
+    let before = rss_kib(pid)?;
+    let mut lines = String::new();
+    for (label, query) in [
+        (
+            "log search, plain text, 30 of 150,000 lines match",
+            "q=slow+response",
+        ),
+        (
+            "log search, regex ignoring case, 30 match",
+            "q=warning.*server%5C.py%3A%5Cd%2B+slow&regex=1&icase=1",
+        ),
+        (
+            "log search, no line matches (whole log read)",
+            "q=no+such+text+anywhere",
+        ),
+        ("log search, first 1,000 of 149,970 matches", "q=PASSED"),
+    ] {
+        lines.push_str(&page_timing(
+            port,
+            label,
+            &format!("/logs/{big_log}?{query}"),
+        )?);
+    }
+    let peak = status_kib(pid, "VmHWM")?;
+    let line = format!(
+        "| log search peak RSS growth: {:.1} MiB (RSS {:.1} MiB before, peak {:.1} MiB during) | | | | | |\n",
+        peak.saturating_sub(before) as f64 / 1024.0,
+        before as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+    print!("{line}");
+    lines.push_str(&line);
+    Ok(lines)
 }
 
 /// 3 warm-up and 20 measured sequential GETs: time to the first byte and to the last.

@@ -16,7 +16,7 @@ use super::sql::{Bind, Fetched, Sql, Table};
 use super::Answer;
 use crate::db::Pool;
 
-pub(crate) use logs::log_contents;
+pub(crate) use logs::{log_contents, send_chunks, StoredChunk};
 
 /// Everything a resource reader needs for one request.
 #[derive(Debug)]

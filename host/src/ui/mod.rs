@@ -10,6 +10,7 @@ mod assets;
 mod change_hooks;
 mod controls;
 mod format;
+mod log_search;
 mod page_error;
 mod pages;
 mod sanitize;

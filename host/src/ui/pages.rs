@@ -12,8 +12,9 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::controls::{self, Controls};
+use super::log_search;
 use super::page_error::PageError;
-use super::{html, sanitize, shell, PageRequest, UiState, SETTINGS};
+use super::{html, html_status, sanitize, shell, PageRequest, UiState, SETTINGS};
 use crate::data::{Answer, ApiError};
 use crate::identity::User;
 
@@ -88,6 +89,18 @@ struct LogPage {
     page_lines: i64,
     last_page_from: i64,
     prev_from: i64,
+    /// Whether the page offers "jump to first error" (a step that failed).
+    error_jump: bool,
+    /// The jump found no line that looks like an error.
+    no_error: bool,
+    /// The search form's fields, when the page shows a search instead of the log.
+    search: Option<log_search::Query>,
+    /// What the search found (none with a bad query).
+    found: Option<log_search::Found>,
+    /// Why the query cannot be searched with (a 400 page).
+    search_error: Option<String>,
+    max_matches: usize,
+    max_pattern: usize,
 }
 
 /// What `workers.html` shows in the shell.
@@ -800,8 +813,35 @@ async fn log_page(state: &UiState, req: &PageRequest, logid: i64) -> PageResult 
         .and_then(Value::as_str)
         .unwrap_or("s")
         .to_owned();
+    // HTML logs are shown as pages, not searched.
+    let searchable = kind != "h";
+    let mut no_error = false;
+    if searchable && req.arg("error").is_some() {
+        match log_search::first_error(&state.data, &req.user, logid, &kind).await? {
+            Some(line) => {
+                return Ok(redirect(&format!(
+                    "{}logs/{logid}?from={}#L{}",
+                    req.root,
+                    log_search::open_from(line),
+                    line + 1
+                )))
+            }
+            None => no_error = true,
+        }
+    }
+    let search = log_search::Query::read(req).filter(|_| searchable);
+    let mut found = None;
+    let mut search_error = None;
+    if let Some(query) = &search {
+        match query.compile() {
+            Ok(regex) => {
+                found = Some(log_search::search(&state.data, &req.user, logid, &kind, regex).await?)
+            }
+            Err(message) => search_error = Some(message),
+        }
+    }
     let mut lines: Vec<Value> = Vec::new();
-    if num_lines > 0 && kind != "h" {
+    if num_lines > 0 && kind != "h" && search.is_none() {
         let chunk = one(
             state,
             &req.user,
@@ -817,6 +857,12 @@ async fn log_page(state: &UiState, req: &PageRequest, logid: i64) -> PageResult 
             lines.push(split_channel(line, &kind));
         }
     }
+    // A step that did not succeed: failure, exception, retry or cancelled.
+    let error_jump = searchable
+        && step
+            .get("results")
+            .and_then(Value::as_i64)
+            .is_some_and(|r| matches!(r, 2 | 4 | 5 | 6));
     let shown_to = from + lines.len() as i64;
     let title = format!(
         "{} #{} {} {}",
@@ -837,8 +883,20 @@ async fn log_page(state: &UiState, req: &PageRequest, logid: i64) -> PageResult 
         page_lines: lines_per_page,
         last_page_from: (num_lines - lines_per_page).max(0),
         prev_from: (from - lines_per_page).max(0),
+        error_jump,
+        no_error,
+        search,
+        found,
+        search_error,
+        max_matches: log_search::MAX_MATCHES,
+        max_pattern: log_search::MAX_PATTERN,
     };
-    Ok(html(state, "log.html", &shell, &body))
+    let status = if body.search_error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(html_status(state, status, "log.html", &shell, &body))
 }
 
 /// A stdio log line starts with its channel (`o` out, `e` err, `h` header).

@@ -8,7 +8,7 @@ use crate::data::endpoints::Kind;
 use crate::data::error::ApiError;
 use crate::data::sql::{Bind, Col, Column, Sql, Table};
 use crate::data::Answer;
-use crate::db::logchunks;
+use crate::db::{logchunks, Pool};
 
 static LOGS: Table = Table {
     from: "logs",
@@ -144,6 +144,46 @@ async fn read_lines(
         }
     }
     Ok(lines)
+}
+
+/// One stored chunk of a log, still compressed, as [`send_chunks`] reads it.
+pub(crate) struct StoredChunk {
+    /// The number of its first line (from 0).
+    pub first_line: i64,
+    /// The number of its last line.
+    pub last_line: i64,
+    /// The `compressed` column (see [`logchunks::decode`]).
+    pub compressed: i64,
+    /// The stored bytes.
+    pub content: Vec<u8>,
+}
+
+/// Sends a log's chunks in line order, one row at a time, so that a whole log is never in
+/// memory at once; stops when the receiver is dropped.
+pub(crate) async fn send_chunks(
+    pool: &Pool,
+    logid: i64,
+    to: tokio::sync::mpsc::Sender<StoredChunk>,
+) -> Result<(), ApiError> {
+    use futures_util::TryStreamExt as _;
+    let mut rows = sqlx::query(
+        "SELECT first_line, last_line, compressed, content FROM logchunks \
+         WHERE logid = ? ORDER BY first_line",
+    )
+    .bind(logid)
+    .fetch(pool);
+    while let Some(row) = rows.try_next().await? {
+        let chunk = StoredChunk {
+            first_line: row.try_get(0)?,
+            last_line: row.try_get(1)?,
+            compressed: row.try_get(2)?,
+            content: row.try_get::<Option<Vec<u8>>, _>(3)?.unwrap_or_default(),
+        };
+        if to.send(chunk).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// `/logs/N/contents?offset=&limit=`: one chunk holding the requested lines.

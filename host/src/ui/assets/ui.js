@@ -254,7 +254,7 @@
       var lines = content.split("\n");
       if (lines.length && lines[lines.length - 1] === "") lines.pop();
       var fragment = document.createDocumentFragment();
-      lines.forEach(function (line) {
+      lines.forEach(function (line, index) {
         var span = document.createElement("span");
         var channel = "o";
         if (stdio) {
@@ -262,6 +262,7 @@
           line = line.substring(1);
         }
         span.className = channel;
+        span.id = "L" + (next + index + 1);
         span.textContent = line;
         fragment.appendChild(span);
         fragment.appendChild(document.createTextNode("\n"));
