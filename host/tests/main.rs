@@ -49,6 +49,8 @@ mod sdk_examples;
 #[cfg(feature = "demo")]
 mod ui;
 #[cfg(feature = "demo")]
+mod ui_badge_page;
+#[cfg(feature = "demo")]
 mod ui_control;
 mod ui_sanitizer;
 #[cfg(feature = "demo")]

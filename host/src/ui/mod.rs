@@ -7,6 +7,7 @@
 
 mod account;
 mod assets;
+mod badge_page;
 mod change_hooks;
 mod controls;
 mod format;
@@ -58,6 +59,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("pending.html", include_str!("templates/pending.html")),
     ("about.html", include_str!("templates/about.html")),
     ("settings.html", include_str!("templates/settings.html")),
+    ("badges.html", include_str!("templates/badges.html")),
     ("view.html", include_str!("templates/view.html")),
     ("error.html", include_str!("templates/error.html")),
 ];
@@ -298,6 +300,7 @@ pub fn router(state: UiState) -> Router {
         .route("/pendingbuildrequests", get(pages::pending))
         .route("/about", get(pages::about))
         .route("/settings", get(pages::settings))
+        .route("/badges", get(badge_page::page))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             page_error::render,
@@ -513,6 +516,9 @@ pub fn shell<'a>(
                 icon_text(&entry.icon)
             },
         });
+    }
+    if config.www.plugin("badges").is_some() {
+        menu.push(MenuEntry::new("Badges", "badges", "badges", "◐"));
     }
     menu.push(MenuEntry::new("Settings", "settings", "settings", "☰"));
     menu.push(MenuEntry::new("About", "about", "about", "ℹ"));

@@ -139,10 +139,10 @@ struct SettingsPage {
     list: Vec<Value>,
     defaults: Map<String, Value>,
 }
-type PageResult = Result<Response<Body>, PageError>;
+pub(super) type PageResult = Result<Response<Body>, PageError>;
 
 /// Items of a Data API read (empty for a raw answer).
-async fn items(
+pub(super) async fn items(
     state: &UiState,
     user: &User,
     path: &str,
