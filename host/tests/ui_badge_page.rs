@@ -34,12 +34,7 @@ async fn previews_load_and_snippets_point_at_the_public_address() {
     assert_eq!(answer.status, 200);
     let page = common::html::parse(&answer.text());
     // The menu has the page; the first builder by name is chosen.
-    assert_eq!(
-        page.all("a[data-key=badges]").len(),
-        1,
-        "{}",
-        answer.text()
-    );
+    assert_eq!(page.all("a[data-key=badges]").len(), 1, "{}", answer.text());
     assert_eq!(
         attr(page.one("select[name=builder] option[selected]"), "value"),
         id.to_string()
