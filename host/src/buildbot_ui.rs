@@ -52,8 +52,12 @@ struct StaticFile {
 }
 
 impl BuildbotUi {
-    /// Reads the folders of `[www.buildbot_ui]`; `None` when the table is absent.
-    pub fn load(config: &Arc<Config>) -> anyhow::Result<Option<Arc<BuildbotUi>>> {
+    /// Reads the folders of `[www.buildbot_ui]`; `None` when the table is absent. `plugins`
+    /// are the loaded WASM plugins, whose views the warnings compare with the UI's bundles.
+    pub fn load(
+        config: &Arc<Config>,
+        plugins: &crate::plugins::Registry,
+    ) -> anyhow::Result<Option<Arc<BuildbotUi>>> {
         let Some(ui) = &config.www.buildbot_ui else {
             return Ok(None);
         };
@@ -75,7 +79,7 @@ impl BuildbotUi {
         for (name, dir) in &ui.plugins {
             read_folder(dir, &format!("plugins/{name}/"), &mut files, &mut budget)?;
         }
-        warn_about_plugins(ui, config);
+        warn_about_plugins(ui, config, plugins);
         Ok(Some(Arc::new(BuildbotUi {
             index: with_theme(&index, &config.www.theme),
             config: config.clone(),
@@ -235,11 +239,13 @@ fn with_theme(index: &str, theme: &[(String, String)]) -> String {
     )
 }
 
-/// The UI loads `plugins/<name>/scripts.js` for each plugin in `[www.plugins]`: say when one
-/// has no bundle (the page then shows no menu entry for it) or a bundle is never loaded.
-fn warn_about_plugins(ui: &BuildbotUiConfig, config: &Config) {
-    for (name, _) in &config.www.plugins {
-        if !ui.plugins.iter().any(|(n, _)| n == name) && name != "badges" {
+/// The UI loads `plugins/<name>/scripts.js` for each plugin in `[www.plugins]`: say when an
+/// enabled plugin with a view of its own here has no bundle there (Buildbot's UI then has no
+/// page for it), or a bundle is never loaded because its plugin is not enabled.
+fn warn_about_plugins(ui: &BuildbotUiConfig, config: &Config, plugins: &crate::plugins::Registry) {
+    let views = plugins.plugins().into_iter().filter(|p| !p.menu.is_empty());
+    for name in views.map(|p| p.name) {
+        if !ui.plugins.iter().any(|(n, _)| *n == name) {
             tracing::warn!(
                 "[www.buildbot_ui]: no static folder for the plugin {name}: Buildbot's UI \
                  shows no page of its own for it"

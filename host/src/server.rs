@@ -36,7 +36,7 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         let avatars = crate::avatar::Avatars::new(&config)?;
-        let buildbot_ui = crate::buildbot_ui::BuildbotUi::load(&config)?;
+        let buildbot_ui = crate::buildbot_ui::BuildbotUi::load(&config, &plugins)?;
         let mut ui = UiState::new(config.clone(), data.clone(), plugins.clone())?;
         let events = crate::events::Events::watching(data.clone());
         let http = HttpState::new(config, data, plugins, events)?;

@@ -151,40 +151,18 @@ fn request(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<
         .lines()
         .find_map(|line| line.strip_prefix("content-length:"))
         .and_then(|v| v.trim().parse::<usize>().ok());
-    match length {
-        Some(length) => {
-            while answer.len() < head_end + length {
-                let n = stream.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                answer.extend_from_slice(&buf[..n]);
-            }
+    // chromedriver sends a length with every answer (its connections stay open, so reading
+    // to the end would wait forever).
+    let Some(length) = length else {
+        bail!("chromedriver answered without a Content-Length: {head}");
+    };
+    while answer.len() < head_end + length {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
         }
-        None => {
-            stream.read_to_end(&mut answer)?;
-        }
+        answer.extend_from_slice(&buf[..n]);
     }
     let body = String::from_utf8_lossy(&answer[head_end..]).into_owned();
-    let body = if head.contains("transfer-encoding: chunked") {
-        dechunk(&body)
-    } else {
-        body
-    };
     serde_json::from_str(&body).with_context(|| format!("chromedriver answered {head}: {body}"))
-}
-
-fn dechunk(mut text: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = text.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        text = rest[size..].trim_start_matches("\r\n");
-    }
-    out
 }

@@ -153,24 +153,19 @@ pub fn trends(builds: &[Map<String, Value>]) -> Option<Trends> {
 
 /// The pass rate of each day (UTC) on which a build finished.
 fn days(finished: &[Finished]) -> Vec<Day> {
-    let mut counts: Vec<(i64, usize, usize)> = Vec::new();
+    // Day → (builds, passed), in day order.
+    let mut counts: std::collections::BTreeMap<i64, (usize, usize)> = Default::default();
     for b in finished {
-        let day = b.complete_at.div_euclid(86_400);
-        match counts.iter_mut().find(|(d, _, _)| *d == day) {
-            Some((_, total, ok)) => {
-                *total += 1;
-                *ok += usize::from(passed(b.results));
-            }
-            None => counts.push((day, 1, usize::from(passed(b.results)))),
-        }
+        let day = counts.entry(b.complete_at.div_euclid(86_400)).or_default();
+        day.0 += 1;
+        day.1 += usize::from(passed(b.results));
     }
-    counts.sort_unstable();
     let slot = WIDTH / counts.len().max(1) as f64;
     let gap = slot * 0.15;
     counts
         .iter()
         .enumerate()
-        .map(|(i, &(day, total, ok))| {
+        .map(|(i, (&day, &(total, ok)))| {
             let date = datetime(day * 86_400)[..10].to_owned();
             let percent = (ok as f64 * 100.0 / total as f64).round() as i64;
             let height = (HEIGHT * ok as f64 / total as f64).max(0.5);
