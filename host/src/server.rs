@@ -125,7 +125,12 @@ pub fn metrics_app(state: &AppState) -> Router {
 
 /// Opens the database named by the config and puts the Data API over it.
 pub async fn data_api(config: &Config) -> anyhow::Result<DataApi> {
-    let pool = crate::db::open(&config.db.db_url, &config.base_dir).await?;
+    let pool = crate::db::open_with(
+        &config.db.db_url,
+        config.db.password.as_ref().map(crate::config::Secret::expose),
+        &config.base_dir,
+    )
+    .await?;
     Ok(DataApi::new(
         pool,
         config.forceschedulers.clone(),

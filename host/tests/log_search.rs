@@ -126,7 +126,7 @@ async fn login(base: &str, user: &str, password: &str) -> String {
 }
 
 async fn insert_chunk(
-    pool: &sqlx::SqlitePool,
+    pool: &buildbot_www::db::Pool,
     logid: i64,
     first: i64,
     lines: usize,

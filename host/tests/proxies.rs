@@ -88,7 +88,7 @@ fn htpasswd(dir: &Path) -> PathBuf {
 struct Backend {
     port: u16,
     dir: tempfile::TempDir,
-    pool: sqlx::SqlitePool,
+    pool: buildbot_www::db::Pool,
     _process: Group,
 }
 

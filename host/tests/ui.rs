@@ -19,7 +19,7 @@ use crate::common;
 /// The demo dataset in a temp dir, served at `/` and under `/buildbot/` by one server.
 struct Site {
     base: String,
-    pool: sqlx::SqlitePool,
+    pool: buildbot_www::db::Pool,
     _dir: tempfile::TempDir,
 }
 
@@ -302,7 +302,7 @@ pub(crate) struct Ids {
     big_log: i64,
 }
 
-pub(crate) async fn ids(pool: &sqlx::SqlitePool) -> Ids {
+pub(crate) async fn ids(pool: &buildbot_www::db::Pool) -> Ids {
     let (running_buildid, running_builder, running_number): (i64, i64, i64) = sqlx::query_as(
         "SELECT id, builderid, number FROM builds WHERE complete_at IS NULL ORDER BY id LIMIT 1",
     )

@@ -135,17 +135,30 @@ impl Config {
 }
 
 /// `[db]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct DbConfig {
     /// `db_url`, in Buildbot's syntax (default `sqlite:///state.sqlite`: `state.sqlite` in the
-    /// base directory).
+    /// base directory). A password written in it is never shown (`Debug` redacts it).
     pub db_url: String,
+    /// `password`: the database password, kept apart from the URL (inline, `{ env = ... }` or
+    /// `{ file = ... }`); it overrides one written in `db_url`.
+    pub password: Option<Secret>,
+}
+
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("db_url", &crate::db::redacted(&self.db_url))
+            .field("password", &self.password)
+            .finish()
+    }
 }
 
 impl Default for DbConfig {
     fn default() -> Self {
         DbConfig {
             db_url: "sqlite:///state.sqlite".to_owned(),
+            password: None,
         }
     }
 }
@@ -443,6 +456,8 @@ struct RawConfig {
 struct RawDb {
     #[serde(default)]
     db_url: Option<String>,
+    #[serde(default)]
+    password: Option<Secret>,
 }
 
 /// `[www]` as written.
@@ -543,7 +558,7 @@ fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail>
         }
         None => "http://localhost:8010/".to_owned(),
     };
-    let db = match raw.db.db_url {
+    let mut db = match raw.db.db_url {
         Some(db_url) => {
             let scheme_ok = db_url
                 .split_once("://")
@@ -551,13 +566,26 @@ fn build(raw: RawConfig, path: &Path, base_dir: PathBuf) -> Result<Config, Fail>
             if !scheme_ok {
                 return Err(Fail::at(
                     KeyPath::of(&["db", "db_url"]),
-                    format!("'{db_url}' is not a database URL such as sqlite:///state.sqlite"),
+                    format!(
+                        "'{}' is not a database URL such as sqlite:///state.sqlite",
+                        crate::db::redacted(&db_url)
+                    ),
                 ));
             }
-            DbConfig { db_url }
+            if let Err(err) = crate::db::parse_db_url(&db_url, &base_dir) {
+                return Err(Fail::at(KeyPath::of(&["db", "db_url"]), format!("{err:#}")));
+            }
+            DbConfig {
+                db_url,
+                password: None,
+            }
         }
         None => DbConfig::default(),
     };
+    if let Some(mut password) = raw.db.password {
+        password.resolve(&KeyPath::of(&["db", "password"]), &base_dir)?;
+        db.password = Some(password);
+    }
     let www = build_www(raw.www, &base_dir)?;
     let (forceschedulers, forcescheduler_specs) = forcesched::normalize_all(raw.forceschedulers)?;
     let schedulers = schedulers::normalize_all(raw.schedulers)?;

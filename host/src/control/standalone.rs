@@ -364,7 +364,7 @@ impl Standalone {
 /// with the same `ss_hash` is reused), the buildset, its properties (`[value, source]`) and one
 /// build request per builder; the buildset id and the (builderid, brid) pairs.
 pub(crate) async fn write_buildset(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut crate::db::Transaction<'_>,
     new: &NewBuildset,
     t: i64,
 ) -> Result<(i64, Vec<(i64, i64)>), sqlx::Error> {
@@ -435,7 +435,7 @@ pub(crate) struct SourceStampKey<'a> {
 /// Buildbot's `findSourceStampId`: the sourcestamp with these columns, made at time `t` when
 /// there is none yet.
 pub(crate) async fn sourcestamp_id(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut crate::db::Transaction<'_>,
     key: &SourceStampKey<'_>,
     t: i64,
 ) -> Result<i64, sqlx::Error> {
@@ -471,7 +471,7 @@ pub(crate) async fn sourcestamp_id(
 
 /// Completes buildset `bsid` when all its requests are complete, with their worst results.
 pub(crate) async fn complete_buildset_if_done(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut crate::db::Transaction<'_>,
     bsid: i64,
     t: i64,
 ) -> Result<(), sqlx::Error> {

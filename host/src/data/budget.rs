@@ -9,8 +9,9 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use sqlx::Row as _;
+
+use crate::db::Row;
 
 use super::ApiError;
 
@@ -73,15 +74,18 @@ pub(crate) fn charge(bytes: usize) -> Result<(), ApiError> {
 
 /// Charges the size of a database row (its values' bytes, 8 for a number or a null), if the
 /// current read has a budget.
-pub(crate) fn charge_row(row: &SqliteRow) -> Result<(), ApiError> {
+pub(crate) fn charge_row(row: &Row) -> Result<(), ApiError> {
     BUDGET
         .try_with(|budget| {
             let size = (0..row.len())
                 .map(|i| {
-                    row.try_get::<Option<&[u8]>, _>(i)
+                    let bytes = row
+                        .try_get::<Option<&[u8]>, _>(i)
                         .ok()
                         .flatten()
-                        .map_or(8, |bytes| bytes.len().max(8))
+                        .map(<[u8]>::len)
+                        .or_else(|| row.try_get::<Option<&str>, _>(i).ok().flatten().map(str::len));
+                    bytes.unwrap_or(0).max(8)
                 })
                 .sum();
             budget.take(size)

@@ -72,7 +72,30 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        if is_unavailable(&err) {
+            // The database cannot be reached (down, restarting, out of connections): a 503
+            // that says so, and the pool reconnects by itself when it is back.
+            return ApiError {
+                status: 503,
+                message: "the database is unavailable; try again later".to_owned(),
+                internal: false,
+                argument: None,
+            };
+        }
         ApiError::internal(format!("database error: {err}"))
+    }
+}
+
+/// Whether `err` says the database is out of reach rather than that the query failed: no
+/// connection, or PostgreSQL's "connection exception" (08) and "operator intervention" (57,
+/// e.g. a server shutting down) classes.
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        _ => false,
     }
 }
 

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::query::ResultSpec;
 use super::sql::{Bind, Fetched, Sql, Table};
 use super::Answer;
-use crate::db::Pool;
+use crate::db::{Engine, Pool};
 
 pub(crate) use logs::{log_contents, send_chunks, StoredChunk};
 
@@ -30,6 +30,11 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The engine the reads run on.
+    pub fn engine(&self) -> Engine {
+        Engine::of(self.pool)
+    }
+
     /// Buildbot's 404 for an entity that does not exist.
     pub fn not_found(&self) -> ApiError {
         let patterns: Vec<String> = self
@@ -251,23 +256,19 @@ pub(crate) async fn scalar(pool: &Pool, sql: Sql) -> Result<Option<i64>, ApiErro
 }
 
 /// `expr IN (ids)` for a batch lookup of child rows.
-pub(crate) fn in_ids(expr: &str, ids: &[i64]) -> Sql {
+pub(crate) fn in_ids(engine: Engine, expr: &str, ids: &[i64]) -> Sql {
     // One parameter, a JSON array, whatever the number of ids: the statement text stays the
     // same (one prepared statement) and binding costs nothing per id (a thousand `$N`
-    // parameters took 16% of a `builders` read). Engine-specific: SQLite's json_each
-    // (PostgreSQL: `= ANY($1::bigint[])`).
+    // parameters took 16% of a `builders` read).
     let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    Sql::cond(
-        &format!("{expr} IN (SELECT value FROM json_each(?))"),
-        Bind::Text(list),
-    )
+    Sql::cond(&engine.in_json_ids(expr, "?"), Bind::Text(list))
 }
 
 /// The integer ids in a field of items.
 /// The rows of a batch lookup, `SELECT {columns} {from_where}` in `order`, read as one JSON
-/// array that SQLite builds (each row a JSON array of `columns`): one value handed over by sqlx
-/// instead of one per column and row (1,000 builders have ~3,000 tag and master rows, 50 builds
-/// ~1,000 properties). Engine-specific: `json_group_array` (PostgreSQL: `json_agg`).
+/// array that the database builds (each row a JSON array of `columns`): one value handed over
+/// by sqlx instead of one per column and row (1,000 builders have ~3,000 tag and master rows,
+/// 50 builds ~1,000 properties).
 pub(super) async fn batch<T: serde::de::DeserializeOwned>(
     ctx: &Ctx<'_>,
     columns: &str,
@@ -275,9 +276,8 @@ pub(super) async fn batch<T: serde::de::DeserializeOwned>(
     order: &str,
 ) -> Result<Vec<T>, ApiError> {
     use sqlx::Row;
-    let mut sql = Sql::new(&format!(
-        "SELECT json_group_array(json_array({columns}) ORDER BY {order}) "
-    ));
+    let rows_json = ctx.engine().json_rows(columns, order);
+    let mut sql = Sql::new(&format!("SELECT {rows_json} "));
     sql.append(&from_where);
     let rows = sql.fetch_all(ctx.pool).await?;
     let text: Option<String> = rows.first().map(|r| r.try_get(0)).transpose()?;
@@ -285,6 +285,7 @@ pub(super) async fn batch<T: serde::de::DeserializeOwned>(
         .map_err(|e| ApiError::internal(format!("cannot decode a batch lookup: {e}")))
 }
 
+/// The integer ids in a field of items.
 pub(crate) fn ids_of(items: &[Map<String, Value>], field: &str) -> Vec<i64> {
     items
         .iter()

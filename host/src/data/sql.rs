@@ -1,17 +1,16 @@
 //! Turning a `ResultSpec` into SQL on Buildbot's tables: filters, order and paging are pushed
 //! into the query whenever every field involved is a column, so a request costs what it returns.
 //!
-//! Queries use `$N` placeholders and portable SQL; the engine-specific functions (substring
-//! test here, id lists in `resources::in_ids`) are marked.
+//! Queries use `$N` placeholders and SQL both engines read; where they differ (row building,
+//! substring test, text order, an unlimited `LIMIT`) the spelling comes from [`Engine`].
 
 use futures_util::TryStreamExt;
 use serde_json::{Map, Value};
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use sqlx::Row as _;
 
 use super::error::ApiError;
 use super::query::{Op, ResultSpec};
-use crate::db::Pool;
+use crate::db::{Engine, Pool, Row};
 
 /// A bound parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +92,7 @@ impl Sql {
     }
 
     /// Runs the query and returns its rows.
-    pub async fn fetch_all(&self, pool: &Pool) -> Result<Vec<SqliteRow>, ApiError> {
+    pub async fn fetch_all(&self, pool: &Pool) -> Result<Vec<Row>, ApiError> {
         let mut query = sqlx::query(&self.text);
         for bind in &self.binds {
             query = match bind {
@@ -182,18 +181,22 @@ impl Table {
         self.columns.iter().find(|c| c.field == field)
     }
 
-    /// One column: the row as a JSON object built by SQLite. Reading one value per row instead
-    /// of one per field made a 50-build page about twice as cheap (sqlx copies every value it
-    /// hands over into its own allocation). Engine-specific: SQLite's `json_object` (PostgreSQL:
-    /// `json_build_object`).
-    fn select_list(&self) -> String {
+    /// One column: the row as a JSON object built by the database. Reading one value per row
+    /// instead of one per field made a 50-build page about twice as cheap (sqlx copies every
+    /// value it hands over into its own allocation).
+    fn select_list(&self, engine: Engine) -> String {
         let fields = self
             .columns
             .iter()
-            .map(|c| format!("'{}', {}", c.field, c.col.as_json(c.expr)))
+            .map(|c| format!("'{}', {}", c.field, c.col.as_json(c.expr, engine)))
             .collect::<Vec<_>>()
             .join(", ");
-        format!("json_object({fields})")
+        let object = engine.json_object(&fields);
+        match engine {
+            // As bytes: text Buildbot stored that is not UTF-8 is read leniently (`decode`).
+            Engine::Sqlite => format!("CAST({object} AS BLOB)"),
+            Engine::Postgres => object,
+        }
     }
 
     /// Reads rows matching `conds` (ANDed) and as much of `spec` as SQL can express.
@@ -210,6 +213,7 @@ impl Table {
             Some(order) => order.iter().map(String::as_str).collect(),
             None => self.default_order.to_vec(),
         };
+        let engine = Engine::of(pool);
         let order_pushable = order
             .iter()
             .all(|k| self.column(k.trim_start_matches('-')).is_some());
@@ -227,7 +231,7 @@ impl Table {
         let mut split: Option<(&Column, Vec<Bind>, Sql)> = None;
         for filter in &spec.filters {
             let column = self.column(&filter.field);
-            match column.and_then(|c| filter_sql(c, filter.op, &filter.values)) {
+            match column.and_then(|c| filter_sql(engine, c, filter.op, &filter.values)) {
                 Some(cond) => match (column, &split) {
                     (Some(column), None) => {
                         match self.split_values(column, filter.op, &filter.values) {
@@ -251,22 +255,26 @@ impl Table {
         let where_sql = where_of(split.as_ref().map(|(_, _, cond)| cond.clone()));
         let sql = match (&split, all_pushed, limit) {
             (Some((column, values, _)), true, Some(limit)) => {
-                self.split_query(&order, column, values, &where_of, limit, offset)
+                self.split_query(engine, &order, column, values, &where_of, limit, offset)
             }
             _ => {
-                let mut sql =
-                    Sql::new(&format!("SELECT {} FROM {}", self.select_list(), self.from));
+                let mut sql = Sql::new(&format!(
+                    "SELECT {} FROM {}",
+                    self.select_list(engine),
+                    self.from
+                ));
                 sql.append(&where_sql);
                 // Ordered in SQL even when a filter is left to `ResultSpec::filter_items`, as
                 // Buildbot does: the stable sort after it then keeps SQL's order of ties.
                 if order_pushable {
                     sql.push(" ORDER BY ")
-                        .push(&self.order_keys(&order, ties).join(", "));
+                        .push(&self.order_keys(engine, &order, ties).join(", "));
                 }
                 if all_pushed {
                     if let Some(limit) = limit {
                         sql.push(" LIMIT ").push_bind(row_count(limit));
-                    } else if offset > 0 {
+                    } else if offset > 0 && engine == Engine::Sqlite {
+                        // SQLite takes an OFFSET only after a LIMIT; -1 is none.
                         sql.push(" LIMIT ").push_bind(Bind::Int(-1));
                     }
                     if offset > 0 {
@@ -279,7 +287,7 @@ impl Table {
         let rows = sql.fetch_all(pool).await?;
         let rows = rows
             .iter()
-            .map(|row| self.decode(row))
+            .map(|row| self.decode(row, engine))
             .collect::<Result<Vec<_>, _>>()?;
         let total = if all_pushed && want_total {
             let mut count = Sql::new(&format!("SELECT count(*) FROM {}", self.from));
@@ -312,12 +320,22 @@ impl Table {
     /// key out rather than imitating the planner. Pages of one order follow each other as far
     /// as SQLite keeps its plan when only `LIMIT` and `OFFSET` change (it did in every case
     /// recorded, `query/ties-*-limit*.http`), which is Buildbot's paging too.
-    fn order_keys(&self, order: &[&str], ties: Ties) -> Vec<String> {
+    ///
+    /// Text is ordered by its bytes, as SQLite orders it: on PostgreSQL with the `C` collation
+    /// whatever the database's own.
+    fn order_keys(&self, engine: Engine, order: &[&str], ties: Ties) -> Vec<String> {
+        let term = |field: &str| match self.column(field) {
+            Some(c) if c.col == Col::Text && engine == Engine::Postgres => {
+                format!("{} COLLATE \"C\"", c.expr)
+            }
+            Some(c) => c.expr.to_owned(),
+            None => field.to_owned(),
+        };
         let mut keys: Vec<String> = order
             .iter()
             .map(|k| match k.strip_prefix('-') {
-                Some(f) => format!("{} DESC", self.column(f).map_or(f, |c| c.expr)),
-                None => format!("{} ASC", self.column(k).map_or(*k, |c| c.expr)),
+                Some(f) => format!("{} DESC", term(f)),
+                None => format!("{} ASC", term(k)),
             })
             .collect();
         if ties == Ties::ByKey || keys.is_empty() {
@@ -348,8 +366,10 @@ impl Table {
     /// One page of rows matching `where_of(column = value)` for any of `values`: a subquery per
     /// value, ordered and cut at `offset + limit`, merged and cut again. The order keys ride
     /// along as columns `k0, k1, ...` for the merge; rows are decoded from column 0 alone.
+    #[allow(clippy::too_many_arguments)]
     fn split_query(
         &self,
+        engine: Engine,
         order: &[&str],
         column: &Column,
         values: &[Bind],
@@ -361,7 +381,7 @@ impl Table {
         // each value's rows in the index's order (by id, for `builds_number` as builds are
         // numbered in id order), then sorts them stably. The merge breaks ties the same way:
         // the split column, then the key.
-        let mut keys = self.order_keys(order, Ties::AsPlanned);
+        let mut keys = self.order_keys(engine, order, Ties::AsPlanned);
         keys.push(format!("{} ASC", column.expr));
         keys.push(format!("{} ASC", self.key));
         let exprs: Vec<(&str, &str)> = keys
@@ -373,14 +393,14 @@ impl Table {
             .enumerate()
             .map(|(i, (expr, _))| format!(", {expr} AS k{i}"))
             .collect();
-        let select = self.select_list();
-        let mut sql = Sql::new("SELECT row FROM (");
+        let select = self.select_list(engine);
+        let mut sql = Sql::new("SELECT bbrow FROM (");
         for (i, value) in values.iter().enumerate() {
             if i > 0 {
                 sql.push(" UNION ALL ");
             }
             sql.push(&format!(
-                "SELECT * FROM (SELECT {select} AS row{key_columns} FROM {}",
+                "SELECT * FROM (SELECT {select} AS bbrow{key_columns} FROM {}",
                 self.from
             ));
             sql.append(&where_of(Some(Sql::cond(
@@ -391,14 +411,14 @@ impl Table {
                 .push(&keys.join(", "))
                 .push(" LIMIT ")
                 .push_bind(row_count(offset.saturating_add(limit)))
-                .push(")");
+                .push(&format!(") AS page{i}"));
         }
         let merge: Vec<String> = exprs
             .iter()
             .enumerate()
             .map(|(i, (_, direction))| format!("k{i} {direction}"))
             .collect();
-        sql.push(") ORDER BY ")
+        sql.push(") AS pages ORDER BY ")
             .push(&merge.join(", "))
             .push(" LIMIT ")
             .push_bind(row_count(limit))
@@ -420,29 +440,52 @@ impl Table {
     }
 
     /// Turns one row (the JSON object of [`Table::select_list`]) into a map.
-    fn decode(&self, row: &SqliteRow) -> Result<Map<String, Value>, ApiError> {
-        let bytes: Vec<u8> = row.try_get(0)?;
-        let map = match serde_json::from_slice(&bytes) {
-            Ok(map) => map,
-            // Text that is not UTF-8 (Buildbot stores some text as bytes) is read leniently,
-            // as before.
-            Err(_) => serde_json::from_str(&String::from_utf8_lossy(&bytes))
+    fn decode(&self, row: &Row, engine: Engine) -> Result<Map<String, Value>, ApiError> {
+        let mut map: Map<String, Value> = match engine {
+            Engine::Sqlite => {
+                let bytes: &[u8] = row.try_get(0)?;
+                match serde_json::from_slice(bytes) {
+                    Ok(map) => map,
+                    // Text that is not UTF-8 (Buildbot stores some text as bytes) is read
+                    // leniently, as before.
+                    Err(_) => serde_json::from_str(&String::from_utf8_lossy(bytes))
+                        .map_err(|e| ApiError::internal(format!("cannot decode a row: {e}")))?,
+                }
+            }
+            Engine::Postgres => serde_json::from_str(row.try_get::<&str, _>(0)?)
                 .map_err(|e| ApiError::internal(format!("cannot decode a row: {e}")))?,
         };
+        if engine == Engine::Postgres {
+            // JSON held in text comes as a string (see `Col::as_json`); read here, as SQLite's
+            // `json_valid` reads it: anything but valid JSON is null.
+            for column in self.columns.iter().filter(|c| c.col == Col::Json) {
+                if let Some(value) = map.get_mut(column.field) {
+                    *value = match value {
+                        Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+                        _ => Value::Null,
+                    };
+                }
+            }
+        }
         Ok(map)
     }
 }
 
 impl Col {
-    /// The SQL expression giving `expr`'s JSON value.
-    fn as_json(self, expr: &str) -> String {
-        match self {
-            Col::Int => format!("CAST({expr} AS INTEGER)"),
-            Col::Text => format!("CAST({expr} AS TEXT)"),
-            Col::Bool => {
+    /// The SQL expression giving `expr`'s JSON value. (PostgreSQL 15 cannot test text for
+    /// valid JSON in SQL: a JSON column comes as text there, parsed by `Table::decode`.)
+    fn as_json(self, expr: &str, engine: Engine) -> String {
+        match (self, engine) {
+            (Col::Int, Engine::Sqlite) => format!("CAST({expr} AS INTEGER)"),
+            (Col::Int, Engine::Postgres) => format!("CAST({expr} AS BIGINT)"),
+            (Col::Text, _) | (Col::Json, Engine::Postgres) => format!("CAST({expr} AS TEXT)"),
+            (Col::Bool, Engine::Sqlite) => {
                 format!("json(CASE WHEN coalesce({expr}, 0) != 0 THEN 'true' ELSE 'false' END)")
             }
-            Col::Json => format!("json(CASE WHEN json_valid({expr}) THEN {expr} ELSE 'null' END)"),
+            (Col::Bool, Engine::Postgres) => format!("(coalesce({expr}, 0) != 0)"),
+            (Col::Json, Engine::Sqlite) => {
+                format!("json(CASE WHEN json_valid({expr}) THEN {expr} ELSE 'null' END)")
+            }
         }
     }
 }
@@ -457,7 +500,7 @@ fn bind_of(value: &Value) -> Option<Bind> {
 }
 
 /// The SQL condition for a filter on a column, if SQL can express it with Python's meaning.
-fn filter_sql(column: &Column, op: Op, values: &[Value]) -> Option<Sql> {
+fn filter_sql(engine: Engine, column: &Column, op: Op, values: &[Value]) -> Option<Sql> {
     if column.col == Col::Json {
         return None;
     }
@@ -512,8 +555,7 @@ fn filter_sql(column: &Column, op: Op, values: &[Value]) -> Option<Sql> {
                 if i > 0 {
                     sql.push(" OR ");
                 }
-                // Engine-specific: SQLite's instr (PostgreSQL: strpos).
-                sql.push(&format!("instr({expr}, "));
+                sql.push(&format!("{}({expr}, ", engine.position_function()));
                 sql.push_bind(b.clone());
                 sql.push(") > 0");
             }

@@ -21,15 +21,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use sqlx::Row as _;
 
 use serde_json::{Map, Value};
 
 use super::messages::{self, Entity};
 use super::Event;
 use crate::data::DataApi;
-use crate::db::Pool;
+use crate::db::{Pool, Row};
 
 /// New rows read per table and poll; more are picked up by the next polls.
 const PAGE: i64 = 1000;
@@ -195,15 +194,20 @@ async fn max_id(pool: &Pool, table: &str, column: &str) -> sqlx::Result<i64> {
 
 /// A row type read from a query's columns by name.
 trait FromRow: Sized {
-    fn read(row: &SqliteRow) -> sqlx::Result<Self>;
+    fn read(row: &Row) -> sqlx::Result<Self>;
 }
 
-fn flag(row: &SqliteRow, column: &str) -> sqlx::Result<bool> {
-    Ok(row.try_get::<Option<i64>, _>(column)?.unwrap_or(0) != 0)
+/// A 0/1 column, or a comparison selected as a value (an integer on SQLite, a boolean on
+/// PostgreSQL).
+fn flag(row: &Row, column: &str) -> sqlx::Result<bool> {
+    match row.try_get::<Option<bool>, _>(column) {
+        Ok(value) => Ok(value.unwrap_or(false)),
+        Err(_) => Ok(row.try_get::<Option<i64>, _>(column)?.unwrap_or(0) != 0),
+    }
 }
 
 impl FromRow for BuildRow {
-    fn read(row: &SqliteRow) -> sqlx::Result<Self> {
+    fn read(row: &Row) -> sqlx::Result<Self> {
         Ok(BuildRow {
             id: row.try_get("id")?,
             buildrequestid: row.try_get("buildrequestid")?,
@@ -214,7 +218,7 @@ impl FromRow for BuildRow {
 }
 
 impl FromRow for StepRow {
-    fn read(row: &SqliteRow) -> sqlx::Result<Self> {
+    fn read(row: &Row) -> sqlx::Result<Self> {
         Ok(StepRow {
             id: row.try_get("id")?,
             buildid: row.try_get("buildid")?,
@@ -227,7 +231,7 @@ impl FromRow for StepRow {
 }
 
 impl FromRow for LogRow {
-    fn read(row: &SqliteRow) -> sqlx::Result<Self> {
+    fn read(row: &Row) -> sqlx::Result<Self> {
         Ok(LogRow {
             id: row.try_get("id")?,
             stepid: row.try_get("stepid")?,
@@ -238,7 +242,7 @@ impl FromRow for LogRow {
 }
 
 impl FromRow for RequestRow {
-    fn read(row: &SqliteRow) -> sqlx::Result<Self> {
+    fn read(row: &Row) -> sqlx::Result<Self> {
         Ok(RequestRow {
             id: row.try_get("id")?,
             buildsetid: row.try_get("buildsetid")?,
@@ -249,7 +253,7 @@ impl FromRow for RequestRow {
 }
 
 impl FromRow for BuildsetRow {
-    fn read(row: &SqliteRow) -> sqlx::Result<Self> {
+    fn read(row: &Row) -> sqlx::Result<Self> {
         Ok(BuildsetRow {
             id: row.try_get("id")?,
             complete: flag(row, "complete")?,
@@ -258,7 +262,7 @@ impl FromRow for BuildsetRow {
 }
 
 impl FromRow for WorkerRow {
-    fn read(row: &SqliteRow) -> sqlx::Result<Self> {
+    fn read(row: &Row) -> sqlx::Result<Self> {
         Ok(WorkerRow {
             id: row.try_get("id")?,
             paused: row.try_get("paused")?,
@@ -269,7 +273,7 @@ impl FromRow for WorkerRow {
 }
 
 async fn fetch<'q, T: FromRow>(
-    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     pool: &Pool,
 ) -> sqlx::Result<Vec<T>> {
     query.fetch_all(pool).await?.iter().map(T::read).collect()

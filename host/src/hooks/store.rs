@@ -34,7 +34,7 @@ pub async fn add_changes(
         };
         let ssid = sourcestamp_id(&mut tx, &key, t).await?;
         let parent: Option<i64> = sqlx::query_scalar(
-            "SELECT changeid FROM changes WHERE branch IS $1 AND repository = $2 AND project = $3 \
+            "SELECT changeid FROM changes WHERE branch IS NOT DISTINCT FROM $1 AND repository = $2 AND project = $3 \
              AND codebase = $4 ORDER BY changeid DESC LIMIT 1",
         )
         .bind(&change.branch)
@@ -97,7 +97,7 @@ pub async fn add_changes(
 /// Buildbot's `findUserByAttr`: the user whose `src` attribute is the author, made (with the
 /// author as identifier, numbered `_2`, `_3`... when taken) when there is none.
 async fn user_id(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut crate::db::Transaction<'_>,
     author: &str,
     src: &str,
 ) -> Result<i64, sqlx::Error> {

@@ -84,10 +84,10 @@ async fn add_builder_lists(
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
     let ids = ids_of(&rows, "builderid");
     let mut sql = Sql::new("FROM builder_masters WHERE ");
-    sql.append(&in_ids("builderid", &ids));
+    sql.append(&in_ids(ctx.engine(), "builderid", &ids));
     let masters: Vec<(i64, i64)> = batch(ctx, "builderid, masterid", sql, "id").await?;
     let mut sql = Sql::new("FROM builders_tags bt JOIN tags t ON t.id = bt.tagid WHERE ");
-    sql.append(&in_ids("bt.builderid", &ids));
+    sql.append(&in_ids(ctx.engine(), "bt.builderid", &ids));
     let tags: Vec<(i64, String)> =
         batch(ctx, "bt.builderid, CAST(t.name AS TEXT)", sql, "bt.id").await?;
     let mut masters_of = group(masters.into_iter().map(|(b, m)| (b, json!(m))));
@@ -259,7 +259,7 @@ async fn add_worker_lists(
     use sqlx::Row;
     let ids = ids_of(&rows, "workerid");
     let mut sql = Sql::new("FROM connected_workers WHERE ");
-    sql.append(&in_ids("workerid", &ids));
+    sql.append(&in_ids(ctx.engine(), "workerid", &ids));
     if let Some(m) = masterid {
         sql.push(" AND masterid = ").push_bind(Bind::Int(m));
     }
@@ -268,7 +268,7 @@ async fn add_worker_lists(
         "SELECT cw.workerid, bm.builderid, bm.masterid FROM configured_workers cw \
          JOIN builder_masters bm ON bm.id = cw.buildermasterid WHERE ",
     );
-    sql.append(&in_ids("cw.workerid", &ids));
+    sql.append(&in_ids(ctx.engine(), "cw.workerid", &ids));
     if let Some(b) = builderid {
         sql.push(" AND bm.builderid = ").push_bind(Bind::Int(b));
     }

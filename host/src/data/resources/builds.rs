@@ -132,7 +132,7 @@ async fn add_properties(
     let mut by_build: std::collections::HashMap<i64, Map<String, Value>> = Default::default();
     if !wanted.is_empty() && !rows.is_empty() {
         let mut sql = Sql::new("FROM build_properties WHERE ");
-        sql.append(&in_ids("buildid", &ids_of(&rows, "buildid")));
+        sql.append(&in_ids(ctx.engine(), "buildid", &ids_of(&rows, "buildid")));
         if !wanted.iter().any(|p| p == "*") {
             sql.push(" AND name IN (");
             for (i, name) in wanted.iter().enumerate() {
@@ -144,7 +144,13 @@ async fn add_properties(
             sql.push(")");
         }
         let found: Vec<(i64, String, String, String)> =
-            batch(ctx, "buildid, name, value, source", sql, "rowid").await?;
+            batch(
+                ctx,
+                "buildid, name, value, source",
+                sql,
+                &ctx.engine().write_order("build_properties"),
+            )
+            .await?;
         for (buildid, name, value, source) in found {
             let value: Value = serde_json::from_str(&value).unwrap_or(Value::String(value));
             by_build
@@ -173,7 +179,10 @@ pub(super) async fn build_properties(ctx: &Ctx<'_>) -> Result<Answer, ApiError> 
         };
     };
     let sql = Sql::cond(
-        "SELECT name, value, source FROM build_properties WHERE buildid = ? ORDER BY rowid",
+        &format!(
+            "SELECT name, value, source FROM build_properties WHERE buildid = ? ORDER BY {}",
+            ctx.engine().write_order("build_properties")
+        ),
         Bind::Int(buildid),
     );
     let rows = sql.fetch_all(ctx.pool).await?;

@@ -130,8 +130,9 @@ async fn add_change_details(
     let ids = ids_of(&rows, "changeid");
     let mut files: HashMap<i64, Vec<Value>> = HashMap::new();
     let mut sql = Sql::new("SELECT changeid, filename FROM change_files WHERE ");
-    sql.append(&in_ids("changeid", &ids))
-        .push(" ORDER BY rowid");
+    sql.append(&in_ids(ctx.engine(), "changeid", &ids))
+        .push(" ORDER BY ")
+        .push(&ctx.engine().write_order("change_files"));
     for row in sql.fetch_all(ctx.pool).await? {
         files
             .entry(row.try_get(0)?)
@@ -141,8 +142,9 @@ async fn add_change_details(
     let mut props: HashMap<i64, Map<String, Value>> = HashMap::new();
     let mut sql =
         Sql::new("SELECT changeid, property_name, property_value FROM change_properties WHERE ");
-    sql.append(&in_ids("changeid", &ids))
-        .push(" ORDER BY rowid");
+    sql.append(&in_ids(ctx.engine(), "changeid", &ids))
+        .push(" ORDER BY ")
+        .push(&ctx.engine().write_order("change_properties"));
     for row in sql.fetch_all(ctx.pool).await? {
         let value: String = row.try_get(2)?;
         let value: Value = serde_json::from_str(&value).unwrap_or(Value::String(value));
@@ -187,7 +189,10 @@ async fn add_change_details(
 pub(super) async fn change_properties(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
     let id = ctx.args.int("changeid").unwrap_or(-1);
     let sql = Sql::cond(
-        "SELECT property_name, property_value FROM change_properties WHERE changeid = ? ORDER BY rowid",
+        &format!(
+            "SELECT property_name, property_value FROM change_properties WHERE changeid = ? ORDER BY {}",
+            ctx.engine().write_order("change_properties")
+        ),
         Bind::Int(id),
     );
     let props = split_sourced(sql.fetch_all(ctx.pool).await?)?;
@@ -196,7 +201,7 @@ pub(super) async fn change_properties(ctx: &Ctx<'_>) -> Result<Answer, ApiError>
 
 /// Rows of `(name, '[value, source]')` as `(name, value JSON, source)`.
 fn split_sourced(
-    rows: Vec<sqlx::sqlite::SqliteRow>,
+    rows: Vec<crate::db::Row>,
 ) -> Result<Vec<(String, String, String)>, ApiError> {
     rows.iter()
         .map(|row| {
@@ -297,7 +302,7 @@ async fn add_patches(
         let mut sql = Sql::new(
             "SELECT id, patchlevel, patch_base64, patch_author, patch_comment, subdir FROM patches WHERE ",
         );
-        sql.append(&in_ids("id", &patch_ids));
+        sql.append(&in_ids(ctx.engine(), "id", &patch_ids));
         for row in sql.fetch_all(ctx.pool).await? {
             patches.insert(
                 row.try_get(0)?,
@@ -331,7 +336,7 @@ async fn sourcestamps_by_id(
         return Ok(HashMap::new());
     }
     let rows = SOURCESTAMPS
-        .fetch_where(ctx.pool, &[in_ids("sourcestamps.id", ids)])
+        .fetch_where(ctx.pool, &[in_ids(ctx.engine(), "sourcestamps.id", ids)])
         .await?;
     let rows = add_patches(ctx, rows).await?;
     Ok(rows
@@ -423,7 +428,7 @@ async fn add_buildset_sourcestamps(
     mut rows: Vec<Map<String, Value>>,
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
     let mut sql = Sql::new("SELECT buildsetid, sourcestampid FROM buildset_sourcestamps WHERE ");
-    sql.append(&in_ids("buildsetid", &ids_of(&rows, "bsid")))
+    sql.append(&in_ids(ctx.engine(), "buildsetid", &ids_of(&rows, "bsid")))
         .push(" ORDER BY id");
     let links: Vec<(i64, i64)> = sql
         .fetch_all(ctx.pool)
@@ -449,7 +454,10 @@ async fn add_buildset_sourcestamps(
 pub(super) async fn buildset_properties(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
     let id = ctx.args.int("bsid").unwrap_or(-1);
     let sql = Sql::cond(
-        "SELECT property_name, property_value FROM buildset_properties WHERE buildsetid = ? ORDER BY rowid",
+        &format!(
+            "SELECT property_name, property_value FROM buildset_properties WHERE buildsetid = ? ORDER BY {}",
+            ctx.engine().write_order("buildset_properties")
+        ),
         Bind::Int(id),
     );
     let props = split_sourced(sql.fetch_all(ctx.pool).await?)?;
