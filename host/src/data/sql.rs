@@ -158,9 +158,74 @@ pub struct Table {
 enum Ties {
     /// By the table's key, ascending.
     ByKey,
-    /// As SQLite's plan for the requested keys alone gives them, as for Buildbot.
-    AsPlanned,
+    /// As SQLite's plan for the requested keys alone gives them, as for Buildbot; `filtered`
+    /// when the query has a condition (which may decide the plan).
+    AsPlanned { filtered: bool },
+    /// By the terms the caller adds after the requested keys (the merge of a split query).
+    Merged,
 }
+
+/// The leading column of each index of Buildbot 4.3's schema (`table.column`), as the
+/// reference database holds them.
+const BUILDBOT_INDEX_LEADS: &[&str] = &[
+    "build_data.buildid",
+    "build_properties.buildid",
+    "builder_masters.builderid",
+    "builder_masters.masterid",
+    "builders.name_hash",
+    "builders.projectid",
+    "builders_tags.builderid",
+    "buildrequest_claims.brid",
+    "buildrequest_claims.masterid",
+    "buildrequests.builderid",
+    "buildrequests.buildsetid",
+    "buildrequests.complete",
+    "builds.builderid",
+    "builds.buildrequestid",
+    "builds.masterid",
+    "builds.workerid",
+    "buildset_properties.buildsetid",
+    "buildset_sourcestamps.buildsetid",
+    "buildsets.complete",
+    "buildsets.submitted_at",
+    "change_files.changeid",
+    "change_properties.changeid",
+    "change_users.changeid",
+    "changes.author",
+    "changes.branch",
+    "changes.category",
+    "changes.revision",
+    "changes.sourcestampid",
+    "changes.when_timestamp",
+    "changesources.name_hash",
+    "codebase_branches.codebaseid",
+    "codebase_commits.codebaseid",
+    "codebases.projectid",
+    "configured_workers.buildermasterid",
+    "configured_workers.workerid",
+    "connected_workers.masterid",
+    "connected_workers.workerid",
+    "logchunks.logid",
+    "logs.stepid",
+    "masters.name_hash",
+    "object_state.objectid",
+    "objects.name",
+    "projects.name_hash",
+    "scheduler_changes.changeid",
+    "scheduler_changes.schedulerid",
+    "schedulers.name_hash",
+    "sourcestamps.ss_hash",
+    "steps.buildid",
+    "steps.started_at",
+    "tags.name_hash",
+    "test_code_paths.builderid",
+    "test_names.builderid",
+    "users.bb_username",
+    "users.identifier",
+    "users_info.attr_type",
+    "users_info.uid",
+    "workers.name",
+];
 
 /// The most values a filter is split into (SQLite allows 500 terms in a compound SELECT).
 const MAX_SPLIT: usize = 400;
@@ -219,11 +284,6 @@ impl Table {
             .all(|k| self.column(k.trim_start_matches('-')).is_some());
         // Ties of a requested order are left to SQLite's plan, as Buildbot leaves them (see
         // `order_keys`); the default order is one unique key anyway.
-        let ties = if spec.order.is_some() {
-            Ties::AsPlanned
-        } else {
-            Ties::ByKey
-        };
         let mut all_pushed = order_pushable;
         let mut parts: Vec<Sql> = conds.to_vec();
         // The first filter on a split field with several values: its column, values and
@@ -253,6 +313,13 @@ impl Table {
             w
         };
         let where_sql = where_of(split.as_ref().map(|(_, _, cond)| cond.clone()));
+        let ties = if spec.order.is_some() {
+            Ties::AsPlanned {
+                filtered: !parts.is_empty() || split.is_some(),
+            }
+        } else {
+            Ties::ByKey
+        };
         let sql = match (&split, all_pushed, limit) {
             (Some((column, values, _)), true, Some(limit)) => {
                 self.split_query(engine, &order, column, values, &where_of, limit, offset)
@@ -340,8 +407,32 @@ impl Table {
             .collect();
         if ties == Ties::ByKey || keys.is_empty() {
             keys.push(format!("{} ASC", self.key));
+        } else if let (Ties::AsPlanned { filtered }, Engine::Postgres) = (ties, engine) {
+            keys.push(format!("{} {}", self.key, self.planned_ties(order, filtered)));
         }
         keys
+    }
+
+    /// The direction of the key in which SQLite's plan leaves the ties of `order`, for
+    /// PostgreSQL to give the same answer (its own planner would order them its own way):
+    /// without a condition, the first key's direction when it is the leading column of one
+    /// of Buildbot's indexes (SQLite walks that index: `buildsets?order=-submitted_at` has its
+    /// ties descending); ascending otherwise (SQLite reads the rows in id order, or through
+    /// the index serving the condition, and sorts them stably: `builds/N/steps` by number).
+    /// This is the rule every recorded tie follows (`query/ties-*.http`).
+    fn planned_ties(&self, order: &[&str], filtered: bool) -> &'static str {
+        let walked_backwards = !filtered
+            && order.first().is_some_and(|first| {
+            first.strip_prefix('-').is_some_and(|field| {
+                self.column(field)
+                    .is_some_and(|c| BUILDBOT_INDEX_LEADS.contains(&c.expr))
+            })
+        });
+        if walked_backwards {
+            "DESC"
+        } else {
+            "ASC"
+        }
     }
 
     /// The distinct values of an equality filter on a split field, when there are several.
@@ -381,7 +472,7 @@ impl Table {
         // each value's rows in the index's order (by id, for `builds_number` as builds are
         // numbered in id order), then sorts them stably. The merge breaks ties the same way:
         // the split column, then the key.
-        let mut keys = self.order_keys(engine, order, Ties::AsPlanned);
+        let mut keys = self.order_keys(engine, order, Ties::Merged);
         keys.push(format!("{} ASC", column.expr));
         keys.push(format!("{} ASC", self.key));
         let exprs: Vec<(&str, &str)> = keys
