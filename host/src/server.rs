@@ -127,7 +127,11 @@ pub fn metrics_app(state: &AppState) -> Router {
 pub async fn data_api(config: &Config) -> anyhow::Result<DataApi> {
     let pool = crate::db::open_with(
         &config.db.db_url,
-        config.db.password.as_ref().map(crate::config::Secret::expose),
+        config
+            .db
+            .password
+            .as_ref()
+            .map(crate::config::Secret::expose),
         &config.base_dir,
     )
     .await?;

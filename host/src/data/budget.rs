@@ -84,7 +84,12 @@ pub(crate) fn charge_row(row: &Row) -> Result<(), ApiError> {
                         .ok()
                         .flatten()
                         .map(<[u8]>::len)
-                        .or_else(|| row.try_get::<Option<&str>, _>(i).ok().flatten().map(str::len));
+                        .or_else(|| {
+                            row.try_get::<Option<&str>, _>(i)
+                                .ok()
+                                .flatten()
+                                .map(str::len)
+                        });
                     bytes.unwrap_or(0).max(8)
                 })
                 .sum();

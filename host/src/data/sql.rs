@@ -408,7 +408,11 @@ impl Table {
         if ties == Ties::ByKey || keys.is_empty() {
             keys.push(format!("{} ASC", self.key));
         } else if let (Ties::AsPlanned { filtered }, Engine::Postgres) = (ties, engine) {
-            keys.push(format!("{} {}", self.key, self.planned_ties(order, filtered)));
+            keys.push(format!(
+                "{} {}",
+                self.key,
+                self.planned_ties(order, filtered)
+            ));
         }
         keys
     }
@@ -423,11 +427,11 @@ impl Table {
     fn planned_ties(&self, order: &[&str], filtered: bool) -> &'static str {
         let walked_backwards = !filtered
             && order.first().is_some_and(|first| {
-            first.strip_prefix('-').is_some_and(|field| {
-                self.column(field)
-                    .is_some_and(|c| BUILDBOT_INDEX_LEADS.contains(&c.expr))
-            })
-        });
+                first.strip_prefix('-').is_some_and(|field| {
+                    self.column(field)
+                        .is_some_and(|c| BUILDBOT_INDEX_LEADS.contains(&c.expr))
+                })
+            });
         if walked_backwards {
             "DESC"
         } else {

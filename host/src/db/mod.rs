@@ -210,7 +210,9 @@ pub async fn open_with(
                 .max_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .after_connect(|conn, _| Box::pin(async move { sqlite_settings(conn, false).await }))
+                .after_connect(|conn, _| {
+                    Box::pin(async move { sqlite_settings(conn, false).await })
+                })
                 .connect_with(options)
                 .await?;
             create_schema(&pool).await?;
@@ -230,8 +232,10 @@ fn pool_size() -> u32 {
 /// Buildbot's own connections), a writer is waited for up to 10 s, a 16 MB page cache; new
 /// files (ours) sync less often in WAL mode.
 async fn sqlite_settings(conn: &mut sqlx::AnyConnection, new_file: bool) -> sqlx::Result<()> {
-    conn.execute("PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16000")
-        .await?;
+    conn.execute(
+        "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16000",
+    )
+    .await?;
     if new_file {
         conn.execute("PRAGMA synchronous = NORMAL").await?;
     }
@@ -316,14 +320,12 @@ async fn open_postgres(
         .connect_with(options)
         .await
         .with_context(|| format!("cannot connect to the database {shown}"))?;
-    check_schema(&pool)
-        .await
-        .with_context(|| {
-            format!(
-                "{shown} is not a Buildbot database (create its schema with Buildbot's \
+    check_schema(&pool).await.with_context(|| {
+        format!(
+            "{shown} is not a Buildbot database (create its schema with Buildbot's \
                  `buildbot upgrade-master`)"
-            )
-        })?;
+        )
+    })?;
     Ok(pool)
 }
 

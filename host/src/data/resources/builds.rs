@@ -143,14 +143,13 @@ async fn add_properties(
             }
             sql.push(")");
         }
-        let found: Vec<(i64, String, String, String)> =
-            batch(
-                ctx,
-                "buildid, name, value, source",
-                sql,
-                &ctx.engine().write_order("build_properties"),
-            )
-            .await?;
+        let found: Vec<(i64, String, String, String)> = batch(
+            ctx,
+            "buildid, name, value, source",
+            sql,
+            &ctx.engine().write_order("build_properties"),
+        )
+        .await?;
         for (buildid, name, value, source) in found {
             let value: Value = serde_json::from_str(&value).unwrap_or(Value::String(value));
             by_build

@@ -200,9 +200,7 @@ pub(super) async fn change_properties(ctx: &Ctx<'_>) -> Result<Answer, ApiError>
 }
 
 /// Rows of `(name, '[value, source]')` as `(name, value JSON, source)`.
-fn split_sourced(
-    rows: Vec<crate::db::Row>,
-) -> Result<Vec<(String, String, String)>, ApiError> {
+fn split_sourced(rows: Vec<crate::db::Row>) -> Result<Vec<(String, String, String)>, ApiError> {
     rows.iter()
         .map(|row| {
             let name: String = row.try_get(0)?;
