@@ -8,7 +8,6 @@ use std::time::Duration;
 use buildbot_www::events::messages::{self, Entity};
 use buildbot_www::events::{Event, Events};
 use serde_json::{json, Value};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common;
@@ -24,6 +23,8 @@ pub(crate) struct Live {
     pub(crate) events: Events,
     data: buildbot_www::data::DataApi,
     dir: tempfile::TempDir,
+    /// The database, as the config names it.
+    db_url: String,
 }
 
 pub(crate) async fn serve(www_extra: &str) -> Live {
@@ -33,9 +34,18 @@ pub(crate) async fn serve(www_extra: &str) -> Live {
         dir.path().join("state.sqlite"),
     )
     .unwrap();
-    let config_path = common::MasterToml::reference()
-        .www_toml(www_extra)
-        .write(dir.path());
+    serve_in(dir, common::MasterToml::reference().www_toml(www_extra)).await
+}
+
+/// The reference rows in PostgreSQL (`common/postgres.rs`); `None` (skip) without it.
+pub(crate) async fn serve_postgres() -> Option<Live> {
+    let url = common::postgres::reference_postgres().await?;
+    let config = common::MasterToml::reference().set(&["db", "db_url"], url);
+    Some(serve_in(tempfile::tempdir().unwrap(), config).await)
+}
+
+async fn serve_in(dir: tempfile::TempDir, config: common::MasterToml) -> Live {
+    let config_path = config.write(dir.path());
     let config = buildbot_www::config::load(&config_path).unwrap();
     let data = buildbot_www::server::data_api(&config).await.unwrap();
     let state = buildbot_www::server::AppState::new(
@@ -45,12 +55,14 @@ pub(crate) async fn serve(www_extra: &str) -> Live {
     )
     .unwrap();
     let events = state.http.events.clone();
+    let db_url = state.http.config.db.db_url.clone();
     let base = common::serve_state(state).await;
     Live {
         base,
         events,
         data,
         dir,
+        db_url,
     }
 }
 
@@ -447,13 +459,9 @@ async fn sse_listen_add_remove_and_recorded_frames() {
     }
 }
 
-pub(crate) async fn writer(live: &Live) -> sqlx::SqlitePool {
-    let options = SqliteConnectOptions::new()
-        .filename(live.dir.path().join("state.sqlite"))
-        .busy_timeout(Duration::from_secs(10));
-    SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
+/// A pool of its own on the served database, writing as a master would.
+pub(crate) async fn writer(live: &Live) -> buildbot_www::db::Pool {
+    buildbot_www::db::open(&live.db_url, live.dir.path())
         .await
         .unwrap()
 }
@@ -471,7 +479,18 @@ pub(crate) async fn collect(ws: &mut Ws, want: &[String]) -> Vec<(String, Value)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_process_writing_the_database_produces_buildbot_events() {
-    let live = serve("").await;
+    writes_by_another_process_produce_events(serve("").await).await;
+}
+
+/// The same on PostgreSQL: the watcher finds the rows another connection writes there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_writing_postgresql_produces_buildbot_events() {
+    if let Some(live) = serve_postgres().await {
+        writes_by_another_process_produce_events(live).await;
+    }
+}
+
+async fn writes_by_another_process_produce_events(live: Live) {
     let mut ws = connect(&live.base).await;
     let paths = [
         "builds/*/*",

@@ -37,7 +37,7 @@ fn position(seen: &[(String, Value)], key: &str) -> usize {
 
 /// A buildset already complete: its `complete` event goes out after everything else of the
 /// poll that sees it, so waiting for it shows what earlier writes produced.
-async fn marker(db: &sqlx::SqlitePool) -> String {
+async fn marker(db: &buildbot_www::db::Pool) -> String {
     let bsid: i64 = sqlx::query_scalar(
         "INSERT INTO buildsets (reason, submitted_at, complete, complete_at, results) \
          VALUES ('marker', $1, 1, $1, 0) RETURNING id",
