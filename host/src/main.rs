@@ -39,13 +39,14 @@ enum Command {
         #[arg(default_value = "master.toml")]
         path: PathBuf,
     },
-    /// Load the demo dataset into the database named by the config (creating it).
+    /// Load the demo dataset into the database named by the config (creating a SQLite file; a
+    /// PostgreSQL database must hold Buildbot's schema).
     #[cfg(feature = "demo")]
     LoadFixtures {
         /// The config file whose `[db] db_url` receives the data.
         #[arg(long, default_value = "master.toml")]
         config: PathBuf,
-        /// Replace the file if it already holds data.
+        /// Replace the data if the database already holds some.
         #[arg(long)]
         force: bool,
     },
@@ -63,9 +64,13 @@ enum Command {
         /// How many builds, spread over the builders.
         #[arg(long, default_value_t = 1_000_000)]
         builds: u64,
-        /// The SQLite file to write (replaced if it exists).
+        /// The SQLite file to write (replaced if it exists), or the `postgresql://` URL of a
+        /// database with Buildbot's schema (password in the URL).
         #[arg(long)]
-        out: PathBuf,
+        out: String,
+        /// Replace the rows of a PostgreSQL database that already holds data.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -184,7 +189,8 @@ async fn run(command: Command) -> ExitCode {
             builders,
             builds,
             out,
-        } => report(buildbot_www::fixtures::generate(&out, builders, builds).await),
+            force,
+        } => report(buildbot_www::fixtures::generate(&out, builders, builds, force).await),
     }
 }
 

@@ -249,3 +249,117 @@ async fn the_cluster_asks_for_the_password() {
     let none = url.replace(&format!(":{PASSWORD}@"), "@");
     assert!(sqlx::PgConnection::connect(&none).await.is_err());
 }
+
+/// `buildbot-www` run to its end: exit status and what it printed (stdout, then stderr).
+fn cli(args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// As an operator fills a database Buildbot made: `load-fixtures` and `gen-data` write into
+/// PostgreSQL (Buildbot's `postgresql+psycopg2://` spelling, the password in a secret file),
+/// refuse a database holding data unless `--force`, say what they did without the password,
+/// and the server then serves what they wrote; a wrong password is a clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_fixtures_and_gen_data_fill_postgresql() {
+    let (Some(demo_url), Some(generated_url)) = tokio::join!(schema_database(), schema_database())
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("db-password"), format!("{PASSWORD}\n")).unwrap();
+    let without_password = demo_url
+        .replace(&format!(":{PASSWORD}@"), "@")
+        .replace("postgresql://", "postgresql+psycopg2://");
+    let config = dir.path().join("master.toml");
+    std::fs::write(
+        &config,
+        format!("[db]\ndb_url = {without_password:?}\npassword = {{ file = \"db-password\" }}\n"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    let (ok, text) = cli(&["load-fixtures", "--config", config]);
+    assert!(ok, "{text}");
+    assert!(!text.contains(PASSWORD), "{text}");
+    assert!(text.contains("builders"), "{text}");
+    let (ok, text) = cli(&["load-fixtures", "--config", config]);
+    assert!(!ok && text.contains("already holds"), "{text}");
+    assert!(!text.contains(PASSWORD), "{text}");
+    let (ok, text) = cli(&["load-fixtures", "--config", config, "--force"]);
+    assert!(ok, "{text}");
+
+    // The server reads it: the demo's builders and builds, as from the SQLite demo.
+    let server = crate::common::Server::start(
+        crate::common::state_without_plugins(std::path::Path::new(config)).await,
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    let json = |path: &'static str| {
+        let server = &server;
+        async move {
+            let answer = server.get(path).await;
+            assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+            serde_json::from_str::<serde_json::Value>(&answer.text()).unwrap()
+        }
+    };
+    let builds = json("/api/v2/builds?limit=1&order=-buildid").await;
+    assert_eq!(
+        builds["builds"].as_array().map(Vec::len),
+        Some(1),
+        "{builds}"
+    );
+    let lite_dir = tempfile::tempdir().unwrap();
+    let lite = buildbot_www::db::open_file(&lite_dir.path().join("state.sqlite"))
+        .await
+        .unwrap();
+    buildbot_www::fixtures::fill_demo(&lite, 1_800_000_000)
+        .await
+        .unwrap();
+    let lite_builders: i64 = sqlx::query_scalar("SELECT count(*) FROM builders")
+        .fetch_one(&lite)
+        .await
+        .unwrap();
+    let served = json("/api/v2/builders").await;
+    assert_eq!(
+        served["meta"]["total"].as_i64(),
+        Some(lite_builders),
+        "{served}"
+    );
+
+    let (ok, text) = cli(&[
+        "gen-data",
+        "--builders",
+        "3",
+        "--builds",
+        "30",
+        "--out",
+        &generated_url,
+    ]);
+    assert!(ok, "{text}");
+    assert!(!text.contains(PASSWORD), "{text}");
+    let mut pg = sqlx::PgConnection::connect(&generated_url).await.unwrap();
+    let (builds, builders): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM builds), (SELECT count(*) FROM builders)")
+            .fetch_one(&mut pg)
+            .await
+            .unwrap();
+    assert_eq!((builds, builders), (30, 3));
+
+    // A wrong password: the database's refusal, without any password.
+    std::fs::write(dir.path().join("db-password"), "not-the-password").unwrap();
+    let (ok, text) = cli(&["load-fixtures", "--config", config, "--force"]);
+    assert!(
+        !ok && text.contains("password authentication failed"),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-password"), "{text}");
+}

@@ -18,12 +18,12 @@ const API_REQUESTS: &[(&str, &str)] = &[
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
-        Some("api") => api(),
+        Some("api") => api(db_url_arg(&args[1..])?),
         Some("plugins") => plugins(),
         Some("badges") => badges(),
         Some("ui") => ui(),
         Some("events") => events(),
-        Some("views") => views(),
+        Some("views") => views(db_url_arg(&args[1..])?),
         Some("auth") => crate::bench_auth::auth(),
         Some("authz") => crate::bench_authz::authz(),
         Some("hooks") => crate::bench_hooks::hooks(),
@@ -37,6 +37,46 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
              api|plugins|badges|ui|events|views|auth|authz|hooks|metrics|compare|proxy|buildbot-ui|\
              live-page"
         ),
+    }
+}
+
+/// `--db-url URL`: the database to serve instead of a generated SQLite file (a PostgreSQL
+/// database filled by `gen-data --out URL`, see docs/postgresql.md).
+fn db_url_arg(args: &[String]) -> Result<Option<String>> {
+    match args {
+        [] => Ok(None),
+        [flag, url] if flag == "--db-url" => Ok(Some(url.clone())),
+        _ => bail!("usage: cargo xtask bench api|views [--db-url URL]"),
+    }
+}
+
+/// What a benchmark server serves: a SQLite file or a database URL.
+pub(crate) trait Database {
+    /// The `[db] db_url` naming it.
+    fn db_url(&self) -> String;
+}
+
+impl Database for Path {
+    fn db_url(&self) -> String {
+        format!("sqlite:///{}", self.display())
+    }
+}
+
+impl Database for PathBuf {
+    fn db_url(&self) -> String {
+        self.as_path().db_url()
+    }
+}
+
+impl Database for str {
+    fn db_url(&self) -> String {
+        self.to_owned()
+    }
+}
+
+impl Database for String {
+    fn db_url(&self) -> String {
+        self.clone()
     }
 }
 
@@ -72,13 +112,13 @@ impl Drop for Server {
     }
 }
 
-fn start_server(dir: &Path, database: &Path, port: u16) -> Result<Server> {
+fn start_server(dir: &Path, database: &(impl Database + ?Sized), port: u16) -> Result<Server> {
     start_server_with(dir, database, port, "")
 }
 
 pub(crate) fn start_server_with(
     dir: &Path,
-    database: &Path,
+    database: &(impl Database + ?Sized),
     port: u16,
     www_extra: &str,
 ) -> Result<Server> {
@@ -87,8 +127,8 @@ pub(crate) fn start_server_with(
     std::fs::write(
         &config,
         format!(
-            "buildbotURL = \"http://127.0.0.1:{port}/\"\n[db]\ndb_url = \"sqlite:///{}\"\n[www]\nport = \"tcp:{port}:interface=127.0.0.1\"\nlogfileName = \"http.log\"\n{www_extra}\n",
-            database.display()
+            "buildbotURL = \"http://127.0.0.1:{port}/\"\n[db]\ndb_url = {:?}\n[www]\nport = \"tcp:{port}:interface=127.0.0.1\"\nlogfileName = \"http.log\"\n{www_extra}\n",
+            database.db_url()
         ),
     )?;
     let mut command = host_command(true)?;
@@ -110,17 +150,29 @@ pub(crate) fn start_server_with(
     bail!("server did not start on port {port}")
 }
 
-fn api() -> Result<()> {
+fn api(db_url: Option<String>) -> Result<()> {
     let wrk = ensure_wrk()?;
     let bench_dir = root().join("target/bench");
     std::fs::create_dir_all(&bench_dir)?;
     let mut report =
         String::from("| database | request | req/s | p50 | p99 |\n|---|---|---|---|---|\n");
-    for (label, builders, builds) in [
-        ("1k builds", 1000u64, 1000u64),
-        ("1M builds", 1000, 1_000_000),
-    ] {
-        let database = generated_database(&bench_dir, builders, builds)?;
+    let databases: Vec<(&str, String)> = match db_url {
+        Some(url) => vec![("given", url)],
+        None => [
+            ("1k builds", 1000u64, 1000u64),
+            ("1M builds", 1000, 1_000_000),
+        ]
+        .into_iter()
+        .map(|(label, builders, builds)| {
+            Ok((
+                label,
+                generated_database(&bench_dir, builders, builds)?.db_url(),
+            ))
+        })
+        .collect::<Result<_>>()?,
+    };
+    for (label, database) in databases {
+        let builds = label.replace(' ', "-");
         let port = 18_010;
         let _server = start_server(&bench_dir.join(format!("serve-{builds}")), &database, port)?;
         for (name, path) in API_REQUESTS {
@@ -903,11 +955,14 @@ fn events() -> Result<()> {
 /// `cargo xtask bench views`: server render time of each view plugin with its default range on
 /// the generated 1,000 builders × 1,000,000 builds database, alone (`/plugins/<name>/`) and in
 /// the page shell (`/views/<name>/`).
-fn views() -> Result<()> {
+fn views(db_url: Option<String>) -> Result<()> {
     crate::plugins::build_plugins()?;
     let bench_dir = root().join("target/bench");
     std::fs::create_dir_all(&bench_dir)?;
-    let database = generated_database(&bench_dir, 1000, 1_000_000)?;
+    let database = match db_url {
+        Some(url) => url,
+        None => generated_database(&bench_dir, 1000, 1_000_000)?.db_url(),
+    };
     const VIEWS: [&str; 3] = ["waterfall_view", "console_view", "grid_view"];
     let mut www = format!(
         "plugin_dirs = [{:?}]\nplugin_cache_dir = {:?}\n[www.plugins]\n",

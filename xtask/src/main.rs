@@ -48,16 +48,18 @@ commands:
                              which must not exist or be empty: a UI plugin (default) or an
                              authentication plugin (CustomAuth); it builds with
                              `cargo build --target wasm32-wasip2 --release`
-  gen-data --builders N --builds M --out FILE
-                             write a large synthetic Buildbot database
-  bench api                  load-test the REST API (numbers for docs/performance.md)
+  gen-data --builders N --builds M --out FILE|URL [--force]
+                             write a large synthetic Buildbot database (a SQLite file, or a
+                             PostgreSQL database with Buildbot's schema)
+  bench api [--db-url URL]   load-test the REST API (numbers for docs/performance.md); on the
+                             given database instead of generated SQLite files
   bench plugins              plugin dispatch overhead, start-up time, idle memory
   bench ui                   UI pages: builders at 4,000 builders, a 200-step build, the
                              first lines of a 10.7 MB log (time to first byte, full page)
   bench events               event latency from a database write to a /ws client
   bench badges               the badges plugin on a 1M-build database: SVG/PNG req/s and
                              latency, 304s, uncached PNG renders
-  bench views                render time of the waterfall, console and grid views on a
+  bench views [--db-url URL] render time of the waterfall, console and grid views on a
                              1,000 builders x 1M builds database
   bench auth                 a REST read with a session cookie against anonymous; login
                              latency per password hash (bcrypt costs 5, 10, 12, apr1, SHA-512)

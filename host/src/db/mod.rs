@@ -5,6 +5,7 @@
 //! engines read; what differs between them (URL syntax, connection settings, schema checks, and
 //! the few SQL spellings of [`Engine`]) is here.
 
+pub mod copy;
 pub mod hash;
 pub mod logchunks;
 
