@@ -812,7 +812,7 @@ async fn duration_and_pass_rate_badges_from_the_database() {
             assert_eq!(png.status, 200, "{query} {style}");
             assert_eq!(png.header("content-type"), Some("image/png"));
             let image = decode_png(&png.body);
-            let size = |s: &str| s.parse::<f64>().unwrap().round() as u32;
+            let size = |s: &str| s.parse::<f64>().unwrap().round() as usize;
             assert_eq!(
                 (image.width, image.height),
                 (size(&drawn.width), size(&drawn.height)),

@@ -189,8 +189,10 @@ pub fn read(builder: &str, kind: Kind, builds: i64) -> Result<Found, DataError> 
             }
         }
         Kind::Duration => {
+            // The Data API filters only on selected fields: `complete` is asked for too.
             let query = query.limit(1).eq("complete", "true").fields([
                 "number",
+                "complete",
                 "results",
                 "started_at",
                 "complete_at",
@@ -214,7 +216,7 @@ pub fn read(builder: &str, kind: Kind, builds: i64) -> Result<Found, DataError> 
             let query = query
                 .limit(builds.clamp(1, MAX_BUILDS))
                 .eq("complete", "true")
-                .fields(["number", "results", "complete_at"]);
+                .fields(["number", "complete", "results", "complete_at"]);
             let finished = builds_of(builder, &query)?;
             let total = finished.len() as u64;
             let passed = finished.iter().filter(|b| passed(b.result())).count() as u64;

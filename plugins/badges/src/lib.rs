@@ -61,7 +61,8 @@ struct State {
 impl Plugin for Badges {
     fn manifest() -> Manifest {
         Manifest::new("badges", env!("CARGO_PKG_VERSION")).description(
-            "Status badges of builders' last builds: /plugins/badges/<builder>.svg or .png",
+            "Badges of builders: /plugins/badges/<builder>.svg or .png, the last build's status, or \
+             with ?kind= the last duration or the pass rate",
         )
     }
 

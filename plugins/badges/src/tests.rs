@@ -787,9 +787,9 @@ fn readings_are_kept_per_kind_and_n() {
         *queries.borrow(),
         [
             "order=-number&limit=1&field=number&field=complete&field=results&field=started_at&field=complete_at",
-            "order=-number&limit=1&complete=true&field=number&field=results&field=started_at&field=complete_at",
-            "order=-number&limit=100&complete=true&field=number&field=results&field=complete_at",
-            "order=-number&limit=7&complete=true&field=number&field=results&field=complete_at",
+            "order=-number&limit=1&complete=true&field=number&field=complete&field=results&field=started_at&field=complete_at",
+            "order=-number&limit=100&complete=true&field=number&field=complete&field=results&field=complete_at",
+            "order=-number&limit=7&complete=true&field=number&field=complete&field=results&field=complete_at",
         ]
     );
 }
