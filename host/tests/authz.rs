@@ -572,6 +572,21 @@ async fn badges_of_hidden_builders_do_not_leak() {
         .await;
     assert_eq!(status, 403, "{body}");
     assert!(!body.contains("<svg"), "{body}");
+    // The other kinds read with the requester's rights too (and keep their readings apart
+    // per reader): homer's reading is not marge's.
+    for kind in ["duration", "pass_rate", "pass_rate&builds=1"] {
+        for ext in ["svg", "png"] {
+            let url = format!("/plugins/badges/windows-build.{ext}?kind={kind}");
+            let (status, _, body) = site.get(&url, Some(&homer)).await;
+            assert_eq!(status, 200, "{url}: {body}");
+            let (status, _, body) = site.get(&url, Some(&marge)).await;
+            assert_eq!(status, 403, "{url}: {body}");
+            assert!(
+                !body.contains("<svg") && !body.contains('%'),
+                "{url}: {body}"
+            );
+        }
+    }
     assert_eq!(
         site.get("/plugins/badges/linux-build.svg", Some(&marge))
             .await
@@ -581,6 +596,10 @@ async fn badges_of_hidden_builders_do_not_leak() {
     let site = site_with_badges_lockdown().await;
     let (status, _, body) = site.get("/plugins/badges/linux-build.svg", None).await;
     assert_eq!(status, 403, "{body}");
+    for kind in ["duration", "pass_rate"] {
+        let url = format!("/plugins/badges/linux-build.svg?kind={kind}");
+        assert_eq!(site.get(&url, None).await.0, 403, "{url}");
+    }
 }
 
 async fn site_with_badges_lockdown() -> Site {

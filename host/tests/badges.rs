@@ -649,7 +649,7 @@ async fn custom_templates_add_and_replace_styles() {
 async fn the_config_sets_the_defaults() {
     let (_dir, config) = site(
         "left_text = \"CI\"\nleft_color = \"222\"\nstyle = \"flat\"\nleft_pad = 0\nright_pad = 0\n\
-         border_radius = 3\n[www.plugins.badges.color_scheme]\nwarnings = \"orange\"\ncancelled = \"#000\"\n",
+         border_radius = 3\nbuilds = 2\n[www.plugins.badges.color_scheme]\nwarnings = \"orange\"\ncancelled = \"#000\"\n",
         &[],
     );
     let base = serve(&config).await;
@@ -665,6 +665,19 @@ async fn the_config_sets_the_defaults() {
             .text(),
     );
     assert_eq!((svg.fills[0].as_str(), svg.height.as_str()), ("#abc", "18"));
+    // The configured left text is the status badge's; the other kinds name what they show.
+    let svg = badge(&get(&format!("{base}/docs.svg?kind=duration")).await.text());
+    assert_eq!(svg.texts[0], "duration");
+    // `builds` sets the pass rate's default count (docs' last four finished builds: warnings,
+    // success, success, cancelled).
+    let svg = badge(&get(&format!("{base}/docs.svg?kind=pass_rate")).await.text());
+    assert_eq!(svg.texts, ["pass rate", "100%"]);
+    let svg = badge(
+        &get(&format!("{base}/docs.svg?kind=pass_rate&builds=4"))
+            .await
+            .text(),
+    );
+    assert_eq!(svg.texts, ["pass rate", "75%"]);
 
     // A bad config stops the start with the plugin's message.
     for (plugin_config, message) in [
@@ -679,6 +692,18 @@ async fn the_config_sets_the_defaults() {
             "unknown status 'sucess'",
         ),
         ("left_color = \"#12\"", "\"#12\" is not a colour"),
+        (
+            "kind = \"duration\"",
+            "badges: option 'kind' cannot be set in [www.plugins.badges]: a badge's kind is chosen in its URL",
+        ),
+        (
+            "builds = 0",
+            "badges: option 'builds' must be a whole number from 1 to 1000, not 0",
+        ),
+        (
+            "builds = 2.5",
+            "badges: invalid config: option 'builds': invalid type: floating point `2.5`, expected i64",
+        ),
     ] {
         let (_d, config) = site(plugin_config, &[]);
         let Err(err) = load(&config).await else {
@@ -686,5 +711,198 @@ async fn the_config_sets_the_defaults() {
         };
         let err = format!("{err:#}");
         assert!(err.contains(message), "{plugin_config}: {err}");
+    }
+}
+
+/// `linux-build` (id 4, builds 1 to 14 in the reference) gets builds 15 to 19 written here:
+/// success, failure, success, warnings in 1 h 2 min (the last finished one), and a running
+/// build 19, which the new kinds do not count.
+async fn add_builds(dir: &Path) {
+    let pool = buildbot_www::db::open_file(&dir.join("state.sqlite"))
+        .await
+        .unwrap();
+    for (id, number, started, complete, results) in [
+        (100, 15, 1_795_900_000, Some(1_795_900_100), Some(0)),
+        (101, 16, 1_795_900_200, Some(1_795_900_300), Some(2)),
+        (102, 17, 1_795_900_400, Some(1_795_900_500), Some(0)),
+        (103, 18, 1_795_900_600, Some(1_795_904_320), Some(1)),
+        (104, 19, 1_795_905_000, None, None),
+    ] {
+        sqlx::query(
+            "INSERT INTO builds (id, number, builderid, buildrequestid, workerid, masterid, \
+             started_at, complete_at, locks_duration_s, state_string, results) \
+             VALUES (?, ?, 4, 38, 2, 1, ?, ?, 0, 'test', ?)",
+        )
+        .bind(id)
+        .bind(number)
+        .bind(started)
+        .bind(complete)
+        .bind(results)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+}
+
+/// The share of `linux-build`'s finished builds that passed, as the plugin writes and colours
+/// it, from the REST API (all of them: fewer than 100).
+async fn expected_pass_rate(server: &str) -> (String, &'static str) {
+    let body: serde_json::Value = serde_json::from_slice(
+        &get(&format!(
+            "{server}/api/v2/builders/4/builds?complete=true&order=-number"
+        ))
+        .await
+        .body,
+    )
+    .unwrap();
+    let builds = body["builds"].as_array().unwrap();
+    assert!(builds.len() > 4 && builds.len() < 100, "{}", builds.len());
+    let passed = builds
+        .iter()
+        .filter(|b| matches!(b["results"].as_i64(), Some(0 | 1)))
+        .count();
+    let share = passed as f64 / builds.len() as f64;
+    let colour = if share >= 0.9 {
+        "#4c1"
+    } else if share >= 0.75 {
+        "#dfb317"
+    } else {
+        "#e05d44"
+    };
+    (format!("{}%", passed * 100 / builds.len()), colour)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duration_and_pass_rate_badges_from_the_database() {
+    let (dir, config) = site("", &[]);
+    add_builds(dir.path()).await;
+    let base = serve(&config).await;
+    let server = base.trim_end_matches("/plugins/badges");
+    let (rate, rate_colour) = expected_pass_rate(server).await;
+    for (query, left, right, colour) in [
+        ("kind=duration", "duration", "1h 02m", "#dfb317"),
+        ("kind=pass_rate", "pass rate", rate.as_str(), rate_colour),
+        ("kind=pass_rate&builds=4", "pass rate", "75%", "#dfb317"),
+        ("kind=pass_rate&builds=3", "pass rate", "66%", "#e05d44"),
+        ("kind=pass_rate&builds=2", "pass rate", "100%", "#4c1"),
+        (
+            "kind=pass_rate&builds=2&left_text=tests",
+            "tests",
+            "100%",
+            "#4c1",
+        ),
+        ("kind=status", "Build Status", "running", "#007ec6"),
+    ] {
+        for style in ["plastic", "flat", "flat-square", "badgeio"] {
+            let answer = get(&format!("{base}/linux-build.svg?{query}&style={style}")).await;
+            assert_eq!(answer.status, 200, "{query} {style}: {}", answer.text());
+            assert_eq!(answer.header("content-type"), Some("image/svg+xml"));
+            assert_eq!(answer.header("cache-control"), Some("no-cache"));
+            let svg = answer.text();
+            let drawn = badge(&svg);
+            assert_eq!(drawn.texts, [left, right], "{query} {style}: {svg}");
+            assert!(
+                drawn.fills.iter().any(|f| f == colour),
+                "{query} {style}: {:?}",
+                drawn.fills
+            );
+            // The PNG is that SVG drawn: its size, rounded.
+            let png = get(&format!("{base}/linux-build.png?{query}&style={style}")).await;
+            assert_eq!(png.status, 200, "{query} {style}");
+            assert_eq!(png.header("content-type"), Some("image/png"));
+            let image = decode_png(&png.body);
+            let size = |s: &str| s.parse::<f64>().unwrap().round() as usize;
+            assert_eq!(
+                (image.width, image.height),
+                (size(&drawn.width), size(&drawn.height)),
+                "{query} {style}"
+            );
+        }
+    }
+    // Dated by the newest finished build counted: #18 for both, not the running #19.
+    for kind in ["duration", "pass_rate"] {
+        let answer = get(&format!("{base}/linux-build.svg?kind={kind}")).await;
+        assert_eq!(
+            answer.header("last-modified"),
+            Some("Sat, 28 Nov 2026 22:18:40 GMT"),
+            "{kind}"
+        );
+    }
+    // No finished build, or no such builder: unknown in grey, no date.
+    for kind in ["duration", "pass_rate"] {
+        let answer = get(&format!("{base}/nosuch.svg?kind={kind}&style=flat-square")).await;
+        assert_eq!(answer.status, 200);
+        let drawn = badge(&answer.text());
+        assert_eq!(drawn.texts[1], "unknown");
+        assert_eq!(drawn.fills[1], "#9f9f9f");
+        assert_eq!(answer.header("last-modified"), None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_kinds_escape_refuse_and_revalidate_like_the_status_badge() {
+    let (_dir, config) = site("", &[]);
+    let base = serve(&config).await;
+    for kind in ["duration", "pass_rate"] {
+        // Hostile text stays text, in every style.
+        for style in ["plastic", "flat", "flat-square", "badgeio"] {
+            let svg = get(&format!(
+                "{base}/docs.svg?kind={kind}&style={style}&left_text=%3C%2Ftext%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E%22"
+            ))
+            .await
+            .text();
+            assert!(!svg.contains("<script"), "{kind} {style}: {svg}");
+            assert!(
+                svg.contains("&lt;/text&gt;&lt;script&gt;alert(1)&lt;/script&gt;&quot;"),
+                "{kind} {style}: {svg}"
+            );
+            let plain = get(&format!("{base}/docs.svg?kind={kind}&style={style}"))
+                .await
+                .text();
+            assert_eq!(svg.matches('<').count(), plain.matches('<').count());
+        }
+        // ETag and 304, a tag per kind.
+        for ext in ["svg", "png"] {
+            let url = format!("{base}/docs.{ext}?kind={kind}");
+            let first = get(&url).await;
+            let etag = first.header("etag").expect("an ETag").to_owned();
+            let again = request("GET", &url, &[("if-none-match", &etag)]).await;
+            assert_eq!(again.status, 304, "{kind} {ext}");
+            assert!(again.body.is_empty());
+            assert_eq!(again.header("cache-control"), Some("no-cache"));
+            let status = request(
+                "GET",
+                &format!("{base}/docs.{ext}"),
+                &[("if-none-match", &etag)],
+            )
+            .await;
+            assert_eq!(
+                status.status, 200,
+                "{kind} {ext}: the status badge is another image"
+            );
+        }
+    }
+    // Bad kinds and counts: 400 with the reason.
+    for (query, message) in [
+        ("kind=nosuch", "bad badge request: kind \"nosuch\" is not a badge kind (expected one of: status, duration, pass_rate)\n"),
+        ("kind=Duration", "bad badge request: kind \"Duration\" is not a badge kind (expected one of: status, duration, pass_rate)\n"),
+        ("kind=%22%3E%3Cx", "bad badge request: kind \"\\\"><x\" is not a badge kind (expected one of: status, duration, pass_rate)\n"),
+        ("kind=pass_rate&builds=0", "bad badge request: builds must be a whole number from 1 to 1000, not \"0\"\n"),
+        ("kind=pass_rate&builds=1001", "bad badge request: builds must be a whole number from 1 to 1000, not \"1001\"\n"),
+        ("kind=pass_rate&builds=ten", "bad badge request: builds must be a whole number from 1 to 1000, not \"ten\"\n"),
+        ("kind=pass_rate&builds=", "bad badge request: builds must be a whole number from 1 to 1000, not \"\"\n"),
+    ] {
+        for ext in ["svg", "png"] {
+            let answer = get(&format!("{base}/docs.{ext}?{query}")).await;
+            assert_eq!(answer.status, 400, "{query}");
+            assert_eq!(answer.text(), message, "{query}");
+            assert_eq!(answer.header("cache-control"), Some("no-cache"));
+        }
+    }
+    // The limits themselves are fine.
+    for builds in [1, 1000] {
+        let answer = get(&format!("{base}/docs.svg?kind=pass_rate&builds={builds}")).await;
+        assert_eq!(answer.status, 200, "{builds}");
     }
 }

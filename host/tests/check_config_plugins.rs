@@ -89,3 +89,37 @@ fn good_plugin_options_pass_and_a_missing_plugin_fails() {
     assert_ne!(code, 0);
     assert!(stderr.contains("no nowhere.wasm was found"), "{stderr}");
 }
+
+/// The badges plugin's own refusals (`kind` is URL-only, `builds` out of range) are located
+/// at the option's line like any other.
+#[test]
+fn badges_options_are_located_in_the_file() {
+    for (key, line, message) in [
+        (
+            "builds",
+            "builds = 0",
+            "badges: option 'builds' must be a whole number from 1 to 1000, not 0",
+        ),
+        (
+            "kind",
+            "kind = \"duration\"",
+            "badges: option 'kind' cannot be set in [www.plugins.badges]: a badge's kind is \
+             chosen in its URL (kind=duration, kind=pass_rate)",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("master.toml");
+        std::fs::write(&config, common::bundled_plugins_config(&[("badges", line)])).unwrap();
+        let (code, _, stderr) = check_config(&config);
+        assert_eq!(code, 2, "{stderr}");
+        let at = line_of(&config, line);
+        assert_eq!(
+            stderr.lines().next().unwrap(),
+            format!(
+                "{}:{at}:1: error: [www.plugins.badges] {key}: {message}",
+                config.display()
+            ),
+            "{stderr}"
+        );
+    }
+}

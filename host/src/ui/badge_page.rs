@@ -1,7 +1,8 @@
-//! `/badges`: a builder's status badge previewed in each style of the badges plugin, with
-//! snippets to paste into a README (Markdown, reStructuredText, AsciiDoc, HTML) that point at
-//! the server's public address (`buildbotURL`, prefix included). The plugin's URL options are
-//! form fields; the badge URLs carry the ones given.
+//! `/badges`: a builder's badge (its status, its last build's duration or its pass rate: the
+//! plugin's `kind`) previewed in each style of the badges plugin, with snippets to paste into a
+//! README (Markdown, reStructuredText, AsciiDoc, HTML) that point at the server's public address
+//! (`buildbotURL`, prefix included). The plugin's URL options are form fields; the badge URLs
+//! carry the ones given.
 
 use axum::extract::State;
 use serde::Serialize;
@@ -11,6 +12,9 @@ use super::{html, shell, PageRequest, UiState};
 
 /// The badges plugin's built-in styles, previewed side by side.
 const STYLES: [&str; 4] = ["plastic", "flat", "flat-square", "badgeio"];
+
+/// The badge kinds of the plugin (`kind=`); the first is its default, left out of the URLs.
+const KINDS: [&str; 3] = ["status", "duration", "pass_rate"];
 
 /// The URL options offered as form fields, as the badges plugin names them.
 const OPTIONS: [&str; 6] = [
@@ -30,6 +34,10 @@ struct BadgePage {
     builder: Option<(i64, String)>,
     /// The options given, in [`OPTIONS`] order (empty when not given).
     options: Vec<(&'static str, String)>,
+    /// The kind of badge, and the count of builds of a pass rate (empty: the plugin's).
+    kind: &'static str,
+    kinds: [&'static str; 3],
+    builds: String,
     /// The style chosen for the snippets, and the image format.
     style: String,
     format: &'static str,
@@ -42,7 +50,7 @@ struct BadgePage {
     public_url: String,
 }
 
-/// `/badges?builder=ID&style=S&format=svg|png&left_text=...`.
+/// `/badges?builder=ID&kind=K&builds=N&style=S&format=svg|png&left_text=...`.
 pub(super) async fn page(State(state): State<UiState>, req: PageRequest) -> PageResult {
     if state.config.www.plugin("badges").is_none() {
         return Ok(crate::answers::twisted_not_found("File not found."));
@@ -81,10 +89,25 @@ pub(super) async fn page(State(state): State<UiState>, req: PageRequest) -> Page
     } else {
         "svg"
     };
+    let kind = req
+        .arg("kind")
+        .and_then(|k| KINDS.into_iter().find(|known| *known == k))
+        .unwrap_or(KINDS[0]);
+    let builds = req.arg("builds").unwrap_or_default();
     let options: Vec<(&'static str, String)> = OPTIONS
         .iter()
         .map(|name| (*name, req.arg(name).unwrap_or_default()))
         .collect();
+    // The arguments after `style`: the kind (unless the default), the count of a pass rate,
+    // the options given.
+    let mut args: Vec<(&str, String)> = Vec::new();
+    if kind != KINDS[0] {
+        args.push(("kind", kind.to_owned()));
+    }
+    if kind == "pass_rate" && !builds.is_empty() {
+        args.push(("builds", builds.clone()));
+    }
+    args.extend(options.iter().cloned());
     let (previews, snippets) = match &builder {
         Some((id, name)) => {
             let previews = STYLES
@@ -92,12 +115,12 @@ pub(super) async fn page(State(state): State<UiState>, req: PageRequest) -> Page
                 .map(|s| {
                     (
                         *s,
-                        format!("{}{}", req.root, badge_path(name, s, format, &options)),
+                        format!("{}{}", req.root, badge_path(name, s, format, &args)),
                     )
                 })
                 .collect();
             let public = &state.config.buildbot_url;
-            let image = format!("{public}{}", badge_path(name, &style, format, &options));
+            let image = format!("{public}{}", badge_path(name, &style, format, &args));
             let target = format!("{public}builders/{id}");
             (previews, snippets(name, &image, &target))
         }
@@ -108,6 +131,9 @@ pub(super) async fn page(State(state): State<UiState>, req: PageRequest) -> Page
         builders,
         builder,
         options,
+        kind,
+        kinds: KINDS,
+        builds,
         style,
         format,
         styles: STYLES,
@@ -118,10 +144,11 @@ pub(super) async fn page(State(state): State<UiState>, req: PageRequest) -> Page
     Ok(html(&state, "badges.html", &shell, &body))
 }
 
-/// `plugins/badges/<name>.<format>?style=...` with the options given, percent-encoded.
-fn badge_path(name: &str, style: &str, format: &str, options: &[(&str, String)]) -> String {
+/// `plugins/badges/<name>.<format>?style=...` with the other arguments given (empty ones left
+/// out), percent-encoded.
+fn badge_path(name: &str, style: &str, format: &str, args: &[(&str, String)]) -> String {
     let mut query = vec![format!("style={}", encode(style))];
-    for (key, value) in options {
+    for (key, value) in args {
         if !value.is_empty() {
             query.push(format!("{key}={}", encode(value)));
         }

@@ -1,12 +1,15 @@
 //! The badges plugin: `/plugins/badges/<builder>.svg` and `.png`, the status of a builder's
-//! last build as Buildbot 4.3's `buildbot-badges` draws it. See `docs/badges.md`.
+//! last build as Buildbot 4.3's `buildbot-badges` draws it, or (`?kind=`) the last finished
+//! build's duration or the pass rate of the last N finished builds. See `docs/badges.md`.
 //!
-//! A request costs one Data API read (the builder's last build, four fields) and a lookup in
-//! this instance's render cache; a badge is drawn (template, then resvg for PNG) only the first
-//! time an instance sees its (status, options, template) combination.
+//! A request costs at most one Data API read (the builder's last builds, a few fields; none
+//! when the same reader asked within a second) and a lookup in this instance's render cache;
+//! a badge is drawn (template, then resvg for PNG) only the first time an instance sees its
+//! (text, colour, options, template) combination.
 
 pub mod color;
 pub mod fonts;
+pub mod kinds;
 pub mod metrics;
 pub mod options;
 pub mod render;
@@ -18,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use buildbot_plugin_sdk::prelude::*;
 
 use crate::fonts::Fonts;
+use crate::kinds::{Found, Kind};
 use crate::options::{Options, STYLES};
 use crate::render::{Source, Templates};
 
@@ -25,9 +29,10 @@ use crate::render::{Source, Templates};
 pub const TEMPLATES_DIR: &str = "/templates";
 /// Rendered badges kept per instance and format.
 pub const CACHE_ENTRIES: usize = 256;
-/// How long an instance reuses a builder's status before reading it again.
+/// How long an instance reuses what it read of a builder (status, duration, pass rate)
+/// before reading it again.
 pub const STATUS_TTL_MS: u64 = 1_000;
-/// Statuses kept per instance.
+/// Readings kept per instance.
 pub const STATUS_ENTRIES: usize = 1_024;
 
 /// The plugin: the configured options and this instance's caches.
@@ -49,14 +54,15 @@ struct State {
     templates: Templates,
     svg: Cache,
     png: Cache,
-    /// Recent statuses by (reader, builder), with the time they were read.
-    statuses: HashMap<String, (LastBuild, u64)>,
+    /// Recent readings by (reader, builder, kind, N), with the time they were read.
+    readings: HashMap<String, (Found, u64)>,
 }
 
 impl Plugin for Badges {
     fn manifest() -> Manifest {
         Manifest::new("badges", env!("CARGO_PKG_VERSION")).description(
-            "Status badges of builders' last builds: /plugins/badges/<builder>.svg or .png",
+            "Badges of builders: /plugins/badges/<builder>.svg or .png, the last build's status, or \
+             with ?kind= the last duration or the pass rate",
         )
     }
 
@@ -196,60 +202,6 @@ impl Cache {
     }
 }
 
-/// What the badge says about the builder's last build, and when that last changed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LastBuild {
-    /// `success` ... `cancelled`, `running`, or `unknown`.
-    pub status: &'static str,
-    /// `complete_at` of a finished build, `started_at` of a running one (Unix seconds).
-    pub changed_at: Option<i64>,
-}
-
-/// The status of `builder`'s last build (highest number), as Buildbot's badges plugin decides
-/// it: `running` while incomplete, the result's name once complete, `unknown` for a builder
-/// without builds, an unknown builder, or a result code Buildbot does not define.
-pub fn last_build(builder: &str) -> Result<LastBuild, DataError> {
-    let query = Query::new().order("-number").limit(1).fields([
-        "number",
-        "complete",
-        "results",
-        "started_at",
-        "complete_at",
-    ]);
-    // One read when the name can be a path segment (`builders/<name>/builds`); a name with a
-    // `/`, or one that looks like a builder id, is looked up by filter first.
-    let numeric = {
-        let digits = builder.strip_prefix('-').unwrap_or(builder);
-        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-    };
-    let build: Option<Build> = if !builder.contains('/') && !numeric {
-        data::first(&format!("builders/{builder}/builds"), &query)?
-    } else {
-        let found: Option<Builder> = data::first(
-            "builders",
-            &Query::new().eq("name", builder).field("builderid"),
-        )?;
-        match found {
-            Some(b) => data::first(&format!("builders/{}/builds", b.builderid), &query)?,
-            None => None,
-        }
-    };
-    Ok(match build {
-        None => LastBuild {
-            status: "unknown",
-            changed_at: None,
-        },
-        Some(build) if !build.complete => LastBuild {
-            status: "running",
-            changed_at: Some(build.started_at),
-        },
-        Some(build) => LastBuild {
-            status: build.result().map_or("unknown", BuildResult::name),
-            changed_at: build.complete_at.or(Some(build.started_at)),
-        },
-    })
-}
-
 impl Badges {
     /// The plugin with these options, reading custom templates from `templates_dir`.
     pub fn new(options: Options, templates_dir: impl Into<PathBuf>) -> Badges {
@@ -260,7 +212,7 @@ impl Badges {
                 templates: Templates::new(templates_dir),
                 svg: Cache::new(),
                 png: Cache::new(),
-                statuses: HashMap::new(),
+                readings: HashMap::new(),
             }),
         }
     }
@@ -290,9 +242,11 @@ impl Badges {
             // The built-in templates use no extra arguments: cache busters share the entry.
             options.extras.clear();
         }
-        let last = cached_last_build(&mut state.statuses, &request.user, builder, now)?;
+        let found = cached_reading(&mut state.readings, &request.user, builder, &options, now)?;
         let started = std::time::Instant::now();
-        let (rendered, drawn) = self.rendered(&mut state, &options, source, last.status, format)?;
+        let right = (found.reading.text(), found.reading.color(&options));
+        let (rendered, drawn) =
+            self.rendered(&mut state, &options, source, (&right.0, right.1), format)?;
         drop(state);
 
         let content_type = match format {
@@ -310,7 +264,7 @@ impl Badges {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             response = response.with_header("server-timing", format!("draw;dur={ms:.3}"));
         }
-        if let Some(at) = last.changed_at {
+        if let Some(at) = found.changed_at {
             response = response.with_header("last-modified", http_date(at));
         }
         Ok(response)
@@ -322,11 +276,13 @@ impl Badges {
         state: &mut State,
         options: &Options,
         source: Source,
-        status: &str,
+        right: (&str, &str),
         format: Format,
     ) -> Result<(Arc<Rendered>, bool), Response> {
         let key = format!(
-            "{status}\u{2}{source:?}\u{2}{}\u{2}{}",
+            "{}\u{2}{}\u{2}{source:?}\u{2}{}\u{2}{}",
+            right.0,
+            right.1,
             options.template_file(),
             options.key()
         );
@@ -342,7 +298,7 @@ impl Badges {
                 let face = self.fonts.face(&options.font_face);
                 let text = state
                     .templates
-                    .svg(&options.template_file(), options, status, &face)
+                    .svg(&options.template_file(), options, right, &face)
                     .map_err(render_error)?;
                 let rendered = Rendered::new(text.into_bytes());
                 state.svg.insert(key.clone(), rendered.clone());
@@ -360,16 +316,22 @@ impl Badges {
     }
 }
 
-/// [`last_build`] through the instance's status cache: a status read less than
-/// [`STATUS_TTL_MS`] ago by the same kind of reader (anonymous, or the same user and groups,
-/// since reads are made with the requester's rights) is reused.
-fn cached_last_build(
-    statuses: &mut HashMap<String, (LastBuild, u64)>,
+/// [`kinds::read`] through the instance's cache: a reading less than [`STATUS_TTL_MS`] old
+/// of the same builder, kind and N (for `pass_rate`) by the same kind of reader (anonymous, or
+/// the same user and groups, since reads are made with the requester's rights) is reused.
+fn cached_reading(
+    readings: &mut HashMap<String, (Found, u64)>,
     user: &User,
     builder: &str,
+    options: &Options,
     now: u64,
-) -> Result<LastBuild, Response> {
-    let mut key = String::with_capacity(builder.len() + 16);
+) -> Result<Found, Response> {
+    let builds = if options.kind == Kind::PassRate {
+        options.builds
+    } else {
+        0
+    };
+    let mut key = String::with_capacity(builder.len() + 32);
     if !user.anonymous {
         key.push_str(&user.username);
         for group in &user.groups {
@@ -378,21 +340,26 @@ fn cached_last_build(
         }
     }
     key.push('\u{1}');
+    key.push_str(options.kind.name());
+    key.push('\u{1}');
+    key.push_str(&builds.to_string());
+    key.push('\u{1}');
     key.push_str(builder);
-    if let Some((last, at)) = statuses.get(&key) {
+    if let Some((found, at)) = readings.get(&key) {
         if now.saturating_sub(*at) < STATUS_TTL_MS {
-            return Ok(last.clone());
+            return Ok(found.clone());
         }
     }
-    let last = last_build(builder).map_err(|e| Response::error(e.code, e.message + "\n"))?;
-    if statuses.len() >= STATUS_ENTRIES {
-        statuses.retain(|_, (_, at)| now.saturating_sub(*at) < STATUS_TTL_MS);
-        if statuses.len() >= STATUS_ENTRIES {
-            statuses.clear();
+    let found = kinds::read(builder, options.kind, options.builds)
+        .map_err(|e| Response::error(e.code, e.message + "\n"))?;
+    if readings.len() >= STATUS_ENTRIES {
+        readings.retain(|_, (_, at)| now.saturating_sub(*at) < STATUS_TTL_MS);
+        if readings.len() >= STATUS_ENTRIES {
+            readings.clear();
         }
     }
-    statuses.insert(key, (last.clone(), now));
-    Ok(last)
+    readings.insert(key, (found.clone(), now));
+    Ok(found)
 }
 
 fn render_error(error: render::Error) -> Response {

@@ -10,6 +10,7 @@ use buildbot_plugin_sdk::serde::{Deserialize, Deserializer};
 use buildbot_plugin_sdk::{escape_html, Config};
 
 use crate::color;
+use crate::kinds::{Kind, DEFAULT_BUILDS, KINDS, MAX_BUILDS};
 
 /// The built-in styles, each a template `<style>.svg.j2` embedded in the component.
 pub const STYLES: [&str; 4] = ["plastic", "flat", "flat-square", "badgeio"];
@@ -152,6 +153,11 @@ pub struct Options {
     pub font_size: Num,
     /// Colour of the right part per status; statuses not listed get [`FALLBACK_COLOR`].
     pub color_scheme: BTreeMap<String, String>,
+    /// What the badge shows; URL only (`kind=duration`), see [`Kind`].
+    #[serde(skip)]
+    pub kind: Kind,
+    /// How many finished builds a `pass_rate` badge counts, 1 to [`MAX_BUILDS`].
+    pub builds: i64,
     /// URL arguments that are not options (by name, escaped): Buildbot hands every argument to
     /// the template as `config.<name>`, so custom templates can take parameters of their own.
     /// They are dropped for the built-in templates, which do not use them.
@@ -186,6 +192,8 @@ impl Default for Options {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            kind: Kind::Status,
+            builds: DEFAULT_BUILDS,
             extras: BTreeMap::new(),
         }
     }
@@ -220,6 +228,14 @@ impl Raw<'_> {
 impl Options {
     /// The defaults with the plugin's config applied; the error names the bad option.
     pub fn from_config(config: &Config) -> Result<Options, String> {
+        if config.values().contains_key("kind") {
+            // One kind for every badge would make `/<builder>.svg` mean something else on
+            // each server: the kind belongs to the badge's URL.
+            return Err(config.error(
+                "option 'kind' cannot be set in [www.plugins.badges]: a badge's kind is chosen \
+                 in its URL (kind=duration, kind=pass_rate)",
+            ));
+        }
         let mut options: Options = config.parse()?;
         // A configured scheme names some statuses; the others keep Buildbot's colours.
         for (status, colour) in Options::default().color_scheme {
@@ -260,6 +276,15 @@ impl Options {
                 }
                 "" => {}
                 option if options.set(option, Raw::Text(value))? => {}
+                "kind" => {
+                    options.kind = Kind::parse(value).ok_or_else(|| {
+                        format!(
+                            "kind {:?} is not a badge kind (expected one of: {})",
+                            shorten(value),
+                            KINDS.join(", ")
+                        )
+                    })?
+                }
                 extra => {
                     if value.chars().count() > MAX_ARG_CHARS {
                         return Err(format!(
@@ -280,6 +305,12 @@ impl Options {
                             .insert(extra.to_owned(), escape_html(value).into_owned());
                     }
                 }
+            }
+        }
+        // Each kind has its left text, unless the URL gives one.
+        if !seen.contains(&"left_text") {
+            if let Some(text) = options.kind.left_text() {
+                options.left_text = text.to_owned();
             }
         }
         Ok(options)
@@ -365,6 +396,20 @@ impl Options {
                 }
                 self.font_face = face;
             }
+            "builds" => {
+                let (builds, given) = match raw {
+                    Raw::Configured => (Some(self.builds), self.builds.to_string()),
+                    Raw::Text(t) => (t.parse().ok(), format!("{:?}", shorten(t))),
+                };
+                match builds {
+                    Some(n) if (1..=MAX_BUILDS).contains(&n) => self.builds = n,
+                    _ => {
+                        return Err(format!(
+                            "builds must be a whole number from 1 to {MAX_BUILDS}, not {given}"
+                        ))
+                    }
+                }
+            }
             "color_scheme" => {
                 // Only from the config: the URL cannot set it (see `with_args`).
                 for (status, colour) in &mut self.color_scheme {
@@ -405,7 +450,9 @@ impl Options {
     /// A text that identifies these options completely (for the render cache).
     pub fn key(&self) -> String {
         let mut key = format!(
-            "{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
+            "{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
+            self.kind.name(),
+            self.builds,
             self.left_pad,
             self.left_text,
             self.left_color,

@@ -135,14 +135,16 @@ impl Templates {
         source
     }
 
-    /// Renders template `name` for a badge saying `status`.
+    /// Renders template `name` for a badge whose right part says `right` (a status, a
+    /// duration, a percentage: nothing to escape) in colour `right_color`.
     pub fn svg(
         &self,
         name: &str,
         options: &Options,
-        status: &str,
+        right: (&str, &str),
         face: &Face,
     ) -> Result<String, Error> {
+        let (right_text, right_color) = right;
         let size = options.font_size.get();
         // Buildbot measures the text after escaping it ("Docs &amp; more" is 15 characters
         // wide); the same widths keep the same geometry. Quotes are escaped too, for safety,
@@ -159,9 +161,9 @@ impl Templates {
             ),
         ]);
         let right = Value::from_pairs([
-            ("color", Value::from(options.status_color(status))),
-            ("text", Value::from(status)),
-            ("width", Value::from(face.metrics.width(status, size))),
+            ("color", Value::from(right_color)),
+            ("text", Value::from(right_text)),
+            ("width", Value::from(face.metrics.width(right_text, size))),
         ]);
         let scheme = Value::from_pairs(
             options
@@ -188,6 +190,8 @@ impl Templates {
             ("font_face", Value::from(options.font_face.as_str())),
             ("font_size", options.font_size.value()),
             ("color_scheme", scheme),
+            ("kind", Value::from(options.kind.name())),
+            ("builds", Value::from(options.builds)),
         ]);
         let context = Value::from_pairs([
             ("left", left),

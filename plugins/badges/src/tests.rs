@@ -431,7 +431,7 @@ fn png_breakdown() {
         let svg = badges
             .lock()
             .templates
-            .svg("plastic.svg.j2", &options, "warnings", &face)
+            .svg("plastic.svg.j2", &options, ("warnings", "#dfb317"), &face)
             .unwrap();
         let t1 = std::time::Instant::now();
         let tree = render::tree(&svg, &face).unwrap();
@@ -479,4 +479,359 @@ fn statuses_are_reused_for_a_second_per_reader() {
     std::thread::sleep(std::time::Duration::from_millis(STATUS_TTL_MS + 50));
     get(&mut badges, "/docs.svg");
     assert_eq!(reads.get(), 4, "read again after the TTL");
+}
+
+/// Durations are written compactly, whatever their size.
+#[test]
+fn durations_are_written_compactly() {
+    use crate::kinds::duration_text;
+    for (seconds, text) in [
+        (-5, "0s"),
+        (0, "0s"),
+        (42, "42s"),
+        (59, "59s"),
+        (60, "1m 00s"),
+        (252, "4m 12s"),
+        (3_599, "59m 59s"),
+        (3_600, "1h 00m"),
+        (3_720, "1h 02m"),
+        (86_399, "23h 59m"),
+        (86_400, "1d 00h"),
+        (3 * 86_400 + 4 * 3_600 + 59, "3d 04h"),
+        (i64::MAX, "106751991167300d 15h"),
+    ] {
+        assert_eq!(duration_text(seconds), text, "{seconds}");
+    }
+}
+
+/// Pass rates: rounded down (100% only when every build passed), coloured by the thresholds
+/// compared exactly.
+#[test]
+fn pass_rates_and_their_thresholds() {
+    use crate::kinds::{percent, rate_status, Reading};
+    for (passed, total, text, status) in [
+        (0, 1, "0%", "failure"),
+        (1, 1, "100%", "success"),
+        (99, 100, "99%", "success"),
+        (199, 200, "99%", "success"),
+        (9, 10, "90%", "success"),
+        (899, 1000, "89%", "warnings"),
+        (3, 4, "75%", "warnings"),
+        (749, 1000, "74%", "failure"),
+        (2, 3, "66%", "failure"),
+    ] {
+        let reading = Reading::PassRate { passed, total };
+        assert_eq!(reading.text(), text, "{passed}/{total}");
+        assert_eq!(rate_status(passed, total), status, "{passed}/{total}");
+        assert_eq!(reading.color_status(), status);
+    }
+    assert_eq!(percent(0, 0), 0);
+    assert_eq!(rate_status(0, 0), "unknown");
+    let options = Options::default();
+    assert_eq!(
+        Reading::PassRate {
+            passed: 1,
+            total: 1
+        }
+        .color(&options),
+        "#4c1"
+    );
+    assert_eq!(
+        Reading::PassRate {
+            passed: 3,
+            total: 4
+        }
+        .color(&options),
+        "#dfb317"
+    );
+    assert_eq!(
+        Reading::PassRate {
+            passed: 1,
+            total: 4
+        }
+        .color(&options),
+        "#e05d44"
+    );
+    let duration = Reading::Duration {
+        seconds: 61,
+        result: "failure",
+    };
+    assert_eq!(
+        (duration.text(), duration.color(&options)),
+        ("1m 01s".into(), "#e05d44")
+    );
+    assert_eq!(Reading::Unknown.color(&options), "#9f9f9f");
+}
+
+/// A stand-in Data API with one builder, `kinds` (id 9), whose finished builds are
+/// (number, results, started_at, complete_at), newest first, and a running build 8 above them;
+/// it answers `complete=true` and `limit` as the server does.
+fn kinds_data(finished: &'static [(i64, i64, i64, i64)]) {
+    testing::set_data(move |path, query| {
+        let builds = |query: &str| {
+            let limit: usize = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("limit="))
+                .map_or(usize::MAX, |n| n.parse().unwrap());
+            let mut rows: Vec<String> = Vec::new();
+            if !query.contains("complete=true") {
+                rows.push(r#"{"number": 8, "complete": false, "results": null, "started_at": 1795836500, "complete_at": null}"#.into());
+            }
+            rows.extend(finished.iter().map(|(number, results, started, complete)| {
+                format!(
+                    r#"{{"number": {number}, "complete": true, "results": {results},
+                    "started_at": {started}, "complete_at": {complete}}}"#
+                )
+            }));
+            rows.truncate(limit);
+            Ok(format!(
+                r#"{{"builds": [{}], "meta": {{}}}}"#,
+                rows.join(",")
+            ))
+        };
+        match path {
+            "builders/kinds/builds" | "builders/9/builds" => builds(query),
+            "builders" if query.contains("name=k%2Fs") => {
+                Ok(r#"{"builders": [{"builderid": 9}], "meta": {}}"#.into())
+            }
+            "builders" => Ok(r#"{"builders": [], "meta": {}}"#.into()),
+            _ => Ok(r#"{"builds": [], "meta": {}}"#.into()),
+        }
+    });
+}
+
+/// The right part's text and colour of a badge.
+fn right_part(badges: &mut Badges, url: &str) -> (String, String) {
+    let response = get(badges, url);
+    assert_eq!(response.status, 200, "{url}: {:?}", response.body_text());
+    let svg = response.body_text().unwrap();
+    let mut parts: Vec<&str> = svg.split("</text>").collect();
+    parts.pop();
+    let texts: Vec<&str> = parts
+        .iter()
+        .filter_map(|t| t.rsplit_once('>').map(|(_, text)| text))
+        .collect();
+    let fills: Vec<&str> = svg
+        .split("fill=\"")
+        .skip(1)
+        .filter_map(|f| f.split_once('"').map(|(colour, _)| colour))
+        .filter(|f| f.starts_with('#'))
+        .collect();
+    (
+        texts[texts.len() - 1].to_owned(),
+        fills.get(1).copied().unwrap_or_default().to_owned(),
+    )
+}
+
+#[test]
+fn duration_and_pass_rate_badges() {
+    // Newest first: 7 failure in 4m 12s, 6 success, 5 warnings, 4 exception, 3 success.
+    kinds_data(&[
+        (7, 2, 1_000, 1_252),
+        (6, 0, 900, 942),
+        (5, 1, 800, 4_520),
+        (4, 4, 700, 701),
+        (3, 0, 600, 650),
+    ]);
+    let mut badges = plugin();
+    let svg = get(&mut badges, "/kinds.svg?kind=duration");
+    let text = svg.body_text().unwrap();
+    assert!(text.contains(">duration</text>"), "{text}");
+    assert_eq!(svg.header("last-modified"), Some(http_date(1_252).as_str()));
+    assert_eq!(
+        right_part(&mut badges, "/kinds.svg?kind=duration&style=flat-square"),
+        ("4m 12s".into(), "#e05d44".into())
+    );
+    // builds=N counts the last N finished ones; the running build does not count.
+    for (builds, text, colour) in [
+        ("", "60%", "#e05d44"),
+        ("&builds=1", "0%", "#e05d44"),
+        ("&builds=2", "50%", "#e05d44"),
+        ("&builds=3", "66%", "#e05d44"),
+        ("&builds=1000", "60%", "#e05d44"),
+    ] {
+        let url = format!("/kinds.svg?kind=pass_rate&style=flat-square{builds}");
+        assert_eq!(
+            right_part(&mut badges, &url),
+            (text.into(), colour.into()),
+            "{url}"
+        );
+    }
+    let rate = get(&mut badges, "/kinds.svg?kind=pass_rate");
+    assert!(rate.body_text().unwrap().contains(">pass rate</text>"));
+    // The left text given wins; escaped like the status badge's.
+    let named = get(
+        &mut badges,
+        "/kinds.svg?kind=pass_rate&left_text=%3Cb%3Etests",
+    );
+    assert!(
+        named
+            .body_text()
+            .unwrap()
+            .contains(">&lt;b&gt;tests</text>"),
+        "{:?}",
+        named.body_text()
+    );
+    // A name with '/' is looked up first; kind=status is the status badge, unchanged.
+    assert_eq!(
+        right_part(&mut badges, "/k/s.svg?kind=duration&style=flat-square").0,
+        "4m 12s"
+    );
+    assert_eq!(
+        get(&mut badges, "/kinds.svg?kind=status").body,
+        get(&mut badges, "/kinds.svg").body
+    );
+    assert!(get(&mut badges, "/kinds.svg")
+        .body_text()
+        .unwrap()
+        .contains(">running</text>"));
+    for url in [
+        "/kinds.png?kind=duration",
+        "/kinds.png?kind=pass_rate&builds=2",
+    ] {
+        let png = get(&mut badges, url);
+        assert_eq!(png.header("content-type"), Some("image/png"), "{url}");
+        assert_eq!(&png.body[1..4], b"PNG");
+    }
+    // No finished build: unknown, grey, no date.
+    for kind in ["duration", "pass_rate"] {
+        let url = format!("/nosuch.svg?kind={kind}&style=flat-square");
+        assert_eq!(
+            right_part(&mut badges, &url),
+            ("unknown".into(), "#9f9f9f".into())
+        );
+        assert_eq!(get(&mut badges, &url).header("last-modified"), None);
+    }
+}
+
+#[test]
+fn pass_rate_colours_follow_the_thresholds() {
+    // 9 of 10 passed (one failure): success's colour; at 3 of 4, warnings'.
+    kinds_data(&[
+        (10, 0, 0, 1),
+        (9, 1, 0, 1),
+        (8, 0, 0, 1),
+        (7, 2, 0, 1),
+        (6, 0, 0, 1),
+        (5, 0, 0, 1),
+        (4, 0, 0, 1),
+        (3, 0, 0, 1),
+        (2, 0, 0, 1),
+        (1, 0, 0, 1),
+    ]);
+    let mut badges = plugin();
+    assert_eq!(
+        right_part(&mut badges, "/kinds.svg?kind=pass_rate&style=flat-square"),
+        ("90%".into(), "#4c1".into())
+    );
+    assert_eq!(
+        right_part(
+            &mut badges,
+            "/kinds.svg?kind=pass_rate&style=flat-square&builds=4"
+        ),
+        ("75%".into(), "#dfb317".into())
+    );
+    assert_eq!(
+        right_part(
+            &mut badges,
+            "/kinds.svg?kind=pass_rate&style=flat-square&builds=3"
+        ),
+        ("100%".into(), "#4c1".into())
+    );
+}
+
+#[test]
+fn bad_kinds_and_builds_are_400() {
+    kinds_data(&[]);
+    let mut badges = plugin();
+    for (query, message) in [
+        ("kind=nosuch", "bad badge request: kind \"nosuch\" is not a badge kind (expected one of: status, duration, pass_rate)\n"),
+        ("kind=", "bad badge request: kind \"\" is not a badge kind (expected one of: status, duration, pass_rate)\n"),
+        ("kind=%3Cscript%3E", "bad badge request: kind \"<script>\" is not a badge kind (expected one of: status, duration, pass_rate)\n"),
+        ("kind=pass_rate&builds=0", "bad badge request: builds must be a whole number from 1 to 1000, not \"0\"\n"),
+        ("kind=pass_rate&builds=1001", "bad badge request: builds must be a whole number from 1 to 1000, not \"1001\"\n"),
+        ("kind=pass_rate&builds=2.5", "bad badge request: builds must be a whole number from 1 to 1000, not \"2.5\"\n"),
+        ("kind=pass_rate&builds=-1", "bad badge request: builds must be a whole number from 1 to 1000, not \"-1\"\n"),
+        ("builds=x", "bad badge request: builds must be a whole number from 1 to 1000, not \"x\"\n"),
+    ] {
+        let response = get(&mut badges, &format!("/kinds.svg?{query}"));
+        assert_eq!(response.status, 400, "{query}");
+        assert_eq!(response.body_text(), Some(message), "{query}");
+    }
+}
+
+#[test]
+fn readings_are_kept_per_kind_and_n() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let queries = Rc::new(RefCell::new(Vec::<String>::new()));
+    let seen = queries.clone();
+    testing::set_data(move |_, query| {
+        seen.borrow_mut().push(query.to_owned());
+        Ok(r#"{"builds": [{"number": 1, "complete": true, "results": 0, "started_at": 5, "complete_at": 50}], "meta": {}}"#.into())
+    });
+    let mut badges = plugin();
+    for url in [
+        "/docs.svg",
+        "/docs.svg?kind=duration",
+        "/docs.png?kind=duration&builds=7",
+        "/docs.svg?kind=pass_rate",
+        "/docs.svg?kind=pass_rate&builds=100",
+        "/docs.svg?kind=pass_rate&builds=7",
+        "/docs.png?kind=pass_rate&builds=7&style=flat",
+    ] {
+        assert_eq!(get(&mut badges, url).status, 200, "{url}");
+    }
+    // Bounded reads: the last build, the last finished one, the last N finished ones.
+    assert_eq!(
+        *queries.borrow(),
+        [
+            "order=-number&limit=1&field=number&field=complete&field=results&field=started_at&field=complete_at",
+            "order=-number&limit=1&complete=true&field=number&field=complete&field=results&field=started_at&field=complete_at",
+            "order=-number&limit=100&complete=true&field=number&field=complete&field=results&field=complete_at",
+            "order=-number&limit=7&complete=true&field=number&field=complete&field=results&field=complete_at",
+        ]
+    );
+}
+
+#[test]
+fn kind_is_chosen_in_the_url_and_builds_can_be_configured() {
+    let config = |json: &str| Config::from_json("badges", json).unwrap();
+    let err = Badges::init(config(r#"{"kind": "duration"}"#)).unwrap_err();
+    assert!(
+        err.starts_with("badges: option 'kind' cannot be set in [www.plugins.badges]"),
+        "{err}"
+    );
+    for (json, error) in [
+        (
+            r#"{"builds": 0}"#,
+            "badges: option 'builds' must be a whole number from 1 to 1000, not 0",
+        ),
+        (
+            r#"{"builds": 5000}"#,
+            "badges: option 'builds' must be a whole number from 1 to 1000, not 5000",
+        ),
+        (
+            r#"{"builds": "10"}"#,
+            "badges: invalid config: option 'builds': invalid type: string \"10\", expected i64",
+        ),
+    ] {
+        assert_eq!(Badges::init(config(json)).unwrap_err(), error, "{json}");
+    }
+    kinds_data(&[(3, 0, 0, 1), (2, 2, 0, 1), (1, 0, 0, 1)]);
+    let configured = Options::from_config(&config(r#"{"builds": 2, "left_text": "CI"}"#)).unwrap();
+    let mut badges = Badges::new(configured, "/nonexistent");
+    assert_eq!(
+        right_part(&mut badges, "/kinds.svg?kind=pass_rate&style=flat-square").0,
+        "50%"
+    );
+    // The configured left text is the status badge's; the other kinds say what they show.
+    assert!(get(&mut badges, "/kinds.svg")
+        .body_text()
+        .unwrap()
+        .contains(">CI</text>"));
+    assert!(get(&mut badges, "/kinds.svg?kind=duration")
+        .body_text()
+        .unwrap()
+        .contains(">duration</text>"));
 }
