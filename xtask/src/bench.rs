@@ -32,10 +32,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("proxy") => crate::bench_proxy::proxy(),
         Some("buildbot-ui") => crate::bench_buildbot_ui::buildbot_ui(),
         Some("live-page") => crate::bench_live_page::live_page(),
+        Some("postgres") => crate::bench_postgres::postgres(),
         _ => bail!(
             "usage: cargo xtask bench \
              api|plugins|badges|ui|events|views|auth|authz|hooks|metrics|compare|proxy|buildbot-ui|\
-             live-page"
+             live-page|postgres"
         ),
     }
 }
@@ -103,6 +104,13 @@ pub(crate) struct Server {
     child: Child,
     /// When the process was spawned (after the build).
     spawned: Instant,
+}
+
+impl Server {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Server {
@@ -853,7 +861,7 @@ fn log_search_timing(server: &Server, port: u16, big_log: &str) -> Result<String
 }
 
 /// 3 warm-up and 20 measured sequential GETs: time to the first byte and to the last.
-fn page_timing(port: u16, label: &str, path: &str) -> Result<String> {
+pub(crate) fn page_timing(port: u16, label: &str, path: &str) -> Result<String> {
     use std::io::{Read, Write};
     let mut first = Vec::new();
     let mut full = Vec::new();

@@ -14,7 +14,7 @@ use crate::{root, run_command};
 const PATH: &str = "/api/v2/builds?limit=50";
 
 /// nginx, ended when dropped.
-struct Nginx(Child);
+pub(crate) struct Nginx(Child);
 
 impl Drop for Nginx {
     fn drop(&mut self) {
@@ -25,7 +25,7 @@ impl Drop for Nginx {
     }
 }
 
-fn ensure_nginx() -> Result<()> {
+pub(crate) fn ensure_nginx() -> Result<()> {
     if Path::new("/usr/sbin/nginx").is_file() {
         return Ok(());
     }
@@ -38,9 +38,14 @@ fn ensure_nginx() -> Result<()> {
     )
 }
 
-/// nginx with one worker per core, proxying `http_port` and `https_port` to the server on
-/// `backend` with keep-alive upstream connections.
-fn start_nginx(dir: &Path, backend: u16, http_port: u16, https_port: u16) -> Result<Nginx> {
+/// nginx with one worker per core, proxying `http_port` and `https_port` under `/buildbot/` to
+/// the servers on `backends` (round robin) with keep-alive upstream connections.
+pub(crate) fn start_nginx(
+    dir: &Path,
+    backends: &[u16],
+    http_port: u16,
+    https_port: u16,
+) -> Result<Nginx> {
     std::fs::create_dir_all(dir)?;
     let d = dir.display();
     if !dir.join("server.pem").exists() {
@@ -67,6 +72,10 @@ fn start_nginx(dir: &Path, backend: u16, http_port: u16, https_port: u16) -> Res
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     let user = if root_user { "user root;" } else { "" };
+    let servers: String = backends
+        .iter()
+        .map(|port| format!("server 127.0.0.1:{port}; "))
+        .collect();
     let conf = format!(
         r#"{user}
 worker_processes auto;
@@ -81,7 +90,7 @@ http {{
   fastcgi_temp_path {d}/fastcgi_temp;
   uwsgi_temp_path {d}/uwsgi_temp;
   scgi_temp_path {d}/scgi_temp;
-  upstream buildbot {{ server 127.0.0.1:{backend}; keepalive 16; }}
+  upstream buildbot {{ {servers}keepalive 16; }}
   server {{
     listen 127.0.0.1:{http_port};
     listen 127.0.0.1:{https_port} ssl;
@@ -137,7 +146,7 @@ pub(crate) fn proxy() -> Result<()> {
         backend,
         "trusted_proxies = [\"127.0.0.1\"]",
     )?;
-    let _nginx = start_nginx(&bench_dir.join("nginx"), backend, http_port, https_port)?;
+    let _nginx = start_nginx(&bench_dir.join("nginx"), &[backend], http_port, https_port)?;
     let mut report = String::from("| route | req/s | p50 | p99 |\n|---|---|---|---|\n");
     for (label, url) in [
         ("direct", format!("http://127.0.0.1:{backend}{PATH}")),

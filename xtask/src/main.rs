@@ -8,6 +8,7 @@ mod bench_compare;
 mod bench_hooks;
 mod bench_live_page;
 mod bench_metrics;
+mod bench_postgres;
 mod bench_proxy;
 mod buildbot;
 mod plugins;
