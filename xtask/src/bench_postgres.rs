@@ -201,6 +201,18 @@ BuildmasterConfig = {{
     Ok(url(DATABASE))
 }
 
+/// The indexes docs/postgresql.md recommends for this server's reads, added as an operator
+/// would add them (this server never changes a Buildbot database itself).
+const RECOMMENDED_INDEXES: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS bbwww_builds_started_at ON builds (started_at)",
+    "CREATE INDEX IF NOT EXISTS bbwww_builds_complete_at ON builds (complete_at)",
+    "CREATE INDEX IF NOT EXISTS bbwww_builds_builderid_results ON builds (builderid, results)",
+    "CREATE INDEX IF NOT EXISTS bbwww_builds_builderid_id ON builds (builderid, id)",
+    "CREATE INDEX IF NOT EXISTS bbwww_builds_builderid_started_at ON builds (builderid, started_at)",
+    "CREATE INDEX IF NOT EXISTS bbwww_buildset_sourcestamps_sourcestampid \
+     ON buildset_sourcestamps (sourcestampid)",
+];
+
 /// CPU seconds (user + system) used so far by the processes `pids`.
 fn cpu_seconds(pids: &[u32]) -> f64 {
     let ticks: u64 = pids
@@ -296,6 +308,10 @@ pub(crate) fn postgres() -> Result<()> {
     let sqlite = generated_database(&bench_dir, BUILDERS, BUILDS)?;
     let _cluster = start_cluster(&bench_dir.join("postgres"))?;
     let postgres = ensure_database(&bench_dir)?;
+    for index in RECOMMENDED_INDEXES {
+        psql_value(DATABASE, index).with_context(|| format!("failed: {index}"))?;
+    }
+    psql_value(DATABASE, "ANALYZE").context("ANALYZE failed")?;
     let www = views_www(&bench_dir);
 
     let mut rest = String::from(
