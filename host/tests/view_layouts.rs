@@ -59,12 +59,26 @@ fn layout(html: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn view_layouts_match_their_expected_files() {
-    let server = common::serve_views(&[]).await;
-    let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
+    compare_layouts(
+        &common::serve_views(&[]).await,
+        std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1"),
+    )
+    .await;
+}
+
+/// The same dataset in PostgreSQL gives the same layouts, compared with the same files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn view_layouts_are_the_same_on_postgresql() {
+    if let Some(server) = common::serve_views_postgres(&[]).await {
+        compare_layouts(&server, false).await;
+    }
+}
+
+async fn compare_layouts(server: &common::Server, update: bool) {
     let expected_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/views/expected");
     let mut problems = Vec::new();
     for (case, plugin, query) in CASES {
-        let html = common::plugin_page(&server, plugin, query).await;
+        let html = common::plugin_page(server, plugin, query).await;
         let got = layout(&html);
         assert!(
             got.contains("data-buildid"),

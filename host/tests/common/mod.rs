@@ -328,7 +328,25 @@ pub const VIEWS: [&str; 3] = ["waterfall_view", "console_view", "grid_view"];
 /// enabled. `configs` gives TOML lines for a plugin's `[www.plugins.<name>]` table, e.g.
 /// `&[("console_view", "changes = 2")]`; the others get an empty table.
 pub async fn serve_views(configs: &[(&str, &str)]) -> Server {
+    serve_views_on(views_database("").await, None, configs).await
+}
+
+/// [`serve_views`] with the dataset in PostgreSQL: copied into a database with Buildbot's
+/// schema there; `None` (skip) without PostgreSQL.
+pub async fn serve_views_postgres(configs: &[(&str, &str)]) -> Option<Server> {
+    let url = postgres::schema_database().await?;
     let dir = views_database("").await;
+    postgres::copy_rows(&dir.path().join("state.sqlite"), &url)
+        .await
+        .unwrap_or_else(|e| panic!("copying the views dataset to PostgreSQL: {e}"));
+    Some(serve_views_on(dir, Some(url), configs).await)
+}
+
+async fn serve_views_on(
+    dir: tempfile::TempDir,
+    db_url: Option<String>,
+    configs: &[(&str, &str)],
+) -> Server {
     let tables: Vec<(&str, &str)> = VIEWS
         .iter()
         .map(|view| {
@@ -336,9 +354,13 @@ pub async fn serve_views(configs: &[(&str, &str)]) -> Server {
             (*view, lines.map_or("", |(_, lines)| *lines))
         })
         .collect();
-    let config = bundled_plugins_config(&tables);
     let path = dir.path().join("master.toml");
-    std::fs::write(&path, config).unwrap();
+    std::fs::write(&path, bundled_plugins_config(&tables)).unwrap();
+    if let Some(url) = db_url {
+        MasterToml::load(&path)
+            .set(&["db", "db_url"], url)
+            .write(dir.path());
+    }
     let state = load_state(&path).await.expect("the views site starts");
     Server::start(state, dir).await
 }
