@@ -363,3 +363,58 @@ async fn load_fixtures_and_gen_data_fill_postgresql() {
     );
     assert!(!text.contains("not-the-password"), "{text}");
 }
+
+/// The UI's pages read the reference rows from PostgreSQL as from SQLite: each page's HTML is
+/// the same on both (relative times, which move with the clock, masked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_the_same_on_postgresql() {
+    let Some(url) = reference_postgres().await else {
+        return;
+    };
+    let lite = crate::common::serve_reference().await;
+    let pg = crate::common::serve_reference_config(
+        crate::common::MasterToml::reference().set(&["db", "db_url"], url),
+    )
+    .await;
+    let ago = regex::Regex::new(
+        r"\d+ (second|minute|hour|day|week|month|year)s?( ago)?|title=\x22[^\x22]*\x22|datetime=\x22[^\x22]*\x22",
+    )
+    .unwrap();
+    let mut compared = 0;
+    for path in [
+        "/home",
+        "/builders",
+        "/builders?tag=linux",
+        "/builders/1",
+        "/builders/2",
+        "/builders/1/builds/1",
+        "/builders/4/builds/2",
+        "/logs/1",
+        "/logs/1?from=2",
+        "/workers",
+        "/changes",
+        "/pendingbuildrequests",
+        "/about",
+    ] {
+        let (a, b) = (lite.get(path).await, pg.get(path).await);
+        assert_eq!((a.status, b.status), (200, 200), "{path}");
+        let (a, b) = (a.text(), b.text());
+        let (a, b) = (ago.replace_all(&a, "*"), ago.replace_all(&b, "*"));
+        if a != b {
+            let at = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+            let around = |t: &str| {
+                t.chars()
+                    .skip(at.saturating_sub(80))
+                    .take(200)
+                    .collect::<String>()
+            };
+            panic!(
+                "{path} differs at char {at}:\n   SQLite: {:?}\nPostgreSQL: {:?}",
+                around(&a),
+                around(&b)
+            );
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, 13);
+}
