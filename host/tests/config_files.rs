@@ -116,6 +116,13 @@ fn good_configs_load() {
 fn full_config_sets_every_key() {
     let dir = root().join("fixtures/config/good");
     let c = load(&dir.join("full.toml"));
+    assert_eq!(
+        c.db.password
+            .as_ref()
+            .map(buildbot_www::config::Secret::expose),
+        Some("p4ss")
+    );
+    assert!(!format!("{:?}", c.db).contains("p4ss"));
     assert_eq!(c.buildbot_url, "https://ci.example.com/buildbot/");
     assert_eq!(c.title, "Example CI");
     assert_eq!(c.title_url, "https://example.com/");

@@ -400,6 +400,48 @@ mod tests {
         );
     }
 
+    #[test]
+    fn postgresql_urls_in_buildbots_spellings() {
+        let base = Path::new("/srv/master");
+        let url = |text: &str| match parse_db_url(text, base).unwrap() {
+            DbLocation::Postgres(url) => url.to_string(),
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(
+            url("postgresql+psycopg2://bb:s3cret@db.example.org:5433/buildbot"),
+            "postgres://bb:s3cret@db.example.org:5433/buildbot"
+        );
+        assert_eq!(
+            url("postgresql://bb@db/buildbot?max_idle=300&sslmode=require"),
+            "postgres://bb@db/buildbot?sslmode=require"
+        );
+        assert_eq!(
+            url("postgres://bb@db/buildbot?pool_size=5"),
+            "postgres://bb@db/buildbot"
+        );
+        for (bad, says) in [
+            ("postgresql://bb:pw@/buildbot", "empty host"),
+            ("postgresql:///buildbot", "names no host"),
+            ("postgresql+psycopg2://bb:pw@db", "names no database"),
+            ("postgresql://bb:pw@db:notaport/x", "invalid PostgreSQL url"),
+        ] {
+            let err = format!("{:#}", parse_db_url(bad, base).unwrap_err());
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(!err.contains("pw@"), "{bad}: the password is shown: {err}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redacted("postgresql+psycopg2://bb:p@ss@db:5432/x?sslmode=require"),
+            "postgresql+psycopg2://bb:***@db:5432/x?sslmode=require"
+        );
+        assert_eq!(redacted("postgresql://bb@db/x"), "postgresql://bb@db/x");
+        assert_eq!(redacted("sqlite:///state.sqlite"), "sqlite:///state.sqlite");
+        assert_eq!(redacted("not a url"), "not a url");
+    }
+
     #[tokio::test]
     async fn a_new_file_gets_the_schema_and_a_corrupt_one_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
