@@ -1,35 +1,35 @@
 //! Event latency from a database write to a `/ws` client: serves a database on 127.0.0.1,
 //! subscribes to `builds/*/*` over a real websocket, then (as "another process", on its own
-//! SQLite connection) inserts builds one at a time and times each until its `builds/N/new` frame
+//! connections) inserts builds one at a time and times each until its `builds/N/new` frame
 //! arrives. Prints the median and the worst of N writes; the rows are deleted afterwards.
 //!
-//! `cargo run --release -p buildbot-www --example event_latency -- DATABASE [N]`
-//! (`cargo xtask bench events` runs it on the reference and the 1M-build databases).
+//! `cargo run --release -p buildbot-www --example event_latency -- DATABASE [N]`, DATABASE a
+//! SQLite file or a `postgresql://` URL (`cargo xtask bench events` runs it on the reference and
+//! the 1M-build SQLite files, `bench postgres` on PostgreSQL).
 
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let database = std::path::PathBuf::from(
-        args.next()
-            .ok_or_else(|| anyhow::anyhow!("usage: event_latency DATABASE [N]"))?,
-    );
+    let database = args
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("usage: event_latency DATABASE [N]"))?;
     let writes: usize = args.next().map_or(Ok(20), |n| n.parse())?;
-    let database = std::fs::canonicalize(&database)?;
+    let db_url = if database.contains("://") {
+        database
+    } else {
+        format!("sqlite:///{}", std::fs::canonicalize(&database)?.display())
+    };
 
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("master.toml");
     std::fs::write(
         &config_path,
-        format!(
-            "[db]\ndb_url = \"sqlite:///{}\"\n\n[www]\nport = 0\n",
-            database.display()
-        ),
+        format!("[db]\ndb_url = {db_url:?}\n\n[www]\nport = 0\n"),
     )?;
     let config = buildbot_www::config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let data = buildbot_www::server::data_api(&config).await?;
@@ -51,14 +51,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     ws.next().await;
 
-    let writer = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            SqliteConnectOptions::new()
-                .filename(&database)
-                .busy_timeout(Duration::from_secs(10)),
-        )
-        .await?;
+    let writer = buildbot_www::db::open(&db_url, dir.path()).await?;
     let (builderid, brid, masterid): (i64, i64, i64) = sqlx::query_as(
         "SELECT builderid, buildrequestid, masterid FROM builds ORDER BY id DESC LIMIT 1",
     )

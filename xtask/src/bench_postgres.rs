@@ -14,8 +14,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::bench::{
-    ensure_wrk, generated_database, http_status, json_load, page_timing, start_server_with,
-    Database, Server,
+    ensure_wrk, generated_database, http_status, json_load, page_timing, run_example,
+    start_server_with, Database, Server,
 };
 use crate::bench_proxy::{ensure_nginx, start_nginx};
 use crate::{host_command, root, run_command};
@@ -370,7 +370,26 @@ pub(crate) fn postgres() -> Result<()> {
             &[&a, &b],
         )?);
     }
-    let report = format!("{rest}\n{views}");
+    drop((a, b));
+
+    // A build written by another connection until its `/ws` frame, on each engine. (On a copy
+    // for SQLite; the probe deletes its rows afterwards on PostgreSQL.)
+    let mut events = String::from("| database | event latency |\n|---|---|\n");
+    let copy = bench_dir.join("events-postgres-bench.sqlite");
+    std::fs::copy(&sqlite, &copy)?;
+    for (label, database) in [("SQLite", copy.db_url()), ("PostgreSQL", postgres)] {
+        let target = database
+            .strip_prefix("sqlite:///")
+            .unwrap_or(&database)
+            .to_owned();
+        let line = run_example("event_latency", &[target.as_ref(), "20".as_ref()])?;
+        events.push_str(&format!("| {label}, 1M builds | {} |\n", line.trim()));
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ =
+            std::fs::remove_file(bench_dir.join(format!("events-postgres-bench.sqlite{suffix}")));
+    }
+    let report = format!("{rest}\n{views}\n{events}");
     println!("\n{report}");
     std::fs::write(bench_dir.join("postgres.md"), report)?;
     Ok(())
