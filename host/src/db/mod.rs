@@ -89,6 +89,16 @@ impl Engine {
         }
     }
 
+    /// `expr` (a `BLOB`/`bytea` column) read as bytes: SQLite keeps whatever type it was given,
+    /// and tools other than Buildbot write log chunks as text, which sqlx reads only as text
+    /// (and only when it is UTF-8).
+    pub fn bytes(self, expr: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("CAST({expr} AS BLOB)"),
+            Engine::Postgres => expr.to_owned(),
+        }
+    }
+
     /// The function giving the 1-based position of a needle in a text (0 when absent),
     /// case-sensitive: `f(text, needle)`.
     pub fn position_function(self) -> &'static str {

@@ -381,7 +381,10 @@ pub(super) async fn build_data(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
         }
         _ => {
             let mut sql = Sql::cond(
-                "SELECT value FROM build_data WHERE buildid = ?",
+                &format!(
+                    "SELECT {} FROM build_data WHERE buildid = ?",
+                    ctx.engine().bytes("value")
+                ),
                 Bind::Int(buildid),
             );
             sql.push(" AND name = ")

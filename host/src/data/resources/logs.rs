@@ -123,7 +123,10 @@ async fn read_lines(
     last: i64,
 ) -> Result<Vec<String>, ApiError> {
     let mut sql = Sql::cond(
-        "SELECT first_line, last_line, compressed, content FROM logchunks WHERE logid = ?",
+        &format!(
+            "SELECT first_line, last_line, compressed, {} FROM logchunks WHERE logid = ?",
+            ctx.engine().bytes("content")
+        ),
         Bind::Int(logid),
     );
     sql.push(" AND last_line >= ").push_bind(Bind::Int(first));
@@ -166,12 +169,12 @@ pub(crate) async fn send_chunks(
     to: tokio::sync::mpsc::Sender<StoredChunk>,
 ) -> Result<(), ApiError> {
     use futures_util::TryStreamExt as _;
-    let mut rows = sqlx::query(
-        "SELECT first_line, last_line, compressed, content FROM logchunks \
-         WHERE logid = ? ORDER BY first_line",
-    )
-    .bind(logid)
-    .fetch(pool);
+    let sql = format!(
+        "SELECT first_line, last_line, compressed, {} FROM logchunks \
+         WHERE logid = $1 ORDER BY first_line",
+        crate::db::Engine::of(pool).bytes("content")
+    );
+    let mut rows = sqlx::query(&sql).bind(logid).fetch(pool);
     while let Some(row) = rows.try_next().await? {
         let chunk = StoredChunk {
             first_line: row.try_get(0)?,
