@@ -1,7 +1,8 @@
 //! `cargo xtask bench postgres`: `builds?limit=50`, `builders` and the console and waterfall
 //! views at 1,000 builders × 1,000,000 builds, on PostgreSQL beside SQLite (one server each),
 //! then two servers on the PostgreSQL database behind nginx (round robin); each REST line with
-//! the CPU a request costs the servers and the database.
+//! the CPU a request costs the servers and the database, with the answer cache and without it
+//! (every request then reads the database).
 //!
 //! PostgreSQL 15 (Debian's package) runs as a cluster of its own under `target/bench/postgres`,
 //! kept between runs with its database: Buildbot 4.3 makes the schema (`buildbot
@@ -339,6 +340,20 @@ pub(crate) fn postgres() -> Result<()> {
             let url = format!("http://127.0.0.1:{port}{path}");
             rest.push_str(&rest_line(&wrk, label, name, &url, &[&server])?);
         }
+        // The same without the answer cache: every request reads the database.
+        let uncached = start_server_with(
+            &bench_dir.join(format!("serve-{}-uncached", label.to_lowercase())),
+            &database,
+            port + 1,
+            &format!("rest_cache_mib = 0\n{www}"),
+        )?;
+        wait_for_views(port + 1)?;
+        for (name, path) in REQUESTS {
+            let url = format!("http://127.0.0.1:{}{path}", port + 1);
+            let setup = format!("{label}, no answer cache");
+            rest.push_str(&rest_line(&wrk, &setup, name, &url, &[&uncached])?);
+        }
+        drop(uncached);
         for view in VIEWS {
             views.push_str(&page_timing(
                 port,
@@ -350,6 +365,7 @@ pub(crate) fn postgres() -> Result<()> {
 
     // Two servers on the PostgreSQL database, nginx in front of both.
     let (first, second, http_port, https_port) = (18_041, 18_042, 18_043, 18_044);
+    let www = format!("rest_cache_mib = 0\n{www}");
     let a = start_server_with(&bench_dir.join("serve-pg-a"), &postgres, first, &www)?;
     let b = start_server_with(&bench_dir.join("serve-pg-b"), &postgres, second, &www)?;
     wait_for_views(first)?;
@@ -364,7 +380,7 @@ pub(crate) fn postgres() -> Result<()> {
         let url = format!("http://127.0.0.1:{http_port}/buildbot{path}");
         rest.push_str(&rest_line(
             &wrk,
-            "PostgreSQL, 2 servers behind nginx",
+            "PostgreSQL, 2 servers behind nginx, no answer cache",
             name,
             &url,
             &[&a, &b],
