@@ -30,9 +30,10 @@ use crate::common::{self, nginx, postgres, MasterToml, Serving};
 /// The user who logs in, one the test master lets act.
 const HOMER: (&str, &str) = ("homer", "doh!");
 
-/// Each instance's `[www]` additions: password logins and the `base` change hook.
+/// Each instance's `[www]` additions: password logins and the `base` change hook; and
+/// `/metrics` too, which tells when the event watcher has polled once.
 const WWW: &str = "[www.auth]\ntype = \"UserPasswordAuth\"\nusers = { homer = \"doh!\" }\n\
-                   [www.change_hook_dialects]\nbase = {}\n";
+                   [www.change_hook_dialects]\nbase = {}\n[www.metrics]\n";
 
 /// The test master's force scheduler (`common::buildbot`), described to our servers too.
 const FORCE_FORM: &str = r#"
@@ -62,7 +63,8 @@ struct Instance {
 }
 
 impl Instance {
-    /// Serves `config` on a free loopback port; returns once it answers.
+    /// Serves `config` on a free loopback port; returns once its event watcher has recorded
+    /// where the database stands (its first poll), so that every later write is an event.
     async fn start(config: MasterToml) -> Instance {
         let dir = tempfile::tempdir().unwrap();
         let port = common::free_port();
@@ -80,7 +82,31 @@ impl Instance {
             &base,
         )
         .await;
-        Instance { base, process, dir }
+        let instance = Instance { base, process, dir };
+        let deadline = Instant::now() + WAIT;
+        while !instance.has_polled().await {
+            assert!(
+                Instant::now() < deadline,
+                "the event watcher of {} did not poll; its log:\n{}",
+                instance.base,
+                instance.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        instance
+    }
+
+    /// Whether the event watcher has finished a poll (`/metrics`).
+    async fn has_polled(&self) -> bool {
+        let Ok(answer) = reqwest::get(format!("{}/metrics", self.base)).await else {
+            return false;
+        };
+        let text = answer.text().await.unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                l.strip_prefix("buildbot_www_event_watcher_poll_duration_seconds_count ")
+            })
+            .any(|n| n.trim().parse::<f64>().is_ok_and(|n| n >= 1.0))
     }
 
     /// What the process logged, for failure messages.
