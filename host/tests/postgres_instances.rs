@@ -2,7 +2,8 @@
 //! two `buildbot-www serve` processes (the real binary) on one database holding the reference
 //! rows, behind real nginx balancing between them round robin. A session opened through nginx
 //! is valid on each instance (the secret is in the database); a change delivered through nginx
-//! and a row written by another connection reach the `/ws` clients of both; a build forced
+//! and a row written by another connection reach the `/ws` clients of both; deliveries of one
+//! revision at once to both make its sourcestamp once; a build forced
 //! through nginx, run by a real Buildbot 4.3 master on the same database, shows on both.
 //!
 //! And the database killed under load: while clients read REST and deliver changes to a
@@ -351,9 +352,30 @@ async fn instances_behind_nginx_share_sessions_and_live_updates() {
         assert_eq!(change["comments"], "change through-nginx", "{change}");
     }
 
-    // A row written by another connection, as a master writes it, reaches both as well.
+    // Deliveries of one revision at once, through nginx to both instances: each is written,
+    // and the sourcestamp they share is made once (the writers wait for one another).
+    let same = futures_util::future::join_all(
+        (0..8).map(|_| deliver(&http, front, "instances", "same-revision")),
+    )
+    .await;
+    for (status, body) in &same {
+        assert_eq!((*status, body.as_str()), (200, "1 change found"));
+    }
     let dir = tempfile::tempdir().unwrap();
     let master = buildbot_www::db::open(&url, dir.path()).await.unwrap();
+    let count =
+        |table: &str| format!("SELECT count(*) FROM {table} WHERE revision = 'same-revision'");
+    let stamps: i64 = sqlx::query_scalar(&count("sourcestamps"))
+        .fetch_one(&master)
+        .await
+        .unwrap();
+    let changes: i64 = sqlx::query_scalar(&count("changes"))
+        .fetch_one(&master)
+        .await
+        .unwrap();
+    assert_eq!((stamps, changes), (1, 8));
+
+    // A row written by another connection, as a master writes it, reaches both as well.
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO changes (author, comments, branch, revision, when_timestamp, category, \
          repository, codebase, project, sourcestampid, committer) VALUES ('Marge <marge@example.org>', \
