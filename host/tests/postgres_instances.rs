@@ -3,7 +3,8 @@
 //! rows, behind real nginx balancing between them round robin. A session opened through nginx
 //! is valid on each instance (the secret is in the database); a change delivered through nginx
 //! and a row written by another connection reach the `/ws` clients of both; deliveries of one
-//! revision at once to both make its sourcestamp once; a build forced
+//! revision at once to both make its sourcestamp once; on a new database the first logins on
+//! both at once agree on one session secret; a build forced
 //! through nginx, run by a real Buildbot 4.3 master on the same database, shows on both.
 //!
 //! And the database killed under load: while clients read REST and deliver changes to a
@@ -390,6 +391,27 @@ async fn instances_behind_nginx_share_sessions_and_live_updates() {
         assert_eq!(change["revision"], "by-the-master", "{change}");
     }
     master.close().await;
+}
+
+/// On a database no server has used yet there is no session secret: the first logins on two
+/// instances at once both make one, and they end up with the same (the database keeps the
+/// first written), so each session is valid on the other instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_logins_at_once_share_one_new_secret() {
+    let Some(url) = postgres::schema_database().await else {
+        return;
+    };
+    let (a, b) = tokio::join!(
+        Instance::start(config_on(&url)),
+        Instance::start(config_on(&url))
+    );
+    let http = client();
+    let (root_a, root_b) = (format!("{}/", a.base), format!("{}/", b.base));
+    let (on_a, on_b) = tokio::join!(log_in(&http, &root_a), log_in(&http, &root_b));
+    for (session, other) in [(&on_a, &b), (&on_b, &a)] {
+        let user = user_at(&http, &other.base, session).await;
+        assert_eq!(user["username"], HOMER.0, "{}: {user}", other.base);
+    }
 }
 
 /// `[bsid, {builderid: brid}]`, the result of a force.
