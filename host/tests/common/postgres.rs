@@ -66,8 +66,7 @@ impl Cluster {
     /// written, so that what it acknowledged survives an immediate stop. `None` as for
     /// [`cluster`].
     pub fn own() -> Option<Cluster> {
-        cluster()?;
-        Some(start("-c synchronous_commit=on"))
+        installed().then(|| start("-c synchronous_commit=on"))
     }
 
     /// `pg_ctl stop -m immediate`: the server ends at once, as in a crash, cutting every
@@ -121,17 +120,7 @@ static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
 pub fn cluster() -> Option<&'static Cluster> {
     CLUSTER
         .get_or_init(|| {
-            // As root, the cluster belongs to the package's `postgres` user.
-            let installed =
-                Path::new(BIN).join("initdb").is_file() && (!is_root() || postgres_ids().is_some());
-            if !installed {
-                assert!(
-                    std::env::var_os("BUILDBOT_WWW_REQUIRE_POSTGRES").is_none(),
-                    "PostgreSQL 15 not found in {BIN}: apt-get install postgresql-15"
-                );
-                eprintln!(
-                    "skipped: PostgreSQL 15 not found in {BIN} (apt-get install postgresql-15)"
-                );
+            if !installed() {
                 return None;
             }
             let cluster = start("-c synchronous_commit=off");
@@ -142,6 +131,21 @@ pub fn cluster() -> Option<&'static Cluster> {
             Some(cluster)
         })
         .as_ref()
+}
+
+/// Whether PostgreSQL 15 is installed (as root, with the package's `postgres` user, who owns
+/// the clusters); panics when it is not and `BUILDBOT_WWW_REQUIRE_POSTGRES` is set.
+fn installed() -> bool {
+    let installed =
+        Path::new(BIN).join("initdb").is_file() && (!is_root() || postgres_ids().is_some());
+    if !installed {
+        assert!(
+            std::env::var_os("BUILDBOT_WWW_REQUIRE_POSTGRES").is_none(),
+            "PostgreSQL 15 not found in {BIN}: apt-get install postgresql-15"
+        );
+        eprintln!("skipped: PostgreSQL 15 not found in {BIN} (apt-get install postgresql-15)");
+    }
+    installed
 }
 
 /// The `postgres` user's uid and gid, `None` when there is no such user.
