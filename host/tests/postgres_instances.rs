@@ -4,15 +4,15 @@
 //! is valid on each instance (the secret is in the database); a change delivered through nginx
 //! and a row written by another connection reach the `/ws` clients of both; deliveries of one
 //! revision at once to both make its sourcestamp once; on a new database the first logins on
-//! both at once agree on one session secret; a build forced
-//! through nginx, run by a real Buildbot 4.3 master on the same database, shows on both.
+//! both at once agree on one session secret; a build forced through nginx, run by a real
+//! Buildbot 4.3 master on the same database, shows on both.
 //!
 //! And the database killed under load: while clients read REST and deliver changes to a
 //! server, its PostgreSQL (a cluster of the test's own, so that the other tests' cluster is
 //! left alone) stops at once and starts again. Meanwhile every answer is a 503 that says the
-//! database is unavailable, or a 200 from the REST cache; afterwards the same process answers 200 again and its
-//! `/ws` still delivers; each delivery answered 200 is written exactly once, and none answered
-//! 503 wrote anything.
+//! database is unavailable, or a 200 from the REST cache; afterwards the same process answers
+//! 200 again and its `/ws` still delivers; each delivery answered 200 is written exactly once,
+//! and none answered 503 wrote anything.
 //!
 //! Skipped without PostgreSQL 15, nginx or Buildbot's Python environment, unless
 //! `BUILDBOT_WWW_REQUIRE_POSTGRES` and `BUILDBOT_WWW_REQUIRE_PROXIES` are set.
@@ -379,9 +379,9 @@ async fn instances_behind_nginx_share_sessions_and_live_updates() {
     // A row written by another connection, as a master writes it, reaches both as well.
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO changes (author, comments, branch, revision, when_timestamp, category, \
-         repository, codebase, project, sourcestampid, committer) VALUES ('Marge <marge@example.org>', \
-         'from the master', 'main', 'by-the-master', 1800000000, NULL, 'repo', '', 'instances', 1, \
-         NULL) RETURNING changeid",
+         repository, codebase, project, sourcestampid, committer) \
+         VALUES ('Marge <marge@example.org>', 'from the master', 'main', 'by-the-master', \
+         1800000000, NULL, 'repo', '', 'instances', 1, NULL) RETURNING changeid",
     )
     .fetch_one(&master)
     .await
