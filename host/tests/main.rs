@@ -40,6 +40,7 @@ mod live_order;
 mod plugin_sandbox;
 mod plugins;
 mod postgres;
+mod postgres_instances;
 mod projects_active;
 mod proxies;
 mod query_paging;

@@ -15,14 +15,14 @@
 //! `BUILDBOT_WWW_REQUIRE_PROXIES=1` (set by `cargo xtask test`, which installs them).
 
 use std::net::IpAddr;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::common;
+use crate::common::nginx::{self, installed, Group};
 use crate::ui::{self, Browser};
 
 /// The user of the login tests, and the RemoteUserAuth site's basic-auth user.
@@ -37,31 +37,6 @@ const PASSWORD_AUTH: &str =
 const CLIENT_ADDRESS: &str = "127.0.0.5";
 /// An address that is not a trusted proxy, for clients going around the proxy.
 const STRANGER_ADDRESS: &str = "127.0.0.3";
-
-/// Whether `program` is installed; panics when it is not and the proxies are required.
-fn installed(program: &str, package: &str) -> bool {
-    if Path::new(program).is_file() {
-        return true;
-    }
-    assert!(
-        std::env::var("BUILDBOT_WWW_REQUIRE_PROXIES").is_err(),
-        "{program} not found: apt-get install {package}"
-    );
-    eprintln!("skipped: {program} not found (apt-get install {package})");
-    false
-}
-
-/// A process group (a proxy's master and workers), ended when dropped.
-struct Group(Child);
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.wait();
-    }
-}
 
 /// A folder every user can read: Apache's children run as `nobody` and read the password
 /// file at each request.
@@ -122,15 +97,10 @@ impl Backend {
                 .plugin_dirs(&[&plugins]),
         )
         .write(dir.path());
-        let process = Group(
+        let process = Group::spawn(
             Command::new(env!("CARGO_BIN_EXE_buildbot-www"))
                 .args(["serve", "--demo-activity", "--config"])
-                .arg(&config)
-                .process_group(0)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
+                .arg(&config),
         );
         let deadline = Instant::now() + Duration::from_secs(120);
         let ready = format!("http://127.0.0.1:{port}/readyz");
@@ -180,26 +150,12 @@ struct Front {
 /// temporary folder, loopback ports) and TLS on both sites.
 fn nginx(dir: &Path, port: u16, remote_port: u16, site: &Backend, remote: &Backend) -> Group {
     let d = dir.display();
-    let user = if running_as_root() { "user root;" } else { "" };
     let tls = format!(
         "ssl_certificate {d}/server.pem;\n    ssl_certificate_key {d}/server.key;\n    \
          ssl_session_cache shared:SSL:10m;\n    ssl_session_timeout 1440m;"
     );
-    let conf = format!(
-        r#"{user}
-worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ worker_connections 512; }}
-http {{
-  access_log {d}/access.log;
-  client_body_temp_path {d}/client_temp;
-  proxy_temp_path {d}/proxy_temp;
-  fastcgi_temp_path {d}/fastcgi_temp;
-  uwsgi_temp_path {d}/uwsgi_temp;
-  scgi_temp_path {d}/scgi_temp;
-  server {{
+    let servers = format!(
+        r#"  server {{
     listen 127.0.0.1:{port} ssl http2 default_server;
     server_name localhost;
     {tls}
@@ -246,24 +202,11 @@ http {{
       proxy_read_timeout 6000s;
     }}
   }}
-}}
 "#,
         site = site.port,
         remote = remote.port,
     );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    Group(
-        Command::new("/usr/sbin/nginx")
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx starts"),
-    )
+    nginx::start(dir, &servers)
 }
 
 /// The seed's Apache configuration (a virtual host at the top of the domain), plus the
@@ -345,25 +288,12 @@ Listen 127.0.0.1:{remote_port}
         remote_proxy = proxy(remote.port),
     );
     std::fs::write(dir.join("apache.conf"), conf).unwrap();
-    Group(
+    Group::spawn(
         Command::new("/usr/sbin/apache2")
             .arg("-f")
             .arg(dir.join("apache.conf"))
-            .args(["-D", "FOREGROUND"])
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("apache2 starts"),
+            .args(["-D", "FOREGROUND"]),
     )
-}
-
-/// Whether this process runs as root (nginx then needs `user root;` to read its files).
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// An HTTPS client that trusts the test's authority, connects from `from`, and does not

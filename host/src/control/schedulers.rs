@@ -79,7 +79,7 @@ pub(crate) async fn act_on_changes(
                 builderids: builderids.clone(),
                 ..NewBuildset::default()
             };
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let mut tx = crate::db::begin_writing(pool, &[]).await?;
             let (_, requests) = write_buildset(&mut tx, &new, now()).await?;
             tx.commit().await?;
             for (_, brid) in requests {

@@ -70,6 +70,9 @@ impl ApiError {
     }
 }
 
+/// What a request that needs the database is answered (503) while it is out of reach.
+pub const UNAVAILABLE: &str = "the database is unavailable; try again later";
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         if is_unavailable(&err) {
@@ -77,7 +80,7 @@ impl From<sqlx::Error> for ApiError {
             // that says so, and the pool reconnects by itself when it is back.
             return ApiError {
                 status: 503,
-                message: "the database is unavailable; try again later".to_owned(),
+                message: UNAVAILABLE.to_owned(),
                 internal: false,
                 argument: None,
             };
@@ -89,7 +92,7 @@ impl From<sqlx::Error> for ApiError {
 /// Whether `err` says the database is out of reach rather than that the query failed: no
 /// connection, or PostgreSQL's "connection exception" (08) and "operator intervention" (57,
 /// e.g. a server shutting down) classes.
-fn is_unavailable(err: &sqlx::Error) -> bool {
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
         sqlx::Error::Database(db) => db

@@ -109,6 +109,31 @@ impl Engine {
     }
 }
 
+/// Begins a transaction that writes, some of its rows made only when a look-up finds none
+/// (sourcestamps, users): on SQLite it takes the database's write lock at once
+/// (`BEGIN IMMEDIATE`), so that writers wait for one another instead of failing; on PostgreSQL
+/// it locks `tables` against other writers, in whatever process (another instance, a master),
+/// until it ends, so that two cannot both make the same row. Readers are not held up.
+pub async fn begin_writing(
+    pool: &Pool,
+    tables: &[&str],
+) -> Result<Transaction<'static>, sqlx::Error> {
+    match Engine::of(pool) {
+        Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Engine::Postgres => {
+            let mut tx = pool.begin().await?;
+            if !tables.is_empty() {
+                let lock = format!(
+                    "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+                    tables.join(", ")
+                );
+                sqlx::query(&lock).execute(&mut *tx).await?;
+            }
+            Ok(tx)
+        }
+    }
+}
+
 /// Where a Buildbot `db_url` points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbLocation {

@@ -376,6 +376,17 @@ async fn deliver(
     };
     let ids = match written {
         Ok(ids) => ids,
+        // Nothing was written (one transaction): the forge may deliver it again later.
+        Err(err) if crate::data::error::is_unavailable(&err) => {
+            tracing::warn!("change hook {name}: the database is unavailable: {err}");
+            let mut outcome = Outcome::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                crate::data::error::UNAVAILABLE.into(),
+                Vec::new(),
+            );
+            outcome.logged = format!("{}: {err}", crate::data::error::UNAVAILABLE);
+            return outcome;
+        }
         Err(err) => return Outcome::refused(HookError::internal(format!("database: {err}"))),
     };
     tracing::info!("change hook {name}: added changes {ids:?}");

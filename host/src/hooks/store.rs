@@ -17,9 +17,9 @@ pub async fn add_changes(
     changes: &Changes,
     received: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    // IMMEDIATE: the write lock is taken (waiting out other writers) before anything is read,
-    // so concurrent deliveries cannot both make the same sourcestamp or user.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    // Other writers are waited out before anything is read, so concurrent deliveries (to this
+    // server or another on the database) cannot both make the same sourcestamp or user.
+    let mut tx = crate::db::begin_writing(pool, &["sourcestamps", "users", "users_info"]).await?;
     let t = now();
     let mut ids = Vec::with_capacity(changes.changes.len());
     for change in &changes.changes {

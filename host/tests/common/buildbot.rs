@@ -37,7 +37,8 @@ pub const HOOK_PROJECT: &str = "simpsons/hooks-e2e";
 pub struct Buildbot {
     /// The master's web endpoint, `http://127.0.0.1:PORT/`.
     pub www_url: String,
-    /// The shared database, as both `db_url`s name it: `sqlite:////abs/state.sqlite`.
+    /// The database, as the master's `db_url` names it: `sqlite:////abs/state.sqlite` for the
+    /// shared master.
     pub db_url: String,
     /// The folder holding the master, the worker and the database (removed at exit).
     pub dir: PathBuf,
@@ -60,7 +61,7 @@ pub fn master() -> Option<&'static Buildbot> {
             let began = Instant::now();
             let venv = venv()?;
             let venv_time = began.elapsed();
-            let mut buildbot = start(&venv);
+            let mut buildbot = start(&venv, None);
             buildbot.venv_time = venv_time;
             eprintln!(
                 "buildbot: environment ready in {:.1} s, master and worker in {:.1} s",
@@ -70,6 +71,20 @@ pub fn master() -> Option<&'static Buildbot> {
             Some(buildbot)
         })
         .as_ref()
+}
+
+/// A master and worker of the caller's own, on the database `db_url` (Buildbot's spelling,
+/// e.g. `postgresql+psycopg2://user:password@127.0.0.1:PORT/db`, which must hold Buildbot's
+/// schema); stopped when dropped. `None` (skip) as for [`master`].
+pub fn master_on(db_url: &str) -> Option<Buildbot> {
+    let venv = venv()?;
+    let buildbot = start(&venv, Some(db_url));
+    eprintln!(
+        "buildbot: master and worker on {} in {:.1} s",
+        db_url.split('@').next_back().unwrap_or_default(),
+        buildbot.start_time.as_secs_f64()
+    );
+    Some(buildbot)
 }
 
 /// The environment's folder, made or checked by `fixtures/buildbot/venv.sh`; `None` (skip)
@@ -165,7 +180,8 @@ c["www"] = {{
     )
 }
 
-fn start(venv: &Path) -> Buildbot {
+/// Starts a master and its worker on `db_url`, or on a new SQLite file in their folder.
+fn start(venv: &Path, db_url: Option<&str>) -> Buildbot {
     let began = Instant::now();
     let dir = tempfile::Builder::new()
         .prefix("buildbot-master-")
@@ -173,12 +189,24 @@ fn start(venv: &Path) -> Buildbot {
         .unwrap()
         .keep();
     let (master_dir, worker_dir) = (dir.join("master"), dir.join("worker"));
-    let db_url = format!("sqlite:///{}", dir.join("state.sqlite").display());
     let (www_port, pb_port) = (free_port(), free_port());
-    run(Command::new(venv.join("bin/buildbot"))
-        .args(["create-master", "--quiet", "--db"])
-        .arg(&db_url)
-        .arg(&master_dir));
+    let db_url = match db_url {
+        Some(url) => {
+            // The database holds the schema already; the master's own SQLite file is unused.
+            run(Command::new(venv.join("bin/buildbot"))
+                .args(["create-master", "--quiet"])
+                .arg(&master_dir));
+            url.to_owned()
+        }
+        None => {
+            let url = format!("sqlite:///{}", dir.join("state.sqlite").display());
+            run(Command::new(venv.join("bin/buildbot"))
+                .args(["create-master", "--quiet", "--db"])
+                .arg(&url)
+                .arg(&master_dir));
+            url
+        }
+    };
     std::fs::write(
         master_dir.join("master.cfg"),
         master_cfg(&db_url, www_port, pb_port),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 pub mod buildbot;
 pub mod html;
 mod master;
+pub mod nginx;
 pub mod postgres;
 
 pub use master::MasterToml;

@@ -41,6 +41,10 @@ pub struct Cluster {
     pub port: u16,
     /// How long `initdb` and the start took.
     pub start_time: Duration,
+    /// The cluster's folder: `data/`, `server.log`, the socket.
+    dir: PathBuf,
+    /// The server's options (`pg_ctl -o`).
+    options: String,
     /// The keeper shell, its stdin open: when this binary exits the stdin closes, and the
     /// keeper stops the cluster and removes its folder.
     _keeper: std::process::Child,
@@ -54,6 +58,58 @@ impl Cluster {
             self.port
         )
     }
+
+    /// A cluster of the caller's own, for a test that stops and starts it
+    /// ([`Cluster::stop_immediately`]) without disturbing the others on the binary's; stopped
+    /// and removed when dropped. Unlike the shared one it waits for each commit's WAL to be
+    /// written, so that what it acknowledged survives an immediate stop. `None` as for
+    /// [`cluster`].
+    pub fn own() -> Option<Cluster> {
+        installed().then(|| start("-c synchronous_commit=on"))
+    }
+
+    /// `pg_ctl stop -m immediate`: the server ends at once, as in a crash, cutting every
+    /// connection; what was committed is kept.
+    pub fn stop_immediately(&self) {
+        run(pg_command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"]));
+    }
+
+    /// Starts the server again after [`Cluster::stop_immediately`] (it recovers from its WAL);
+    /// returns once it accepts connections.
+    pub fn start_again(&self) {
+        run(pg_command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .arg("-o")
+            .arg(&self.options)
+            .args(["-w", "start"]));
+        self.wait_ready();
+    }
+
+    /// Waits until the server accepts connections; panics with its log after a minute.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = Command::new(Path::new(BIN).join("pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start; server.log:\n{}",
+                std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
@@ -63,20 +119,10 @@ static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
 pub fn cluster() -> Option<&'static Cluster> {
     CLUSTER
         .get_or_init(|| {
-            // As root, the cluster belongs to the package's `postgres` user.
-            let installed =
-                Path::new(BIN).join("initdb").is_file() && (!is_root() || postgres_ids().is_some());
-            if !installed {
-                assert!(
-                    std::env::var_os("BUILDBOT_WWW_REQUIRE_POSTGRES").is_none(),
-                    "PostgreSQL 15 not found in {BIN}: apt-get install postgresql-15"
-                );
-                eprintln!(
-                    "skipped: PostgreSQL 15 not found in {BIN} (apt-get install postgresql-15)"
-                );
+            if !installed() {
                 return None;
             }
-            let cluster = start();
+            let cluster = start("-c synchronous_commit=off");
             eprintln!(
                 "postgres: cluster made and started in {:.1} s",
                 cluster.start_time.as_secs_f64()
@@ -84,6 +130,21 @@ pub fn cluster() -> Option<&'static Cluster> {
             Some(cluster)
         })
         .as_ref()
+}
+
+/// Whether PostgreSQL 15 is installed (as root, with the package's `postgres` user, who owns
+/// the clusters); panics when it is not and `BUILDBOT_WWW_REQUIRE_POSTGRES` is set.
+fn installed() -> bool {
+    let installed =
+        Path::new(BIN).join("initdb").is_file() && (!is_root() || postgres_ids().is_some());
+    if !installed {
+        assert!(
+            std::env::var_os("BUILDBOT_WWW_REQUIRE_POSTGRES").is_none(),
+            "PostgreSQL 15 not found in {BIN}: apt-get install postgresql-15"
+        );
+        eprintln!("skipped: PostgreSQL 15 not found in {BIN} (apt-get install postgresql-15)");
+    }
+    installed
 }
 
 /// The `postgres` user's uid and gid, `None` when there is no such user.
@@ -115,7 +176,8 @@ fn pg_command(program: &str) -> Command {
     }
 }
 
-fn start() -> Cluster {
+/// Makes and starts a cluster with these server options besides the ports and folders.
+fn start(extra_options: &str) -> Cluster {
     let began = Instant::now();
     let dir = tempfile::Builder::new()
         .prefix("postgres-")
@@ -128,7 +190,7 @@ fn start() -> Cluster {
     }
     let data = dir.join("data");
     // The password over TCP, none on the folder's socket; no fsync: the cluster lives as long
-    // as the test binary.
+    // as the test binary (an immediate stop ends the server, not the machine).
     let password_file = dir.join("password");
     std::fs::write(&password_file, PASSWORD).unwrap();
     if is_root() {
@@ -146,7 +208,7 @@ fn start() -> Cluster {
     let port = super::free_port();
     let options = format!(
         "-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={} \
-         -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+         -c fsync=off -c full_page_writes=off {extra_options}",
         dir.display()
     );
     let as_owner = if is_root() {
@@ -162,28 +224,17 @@ fn start() -> Cluster {
         ),
         &[BIN.as_ref(), dir.as_os_str(), options.as_ref()],
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready = Command::new(Path::new(BIN).join("pg_isready"))
-            .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        if ready {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "PostgreSQL did not start; server.log:\n{}",
-            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Cluster {
+    let mut cluster = Cluster {
         admin_url: format!("postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/postgres"),
         port,
-        start_time: began.elapsed(),
+        start_time: Duration::ZERO,
+        dir,
+        options,
         _keeper: keeper,
-    }
+    };
+    cluster.wait_ready();
+    cluster.start_time = began.elapsed();
+    cluster
 }
 
 /// A fresh database (`t_<n>`) made from `template`; its URL.
@@ -284,7 +335,18 @@ pub fn reference_sqlite() -> PathBuf {
 /// The URL of a fresh database holding the reference rows in Buildbot's own schema, as a
 /// master that had written them would hold them; `None` (skip) as for [`schema_database`].
 pub async fn reference_postgres() -> Option<String> {
-    let cluster = schema_cluster()?;
+    reference_database(schema_cluster()?).await
+}
+
+/// The same on a cluster of the caller's own ([`Cluster::own`]): Buildbot makes its schema
+/// there first. `None` (skip) where Buildbot's Python environment cannot be made.
+pub async fn reference_postgres_on(cluster: &Cluster) -> Option<String> {
+    make_schema(cluster)?;
+    reference_database(cluster).await
+}
+
+/// A fresh database from the schema template of `cluster`, holding the reference rows.
+async fn reference_database(cluster: &Cluster) -> Option<String> {
     let began = Instant::now();
     let url = create_database(cluster, SCHEMA_TEMPLATE).await;
     let created = began.elapsed();
