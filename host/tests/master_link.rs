@@ -515,20 +515,13 @@ async fn live_updates_come_from_the_masters_websocket() {
     assert!(again.is_err(), "builds/{buildid}/finished published twice");
 }
 
-/// The test master's force scheduler, described to our server too (the UI builds the form
-/// from our config; the master validates the call against its own).
-const FORCE_FORM: &str = r#"
-allowed_origins = ["http://127.0.0.1:*"]
-[[forceschedulers]]
-name = "force"
-builder_names = ["sleeper", "orphan"]
-properties = [
-    { type = "int", name = "sleep", default = 1 },
-    { type = "list", name = "flavour", choices = ["plain", "fancy"], default = "plain" },
-    { type = "bool", name = "verbose", default = false },
-    { type = "text", name = "note" },
-]
-"#;
+/// The test master's force form, from an origin of this test's browser.
+fn force_form() -> String {
+    format!(
+        "allowed_origins = [\"http://127.0.0.1:*\"]\n{}",
+        crate::common::buildbot::FORCE_FORM
+    )
+}
 
 /// End to end in a browser: marge opens the builder page of our server, forces a build in the
 /// force dialog, and the build runs on the real worker, owned by her.
@@ -538,7 +531,7 @@ async fn a_build_forced_in_our_ui_runs_on_the_real_worker() {
     let Some(browser) = crate::ui::Browser::start().await else {
         return;
     };
-    let Some(linked) = linked_with(FORCE_FORM).await else {
+    let Some(linked) = linked_with(&force_form()).await else {
         return;
     };
     let sleeper = linked.get("builders?name=sleeper").await["builders"][0]["builderid"]

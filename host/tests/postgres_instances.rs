@@ -37,19 +37,6 @@ const HOMER: (&str, &str) = ("homer", "doh!");
 const WWW: &str = "[www.auth]\ntype = \"UserPasswordAuth\"\nusers = { homer = \"doh!\" }\n\
                    [www.change_hook_dialects]\nbase = {}\n[www.metrics]\n";
 
-/// The test master's force scheduler (`common::buildbot`), described to our servers too.
-const FORCE_FORM: &str = r#"
-[[forceschedulers]]
-name = "force"
-builder_names = ["sleeper", "orphan"]
-properties = [
-    { type = "int", name = "sleep", default = 1 },
-    { type = "list", name = "flavour", choices = ["plain", "fancy"], default = "plain" },
-    { type = "bool", name = "verbose", default = false },
-    { type = "text", name = "note" },
-]
-"#;
-
 /// How long an event, a build or the database's return may take.
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -475,7 +462,7 @@ async fn a_build_forced_through_one_instance_shows_on_every_instance() {
     };
     let config = config_on(&url)
         .set(&["www", "master", "url"], master.www_url.as_str())
-        .www_toml(FORCE_FORM);
+        .www_toml(common::buildbot::FORCE_FORM);
     let deployment = Deployment::start(config).await;
     let [a, b] = &deployment.instances;
     let http = client();

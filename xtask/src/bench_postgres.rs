@@ -166,18 +166,7 @@ fn ensure_database(bench_dir: &Path) -> Result<String> {
     let db_url = url(DATABASE).replace("postgresql://", "postgresql+psycopg2://");
     std::fs::write(
         master.join("master.cfg"),
-        format!(
-            r#"from buildbot.plugins import schedulers, util, worker
-BuildmasterConfig = {{
-    "db": {{"db_url": "{db_url}"}},
-    "buildbotNetUsageData": None,
-    "protocols": {{"pb": {{"port": "tcp:0:interface=127.0.0.1"}}}},
-    "workers": [worker.Worker("w", "unused")],
-    "builders": [util.BuilderConfig(name="b", workernames=["w"], factory=util.BuildFactory())],
-    "schedulers": [schedulers.ForceScheduler(name="force", builderNames=["b"])],
-}}
-"#
-        ),
+        xtask::postgres::schema_master_cfg(&db_url),
     )?;
     run_command(
         Command::new(venv.join("bin/buildbot"))

@@ -271,3 +271,17 @@ fn http_get(port: u16, path: &str) -> Option<String> {
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_owned())
 }
+
+/// The test master's force scheduler described to this server too (`[[forceschedulers]]`): the
+/// UI builds its form from this server's config, the master validates the call against its own.
+pub const FORCE_FORM: &str = r#"
+[[forceschedulers]]
+name = "force"
+builder_names = ["sleeper", "orphan"]
+properties = [
+    { type = "int", name = "sleep", default = 1 },
+    { type = "list", name = "flavour", choices = ["plain", "fancy"], default = "plain" },
+    { type = "bool", name = "verbose", default = false },
+    { type = "text", name = "note" },
+]
+"#;

@@ -295,7 +295,11 @@ fn make_schema(cluster: &Cluster) -> Option<()> {
     run(Command::new(venv.join("bin/buildbot"))
         .args(["create-master", "--quiet"])
         .arg(master.path()));
-    std::fs::write(master.path().join("master.cfg"), schema_master_cfg(&db_url)).unwrap();
+    std::fs::write(
+        master.path().join("master.cfg"),
+        xtask::postgres::schema_master_cfg(&db_url),
+    )
+    .unwrap();
     let created = began.elapsed();
     run(Command::new(venv.join("bin/buildbot"))
         .args(["upgrade-master", "--quiet"])
@@ -307,24 +311,6 @@ fn make_schema(cluster: &Cluster) -> Option<()> {
         (began.elapsed() - created).as_secs_f64()
     );
     Some(())
-}
-
-/// The smallest config `upgrade-master` accepts (a worker, a builder, a scheduler, a port),
-/// its database the one to give Buildbot's schema.
-fn schema_master_cfg(db_url: &str) -> String {
-    format!(
-        r#"from buildbot.plugins import schedulers, util, worker
-
-BuildmasterConfig = {{
-    "db": {{"db_url": "{db_url}"}},
-    "buildbotNetUsageData": None,
-    "protocols": {{"pb": {{"port": "tcp:0:interface=127.0.0.1"}}}},
-    "workers": [worker.Worker("w", "unused")],
-    "builders": [util.BuilderConfig(name="b", workernames=["w"], factory=util.BuildFactory())],
-    "schedulers": [schedulers.ForceScheduler(name="force", builderNames=["b"])],
-}}
-"#
-    )
 }
 
 /// The reference database (`fixtures/reference/buildbot-4.3/state.sqlite`).

@@ -20,6 +20,9 @@ pub const GOOD_PERCENT: u64 = 90;
 /// `warnings`; below it, as `failure`.
 pub const FAIR_PERCENT: u64 = 75;
 
+/// The fields read of a builder's last (finished) build.
+const LAST_BUILD_FIELDS: [&str; 5] = ["number", "complete", "results", "started_at", "complete_at"];
+
 /// What a badge shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Kind {
@@ -165,13 +168,7 @@ pub fn read(builder: &str, kind: Kind, builds: i64) -> Result<Found, DataError> 
     let query = Query::new().order("-number");
     Ok(match kind {
         Kind::Status => {
-            let query = query.limit(1).fields([
-                "number",
-                "complete",
-                "results",
-                "started_at",
-                "complete_at",
-            ]);
+            let query = query.limit(1).fields(LAST_BUILD_FIELDS);
             let last = builds_of(builder, &query)?.into_iter().next();
             match last {
                 None => Found {
@@ -190,13 +187,10 @@ pub fn read(builder: &str, kind: Kind, builds: i64) -> Result<Found, DataError> 
         }
         Kind::Duration => {
             // The Data API filters only on selected fields: `complete` is asked for too.
-            let query = query.limit(1).eq("complete", "true").fields([
-                "number",
-                "complete",
-                "results",
-                "started_at",
-                "complete_at",
-            ]);
+            let query = query
+                .limit(1)
+                .eq("complete", "true")
+                .fields(LAST_BUILD_FIELDS);
             let last = builds_of(builder, &query)?.into_iter().next();
             match last.and_then(|b| Some((b.complete_at?, b))) {
                 None => Found {
