@@ -117,7 +117,7 @@ impl Linked {
                 json!({"builderNames": [builder], "sleep": sleep, "flavour": "fancy", "verbose": true}),
             )
             .await;
-        buildset_of(&result)
+        crate::common::buildbot::buildset_of(&result)
     }
 
     /// A JSON-RPC call to OUR server as `user` (a session of this database): status and body.
@@ -195,18 +195,6 @@ impl Linked {
         self.wait_for(&format!("builds?buildrequestid={brid}"), done)
             .await
     }
-}
-
-/// The buildset id and the (only) build request id of a force or rebuild result,
-/// `[bsid, {builderid: brid}]`.
-fn buildset_of(result: &Value) -> (i64, i64) {
-    let bsid = result[0].as_i64().expect("a buildset id");
-    let brid = result[1]
-        .as_object()
-        .and_then(|brids| brids.values().next())
-        .and_then(Value::as_i64)
-        .expect("a build request id");
-    (bsid, brid)
 }
 
 type Ws =
@@ -300,7 +288,7 @@ async fn rebuild_makes_a_new_buildset_of_the_build() {
     let result = linked
         .call(&marge, &format!("builds/{buildid}"), "rebuild", json!({}))
         .await;
-    let (new_bsid, new_brid) = buildset_of(&result);
+    let (new_bsid, new_brid) = crate::common::buildbot::buildset_of(&result);
     let buildset = linked.get(&format!("buildsets/{new_bsid}")).await;
     assert_eq!(buildset["buildsets"][0]["rebuilt_buildid"], buildid);
     let rebuilt = linked.build_of(new_brid, |b| b["complete"] == true).await;
@@ -428,7 +416,7 @@ roleMatchers = [{ type = "RolesFromUsername", roles = ["admins"], usernames = ["
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let (bsid, brid) = buildset_of(&body["result"]);
+    let (bsid, brid) = crate::common::buildbot::buildset_of(&body["result"]);
     let properties = linked.get(&format!("buildsets/{bsid}/properties")).await;
     assert_eq!(
         properties["properties"][0]["owner"],
@@ -457,7 +445,7 @@ roleMatchers = [{ type = "RolesFromUsername", roles = ["admins"], usernames = ["
         .ours(&homer, &format!("builds/{buildid}"), "rebuild", json!({}))
         .await;
     assert_eq!(status, 200, "{body}");
-    let (rebuilt, rebuilt_brid) = buildset_of(&body["result"]);
+    let (rebuilt, rebuilt_brid) = crate::common::buildbot::buildset_of(&body["result"]);
     let buildset = linked.get(&format!("buildsets/{rebuilt}")).await;
     assert_eq!(buildset["buildsets"][0]["rebuilt_buildid"], buildid);
     // It would sleep 300 s on the one worker the other tests share: cancel it.
@@ -474,7 +462,7 @@ roleMatchers = [{ type = "RolesFromUsername", roles = ["admins"], usernames = ["
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let (_, brid) = buildset_of(&body["result"]);
+    let (_, brid) = crate::common::buildbot::buildset_of(&body["result"]);
     let (status, _) = linked
         .ours(
             &homer,

@@ -401,17 +401,6 @@ async fn first_logins_at_once_share_one_new_secret() {
     }
 }
 
-/// `[bsid, {builderid: brid}]`, the result of a force.
-fn buildset_of(result: &Value) -> (i64, i64) {
-    let bsid = result[0].as_i64().expect("a buildset id");
-    let brid = result[1]
-        .as_object()
-        .and_then(|brids| brids.values().next())
-        .and_then(Value::as_i64)
-        .expect("a build request id");
-    (bsid, brid)
-}
-
 /// The first item of `base`'s REST collection `path` once `done` holds for it.
 async fn wait_for(
     http: &reqwest::Client,
@@ -481,7 +470,7 @@ async fn a_build_forced_through_one_instance_shows_on_every_instance() {
         .unwrap();
     assert_eq!(forced.status(), 200);
     let forced: Value = forced.json().await.unwrap();
-    let (bsid, brid) = buildset_of(&forced["result"]);
+    let (bsid, brid) = common::buildbot::buildset_of(&forced["result"]);
 
     let mut buildids = Vec::new();
     for instance in [a, b] {

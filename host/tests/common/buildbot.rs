@@ -285,3 +285,15 @@ properties = [
     { type = "text", name = "note" },
 ]
 "#;
+
+/// The buildset id and the (only) build request id of a force or rebuild result,
+/// `[bsid, {builderid: brid}]`.
+pub fn buildset_of(result: &serde_json::Value) -> (i64, i64) {
+    let bsid = result[0].as_i64().expect("a buildset id");
+    let brid = result[1]
+        .as_object()
+        .and_then(|brids| brids.values().next())
+        .and_then(serde_json::Value::as_i64)
+        .expect("a build request id");
+    (bsid, brid)
+}
