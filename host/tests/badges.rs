@@ -309,7 +309,23 @@ impl Image {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_recorded_badge_is_reproduced() {
     let (_dir, config) = site("", &[]);
-    let base = serve(&config).await;
+    reproduce_recorded_badges(&serve(&config).await).await;
+}
+
+/// The same from the reference rows in PostgreSQL (Buildbot's own schema there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_recorded_badge_is_reproduced_on_postgresql() {
+    let Some(url) = common::postgres::reference_postgres().await else {
+        return;
+    };
+    let (dir, config) = site("", &[]);
+    common::MasterToml::load(&config)
+        .set(&["db", "db_url"], url)
+        .write(dir.path());
+    reproduce_recorded_badges(&serve(&config).await).await;
+}
+
+async fn reproduce_recorded_badges(base: &str) {
     for (file, url, args) in recorded_requests() {
         let (head, body) = recording(&file);
         let method = match args.as_str() {
