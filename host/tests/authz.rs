@@ -23,8 +23,16 @@ struct Site {
 }
 
 async fn site(authz: &str, badges: bool) -> Site {
+    site_on(None, authz, badges).await
+}
+
+/// [`site`] on the database `db_url` names instead of a copy of the reference file.
+async fn site_on(db_url: Option<String>, authz: &str, badges: bool) -> Site {
     let dir = common::reference_database_dir();
     let mut config = common::MasterToml::reference().www_toml(&format!("{USERS}\n{authz}"));
+    if let Some(url) = db_url {
+        config = config.set(&["db", "db_url"], url);
+    }
     if badges {
         let plugins = common::bundled_plugins_dir(&["badges"]);
         config = config.plugin_dirs(&[&plugins]);
@@ -358,7 +366,18 @@ fn total(body: &str) -> i64 {
 /// what the user sees.
 #[tokio::test]
 async fn view_builds_hides_a_builder_everywhere() {
-    let site = site(WINDOWS_HIDDEN, false).await;
+    hides_a_builder_everywhere(site(WINDOWS_HIDDEN, false).await).await;
+}
+
+/// The same rules on the reference rows in PostgreSQL.
+#[tokio::test]
+async fn view_builds_hides_a_builder_everywhere_on_postgresql() {
+    if let Some(url) = common::postgres::reference_postgres().await {
+        hides_a_builder_everywhere(site_on(Some(url), WINDOWS_HIDDEN, false).await).await;
+    }
+}
+
+async fn hides_a_builder_everywhere(site: Site) {
     let homer = site.user("homer").await;
     let marge = site.user("marge").await;
     // windows-build is builder 2; its builds include 15 to 18.
