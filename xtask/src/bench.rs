@@ -960,6 +960,32 @@ fn events() -> Result<()> {
     Ok(())
 }
 
+/// `[www]` lines enabling the bundled plugins `views` (built in `target/plugins`, compiled
+/// components cached in the bench folder).
+pub(crate) fn views_www(bench_dir: &Path, views: &[&str]) -> String {
+    let mut www = format!(
+        "plugin_dirs = [{:?}]\nplugin_cache_dir = {:?}\n[www.plugins]\n",
+        root().join("target/plugins").display().to_string(),
+        bench_dir.join("plugin-cache").display().to_string()
+    );
+    for view in views {
+        www.push_str(&format!("{view} = true\n"));
+    }
+    www
+}
+
+/// Waits until the server on `port` has its console view loaded (plugins compile at start).
+pub(crate) fn wait_for_views(port: u16) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while http_status(port, "/plugins/console_view/") != Some(200) {
+        if Instant::now() > deadline {
+            bail!("no console view on port {port} within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
 /// `cargo xtask bench views`: server render time of each view plugin with its default range on
 /// the generated 1,000 builders × 1,000,000 builds database, alone (`/plugins/<name>/`) and in
 /// the page shell (`/views/<name>/`).
@@ -972,23 +998,14 @@ fn views(db_url: Option<String>) -> Result<()> {
         None => generated_database(&bench_dir, 1000, 1_000_000)?.db_url(),
     };
     const VIEWS: [&str; 3] = ["waterfall_view", "console_view", "grid_view"];
-    let mut www = format!(
-        "plugin_dirs = [{:?}]\nplugin_cache_dir = {:?}\n[www.plugins]\n",
-        root().join("target/plugins").display().to_string(),
-        bench_dir.join("plugin-cache").display().to_string()
-    );
-    for view in VIEWS {
-        www.push_str(&format!("{view} = true\n"));
-    }
     let port = 18_014;
-    let server = start_server_with(&bench_dir.join("serve-views"), &database, port, &www)?;
-    let deadline = server.spawned + Duration::from_secs(120);
-    while http_status(port, "/plugins/console_view/") != Some(200) {
-        if Instant::now() > deadline {
-            bail!("no console view within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let server = start_server_with(
+        &bench_dir.join("serve-views"),
+        &database,
+        port,
+        &views_www(&bench_dir, &VIEWS),
+    )?;
+    wait_for_views(port)?;
     let mut report = String::from(
         "| view | bytes | first byte p50 | first byte p90 | full p50 | full p90 |\n|---|---|---|---|---|---|\n",
     );

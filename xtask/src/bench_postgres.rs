@@ -12,16 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::bench::{
-    ensure_wrk, generated_database, http_status, json_load, page_timing, run_example,
-    start_server_with, Database, Server,
+    ensure_wrk, generated_database, json_load, page_timing, run_example, start_server_with,
+    views_www, wait_for_views, Database, Server,
 };
 use crate::bench_proxy::{ensure_nginx, start_nginx};
 use crate::{host_command, root, run_command};
+use xtask::is_root;
+use xtask::postgres::{as_cluster_owner, BIN};
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 const PG_PORT: u16 = 18_040;
 /// The password of the cluster's `postgres` user over TCP (SCRAM), as a production database
 /// would ask for one.
@@ -50,28 +51,8 @@ impl Drop for Cluster {
     }
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// A PostgreSQL program run as the cluster's owner: `postgres` when this is root (initdb and
-/// pg_ctl refuse root), else this user.
-fn as_cluster_owner(program: &str) -> Command {
-    let program = Path::new(PG_BIN).join(program);
-    if is_root() {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(program);
-        command
-    } else {
-        Command::new(program)
-    }
-}
-
 fn start_cluster(dir: &Path) -> Result<Cluster> {
-    if !Path::new(PG_BIN).join("initdb").is_file() {
+    if !Path::new(BIN).join("initdb").is_file() {
         println!("xtask: installing postgresql-15 (Debian package)");
         let _ = Command::new("apt-get").args(["update", "-qq"]).status();
         run_command(
@@ -124,7 +105,7 @@ fn url(database: &str) -> String {
 
 /// One value from `psql` on `database`, or `None` when the query fails.
 fn psql_value(database: &str, sql: &str) -> Option<String> {
-    let output = Command::new(Path::new(PG_BIN).join("psql"))
+    let output = Command::new(Path::new(BIN).join("psql"))
         .args([
             "-h",
             "127.0.0.1",
@@ -265,30 +246,6 @@ fn rest_line(
     Ok(line)
 }
 
-/// The views' configuration for a benchmark server.
-fn views_www(bench_dir: &Path) -> String {
-    let mut www = format!(
-        "plugin_dirs = [{:?}]\nplugin_cache_dir = {:?}\ntrusted_proxies = [\"127.0.0.1\"]\n[www.plugins]\n",
-        root().join("target/plugins").display().to_string(),
-        bench_dir.join("plugin-cache").display().to_string()
-    );
-    for view in VIEWS {
-        www.push_str(&format!("{view} = true\n"));
-    }
-    www
-}
-
-fn wait_for_views(port: u16) -> Result<()> {
-    let deadline = Instant::now() + std::time::Duration::from_secs(120);
-    while http_status(port, "/plugins/console_view/") != Some(200) {
-        if Instant::now() > deadline {
-            bail!("no console view on port {port} within 120 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    Ok(())
-}
-
 pub(crate) fn postgres() -> Result<()> {
     let wrk = ensure_wrk()?;
     ensure_nginx()?;
@@ -302,7 +259,10 @@ pub(crate) fn postgres() -> Result<()> {
         psql_value(DATABASE, index).with_context(|| format!("failed: {index}"))?;
     }
     psql_value(DATABASE, "ANALYZE").context("ANALYZE failed")?;
-    let www = views_www(&bench_dir);
+    let www = format!(
+        "trusted_proxies = [\"127.0.0.1\"]\n{}",
+        views_www(&bench_dir, &VIEWS)
+    );
 
     let mut rest = String::from(
         "| setup | request | req/s | p50 | p99 | server CPU ms/req | PostgreSQL CPU ms/req |\n\

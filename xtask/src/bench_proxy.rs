@@ -67,11 +67,7 @@ pub(crate) fn start_nginx(
             "/CN=127.0.0.1",
         ]))?;
     }
-    let root_user = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let user = if root_user { "user root;" } else { "" };
+    let user = if xtask::is_root() { "user root;" } else { "" };
     let servers: String = backends
         .iter()
         .map(|port| format!("server 127.0.0.1:{port}; "))

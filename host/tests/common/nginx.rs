@@ -50,19 +50,11 @@ impl Drop for Group {
     }
 }
 
-/// Whether this process runs as root (nginx then needs `user root;` to read its files).
-pub fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 /// Starts nginx with its files in `dir` (`nginx.conf`, `error.log`, `access.log`, its
 /// temporary folders) and `http` (upstreams and servers) as its `http` block's content.
 pub fn start(dir: &Path, http: &str) -> Group {
     let d = dir.display();
-    let user = if running_as_root() { "user root;" } else { "" };
+    let user = if xtask::is_root() { "user root;" } else { "" };
     let conf = format!(
         r#"{user}
 worker_processes 1;

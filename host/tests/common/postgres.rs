@@ -14,7 +14,6 @@
 
 use super::run;
 
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -23,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection as _, Executor as _};
 
-/// Where Debian's `postgresql-15` puts its programs.
-const BIN: &str = "/usr/lib/postgresql/15/bin";
+use xtask::is_root;
+use xtask::postgres::{as_cluster_owner as pg_command, BIN};
 
 /// The superuser `postgres`'s password: connections over TCP must give it (SCRAM), so a test
 /// that leaves it out or gets it wrong fails as it would against a production database.
@@ -156,24 +155,6 @@ fn postgres_ids() -> Option<(u32, u32)> {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().parse().ok())?
     };
     Some((id("-u")?, id("-g")?))
-}
-
-/// True when this process runs as root: `initdb` and `pg_ctl` refuse root, so they run as
-/// `postgres` through `runuser`; any other user runs them as itself.
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-/// `program` of PostgreSQL's, as the user who owns the cluster.
-fn pg_command(program: &str) -> Command {
-    let program = Path::new(BIN).join(program);
-    if is_root() {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(program);
-        command
-    } else {
-        Command::new(program)
-    }
 }
 
 /// Makes and starts a cluster with these server options besides the ports and folders.
