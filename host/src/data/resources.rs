@@ -30,6 +30,21 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Whether the answer needs the computed field `field`: it is selected (or no `field=`
+    /// selects), or a filter or the order names it. A field nobody needs is not computed.
+    pub fn wants(&self, field: &str) -> bool {
+        let spec = self.spec;
+        spec.fields
+            .as_ref()
+            .is_none_or(|fields| fields.iter().any(|f| f == field))
+            || spec.filters.iter().any(|f| f.field == field)
+            || spec
+                .order
+                .iter()
+                .flatten()
+                .any(|key| key.trim_start_matches('-') == field)
+    }
+
     /// The engine the reads run on.
     pub fn engine(&self) -> Engine {
         Engine::of(self.pool)

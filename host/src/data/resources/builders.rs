@@ -77,31 +77,36 @@ pub(super) async fn builders(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
     ctx.collection(&BUILDERS, &conds, false, enrich).await
 }
 
-/// Adds `masterids` and `tags` to builder rows (one query each for the whole page).
+/// Adds `masterids` and `tags` to builder rows (those the answer needs: one query each for
+/// the whole page).
 async fn add_builder_lists(
     ctx: &Ctx<'_>,
     mut rows: Vec<Map<String, Value>>,
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
     let ids = ids_of(&rows, "builderid");
-    let mut sql = Sql::new("FROM builder_masters WHERE ");
-    sql.append(&in_ids(ctx.engine(), "builderid", &ids));
-    let masters: Vec<(i64, i64)> = batch(ctx, "builderid, masterid", sql, "id").await?;
-    let mut sql = Sql::new("FROM builders_tags bt JOIN tags t ON t.id = bt.tagid WHERE ");
-    sql.append(&in_ids(ctx.engine(), "bt.builderid", &ids));
-    let tags: Vec<(i64, String)> =
-        batch(ctx, "bt.builderid, CAST(t.name AS TEXT)", sql, "bt.id").await?;
-    let mut masters_of = group(masters.into_iter().map(|(b, m)| (b, json!(m))));
-    let mut tags_of = group(tags.into_iter().map(|(b, t)| (b, json!(t))));
+    let mut masters_of = None;
+    if ctx.wants("masterids") {
+        let mut sql = Sql::new("FROM builder_masters WHERE ");
+        sql.append(&in_ids(ctx.engine(), "builderid", &ids));
+        let masters: Vec<(i64, i64)> = batch(ctx, "builderid, masterid", sql, "id").await?;
+        masters_of = Some(group(masters.into_iter().map(|(b, m)| (b, json!(m)))));
+    }
+    let mut tags_of = None;
+    if ctx.wants("tags") {
+        let mut sql = Sql::new("FROM builders_tags bt JOIN tags t ON t.id = bt.tagid WHERE ");
+        sql.append(&in_ids(ctx.engine(), "bt.builderid", &ids));
+        let tags: Vec<(i64, String)> =
+            batch(ctx, "bt.builderid, CAST(t.name AS TEXT)", sql, "bt.id").await?;
+        tags_of = Some(group(tags.into_iter().map(|(b, t)| (b, json!(t)))));
+    }
     for row in &mut rows {
         let id = row.get("builderid").and_then(Value::as_i64).unwrap_or(-1);
-        row.insert(
-            "masterids".into(),
-            Value::Array(masters_of.remove(&id).unwrap_or_default()),
-        );
-        row.insert(
-            "tags".into(),
-            Value::Array(tags_of.remove(&id).unwrap_or_default()),
-        );
+        for (field, lists) in [("masterids", &mut masters_of), ("tags", &mut tags_of)] {
+            if let Some(lists) = lists {
+                let list = lists.remove(&id).unwrap_or_default();
+                row.insert(field.into(), Value::Array(list));
+            }
+        }
     }
     Ok(rows)
 }

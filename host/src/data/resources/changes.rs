@@ -122,65 +122,77 @@ pub(super) async fn changes(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
     ctx.collection(&CHANGES, &conds, true, enrich).await
 }
 
-/// Adds files, properties, parent ids and the source stamp to change rows.
+/// Adds files, properties, parent ids and the source stamp to change rows (those the answer
+/// needs: one query each for the whole page).
 async fn add_change_details(
     ctx: &Ctx<'_>,
     mut rows: Vec<Map<String, Value>>,
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
     let ids = ids_of(&rows, "changeid");
-    let mut files: HashMap<i64, Vec<Value>> = HashMap::new();
-    let mut sql = Sql::new("SELECT changeid, filename FROM change_files WHERE ");
-    sql.append(&in_ids(ctx.engine(), "changeid", &ids))
-        .push(" ORDER BY ")
-        .push(&ctx.engine().write_order("change_files"));
-    for row in sql.fetch_all(ctx.pool).await? {
-        files
-            .entry(row.try_get(0)?)
-            .or_default()
-            .push(Value::String(row.try_get(1)?));
+    let mut files: Option<HashMap<i64, Vec<Value>>> = None;
+    if ctx.wants("files") {
+        let mut sql = Sql::new("SELECT changeid, filename FROM change_files WHERE ");
+        sql.append(&in_ids(ctx.engine(), "changeid", &ids))
+            .push(" ORDER BY ")
+            .push(&ctx.engine().write_order("change_files"));
+        let found = files.get_or_insert_default();
+        for row in sql.fetch_all(ctx.pool).await? {
+            found
+                .entry(row.try_get(0)?)
+                .or_default()
+                .push(Value::String(row.try_get(1)?));
+        }
     }
-    let mut props: HashMap<i64, Map<String, Value>> = HashMap::new();
-    let mut sql =
-        Sql::new("SELECT changeid, property_name, property_value FROM change_properties WHERE ");
-    sql.append(&in_ids(ctx.engine(), "changeid", &ids))
-        .push(" ORDER BY ")
-        .push(&ctx.engine().write_order("change_properties"));
-    for row in sql.fetch_all(ctx.pool).await? {
-        let value: String = row.try_get(2)?;
-        let value: Value = serde_json::from_str(&value).unwrap_or(Value::String(value));
-        props
-            .entry(row.try_get(0)?)
-            .or_default()
-            .insert(row.try_get(1)?, value);
+    let mut props: Option<HashMap<i64, Map<String, Value>>> = None;
+    if ctx.wants("properties") {
+        let mut sql = Sql::new(
+            "SELECT changeid, property_name, property_value FROM change_properties WHERE ",
+        );
+        sql.append(&in_ids(ctx.engine(), "changeid", &ids))
+            .push(" ORDER BY ")
+            .push(&ctx.engine().write_order("change_properties"));
+        let found = props.get_or_insert_default();
+        for row in sql.fetch_all(ctx.pool).await? {
+            let value: String = row.try_get(2)?;
+            let value: Value = serde_json::from_str(&value).unwrap_or(Value::String(value));
+            found
+                .entry(row.try_get(0)?)
+                .or_default()
+                .insert(row.try_get(1)?, value);
+        }
     }
-    let stamps = sourcestamps_by_id(ctx, &ids_of(&rows, "_sourcestampid")).await?;
+    let stamps = if ctx.wants("sourcestamp") {
+        Some(sourcestamps_by_id(ctx, &ids_of(&rows, "_sourcestampid")).await?)
+    } else {
+        None
+    };
     for row in &mut rows {
         let id = row.get("changeid").and_then(Value::as_i64).unwrap_or(-1);
-        row.insert(
-            "files".into(),
-            Value::Array(files.remove(&id).unwrap_or_default()),
-        );
-        row.insert(
-            "properties".into(),
-            Value::Object(props.remove(&id).unwrap_or_default()),
-        );
+        if let Some(files) = &mut files {
+            let list = files.remove(&id).unwrap_or_default();
+            row.insert("files".into(), Value::Array(list));
+        }
+        if let Some(props) = &mut props {
+            let map = props.remove(&id).unwrap_or_default();
+            row.insert("properties".into(), Value::Object(map));
+        }
         let parents = row
             .get("_parent")
             .filter(|v| !v.is_null())
             .cloned()
             .map_or(vec![], |p| vec![p]);
         row.insert("parent_changeids".into(), Value::Array(parents));
-        let ssid = row
-            .get("_sourcestampid")
-            .and_then(Value::as_i64)
-            .unwrap_or(-1);
-        row.insert(
-            "sourcestamp".into(),
-            stamps
-                .get(&ssid)
-                .cloned()
-                .map_or(Value::Null, Value::Object),
-        );
+        if let Some(stamps) = &stamps {
+            let ssid = row
+                .get("_sourcestampid")
+                .and_then(Value::as_i64)
+                .unwrap_or(-1);
+            let stamp = stamps.get(&ssid).cloned();
+            row.insert(
+                "sourcestamp".into(),
+                stamp.map_or(Value::Null, Value::Object),
+            );
+        }
     }
     Ok(rows)
 }
@@ -425,6 +437,9 @@ async fn add_buildset_sourcestamps(
     ctx: &Ctx<'_>,
     mut rows: Vec<Map<String, Value>>,
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
+    if !ctx.wants("sourcestamps") {
+        return Ok(rows);
+    }
     let mut sql = Sql::new("SELECT buildsetid, sourcestampid FROM buildset_sourcestamps WHERE ");
     sql.append(&in_ids(ctx.engine(), "buildsetid", &ids_of(&rows, "bsid")))
         .push(" ORDER BY id");
@@ -436,13 +451,18 @@ async fn add_buildset_sourcestamps(
         .collect::<Result<_, ApiError>>()?;
     let ssids: Vec<i64> = links.iter().map(|(_, s)| *s).collect();
     let stamps = sourcestamps_by_id(ctx, &ssids).await?;
+    let mut of_buildset: HashMap<i64, Vec<Value>> = HashMap::new();
+    for (bsid, ssid) in links {
+        if let Some(stamp) = stamps.get(&ssid) {
+            of_buildset
+                .entry(bsid)
+                .or_default()
+                .push(Value::Object(stamp.clone()));
+        }
+    }
     for row in &mut rows {
-        let id = row.get("bsid").and_then(Value::as_i64);
-        let list: Vec<Value> = links
-            .iter()
-            .filter(|(b, _)| Some(*b) == id)
-            .filter_map(|(_, s)| stamps.get(s).cloned().map(Value::Object))
-            .collect();
+        let id = row.get("bsid").and_then(Value::as_i64).unwrap_or(-1);
+        let list = of_buildset.remove(&id).unwrap_or_default();
         row.insert("sourcestamps".into(), Value::Array(list));
     }
     Ok(rows)
