@@ -55,6 +55,8 @@ pub struct HttpState {
     pub hooks: Arc<crate::hooks::ChangeHooks>,
     /// REST answers kept while the data stays the same (`[www] rest_cache_mib`).
     pub answers: Arc<answer_cache::AnswerCache>,
+    /// Reads through that cache, shared with the plugins' data reads.
+    reads: answer_cache::Reads,
     /// What `/metrics` shows; the HTTP side's meters.
     pub metrics: crate::metrics::Metrics,
 }
@@ -66,6 +68,11 @@ impl axum::extract::FromRef<HttpState> for Arc<crate::auth::Authentication> {
 }
 
 impl HttpState {
+    /// Reads through the answer cache (REST, and the plugins' data reads).
+    pub fn reads(&self) -> &answer_cache::Reads {
+        &self.reads
+    }
+
     /// State for a config, a Data API, the loaded plugins and the event bus; fails on a bad
     /// CORS origin.
     pub fn new(
@@ -88,6 +95,12 @@ impl HttpState {
         }
         let hooks = Arc::new(crate::hooks::ChangeHooks::new(&config)?);
         let answers = Arc::new(answer_cache::AnswerCache::new(config.www.rest_cache_bytes));
+        let reads = answer_cache::Reads {
+            cache: answers.clone(),
+            events: events.clone(),
+            data: data.clone(),
+        };
+        plugins.read_through(reads.clone());
         let metrics = crate::metrics::Metrics::new(crate::metrics::Sources {
             pool: data.pool().clone(),
             plugins: plugins.metrics(),
@@ -97,6 +110,7 @@ impl HttpState {
         });
         Ok(HttpState {
             answers,
+            reads,
             hooks,
             metrics,
             auth,

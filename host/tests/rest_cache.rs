@@ -3,7 +3,8 @@
 //! the same tag, another layout or a write to the database gives another. Answers are kept
 //! while the data stays the same: a write by another process followed by a read never returns
 //! the old answer once the write's event reached the client; the cache stays within
-//! `rest_cache_mib`; users keep their own answers when authorization rules are set.
+//! `rest_cache_mib`; users keep their own answers when authorization rules are set; plugins'
+//! data reads share the cache under the same rule.
 
 use crate::common;
 
@@ -104,8 +105,6 @@ async fn etags_and_not_modified() {
 /// received the new build's event on `/ws`, its next read shows that build, every time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_answer_is_older_than_the_events_received() {
-    use futures_util::StreamExt as _;
-    use tokio_tungstenite::tungstenite::Message;
     let server = common::serve_reference().await;
     let database = server.dir.path().join("state.sqlite");
     let mut ws = common::ws_consuming(&server.base, "builds/*/*").await;
@@ -122,33 +121,114 @@ async fn no_answer_is_older_than_the_events_received() {
             before,
             "round {round}: read twice, from the cache"
         );
-        let output = std::process::Command::new("python3")
-            .arg("-c")
-            .arg(
-                "import sqlite3, sys\n\
-                 db = sqlite3.connect(sys.argv[1])\n\
-                 db.execute('INSERT INTO builds (id, number, builderid, buildrequestid, workerid, \
-                 masterid, started_at, locks_duration_s, state_string) SELECT max(id) + 1, \
-                 max(number) + 1, min(builderid), min(buildrequestid), min(workerid), \
-                 min(masterid), 1800000000, 0, \"cache test\" FROM builds')\n\
-                 db.commit()\n",
-            )
-            .arg(&database)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{output:?}");
-        // The new build's event.
+        add_build_as_a_master(&database);
         let new = before + 1;
-        loop {
-            let Some(Ok(Message::Text(text))) = ws.next().await else {
-                panic!("the websocket ended");
-            };
-            let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
-            if frame["k"] == format!("builds/{new}/new") {
-                break;
-            }
-        }
+        wait_for_event(&mut ws, &format!("builds/{new}/new")).await;
         assert_eq!(newest().await, new, "round {round}: read after the event");
+    }
+}
+
+/// Adds a build the way a Buildbot master does: another process (Python's sqlite3) writing
+/// the database.
+fn add_build_as_a_master(database: &std::path::Path) {
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             db = sqlite3.connect(sys.argv[1])\n\
+             db.execute('INSERT INTO builds (id, number, builderid, buildrequestid, workerid, \
+             masterid, started_at, locks_duration_s, state_string) SELECT max(id) + 1, \
+             max(number) + 1, min(builderid), min(buildrequestid), min(workerid), \
+             min(masterid), 1800000000, 0, \"cache test\" FROM builds')\n\
+             db.commit()\n",
+        )
+        .arg(database)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+/// Reads the websocket until the event `key` arrives.
+async fn wait_for_event(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    key: &str,
+) {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            panic!("the websocket ended");
+        };
+        let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if frame["k"] == key {
+            return;
+        }
+    }
+}
+
+/// A plugin's data reads go through the same cache: a read repeated while the data stays the
+/// same is served from it (and so is REST's same read), the plugin gets the bytes REST answers
+/// with `Accept: application/json`, and once a build written by another process has reached
+/// `/ws`, the plugin's next read shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_data_reads_share_the_cache_and_follow_the_events() {
+    let (dir, config) = common::plugin_site(&[("hello", "hello")], "[www.plugins]\nhello = true\n");
+    let state = common::load_state(&config)
+        .await
+        .expect("the server starts");
+    let answers = state.http.answers.clone();
+    let base = common::serve_state(state).await;
+    let mut ws = common::ws_consuming(&base, "builds/*/*").await;
+    let http = reqwest::Client::new();
+    let plugin_read = || async {
+        let answer = http
+            .get(format!("{base}/plugins/hello/newest-build"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        answer.text().await.unwrap()
+    };
+    let newest = |body: &str| -> i64 {
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        body["builds"][0]["buildid"].as_i64().unwrap()
+    };
+    for round in 0..3 {
+        let before = answers.stats();
+        let first = plugin_read().await;
+        let again = plugin_read().await;
+        assert_eq!(first, again, "round {round}");
+        let after = answers.stats();
+        assert!(
+            after.hits > before.hits,
+            "round {round}: {before:?} {after:?}"
+        );
+        let rest = http
+            .get(format!("{base}/api/v2/builds?order=-buildid&limit=1"))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            rest.text().await.unwrap(),
+            first,
+            "round {round}: REST's bytes"
+        );
+        assert!(
+            answers.stats().hits > after.hits,
+            "round {round}: REST read the plugin's answer"
+        );
+
+        add_build_as_a_master(&dir.path().join("state.sqlite"));
+        let new = newest(&first) + 1;
+        wait_for_event(&mut ws, &format!("builds/{new}/new")).await;
+        assert_eq!(
+            newest(&plugin_read().await),
+            new,
+            "round {round}: read after the event"
+        );
     }
 }
 

@@ -4,12 +4,20 @@
 //! differ between users, the user. A newer generation empties the cache, so a client that has
 //! received an event never gets an answer computed before it. Memory is bounded by
 //! `[www] rest_cache_mib`: the oldest answers go first.
+//!
+//! Plugins' data reads (`data.get`) go through the same cache ([`Reads`]): a view rendered
+//! again before the data changed reads nothing from the database, and several users' views
+//! refreshed by one event share their reads.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+
+use crate::data::{Answer, ApiError, DataApi};
+use crate::identity::User;
+use crate::jsonfmt::{self, Layout};
 
 /// What identifies an answer within one generation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -171,6 +179,112 @@ impl AnswerCache {
             misses: self.misses.load(Ordering::Relaxed),
         }
     }
+}
+
+/// The cache with the data it keeps answers of and the generation they are keyed by: a read
+/// served from here is the one the Data API would give at that generation.
+#[derive(Debug, Clone)]
+pub struct Reads {
+    /// The answers kept.
+    pub cache: Arc<AnswerCache>,
+    /// Whose generation keys them.
+    pub events: crate::events::Events,
+    /// Where answers come from when none is kept.
+    pub data: DataApi,
+}
+
+/// What a read gives: a collection or an entity, rendered (and kept when the cache is on), or a
+/// raw answer such as a log's text, which is never kept.
+pub enum Read {
+    /// The answer's body, tag and type.
+    Items(Arc<Cached>),
+    /// A log's text or a build data value, as the Data API gave it.
+    Raw {
+        /// The body.
+        body: Vec<u8>,
+        /// `text/plain`, `text/html` or `application/octet-stream`.
+        content_type: &'static str,
+        /// For `raw`: the download file name.
+        filename: Option<String>,
+    },
+}
+
+impl Reads {
+    /// Reads `path` with the query string `query` as `user`, from the cache when the data has
+    /// not changed since the same answer was computed; `json` chooses compact JSON (as for
+    /// `Accept: application/json`) or the indented text layout. `args` parses the query when
+    /// the answer has to be computed.
+    pub async fn read(
+        &self,
+        user: &User,
+        path: &str,
+        query: &str,
+        json: bool,
+        args: impl FnOnce() -> Result<Vec<(String, String)>, ApiError>,
+    ) -> Result<Read, ApiError> {
+        // Read before the data is: an answer is never kept under a newer generation than the
+        // data it was computed from.
+        let generation = self.events.generation();
+        let key = self.cache.enabled().then(|| Key {
+            path: path.to_owned(),
+            query: query.to_owned(),
+            json,
+            // With authorization rules, what one user sees another may not.
+            viewer: self
+                .data
+                .authz()
+                .has_rules()
+                .then(|| user.user_info().to_string()),
+        });
+        if let Some(hit) = key.as_ref().and_then(|k| self.cache.get(generation, k)) {
+            // A plugin's read is charged the answer's bytes, as a database read is charged
+            // its rows' (outside a plugin call this charges nothing).
+            crate::data::budget::charge(hit.body.len())?;
+            return Ok(Read::Items(hit));
+        }
+        match self.data.get(user, path, &args()?).await? {
+            Answer::Items {
+                plural,
+                items,
+                total,
+            } => {
+                let envelope = crate::data::envelope(plural, items, total);
+                let (layout, content_type) = if json {
+                    (Layout::Compact, "application/json; charset=utf-8")
+                } else {
+                    (Layout::Indented, "text/plain; charset=utf-8")
+                };
+                let body = jsonfmt::to_string(&envelope, layout, true);
+                let answer = Arc::new(Cached {
+                    etag: etag(body.as_bytes()),
+                    body: body.into(),
+                    content_type,
+                });
+                if let Some(key) = key {
+                    self.cache.put(generation, key, answer.clone());
+                }
+                Ok(Read::Items(answer))
+            }
+            Answer::Raw {
+                body,
+                content_type,
+                filename,
+            } => Ok(Read::Raw {
+                body,
+                content_type,
+                filename,
+            }),
+        }
+    }
+}
+
+/// A strong entity tag of an answer's bytes (a 64-bit hash: the same answer, whoever asks and
+/// however it was computed, has the same tag).
+fn etag(body: &[u8]) -> String {
+    use std::hash::Hasher as _;
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write(body);
+    format!("\"{:016x}{:08x}\"", hasher.finish(), body.len() as u32)
 }
 
 #[cfg(test)]

@@ -5,12 +5,10 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use serde_json::{json, Map};
 
-use std::sync::Arc;
-
-use super::answer_cache::{Cached, Key};
+use super::answer_cache::{Cached, Read};
 use super::{cors, HttpState};
 use crate::answers::twisted_not_found;
-use crate::data::{Answer, ApiError};
+use crate::data::ApiError;
 use crate::jsonfmt::{self, Layout};
 
 /// The only REST API version this server speaks.
@@ -141,54 +139,19 @@ async fn read(
     user: &crate::identity::User,
     headers: &HeaderMap,
 ) -> Response<Body> {
-    let json = wants_json(headers);
-    // Read before the data is: an answer is never kept under a newer generation than the
-    // data it was computed from.
-    let generation = state.events.generation();
-    let key = state.answers.enabled().then(|| Key {
-        path: path.clone(),
-        query: query.clone().unwrap_or_default(),
-        json,
-        // With authorization rules, what one user sees another may not.
-        viewer: state
-            .data
-            .authz()
-            .has_rules()
-            .then(|| user.user_info().to_string()),
-    });
-    if let Some(hit) = key.as_ref().and_then(|k| state.answers.get(generation, k)) {
-        return items_response(state, &hit, headers);
-    }
+    let query = query.unwrap_or_default();
     let max_args = state.config.www.limits.max_query_args;
-    let result = match crate::data::query_args_at_most(query.as_deref().unwrap_or(""), max_args) {
-        Err(err) => Err(err),
+    let args = || match crate::data::query_args_at_most(&query, max_args) {
         Ok(_) if path == "/" => Err(ApiError::invalid_path("")),
-        Ok(args) => state.data.get(user, &path, &args).await,
+        result => result,
     };
-    match result {
-        Ok(Answer::Items {
-            plural,
-            items,
-            total,
-        }) => {
-            let envelope = crate::data::envelope(plural, items, total);
-            let (layout, content_type) = if json {
-                (Layout::Compact, "application/json; charset=utf-8")
-            } else {
-                (Layout::Indented, "text/plain; charset=utf-8")
-            };
-            let body = jsonfmt::to_string(&envelope, layout, true);
-            let answer = Arc::new(Cached {
-                etag: etag(body.as_bytes()),
-                body: body.into(),
-                content_type,
-            });
-            if let Some(key) = key {
-                state.answers.put(generation, key, answer.clone());
-            }
-            items_response(state, &answer, headers)
-        }
-        Ok(Answer::Raw {
+    match state
+        .reads()
+        .read(user, &path, &query, wants_json(headers), args)
+        .await
+    {
+        Ok(Read::Items(answer)) => items_response(state, &answer, headers),
+        Ok(Read::Raw {
             body,
             content_type,
             filename,
@@ -243,15 +206,6 @@ fn raw_response(body: Vec<u8>, content_type: &str, filename: Option<String>) -> 
         }
     }
     builder.body(Body::from(body)).unwrap_or_default()
-}
-
-/// A strong entity tag of an answer's bytes (a 64-bit hash: the same answer, whoever asks and
-/// however it was computed, has the same tag).
-fn etag(body: &[u8]) -> String {
-    use std::hash::Hasher as _;
-    let mut hasher = std::hash::DefaultHasher::new();
-    hasher.write(body);
-    format!("\"{:016x}{:08x}\"", hasher.finish(), body.len() as u32)
 }
 
 /// Buildbot's REST error: `{"error": "..."}` as `text/plain`.

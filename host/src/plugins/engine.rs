@@ -11,7 +11,7 @@ use wasmtime::Engine;
 use super::cache::CompileCache;
 use super::fonts::Fonts;
 use super::memory::MemoryPool;
-use super::store::State;
+use super::store::{SharedReads, State};
 use crate::data::DataApi;
 
 /// The process-wide engine. A thread advances its epoch every tick while guests run
@@ -110,6 +110,8 @@ pub(super) struct Runtime {
     pub(super) fonts: Arc<Fonts>,
     /// `None` when listing plugins without a database: data reads then fail with 503.
     pub(super) data: Option<DataApi>,
+    /// The server's answer cache for data reads, once shared.
+    pub(super) reads: SharedReads,
     /// The memory all instances together may hold (`plugin_memory_mib`).
     pub(super) memory: Arc<MemoryPool>,
 }
@@ -132,6 +134,7 @@ impl Runtime {
             cache,
             fonts: Arc::new(Fonts::default()),
             data,
+            reads: SharedReads::default(),
             memory: MemoryPool::new(memory_limit),
         })
     }

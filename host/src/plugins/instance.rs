@@ -459,6 +459,7 @@ async fn instantiate(runtime: &Runtime, setup: &Setup, pre: &PluginPre) -> anyho
         limits: setup.limits,
         call: CallState::idle(),
         data: runtime.data.clone(),
+        reads: runtime.reads.clone(),
         fonts: runtime.fonts.clone(),
         log: setup.log.clone(),
     };

@@ -435,6 +435,14 @@ impl Registry {
         entries
     }
 
+    /// Makes the plugins' data reads go through the server's answer cache (`reads`), so that
+    /// they share answers with each other and with REST while the data stays the same.
+    pub fn read_through(&self, reads: crate::http::answer_cache::Reads) {
+        if let Some(runtime) = &self.inner.runtime {
+            runtime.reads.set(reads);
+        }
+    }
+
     /// The meters of every loaded plugin (`/metrics` registers them).
     pub fn metrics(&self) -> &crate::metrics::PluginMetrics {
         &self.inner.metrics

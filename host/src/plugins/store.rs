@@ -13,7 +13,8 @@ use super::logging::{Level, LogGate};
 use super::memory::Limiter;
 use crate::config::PluginLimits;
 use crate::data::budget::Budget;
-use crate::data::{Answer, DataApi};
+use crate::data::DataApi;
+use crate::http::answer_cache::{AnswerCache, Read, Reads};
 use crate::identity::User;
 
 /// What the current call may still do, reset before each call.
@@ -49,6 +50,8 @@ pub(super) struct State {
     pub(super) limits: PluginLimits,
     pub(super) call: CallState,
     pub(super) data: Option<DataApi>,
+    /// Reads through the server's answer cache, once the server has shared it.
+    pub(super) reads: SharedReads,
     pub(super) fonts: Arc<Fonts>,
     pub(super) log: Arc<LogGate>,
 }
@@ -59,6 +62,29 @@ impl WasiView for State {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+/// The server's [`Reads`] for the plugins' data reads, shared by every store once the server
+/// has been put together (`Registry::read_through`); until then (or without a server, as in
+/// benchmarks of the runtime alone) reads go straight to the Data API.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SharedReads(Arc<std::sync::RwLock<Option<Reads>>>);
+
+impl SharedReads {
+    /// Reads through `reads` from now on.
+    pub(super) fn set(&self, reads: Reads) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(reads);
+    }
+
+    /// The shared reads, or uncached reads of `data`.
+    fn get(&self, data: DataApi) -> Reads {
+        let shared = self.0.read().unwrap_or_else(|p| p.into_inner()).clone();
+        shared.unwrap_or_else(|| Reads {
+            cache: Arc::new(AnswerCache::new(0)),
+            events: crate::events::Events::new(),
+            data,
+        })
     }
 }
 
@@ -105,20 +131,20 @@ impl State {
             ));
         }
         self.call.reads_left -= 1;
-        let args = crate::data::query_args(&query);
         let path = path.trim_matches('/').to_owned();
         let user = self.call.user.clone();
         let budget = self.call.data.clone();
+        let reads = self.reads.get(data);
         let answer = budget
-            .within(async move { data.get(&user, &path, &args).await })
+            .within(async move {
+                let args = || Ok(crate::data::query_args(&query));
+                reads.read(&user, &path, &query, true, args).await
+            })
             .await;
         match answer {
-            Ok(Answer::Items {
-                plural,
-                items,
-                total,
-            }) => Ok(crate::data::envelope(plural, items, total).to_string()),
-            Ok(Answer::Raw { body, .. }) => Ok(String::from_utf8_lossy(&body).into_owned()),
+            // The compact JSON `/api/v2` answers (`Accept: application/json`).
+            Ok(Read::Items(answer)) => Ok(String::from_utf8_lossy(&answer.body).into_owned()),
+            Ok(Read::Raw { body, .. }) => Ok(String::from_utf8_lossy(&body).into_owned()),
             Err(err) if err.internal => {
                 tracing::error!(plugin = %self.plugin, "data read failed: {}", err.message);
                 Err(ReadError::new(err.status, "internal error".into()))
