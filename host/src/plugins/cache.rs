@@ -34,17 +34,28 @@ impl CompileCache {
         CompileCache { dir }
     }
 
-    /// The compiled form of `wasm`: from the cache when it holds a verified copy, else compiled
-    /// (seconds for a large component) and stored. A cache that cannot be used is only logged.
-    pub(super) fn component(&self, engine: &Engine, wasm: &[u8]) -> anyhow::Result<Component> {
+    /// The compiled form of the component in the file `wasm`: from the cache when it holds a
+    /// verified copy (the file is then only hashed, in pieces, never held in memory whole),
+    /// else compiled (seconds for a large component) and stored. A cache that cannot be used
+    /// is only logged.
+    pub(super) fn component(&self, engine: &Engine, wasm: &Path) -> anyhow::Result<Component> {
+        let read =
+            || std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()));
+        let compile = |bytes: &[u8]| {
+            Component::new(engine, bytes).map_err(|err| {
+                anyhow::Error::from(err)
+                    .context(format!("{} is not a WebAssembly component", wasm.display()))
+            })
+        };
         let Some(dir) = &self.dir else {
-            return Ok(Component::new(engine, wasm)?);
+            return compile(&read()?);
         };
-        let name = format!("{:x}-{:016x}", Sha256::digest(wasm), engine_key(engine));
-        let entry = Entry {
-            compiled: dir.join(format!("{name}.cwasm")),
-            digest: dir.join(format!("{name}.sha256")),
-        };
+        let mut hasher = Sha256::new();
+        let mut file =
+            std::fs::File::open(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+        std::io::copy(&mut file, &mut hasher)
+            .with_context(|| format!("cannot read {}", wasm.display()))?;
+        let entry = Entry::of(dir, &hasher.finalize(), engine);
         match private_dir(dir).and_then(|()| entry.verified()) {
             Ok(true) => {
                 // SAFETY: the file holds what `Entry::write` stored from `Component::serialize`
@@ -56,7 +67,10 @@ impl CompileCache {
                 match unsafe { Component::deserialize_file(engine, &entry.compiled) } {
                     Ok(component) => return Ok(component),
                     Err(err) => {
-                        tracing::warn!("dropping unusable compiled plugin {name}: {err}");
+                        tracing::warn!(
+                            "dropping unusable compiled plugin {}: {err}",
+                            entry.compiled.display()
+                        );
                         entry.remove();
                     }
                 }
@@ -64,7 +78,10 @@ impl CompileCache {
             Ok(false) => {}
             Err(err) => tracing::warn!("not using the compiled plugin cache: {err:#}"),
         }
-        let component = Component::new(engine, wasm)?;
+        // Named after the bytes compiled, in case the file changed since it was hashed.
+        let wasm = read()?;
+        let entry = Entry::of(dir, &Sha256::digest(&wasm), engine);
+        let component = compile(&wasm)?;
         let stored = private_dir(dir).and_then(|()| entry.write(&component.serialize()?));
         if let Err(err) = stored {
             tracing::warn!(
@@ -83,6 +100,17 @@ struct Entry {
 }
 
 impl Entry {
+    /// The entry of a component whose `.wasm` file has the SHA-256 `wasm_digest`, compiled
+    /// by `engine`.
+    fn of(dir: &Path, wasm_digest: &[u8], engine: &Engine) -> Entry {
+        let hex: String = wasm_digest.iter().map(|b| format!("{b:02x}")).collect();
+        let name = format!("{hex}-{:016x}", engine_key(engine));
+        Entry {
+            compiled: dir.join(format!("{name}.cwasm")),
+            digest: dir.join(format!("{name}.sha256")),
+        }
+    }
+
     /// Whether both files are there, are regular files (not symlinks) and agree (the SHA-256
     /// of the compiled file, read in pieces, equals the recorded digest); an entry that does
     /// not verify is removed.

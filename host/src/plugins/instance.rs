@@ -370,15 +370,8 @@ async fn open(
     let component = {
         let runtime = runtime.clone();
         let path = path.clone();
-        tokio::task::spawn_blocking(move || {
-            let wasm =
-                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            runtime
-                .cache
-                .component(runtime.engine, &wasm)
-                .with_context(|| format!("{} is not a WebAssembly component", path.display()))
-        })
-        .await??
+        tokio::task::spawn_blocking(move || runtime.cache.component(runtime.engine, &path))
+            .await??
     };
     let pre = PluginPre::new(&runtime.linker, &component).with_context(|| {
         format!(
