@@ -33,10 +33,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("buildbot-ui") => crate::bench_buildbot_ui::buildbot_ui(),
         Some("live-page") => crate::bench_live_page::live_page(),
         Some("postgres") => crate::bench_postgres::postgres(),
+        Some("memory") => crate::bench_memory::memory().map(drop),
         _ => bail!(
             "usage: cargo xtask bench \
-             api|plugins|badges|ui|events|views|auth|authz|hooks|metrics|compare|proxy|buildbot-ui|\
-             live-page|postgres"
+             api|plugins|memory|badges|ui|events|views|auth|authz|hooks|metrics|compare|proxy|\
+             buildbot-ui|live-page|postgres"
         ),
     }
 }
@@ -286,7 +287,8 @@ fn status_kib(pid: u32, field: &str) -> Result<u64> {
 
 /// `cargo xtask bench plugins`: dispatch overhead in process (criterion-free timing loop in
 /// `host/benches/plugins.rs`), then over HTTP with wrk, start-up time to the first plugin
-/// response with a warm compile cache, and idle RSS with four plugins loaded.
+/// response with a warm compile cache, idle RSS with four test plugins loaded, and the
+/// resident memory with the four bundled plugins (`bench_memory`).
 fn plugins() -> Result<()> {
     crate::plugins::build_test_plugins()?;
     let wrk = ensure_wrk()?;
@@ -397,6 +399,8 @@ fn plugins() -> Result<()> {
         warm[4].as_millis(),
         rss as f64 / 1024.0
     ));
+    report.push_str("\nWith the four bundled plugins instead (`bench memory`):\n\n");
+    report.push_str(&crate::bench_memory::memory()?);
     std::fs::write(bench_dir.join("plugins.md"), &report)?;
     println!("\n{report}");
     Ok(())
@@ -988,7 +992,7 @@ pub(crate) fn wait_for_views(port: u16) -> Result<()> {
 
 /// `cargo xtask bench views`: server render time of each view plugin with its default range on
 /// the generated 1,000 builders × 1,000,000 builds database, alone (`/plugins/<name>/`) and in
-/// the page shell (`/views/<name>/`).
+/// the page shell (`/views/<name>/`), with the answer cache and without it.
 fn views(db_url: Option<String>) -> Result<()> {
     crate::plugins::build_plugins()?;
     let bench_dir = root().join("target/bench");
@@ -999,29 +1003,37 @@ fn views(db_url: Option<String>) -> Result<()> {
     };
     const VIEWS: [&str; 3] = ["waterfall_view", "console_view", "grid_view"];
     let port = 18_014;
-    let server = start_server_with(
-        &bench_dir.join("serve-views"),
-        &database,
-        port,
-        &views_www(&bench_dir, &VIEWS),
-    )?;
-    wait_for_views(port)?;
     let mut report = String::from(
         "| view | bytes | first byte p50 | first byte p90 | full p50 | full p90 |\n|---|---|---|---|---|---|\n",
     );
-    for view in VIEWS {
-        report.push_str(&page_timing(
+    // With the answer cache (the default) a page rendered again before the data changed
+    // reads nothing; without it every render reads the database, as the first one after a
+    // change does.
+    for (reads, www) in [
+        ("reads cached", String::new()),
+        ("no answer cache", "rest_cache_mib = 0\n".to_owned()),
+    ] {
+        let server = start_server_with(
+            &bench_dir.join("serve-views"),
+            &database,
             port,
-            &format!("{view}, default range"),
-            &format!("/plugins/{view}/"),
-        )?);
-        report.push_str(&page_timing(
-            port,
-            &format!("{view} in the page shell"),
-            &format!("/views/{view}/"),
-        )?);
+            &format!("{www}{}", views_www(&bench_dir, &VIEWS)),
+        )?;
+        wait_for_views(port)?;
+        for view in VIEWS {
+            report.push_str(&page_timing(
+                port,
+                &format!("{view}, default range, {reads}"),
+                &format!("/plugins/{view}/"),
+            )?);
+            report.push_str(&page_timing(
+                port,
+                &format!("{view} in the page shell, {reads}"),
+                &format!("/views/{view}/"),
+            )?);
+        }
+        drop(server);
     }
-    drop(server);
     println!("\n{report}");
     std::fs::write(bench_dir.join("views.md"), &report)?;
     Ok(())

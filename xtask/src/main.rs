@@ -7,6 +7,7 @@ mod bench_buildbot_ui;
 mod bench_compare;
 mod bench_hooks;
 mod bench_live_page;
+mod bench_memory;
 mod bench_metrics;
 mod bench_postgres;
 mod bench_proxy;
@@ -54,7 +55,10 @@ commands:
                              PostgreSQL database with Buildbot's schema)
   bench api [--db-url URL]   load-test the REST API (numbers for docs/performance.md); on the
                              given database instead of generated SQLite files
-  bench plugins              plugin dispatch overhead, start-up time, idle memory
+  bench plugins              plugin dispatch overhead, start-up time, idle memory (and bench
+                             memory)
+  bench memory               resident memory with the four bundled plugins, at start and after
+                             each served once, by source (server code, plugins' code, heap)
   bench ui                   UI pages: builders at 4,000 builders, a 200-step build, the
                              first lines of a 10.7 MB log (time to first byte, full page)
   bench events               event latency from a database write to a /ws client
