@@ -152,7 +152,7 @@ fn report(at_start: &Resident, after: &Resident) -> String {
     parts.dedup();
     for part in parts {
         let kib = |r: &Resident| r.parts.get(part).copied().unwrap_or(0);
-        if kib(at_start) + kib(after) == 0 {
+        if kib(at_start) + kib(after) < 100 {
             continue;
         }
         let of = |r: &Resident| mib(kib(r));
