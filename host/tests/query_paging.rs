@@ -102,3 +102,59 @@ async fn boolean_filter_values_are_validated_as_buildbot_validates_them() {
         );
     }
 }
+
+/// Text Buildbot stored that is not UTF-8 is read leniently, in a page computed in SQL (read
+/// as one row) and in one entity; the rest of the page is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_that_is_not_utf8_is_read_leniently() {
+    let server = common::serve_reference().await;
+    let before = server.get("/api/v2/changes?limit=50").await.text();
+    let database = server.dir.path().join("state.sqlite");
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             db = sqlite3.connect(sys.argv[1])\n\
+             db.execute(\"UPDATE changes SET comments = CAST(X'ff6869' AS TEXT) WHERE changeid = \
+             (SELECT min(changeid) FROM changes)\")\n\
+             db.commit()\n",
+        )
+        .arg(&database)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let first: Value = serde_json::from_str(&before).unwrap();
+    let count = first["changes"].as_array().unwrap().len();
+    let id = first["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["changeid"].as_i64())
+        .min()
+        .unwrap();
+    for (path, key) in [
+        ("/api/v2/changes?limit=50".to_owned(), "changes"),
+        (format!("/api/v2/changes/{id}"), "changes"),
+    ] {
+        // The server sees the write within tens of milliseconds.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let body = loop {
+            let text = server.get(&path).await.text();
+            let body: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"));
+            let seen = body[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["comments"] == "\u{fffd}hi");
+            if seen {
+                break body;
+            }
+            assert!(std::time::Instant::now() < deadline, "{path}: {text}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        if path.ends_with("limit=50") {
+            assert_eq!(body[key].as_array().unwrap().len(), count, "{path}");
+        }
+    }
+}
