@@ -6,10 +6,10 @@
 //! plugins' compiled code (mapped from the compile cache), anonymous memory (the heap, thread
 //! stacks, the plugins' linear memories) and the shared libraries.
 //!
-//! Code pages are mapped from files and shared: the kernel maps up to 64 KiB around each page
-//! touched when those pages are in its page cache, so what is resident there is what the
-//! process touched rounded up to those windows; anonymous memory is what the process alone
-//! holds.
+//! Code pages are mapped from files and shared: the kernel maps the 64 KiB around each page
+//! touched when those pages are in its page cache, or the whole folio when the page cache holds
+//! the file in large folios (Linux 6.18), so what is resident there is what the process touched
+//! rounded up to those windows; anonymous memory is what the process alone holds.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -4,6 +4,10 @@
 //! Loading compiled code is trusting it, so an entry is only used when it verifies: the SHA-256
 //! of its bytes, recorded when the server wrote it, must match, and the folder must be private
 //! to the server's user.
+//!
+//! An entry's pages are kept small in the kernel's page cache ([`advise`]): the server maps the
+//! entry, and Linux maps a cached file's folios whole, so an entry cached in large folios would
+//! make all of a plugin's code resident, used or not.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -128,8 +132,12 @@ impl Entry {
             return Ok(false);
         }
         let mut hasher = Sha256::new();
-        let mut file = std::fs::File::open(&self.compiled)?;
-        std::io::copy(&mut file, &mut hasher)?;
+        let file = std::fs::File::open(&self.compiled)?;
+        advise(&file, Pages::ReadOneByOne);
+        std::io::copy(
+            &mut std::io::BufReader::with_capacity(HASH_READ, file),
+            &mut hasher,
+        )?;
         let recorded = std::fs::read_to_string(&self.digest)?;
         if recorded.trim() != format!("{:x}", hasher.finalize()) {
             tracing::warn!(
@@ -179,8 +187,47 @@ fn put(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", tmp.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
+    advise(&file, Pages::Forget);
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
+}
+
+/// Bytes read at a time when an entry is hashed.
+const HASH_READ: usize = 256 << 10;
+
+/// What the kernel is told of an entry's cached pages.
+#[derive(Debug, Clone, Copy)]
+enum Pages {
+    /// Read without read-ahead: the pages a read brings in are single pages.
+    ReadOneByOne,
+    /// Drop them from the page cache (once written and synced).
+    Forget,
+}
+
+/// Linux maps a cached file's large folios whole when one of their pages faults in (seen on
+/// 6.18; with single-page folios it maps the 64 KiB around the page). The page cache keeps a
+/// file written in large pieces in large folios, up to 2 MiB: an entry the server had just
+/// written made nearly all of its plugin's compiled code and tables resident in every later
+/// start, used or not. So the pages a write leaves behind are dropped once synced, and an entry
+/// is read back (hashed, before it is mapped) without read-ahead, one page per folio: what is
+/// resident is then the code that runs and its neighbours (docs/performance.md, "Memory").
+/// Only a hint: pages already cached stay as they are until the kernel evicts them, and other
+/// systems ignore it.
+fn advise(file: &std::fs::File, pages: Pages) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let advice = match pages {
+            Pages::ReadOneByOne => libc::POSIX_FADV_RANDOM,
+            Pages::Forget => libc::POSIX_FADV_DONTNEED,
+        };
+        // SAFETY: `posix_fadvise` only reads its arguments; the descriptor stays open for the
+        // call. A refusal is harmless (the pages are simply cached as the kernel likes).
+        #[allow(unsafe_code)]
+        let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, advice) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, pages);
 }
 
 /// Makes sure `dir` is a real folder (not a symlink) that only this user can write: created
