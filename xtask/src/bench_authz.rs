@@ -95,10 +95,7 @@ pub(crate) fn authz() -> Result<()> {
         ruled.0 / plain.0 * 100.0
     );
     let copy = bench_dir.join("authz-fanout.sqlite");
-    std::fs::copy(
-        root().join("fixtures/reference/buildbot-4.3/state.sqlite"),
-        &copy,
-    )?;
+    std::fs::copy(crate::bench::reference_database(), &copy)?;
     let text = run_example(
         "authz_fanout",
         &[copy.as_os_str(), "1000".as_ref(), "10".as_ref()],

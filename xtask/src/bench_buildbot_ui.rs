@@ -12,7 +12,6 @@ use std::process::Command;
 use anyhow::{bail, Result};
 
 use crate::bench::{sqlite3, LONG_BUILD_SQL};
-use crate::root;
 use crate::webdriver::Browser;
 
 const OURS_PORT: u16 = 18_060;
@@ -35,14 +34,7 @@ pub(crate) fn buildbot_ui() -> Result<()> {
     let Some(static_dir) = crate::buildbot::ui_static_dir(&venv) else {
         bail!("no buildbot_www/static in {}", venv.display());
     };
-    let bench_dir = root().join("target/bench/buildbot-ui");
-    let _ = std::fs::remove_dir_all(&bench_dir);
-    std::fs::create_dir_all(&bench_dir)?;
-    let database = bench_dir.join("base.sqlite");
-    std::fs::copy(
-        root().join("fixtures/reference/buildbot-4.3/state.sqlite"),
-        &database,
-    )?;
+    let (bench_dir, database) = crate::bench::fresh_bench_dir("buildbot-ui", "base.sqlite")?;
     crate::run_command(Command::new(sqlite3()?).arg(&database).arg(LONG_BUILD_SQL))?;
 
     let browser = Browser::start(DRIVER_PORT)?;

@@ -34,7 +34,7 @@ pub(crate) fn compare() -> Result<()> {
     let bench_dir = root().join("target/bench/compare");
     let _ = std::fs::remove_dir_all(&bench_dir);
     std::fs::create_dir_all(&bench_dir)?;
-    let database = root().join("fixtures/reference/buildbot-4.3/state.sqlite");
+    let database = crate::bench::reference_database();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     let (ours, buildbot) = crate::buildbot::side_by_side(

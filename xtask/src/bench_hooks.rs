@@ -39,10 +39,7 @@ pub(crate) fn hooks() -> Result<()> {
     let ours_dir = bench_dir.join("ours");
     std::fs::create_dir_all(&ours_dir)?;
     let database = ours_dir.join("state.sqlite");
-    std::fs::copy(
-        root().join("fixtures/reference/buildbot-4.3/state.sqlite"),
-        &database,
-    )?;
+    std::fs::copy(crate::bench::reference_database(), &database)?;
     {
         let _server = start_server_with(
             &ours_dir,
@@ -68,7 +65,7 @@ pub(crate) fn hooks() -> Result<()> {
             let _master = crate::buildbot::start_master(
                 &venv,
                 &bench_dir.join("buildbot"),
-                &root().join("fixtures/reference/buildbot-4.3/state.sqlite"),
+                &crate::bench::reference_database(),
                 (BUILDBOT_PORT, BUILDBOT_PB_PORT),
                 &www,
             )?;

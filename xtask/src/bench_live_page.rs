@@ -15,7 +15,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Result};
 
 use crate::bench::{sqlite3, start_server_with};
-use crate::root;
 use crate::webdriver::Browser;
 
 const PORT: u16 = 18_070;
@@ -24,14 +23,7 @@ const WRITES: u32 = 10;
 
 pub(crate) fn live_page() -> Result<()> {
     let sqlite3 = sqlite3()?;
-    let bench_dir = root().join("target/bench/live-page");
-    let _ = std::fs::remove_dir_all(&bench_dir);
-    std::fs::create_dir_all(&bench_dir)?;
-    let database = bench_dir.join("state.sqlite");
-    std::fs::copy(
-        root().join("fixtures/reference/buildbot-4.3/state.sqlite"),
-        &database,
-    )?;
+    let (bench_dir, database) = crate::bench::fresh_bench_dir("live-page", "state.sqlite")?;
     let buildbot_static =
         crate::buildbot::venv().and_then(|venv| crate::buildbot::ui_static_dir(&venv));
     let www = buildbot_static.as_ref().map_or(String::new(), |dir| {

@@ -40,14 +40,7 @@ struct Resident {
 /// Runs the measurement and returns its report (Markdown).
 pub(crate) fn memory() -> Result<String> {
     crate::plugins::build_plugins()?;
-    let bench_dir = root().join("target/bench/memory");
-    let _ = std::fs::remove_dir_all(&bench_dir);
-    std::fs::create_dir_all(&bench_dir)?;
-    let database = bench_dir.join("state.sqlite");
-    std::fs::copy(
-        root().join("fixtures/reference/buildbot-4.3/state.sqlite"),
-        &database,
-    )?;
+    let (bench_dir, database) = crate::bench::fresh_bench_dir("memory", "state.sqlite")?;
     let www = crate::bench::views_www(
         &bench_dir,
         &["badges", "waterfall_view", "console_view", "grid_view"],
