@@ -112,6 +112,9 @@ impl Sql {
     }
 }
 
+/// The most rows a page SQLite builds as one value may have.
+const ONE_ROW_PAGE_MAX: usize = 10_000;
+
 /// Reads a page read as one row (a JSON array of row objects, `NULL` for none).
 fn decode_page(row: &Row) -> Result<Vec<Map<String, Value>>, ApiError> {
     let Some(bytes) = row.try_get::<Option<&[u8]>, _>(0)? else {
@@ -343,9 +346,12 @@ impl Table {
         // into an array in their order (the subquery, run as it would be alone, keeps its
         // plan and so the order of ties): sqlx hands each row over from its worker thread with
         // a wake-up, which for a few hundred rows cost more than building them (the console's
-        // 333 buildsets: 2.7 ms). `LIMIT` bounds what is built in one piece.
-        let page_as_one_row =
-            engine == Engine::Sqlite && all_pushed && limit.is_some() && split.is_none();
+        // 333 buildsets: 2.7 ms). `LIMIT` bounds what is built in one piece; a larger page
+        // goes row by row, so that no single value nears SQLite's 1 GB limit on one string.
+        let page_as_one_row = engine == Engine::Sqlite
+            && all_pushed
+            && limit.is_some_and(|n| n <= ONE_ROW_PAGE_MAX)
+            && split.is_none();
         let sql = match (&split, all_pushed, limit) {
             (Some((column, values, _)), true, Some(limit)) => {
                 self.split_query(engine, &order, column, values, &where_of, limit, offset)
