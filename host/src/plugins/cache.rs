@@ -54,12 +54,10 @@ impl CompileCache {
         let Some(dir) = &self.dir else {
             return compile(&read()?);
         };
-        let mut hasher = Sha256::new();
-        let mut file =
-            std::fs::File::open(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-        std::io::copy(&mut file, &mut hasher)
+        let digest = std::fs::File::open(wasm)
+            .and_then(sha256_of)
             .with_context(|| format!("cannot read {}", wasm.display()))?;
-        let entry = Entry::of(dir, &hasher.finalize(), engine);
+        let entry = Entry::of(dir, &digest, engine);
         match private_dir(dir).and_then(|()| entry.verified()) {
             Ok(true) => {
                 // SAFETY: the file holds what `Entry::write` stored from `Component::serialize`
@@ -84,7 +82,7 @@ impl CompileCache {
         }
         // Named after the bytes compiled, in case the file changed since it was hashed.
         let wasm = read()?;
-        let entry = Entry::of(dir, &Sha256::digest(&wasm), engine);
+        let entry = Entry::of(dir, &format!("{:x}", Sha256::digest(&wasm)), engine);
         let component = compile(&wasm)?;
         let stored = private_dir(dir).and_then(|()| entry.write(&component.serialize()?));
         if let Err(err) = stored {
@@ -104,11 +102,10 @@ struct Entry {
 }
 
 impl Entry {
-    /// The entry of a component whose `.wasm` file has the SHA-256 `wasm_digest`, compiled
+    /// The entry of a component whose `.wasm` file has the SHA-256 `wasm_digest` (hex), compiled
     /// by `engine`.
-    fn of(dir: &Path, wasm_digest: &[u8], engine: &Engine) -> Entry {
-        let hex: String = wasm_digest.iter().map(|b| format!("{b:02x}")).collect();
-        let name = format!("{hex}-{:016x}", engine_key(engine));
+    fn of(dir: &Path, wasm_digest: &str, engine: &Engine) -> Entry {
+        let name = format!("{wasm_digest}-{:016x}", engine_key(engine));
         Entry {
             compiled: dir.join(format!("{name}.cwasm")),
             digest: dir.join(format!("{name}.sha256")),
@@ -131,15 +128,11 @@ impl Entry {
             }
             return Ok(false);
         }
-        let mut hasher = Sha256::new();
         let file = std::fs::File::open(&self.compiled)?;
         advise(&file, Pages::ReadOneByOne);
-        std::io::copy(
-            &mut std::io::BufReader::with_capacity(HASH_READ, file),
-            &mut hasher,
-        )?;
+        let digest = sha256_of(file)?;
         let recorded = std::fs::read_to_string(&self.digest)?;
-        if recorded.trim() != format!("{:x}", hasher.finalize()) {
+        if recorded.trim() != digest {
             tracing::warn!(
                 "dropping compiled plugin {}: its contents do not match the digest recorded \
                  when it was written",
@@ -192,8 +185,18 @@ fn put(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Bytes read at a time when an entry is hashed.
+/// Bytes read at a time when a file is hashed.
 const HASH_READ: usize = 256 << 10;
+
+/// The SHA-256 of a file's bytes in hex, read in pieces (a file is never held whole).
+fn sha256_of(file: std::fs::File) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(
+        &mut std::io::BufReader::with_capacity(HASH_READ, file),
+        &mut hasher,
+    )?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
 
 /// What the kernel is told of an entry's cached pages.
 #[derive(Debug, Clone, Copy)]

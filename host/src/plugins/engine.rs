@@ -108,9 +108,7 @@ pub(super) struct Runtime {
     pub(super) linker: Linker<State>,
     pub(super) cache: CompileCache,
     pub(super) fonts: Arc<Fonts>,
-    /// `None` when listing plugins without a database: data reads then fail with 503.
-    pub(super) data: Option<DataApi>,
-    /// The server's answer cache for data reads, once shared.
+    /// Data reads; without a database (listing plugins) they fail with 503.
     pub(super) reads: SharedReads,
     /// The memory all instances together may hold (`plugin_memory_mib`).
     pub(super) memory: Arc<MemoryPool>,
@@ -133,8 +131,7 @@ impl Runtime {
             linker,
             cache,
             fonts: Arc::new(Fonts::default()),
-            data,
-            reads: SharedReads::default(),
+            reads: SharedReads::new(data),
             memory: MemoryPool::new(memory_limit),
         })
     }

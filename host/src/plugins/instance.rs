@@ -451,7 +451,6 @@ async fn instantiate(runtime: &Runtime, setup: &Setup, pre: &PluginPre) -> anyho
         plugin: setup.name.as_str().into(),
         limits: setup.limits,
         call: CallState::idle(),
-        data: runtime.data.clone(),
         reads: runtime.reads.clone(),
         fonts: runtime.fonts.clone(),
         log: setup.log.clone(),

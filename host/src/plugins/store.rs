@@ -49,8 +49,7 @@ pub(super) struct State {
     pub(super) plugin: Arc<str>,
     pub(super) limits: PluginLimits,
     pub(super) call: CallState,
-    pub(super) data: Option<DataApi>,
-    /// Reads through the server's answer cache, once the server has shared it.
+    /// Data reads: through the server's answer cache once the server has shared it.
     pub(super) reads: SharedReads,
     pub(super) fonts: Arc<Fonts>,
     pub(super) log: Arc<LogGate>,
@@ -65,26 +64,31 @@ impl WasiView for State {
     }
 }
 
-/// The server's [`Reads`] for the plugins' data reads, shared by every store once the server
-/// has been put together (`Registry::read_through`); until then (or without a server, as in
-/// benchmarks of the runtime alone) reads go straight to the Data API.
-#[derive(Debug, Clone, Default)]
+/// How the plugins' data reads reach the Data API, shared by every store: uncached at first,
+/// then through the server's [`Reads`] once the server has been put together
+/// (`Registry::read_through`). Without a server (benchmarks of the runtime alone) reads stay
+/// uncached; without a database (`None`) they fail with 503.
+#[derive(Debug, Clone)]
 pub(super) struct SharedReads(Arc<std::sync::RwLock<Option<Reads>>>);
 
 impl SharedReads {
+    /// Uncached reads of `data`, if there is a database.
+    pub(super) fn new(data: Option<DataApi>) -> SharedReads {
+        let uncached = data.map(|data| Reads {
+            cache: Arc::new(AnswerCache::new(0)),
+            events: crate::events::Events::new(),
+            data,
+        });
+        SharedReads(Arc::new(std::sync::RwLock::new(uncached)))
+    }
+
     /// Reads through `reads` from now on.
     pub(super) fn set(&self, reads: Reads) {
         *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(reads);
     }
 
-    /// The shared reads, or uncached reads of `data`.
-    fn get(&self, data: DataApi) -> Reads {
-        let shared = self.0.read().unwrap_or_else(|p| p.into_inner()).clone();
-        shared.unwrap_or_else(|| Reads {
-            cache: Arc::new(AnswerCache::new(0)),
-            events: crate::events::Events::new(),
-            data,
-        })
+    fn get(&self) -> Option<Reads> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -118,7 +122,7 @@ impl State {
         path: String,
         query: String,
     ) -> Result<String, ReadError> {
-        let Some(data) = self.data.clone() else {
+        let Some(reads) = self.reads.get() else {
             return Err(ReadError::new(503, "no database is open".into()));
         };
         if self.call.reads_left == 0 {
@@ -134,7 +138,6 @@ impl State {
         let path = path.trim_matches('/').to_owned();
         let user = self.call.user.clone();
         let budget = self.call.data.clone();
-        let reads = self.reads.get(data);
         let answer = budget
             .within(async move {
                 let args = || Ok(crate::data::query_args(&query));
