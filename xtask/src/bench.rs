@@ -131,6 +131,18 @@ pub(crate) fn start_server_with(
     port: u16,
     www_extra: &str,
 ) -> Result<Server> {
+    spawn_server(host_command(true)?, dir, database, port, www_extra)
+}
+
+/// Starts `command` (a server binary) serving `database` on `port` with a config in `dir`
+/// (`www_extra`: more `[www]` keys), once it accepts connections.
+pub(crate) fn spawn_server(
+    mut command: Command,
+    dir: &Path,
+    database: &(impl Database + ?Sized),
+    port: u16,
+    www_extra: &str,
+) -> Result<Server> {
     std::fs::create_dir_all(dir)?;
     let config = dir.join("master.toml");
     std::fs::write(
@@ -140,7 +152,6 @@ pub(crate) fn start_server_with(
             database.db_url()
         ),
     )?;
-    let mut command = host_command(true)?;
     let spawned = Instant::now();
     let child = command
         .arg("serve")

@@ -12,6 +12,7 @@ mod bench_metrics;
 mod bench_postgres;
 mod bench_proxy;
 mod buildbot;
+mod hot_text;
 mod plugins;
 mod tally;
 mod tidy;
@@ -53,6 +54,10 @@ commands:
   gen-data --builders N --builds M --out FILE|URL [--force]
                              write a large synthetic Buildbot database (a SQLite file, or a
                              PostgreSQL database with Buildbot's schema)
+  hot-text                   write host/hot-text.ld, the linker script that groups the server
+                             code that runs (start-up, UI, REST, /ws, bundled plugins) at the
+                             start of the release binary's code: profiles a build with every
+                             function on its own page (a release build; needs cc and readelf)
   bench api [--db-url URL]   load-test the REST API (numbers for docs/performance.md); on the
                              given database instead of generated SQLite files
   bench plugins              plugin dispatch overhead, start-up time, idle memory (and bench
@@ -109,6 +114,7 @@ fn run() -> Result<()> {
             run_command(&mut command)
         }
         Some("bench") => bench::run(&args[1..]),
+        Some("hot-text") => hot_text::hot_text(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
