@@ -2,6 +2,7 @@
 // each 4 KiB page faults into the handler below, which opens that page again. Afterwards the
 // executable's code pages that are r-x in /proc/PID/maps are the ones the process touched.
 // The program's own SIGSEGV handlers (wasmtime's, std's) are kept behind this one.
+// Preloaded into the profiled server by `cargo xtask hot-text` (xtask/src/hot_text.rs).
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <signal.h>

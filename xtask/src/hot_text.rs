@@ -119,8 +119,8 @@ pub(crate) fn hot_text() -> Result<()> {
     Ok(())
 }
 
-/// The server built with every function on its own page, and the map of that link, copied to
-/// `work` (the release binary is built again, as usual, by the next release build).
+/// The server built with every function on its own page (in the release folder, until the
+/// usual release build links it again), copied to `work`, and the map of that link in `map`.
 fn profiling_build(work: &Path, map: &Path) -> Result<PathBuf> {
     run_command(cargo().args([
         "rustc",
@@ -136,9 +136,14 @@ fn profiling_build(work: &Path, map: &Path) -> Result<PathBuf> {
         "-C",
         &format!("link-arg=-Wl,-Map={}", map.display()),
     ]))?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let built = target.join("release/buildbot-www");
+    let built = crate::plugins::cargo_target_dir()?.join("release/buildbot-www");
+    if !map.is_file() {
+        bail!(
+            "no link map at {}: cargo found the profiling build up to date and did not link it \
+             again; change any file under host/src (or touch one) and run this again",
+            map.display()
+        );
+    }
     // A copy of our own, synced, so the page cache holds none of it dirty when the shim drops it.
     let binary = work.join("buildbot-www");
     let mut out = std::fs::File::create(&binary)?;
