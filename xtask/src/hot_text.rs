@@ -98,6 +98,14 @@ pub(crate) fn hot_text() -> Result<()> {
     let touched = profile(&work, &binary, &shim)?;
     let sections = sections(&std::fs::read_to_string(&map)?);
     let hot = hot_sections(&sections, &touched);
+    if hot.is_empty() {
+        bail!(
+            "{} names no function section on the {} pages touched: the map is read as LLD writes \
+             it (rustc's linker on x86_64 Linux), with one section per function",
+            map.display(),
+            touched.len()
+        );
+    }
     let script = linker_script(&sections, &hot);
     std::fs::write(root().join("host/hot-text.ld"), &script)?;
     let bytes: u64 = hot.iter().map(|s| s.size).sum();
