@@ -57,7 +57,8 @@ commands:
   hot-text                   write host/hot-text.ld, the linker script that groups the server
                              code that runs (start-up, UI, REST, /ws, bundled plugins) at the
                              start of the release binary's code: profiles a build with every
-                             function on its own page (a release build; needs cc and readelf)
+                             function on its own page (a release build linked by LLD, rustc's
+                             linker on x86_64 Linux; needs cc and readelf)
   bench api [--db-url URL]   load-test the REST API (numbers for docs/performance.md); on the
                              given database instead of generated SQLite files
   bench plugins              plugin dispatch overhead, start-up time, idle memory (and bench
