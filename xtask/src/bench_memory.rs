@@ -64,7 +64,13 @@ pub(crate) fn memory() -> Result<String> {
         std::thread::sleep(Duration::from_secs(2));
         after.push(resident(server.pid())?);
     }
-    let report = report(&median(at_start), &median(after));
+    let mut report = report(&median(at_start), &median(after));
+    let binary = crate::host_command(true)?;
+    if let Some(warning) =
+        crate::hot_text::stale_warning(std::path::Path::new(binary.get_program()))
+    {
+        report.push_str(&format!("\n{warning}\n"));
+    }
     println!("{report}");
     std::fs::write(root().join("target/bench/memory.md"), &report)?;
     Ok(report)

@@ -79,6 +79,31 @@ const REQUESTS: &[&str] = &[
     "/nosuch",
 ];
 
+/// The script's record of the code its patterns named when it was written, in KiB.
+const NAMED_KIB: &str = "hot-text-kib:";
+
+/// A warning when `binary`'s `.text.hot` holds much less than the script named when it was
+/// written: its exact names (generic instances) no longer match, after a compiler or dependency
+/// update, and the server's code is spread out again.
+pub(crate) fn stale_warning(binary: &Path) -> Option<String> {
+    let script = std::fs::read_to_string(root().join("host/hot-text.ld")).ok()?;
+    let named: u64 = script
+        .split_once(NAMED_KIB)?
+        .1
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let held = section(binary, ".text.hot").map_or(0, |(_, size)| size) / 1024;
+    (held * 10 < named * 9).then(|| {
+        format!(
+            "**host/hot-text.ld is stale**: the binary's `.text.hot` holds {held} KiB, the script \
+             named {named} KiB when it was written (another compiler or dependency versions); \
+             run `cargo xtask hot-text`."
+        )
+    })
+}
+
 /// Runs the profile and writes `host/hot-text.ld`.
 pub(crate) fn hot_text() -> Result<()> {
     crate::plugins::build_plugins()?;
@@ -409,15 +434,20 @@ fn linker_script(sections: &[Section], hot: &[Section]) -> String {
         *sharing.entry(pattern(&section.name)).or_default() += 1;
     }
     let mut seen = BTreeSet::new();
+    let named: u64 = hot.iter().map(|s| s.size).sum();
     let mut out = String::from(
         "/* The server's code that runs when it starts and serves (UI pages, REST API, live\n   \
          updates, the four bundled plugins), placed together before the rest of .text so that\n   \
          it fills few pages. Written by `cargo xtask hot-text`; release builds of the server\n   \
          binary link with it (host/build.rs). Patterns leave out symbol hashes where the name\n   \
          alone is unique; a section that no longer exists matches nothing, and new code simply\n   \
-         lands in .text. */\n\
-         SECTIONS\n{\n  .text.hot :\n  {\n",
+         lands in .text.\n",
     );
+    out.push_str(&format!(
+        "   {NAMED_KIB} {} (what the sections named here held when it was written) */\n\
+         SECTIONS\n{{\n  .text.hot :\n  {{\n",
+        named / 1024
+    ));
     for section in hot {
         let general = pattern(&section.name);
         let pattern = if sharing.get(&general).copied().unwrap_or(0) > 1 {
@@ -492,6 +522,9 @@ mod tests {
             .and_then(|l| u64::from_str_radix(l.split_whitespace().next()?, 16).ok())
             .expect("format_inner in the program");
         assert!((start..start + size).contains(&format_inner));
+        // A program that runs a sliver of the server's code holds a sliver of what the script
+        // names: the check `bench memory` makes reads that as a stale script.
+        assert!(stale_warning(&program).is_some_and(|w| w.contains("is stale")));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -536,5 +569,7 @@ mod tests {
              *(.text._ZN1c4five17h0000000000000002E)\n  }"
         ));
         assert!(script.ends_with("INSERT BEFORE .text;\n"));
+        // 0x10 + 0x1800 + 0x20 + 0x20 bytes named: 6 KiB.
+        assert!(script.contains("hot-text-kib: 6 "));
     }
 }
