@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use crate::bench::{http_status, start_server_with};
+use crate::bench::{http_status, spawn_server};
 use crate::root;
 
 const PORT: u16 = 18_090;
@@ -47,13 +47,22 @@ pub(crate) fn memory() -> Result<String> {
     );
     let serve_dir = bench_dir.join("serve");
     // The first start fills the compile cache; the measured ones find it warm.
-    drop(ready(start_server_with(
-        &serve_dir, &database, PORT, &www,
-    )?)?);
+    // Built once: the binary measured, and the one whose layout is checked below.
+    let binary = crate::host_binary(true)?;
+    let start = || {
+        spawn_server(
+            crate::server_command(&binary),
+            &serve_dir,
+            &database,
+            PORT,
+            &www,
+        )
+    };
+    drop(ready(start()?)?);
     let mut at_start = Vec::new();
     let mut after = Vec::new();
     for _ in 0..STARTS {
-        let server = ready(start_server_with(&serve_dir, &database, PORT, &www)?)?;
+        let server = ready(start()?)?;
         std::thread::sleep(Duration::from_secs(2));
         at_start.push(resident(server.pid())?);
         for path in FIRST_REQUESTS {
@@ -65,10 +74,7 @@ pub(crate) fn memory() -> Result<String> {
         after.push(resident(server.pid())?);
     }
     let mut report = report(&median(at_start), &median(after));
-    let binary = crate::host_command(true)?;
-    if let Some(warning) =
-        crate::hot_text::stale_warning(std::path::Path::new(binary.get_program()))
-    {
+    if let Some(warning) = crate::hot_text::stale_warning(&binary) {
         report.push_str(&format!("\n{warning}\n"));
     }
     println!("{report}");

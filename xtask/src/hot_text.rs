@@ -5,8 +5,8 @@
 //! Code is mapped from the binary file, and the kernel maps it in whole windows (64 KiB, or a
 //! large folio) around each page touched; with the default layout, the few functions that run
 //! are spread over most of the 26 MB of code, so most of it ends up resident. Here the server is
-//! built once with every function on a 4 KiB page of its own, started from a copy of that build
-//! with every code page made inaccessible (`hot-text/tracepages.c`, preloaded), and made to do
+//! built once with every function on a 4 KiB page of its own, started with every code page
+//! made inaccessible (`hot-text/tracepages.c`, preloaded), and made to do
 //! what its users do once; the pages it touched name the functions it ran, and the link map
 //! names their input sections. The script matches those sections by name with the symbol hash
 //! left out, so it stays valid (if less complete) as the code and the compiler change; release
@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::bench::{http_status, spawn_server, views_www, wait_for_views};
-use crate::{cargo, root, run_command};
+use crate::{cargo, root, run_command, server_command};
 
 const PORT: u16 = 18_095;
 /// Every function on a page of its own, so a touched page names one function.
@@ -111,7 +111,7 @@ pub(crate) fn hot_text() -> Result<()> {
     let work = root().join("target/hot-text");
     std::fs::create_dir_all(&work)?;
     let map = work.join("link.map");
-    let binary = profiling_build(&work, &map)?;
+    let binary = profiling_build(&map)?;
     let shim = work.join("tracepages.so");
     run_command(
         Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
@@ -120,7 +120,7 @@ pub(crate) fn hot_text() -> Result<()> {
             .arg(root().join("xtask/hot-text/tracepages.c"))
             .arg("-ldl"),
     )?;
-    let touched = profile(&work, &binary, &shim)?;
+    let touched = profile(&binary, &shim)?;
     let sections = sections(&std::fs::read_to_string(&map)?);
     let hot = hot_sections(&sections, &touched);
     if hot.is_empty() {
@@ -142,8 +142,8 @@ pub(crate) fn hot_text() -> Result<()> {
         script.lines().filter(|l| l.contains("*(")).count()
     );
     // The usual release binary again, linked with the new script.
-    let release = crate::host_command(true)?;
-    let size = |name| section(Path::new(release.get_program()), name).map_or(0, |(_, size)| size);
+    let release = crate::host_binary(true)?;
+    let size = |name| section(&release, name).map_or(0, |(_, size)| size);
     println!(
         "xtask: the release binary: .text.hot {} KiB, .text {} KiB",
         size(".text.hot") / 1024,
@@ -153,8 +153,8 @@ pub(crate) fn hot_text() -> Result<()> {
 }
 
 /// The server built with every function on its own page (in the release folder, until the
-/// usual release build links it again), copied to `work`, and the map of that link in `map`.
-fn profiling_build(work: &Path, map: &Path) -> Result<PathBuf> {
+/// usual release build links it again), and the map of that link in `map`.
+fn profiling_build(map: &Path) -> Result<PathBuf> {
     run_command(cargo().args([
         "rustc",
         "--quiet",
@@ -169,7 +169,6 @@ fn profiling_build(work: &Path, map: &Path) -> Result<PathBuf> {
         "-C",
         &format!("link-arg=-Wl,-Map={}", map.display()),
     ]))?;
-    let built = crate::plugins::cargo_target_dir()?.join("release/buildbot-www");
     if !map.is_file() {
         bail!(
             "no link map at {}: cargo found the profiling build up to date and did not link it \
@@ -177,37 +176,25 @@ fn profiling_build(work: &Path, map: &Path) -> Result<PathBuf> {
             map.display()
         );
     }
-    // A copy of our own, synced, so the page cache holds none of it dirty when the shim drops it.
-    let binary = work.join("buildbot-www");
-    let mut out = std::fs::File::create(&binary)?;
-    std::io::copy(&mut std::fs::File::open(&built)?, &mut out)?;
-    out.sync_all()?;
-    drop(out);
-    run_command(Command::new("chmod").arg("+x").arg(&binary))?;
-    Ok(binary)
+    Ok(crate::plugins::cargo_target_dir()?.join("release/buildbot-www"))
 }
 
 /// The binary's code pages (their addresses in the ELF file's layout) that the server touched
 /// from start to the end of the requests.
-fn profile(work: &Path, binary: &Path, shim: &Path) -> Result<BTreeSet<u64>> {
+fn profile(binary: &Path, shim: &Path) -> Result<BTreeSet<u64>> {
     let (bench_dir, database) = crate::bench::fresh_bench_dir("hot-text", "state.sqlite")?;
     let www = views_www(
         &bench_dir,
         &["badges", "waterfall_view", "console_view", "grid_view"],
     );
     let serve_dir = bench_dir.join("serve");
-    let command = || {
-        let mut command = Command::new(binary);
-        command.current_dir(work);
-        command
-    };
     // The first start compiles the plugins into the compile cache; the profiled one finds it
     // warm, as a server does after its first start.
     {
-        let _server = spawn_server(command(), &serve_dir, &database, PORT, &www)?;
+        let _server = spawn_server(server_command(binary), &serve_dir, &database, PORT, &www)?;
         wait_for_views(PORT)?;
     }
-    let mut traced = command();
+    let mut traced = server_command(binary);
     traced.env("LD_PRELOAD", shim);
     let server = spawn_server(traced, &serve_dir, &database, PORT, &www)?;
     wait_for_views(PORT)?;

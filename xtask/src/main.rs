@@ -154,6 +154,11 @@ pub(crate) fn run_command(command: &mut Command) -> Result<()> {
 
 /// Builds the server and returns a command running it.
 pub(crate) fn host_command(release: bool) -> Result<Command> {
+    Ok(server_command(&host_binary(release)?))
+}
+
+/// Builds the server and returns its binary's path.
+pub(crate) fn host_binary(release: bool) -> Result<PathBuf> {
     let mut build = cargo();
     build.args([
         "build",
@@ -167,14 +172,16 @@ pub(crate) fn host_command(release: bool) -> Result<Command> {
         build.arg("--release");
     }
     run_command(&mut build)?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let binary = target
+    Ok(plugins::cargo_target_dir()?
         .join(if release { "release" } else { "debug" })
-        .join("buildbot-www");
+        .join("buildbot-www"))
+}
+
+/// A command running the server `binary` from the checkout.
+pub(crate) fn server_command(binary: &Path) -> Command {
     let mut command = Command::new(binary);
     command.current_dir(root());
-    Ok(command)
+    command
 }
 
 fn demo() -> Result<()> {
